@@ -1,0 +1,45 @@
+"""The `mining-rover` command: `sim` (an embedded autonomous mission) and `bench`."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog='mining-rover', description=__doc__)
+    sub = p.add_subparsers(dest='command', required=True)
+
+    s = sub.add_parser('sim', help='run an autonomous mining mission in the embedded simulator')
+    s.add_argument('--world', default='moon_south_pole', help='world name (worlds/<name>.sdf)')
+    s.add_argument('--duration', type=float, default=600.0, help='mission length, sim seconds')
+    s.add_argument('--out', default='out/sim', help='output directory for the report')
+    s.add_argument('--seed', type=int, default=1, help='random seed of the simulator')
+    s.add_argument('--rtf', type=float, default=0.0,
+                   help='real-time factor to hold (0 = as fast as possible)')
+    s.add_argument('--no-record', action='store_true', help='do not write mission.mcap')
+
+    b = sub.add_parser('bench', help='run benchmarks, print a table, write JSON')
+    b.add_argument('names', nargs='*', help='benchmarks to run (default: all)')
+    b.add_argument('--json', default='bench/results/bench.json', help='where to write the JSON')
+    b.add_argument('--quick', action='store_true', help='smaller sizes, for a smoke run')
+    b.add_argument('--list', action='store_true', help='list the benchmarks and exit')
+    return p
+
+
+def main(argv=None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == 'bench':
+        from mining_rover import benchmarking
+        if args.list:
+            for name in benchmarking.discover():
+                print(name)
+            return 0
+        return benchmarking.run_benchmarks(args.names, args.json, quick=args.quick)
+    if args.command == 'sim':
+        from mining_rover.mission_runner import run_mission_cli
+        return run_mission_cli(args)
+    return 2
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""control domain package (pure Python: no rclpy, no message types)."""

@@ -1,0 +1,1 @@
+"""drivers domain package (pure Python: no rclpy, no message types)."""

@@ -1,0 +1,1 @@
+"""mapping domain package (pure Python: no rclpy, no message types)."""

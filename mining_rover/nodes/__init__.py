@@ -1,0 +1,1 @@
+"""One module per ROS node. Thin: parameters, QoS, subscriptions, timers; converts with ros/, calls the domain."""

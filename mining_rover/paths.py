@@ -1,0 +1,64 @@
+"""Locate the package's data folders (launch/, config/, urdf/, worlds/) in both worlds.
+
+In a colcon install they are under ``share/mining_rover`` (found through the ament
+index); in a source checkout or an editable pip install they sit at the repository
+root next to the ``mining_rover`` Python package.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+PACKAGE = 'mining_rover'
+_DATA_DIRS = ('config', 'launch', 'urdf', 'worlds')
+
+
+def share_dir() -> Path:
+    """Directory that holds config/, launch/, urdf/ and worlds/.
+
+    Order: ``MINING_ROVER_SHARE`` environment variable, the source tree next to
+    this package, then the ament index (colcon install). Raises FileNotFoundError
+    naming every place tried.
+    """
+    tried = []
+    env = os.environ.get('MINING_ROVER_SHARE')
+    if env:
+        tried.append(env)
+        if (Path(env) / 'config').is_dir():
+            return Path(env)
+    source = Path(__file__).resolve().parent.parent
+    tried.append(str(source))
+    if (source / 'config').is_dir() and (source / 'package.xml').is_file():
+        return source
+    try:
+        from ament_index_python.packages import get_package_share_directory
+        share = Path(get_package_share_directory(PACKAGE))
+        tried.append(str(share))
+        if (share / 'config').is_dir():
+            return share
+    except Exception as exc:  # ament index absent or package not installed
+        tried.append(f'ament index ({exc.__class__.__name__})')
+    raise FileNotFoundError(
+        f'cannot find the {PACKAGE} share directory (config/, urdf/, worlds/); tried: '
+        + ', '.join(tried))
+
+
+def config_path(name: str) -> Path:
+    """Path of a file in config/ (raises FileNotFoundError if absent)."""
+    return _existing(share_dir() / 'config' / name)
+
+
+def urdf_path(name: str = 'rover.urdf.xacro') -> Path:
+    """Path of a file in urdf/."""
+    return _existing(share_dir() / 'urdf' / name)
+
+
+def worlds_dir() -> Path:
+    """The worlds/ directory."""
+    return share_dir() / 'worlds'
+
+
+def _existing(path: Path) -> Path:
+    if not path.is_file():
+        raise FileNotFoundError(f'{path} does not exist')
+    return path

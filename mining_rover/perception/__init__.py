@@ -1,0 +1,1 @@
+"""perception domain package (pure Python: no rclpy, no message types)."""

@@ -1,0 +1,1 @@
+"""planning domain package (pure Python: no rclpy, no message types)."""

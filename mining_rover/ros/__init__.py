@@ -1,0 +1,1 @@
+"""The only layer that knows both ROS messages and numpy arrays: conversions, QoS, parameters."""

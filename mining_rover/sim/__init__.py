@@ -1,0 +1,1 @@
+"""sim domain package (pure Python: no rclpy, no message types)."""
