@@ -125,9 +125,12 @@ class NodeProcess:
         self.argv = argv
         self.proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                      text=True, start_new_session=True)
+        self._output = None
 
     def stop(self, sig=signal.SIGINT, timeout_s: float = 10.0) -> str:
         """Stop by handle (SIGINT, then SIGKILL) and return everything it printed."""
+        if self._output is not None:
+            return self._output
         if self.proc.poll() is None:
             self.proc.send_signal(sig)
             try:
@@ -136,7 +139,8 @@ class NodeProcess:
                 self.proc.kill()
                 self.proc.wait()
         out, _ = self.proc.communicate()
-        return out or ''
+        self._output = out or ''
+        return self._output
 
 
 @pytest.fixture
