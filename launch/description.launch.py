@@ -1,0 +1,56 @@
+"""Robot description: xacro expanded at launch, published on /robot_description.
+
+With robot_state_publisher (a ROS machine) it also publishes TF for every link from
+/joint_states; without it (use_robot_state_publisher:=false) our description_node
+publishes the description and, where tf2_ros exists, the static transforms.
+"""
+from launch import LaunchDescription
+from launch.actions import DeclareLaunchArgument, GroupAction
+from launch.conditions import IfCondition, UnlessCondition
+from launch.substitutions import Command, LaunchConfiguration, PathJoinSubstitution
+from launch_ros.actions import Node, PushRosNamespace
+from launch_ros.parameter_descriptions import ParameterValue
+from launch_ros.substitutions import FindPackageShare
+
+ARGUMENTS = [
+    DeclareLaunchArgument('namespace', default_value='',
+                          description='ROS namespace for the description nodes'),
+    DeclareLaunchArgument('sim', default_value='false',
+                          description='add Gazebo sensors and joint controllers to the URDF'),
+    DeclareLaunchArgument('camera_baseline', default_value='0.2',
+                          description='stereo baseline, m (xacro arg)'),
+    DeclareLaunchArgument('camera_height', default_value='0.8',
+                          description='stereo optical centre height above base_link, m (xacro arg)'),
+    DeclareLaunchArgument('camera_pitch', default_value='0.45',
+                          description='downward pitch of the stereo pair, rad (xacro arg)'),
+    DeclareLaunchArgument('use_robot_state_publisher', default_value='true',
+                          description='true: robot_state_publisher (TF for all links); '
+                                      'false: mining_rover description_node only'),
+]
+
+
+def generate_launch_description():
+    xacro_file = PathJoinSubstitution([FindPackageShare('mining_rover'), 'urdf', 'rover.urdf.xacro'])
+    robot_description = ParameterValue(Command([
+        'xacro ', xacro_file,
+        ' sim:=', LaunchConfiguration('sim'),
+        ' camera_baseline:=', LaunchConfiguration('camera_baseline'),
+        ' camera_height:=', LaunchConfiguration('camera_height'),
+        ' camera_pitch:=', LaunchConfiguration('camera_pitch'),
+    ]), value_type=str)
+    use_rsp = LaunchConfiguration('use_robot_state_publisher')
+    return LaunchDescription(ARGUMENTS + [GroupAction([
+        PushRosNamespace(LaunchConfiguration('namespace')),
+        Node(package='robot_state_publisher', executable='robot_state_publisher',
+             name='robot_state_publisher', output='screen',
+             parameters=[{'robot_description': robot_description}],
+             condition=IfCondition(use_rsp)),
+        Node(package='mining_rover', executable='description_node', name='description_node',
+             output='screen', condition=UnlessCondition(use_rsp),
+             parameters=[{
+                 'sim': ParameterValue(LaunchConfiguration('sim'), value_type=bool),
+                 'camera_baseline': ParameterValue(LaunchConfiguration('camera_baseline'), value_type=float),
+                 'camera_height': ParameterValue(LaunchConfiguration('camera_height'), value_type=float),
+                 'camera_pitch': ParameterValue(LaunchConfiguration('camera_pitch'), value_type=float),
+             }]),
+    ])])
