@@ -1,0 +1,172 @@
+"""Command limits: finite-value checks, velocity/acceleration/jerk limiting, per-actuator
+clamps with a report, and thermal derating.
+
+Everything here is pure arithmetic on floats (SI units, REP-103) so that the safety
+layer in ``mining_rover.drivers.safety`` and the tests can use it without ROS.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+
+def finite(*values) -> bool:
+    """True when every value is a finite real number (rejects NaN, +-inf, non-numbers)."""
+    try:
+        return all(math.isfinite(float(v)) for v in values)
+    except (TypeError, ValueError):
+        return False
+
+
+def clamp(value: float, low: float, high: float) -> float:
+    return low if value < low else high if value > high else value
+
+
+@dataclass
+class MotionLimiter:
+    """Limits one command channel's value, its rate of change and the rate of that.
+
+    ``step(target, dt)`` moves the output toward the target no faster than
+    ``max_accel`` (units/s) and changes that rate no faster than ``max_jerk``
+    (units/s^2; 0 = no jerk limit), never exceeding ``max_value`` in magnitude. Near the
+    target the rate is limited to sqrt(2 * max_jerk * error) so that it can fall to zero
+    by the time the target is reached (the standard jerk-limited approach profile).
+    """
+
+    max_value: float
+    max_accel: float
+    max_jerk: float = 0.0
+    value: float = 0.0
+    rate: float = 0.0
+
+    def __post_init__(self):
+        if not (finite(self.max_value, self.max_accel, self.max_jerk) and self.max_value > 0
+                and self.max_accel > 0 and self.max_jerk >= 0):
+            raise ValueError('MotionLimiter needs max_value > 0, max_accel > 0, max_jerk >= 0, '
+                             f'got {self.max_value}, {self.max_accel}, {self.max_jerk}')
+
+    def reset(self, value: float = 0.0):
+        self.value, self.rate = float(value), 0.0
+
+    def step(self, target: float, dt: float) -> float:
+        if dt <= 0 or not finite(dt):
+            return self.value
+        if not finite(target):
+            target = 0.0
+        target = clamp(target, -self.max_value, self.max_value)
+        error = target - self.value
+        wanted = clamp(error / dt, -self.max_accel, self.max_accel)
+        if self.max_jerk > 0:
+            # Rate from which the jerk limit can still bring the rate to 0 at the target.
+            brake = math.sqrt(2.0 * self.max_jerk * abs(error))
+            wanted = clamp(wanted, -brake, brake)
+            wanted = clamp(wanted, self.rate - self.max_jerk * dt, self.rate + self.max_jerk * dt)
+            wanted = clamp(wanted, -self.max_accel, self.max_accel)
+        new_value = clamp(self.value + wanted * dt, -self.max_value, self.max_value)
+        self.rate = (new_value - self.value) / dt if self.max_jerk > 0 else wanted
+        self.value = new_value
+        return self.value
+
+
+@dataclass
+class TwistLimiter:
+    """A MotionLimiter for the linear (m/s) and one for the angular (rad/s) command."""
+
+    linear: MotionLimiter
+    angular: MotionLimiter
+
+    def step(self, linear_mps: float, angular_radps: float, dt: float) -> tuple:
+        return self.linear.step(linear_mps, dt), self.angular.step(angular_radps, dt)
+
+    def reset(self):
+        self.linear.reset()
+        self.angular.reset()
+
+
+@dataclass(frozen=True)
+class ClampResult:
+    value: float
+    clamped: bool
+    reason: str = ''   # '' when the value passed unchanged
+
+
+@dataclass
+class ActuatorLimits:
+    """Limits of one actuator: |velocity| <= max_velocity; lower <= position <= upper.
+
+    ``clamp_*`` return the limited value and why it was limited; ``clamp_count`` counts
+    how often, so diagnostics can report a command stream that keeps hitting a limit.
+    Non-finite commands are replaced by 0 (velocity) or rejected (position: keep last).
+    """
+
+    name: str
+    max_velocity: float
+    lower: float = -math.inf
+    upper: float = math.inf
+    clamp_count: int = field(default=0, compare=False)
+    last_reason: str = field(default='', compare=False)
+
+    def clamp_velocity(self, velocity: float, scale: float = 1.0) -> ClampResult:
+        limit = self.max_velocity * clamp(scale, 0.0, 1.0)
+        if not finite(velocity):
+            return self._report(0.0, f'{self.name}: non-finite velocity {velocity!r} -> 0')
+        if abs(velocity) > limit:
+            return self._report(math.copysign(limit, velocity),
+                                f'{self.name}: velocity {velocity:.3g} beyond limit {limit:.3g}')
+        return ClampResult(float(velocity), False)
+
+    def clamp_position(self, position: float) -> ClampResult | None:
+        """None for a non-finite position (the caller keeps its last command)."""
+        if not finite(position):
+            self._report(0.0, f'{self.name}: non-finite position {position!r} rejected')
+            return None
+        if position < self.lower or position > self.upper:
+            return self._report(clamp(position, self.lower, self.upper),
+                                f'{self.name}: position {position:.3g} outside '
+                                f'[{self.lower:.3g}, {self.upper:.3g}]')
+        return ClampResult(float(position), False)
+
+    def _report(self, value, reason) -> ClampResult:
+        self.clamp_count += 1
+        self.last_reason = reason
+        return ClampResult(value, True, reason)
+
+
+@dataclass
+class ThermalDerate:
+    """Linear derating of a motor's current/velocity limit with winding temperature.
+
+    In vacuum a motor sheds heat only by conduction into the chassis and radiation, so
+    it keeps heating long after the load goes away; we therefore stop it *before* its
+    rated winding limit rather than at it. Scale = 1 below ``derate_start_c``, falling
+    linearly to 0 at ``stop_c`` (< ``rated_c``); after a stop the motor stays stopped
+    until it cools below ``stop_c - hysteresis_c``. Defaults: class-F insulation is
+    rated 155 C (IEC 60034-1); we stop at 130 C and begin derating at 100 C.
+    """
+
+    derate_start_c: float = 100.0
+    stop_c: float = 130.0
+    rated_c: float = 155.0
+    hysteresis_c: float = 10.0
+    stopped: bool = False
+
+    def __post_init__(self):
+        if not (self.derate_start_c < self.stop_c < self.rated_c and self.hysteresis_c >= 0):
+            raise ValueError('ThermalDerate needs derate_start_c < stop_c < rated_c, got '
+                             f'{self.derate_start_c}, {self.stop_c}, {self.rated_c}')
+
+    def scale(self, temperature_c: float) -> float:
+        """Fraction (0..1) of the rated limit allowed at this temperature."""
+        if not finite(temperature_c):
+            return 1.0 if not self.stopped else 0.0  # no reading: keep the last decision
+        if self.stopped:
+            if temperature_c < self.stop_c - self.hysteresis_c:
+                self.stopped = False
+            else:
+                return 0.0
+        if temperature_c >= self.stop_c:
+            self.stopped = True
+            return 0.0
+        if temperature_c <= self.derate_start_c:
+            return 1.0
+        return (self.stop_c - temperature_c) / (self.stop_c - self.derate_start_c)
