@@ -28,9 +28,9 @@ class MotionLimiter:
 
     ``step(target, dt)`` moves the output toward the target no faster than
     ``max_accel`` (units/s) and changes that rate no faster than ``max_jerk``
-    (units/s^2; 0 = no jerk limit), never exceeding ``max_value`` in magnitude. Near the
-    target the rate is limited to sqrt(2 * max_jerk * error) so that it can fall to zero
-    by the time the target is reached (the standard jerk-limited approach profile).
+    (units/s^2; 0 = no jerk limit), never exceeding ``max_value`` in magnitude. With a
+    jerk limit the rate is chosen so that braking at the jerk limit still stops on the
+    target (the discrete form of the sqrt(2 * jerk * error) approach profile).
     """
 
     max_value: float
@@ -57,15 +57,40 @@ class MotionLimiter:
         error = target - self.value
         wanted = clamp(error / dt, -self.max_accel, self.max_accel)
         if self.max_jerk > 0:
-            # Rate from which the jerk limit can still bring the rate to 0 at the target.
-            brake = math.sqrt(2.0 * self.max_jerk * abs(error))
-            wanted = clamp(wanted, -brake, brake)
-            wanted = clamp(wanted, self.rate - self.max_jerk * dt, self.rate + self.max_jerk * dt)
-            wanted = clamp(wanted, -self.max_accel, self.max_accel)
+            wanted = self._jerk_limited_rate(error, wanted, dt)
         new_value = clamp(self.value + wanted * dt, -self.max_value, self.max_value)
-        self.rate = (new_value - self.value) / dt if self.max_jerk > 0 else wanted
+        self.rate = (new_value - self.value) / dt
         self.value = new_value
         return self.value
+
+    def _stop_distance(self, rate: float, dt: float) -> float:
+        """Distance covered from now if the rate, starting at ``rate`` this step, then
+        falls by max_jerk * dt every step until zero (discrete braking profile)."""
+        jd = self.max_jerk * dt
+        r = abs(rate)
+        n = math.floor(r / jd)
+        return dt * ((n + 1) * r - jd * n * (n + 1) / 2.0)
+
+    def _jerk_limited_rate(self, error: float, wanted: float, dt: float) -> float:
+        jd = self.max_jerk * dt
+        lo = max(self.rate - jd, -self.max_accel)
+        hi = min(self.rate + jd, self.max_accel)
+        wanted = clamp(wanted, lo, hi)
+        sign = 1.0 if error > 0 else -1.0 if error < 0 else 0.0
+
+        def feasible(rate):  # moving toward the target and able to stop on it
+            return sign * rate <= 0 or self._stop_distance(rate, dt) <= abs(error) + 1e-12
+
+        if feasible(wanted):
+            return wanted
+        brake = lo if sign > 0 else hi
+        if not feasible(brake):
+            return brake
+        a, b = brake, wanted   # feasible .. infeasible: bisect for the fastest approach
+        for _ in range(40):
+            mid = 0.5 * (a + b)
+            a, b = (mid, b) if feasible(mid) else (a, mid)
+        return a
 
 
 @dataclass

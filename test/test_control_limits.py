@@ -1,0 +1,73 @@
+"""Limiter properties (hypothesis), actuator clamps, non-finite input, thermal derate."""
+import math
+
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from mining_rover.control.limits import ActuatorLimits, MotionLimiter, ThermalDerate, finite
+
+targets = st.lists(st.one_of(st.floats(-50, 50, allow_nan=False),
+                             st.sampled_from([math.nan, math.inf, -math.inf, 1e300])),
+                   min_size=1, max_size=40)
+
+
+@settings(max_examples=150, deadline=None)
+@given(targets=targets, vmax=st.floats(0.1, 5), amax=st.floats(0.1, 10), jmax=st.floats(0.0, 50),
+       dt=st.floats(0.005, 0.1))
+def test_limiter_never_exceeds_velocity_accel_jerk(targets, vmax, amax, jmax, dt):
+    lim = MotionLimiter(vmax, amax, jmax)
+    prev_v, prev_a = 0.0, 0.0
+    for t in targets:
+        for _ in range(5):
+            v = lim.step(t, dt)
+            a = (v - prev_v) / dt
+            assert math.isfinite(v)
+            assert abs(v) <= vmax + 1e-9
+            assert abs(a) <= amax * (1 + 1e-9) + 1e-9
+            if jmax > 0:
+                assert abs(a - prev_a) <= jmax * dt * (1 + 1e-6) + 1e-9
+            prev_v, prev_a = v, a
+
+
+@settings(max_examples=60, deadline=None)
+@given(target=st.floats(-3, 3), jmax=st.sampled_from([0.0, 5.0, 20.0]))
+def test_limiter_reaches_target(target, jmax):
+    lim = MotionLimiter(3.0, 2.0, jmax)
+    for _ in range(2000):
+        lim.step(target, 0.01)
+    assert lim.value == pytest.approx(target, abs=2e-3)
+
+
+def test_non_finite_target_means_zero():
+    lim = MotionLimiter(1.0, 100.0)
+    lim.step(1.0, 0.1)
+    assert lim.step(math.nan, 0.1) == 0.0
+
+
+def test_actuator_clamp_reports():
+    lim = ActuatorLimits('arm', max_velocity=1.0, lower=-0.8, upper=0.6)
+    assert not lim.clamp_velocity(0.5).clamped
+    r = lim.clamp_velocity(-7.0)
+    assert r.clamped and r.value == -1.0 and 'beyond limit' in r.reason
+    assert lim.clamp_velocity(math.inf).value == 0.0
+    assert lim.clamp_velocity(0.9, scale=0.5).value == 0.5     # derated limit
+    assert lim.clamp_position(0.7).value == 0.6
+    assert lim.clamp_position(math.nan) is None
+    assert lim.clamp_count == 5
+
+
+def test_thermal_derate_linear_stop_before_rating_and_hysteresis():
+    td = ThermalDerate(derate_start_c=100, stop_c=130, rated_c=155, hysteresis_c=10)
+    assert td.scale(25) == 1.0
+    assert td.scale(100) == 1.0
+    assert td.scale(115) == pytest.approx(0.5)
+    assert td.scale(129) == pytest.approx(1 / 30)
+    assert td.scale(130) == 0.0 and td.stopped        # stops 25 C below the rating
+    assert td.scale(125) == 0.0                        # hysteresis: still too hot
+    assert td.scale(119) == pytest.approx(11 / 30)    # cooled below 120: runs, derated
+    with pytest.raises(ValueError):
+        ThermalDerate(derate_start_c=140, stop_c=130)
+
+
+def test_finite():
+    assert finite(1, 2.0) and not finite(1, math.nan) and not finite('x') and not finite(None)
