@@ -203,8 +203,9 @@ class FakeOdrive:
             msg = self._bus.recv(timeout=0.002)
             now = time.monotonic()
             with self._lock:
-                if msg is not None:
+                while msg is not None:   # drain: firmware handles every frame it got
                     self._handle(msg, now)
+                    msg = self._bus.recv(timeout=0.0)
                 self._integrate(now - last, now)
                 last = now
                 if now >= next_hb:

@@ -306,7 +306,14 @@ class OdriveCanBackend(Backend):
                 self._stop.wait(0.01)
                 continue
             try:
+                # Drain everything queued before supervising: a heartbeat waiting in the
+                # queue is not a lost heartbeat.
                 msg = bus.recv(timeout=0.005)
+                drained = 0
+                while msg is not None:
+                    self._handle(msg)
+                    drained += 1
+                    msg = bus.recv(timeout=0.0) if drained < 1000 else None
             except (can.CanError, OSError, ValueError) as exc:
                 self._set_bus_fault(f'receive failed: {exc}')
                 with self._tx_lock:
@@ -318,8 +325,6 @@ class OdriveCanBackend(Backend):
                     pass
                 next_reopen = self._clock() + self.reopen_period_s
                 continue
-            if msg is not None:
-                self._handle(msg)
             now = self._clock()
             if now >= next_tx:
                 next_tx = max(next_tx + self.command_period_s, now)

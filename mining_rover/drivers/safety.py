@@ -175,18 +175,28 @@ class SafetyLayer:
     def _may_move(self) -> bool:
         return self.active and not self.estop.engaged and not self._faults
 
-    def command_velocities(self, radps: dict) -> bool:
-        """Wheel/drum speeds (rad/s). False (and nothing sent) when not allowed."""
+    def feed(self):
+        """A fresh command arrived from the command source (feeds the watchdog)."""
         with self._lock:
-            if not self._may_move():
+            self.watchdog.feed()
+            self._watchdog_tripped = False
+
+    def command_velocities(self, radps: dict, feed: bool = True) -> bool:
+        """Wheel/drum speeds (rad/s). False (and nothing sent) when not allowed.
+
+        ``feed=False`` is for a control loop that re-sends a ramped command between
+        source messages: it moves only while the source's watchdog is fed."""
+        with self._lock:
+            if not self._may_move() or (not feed and self.watchdog.expired()):
                 self.ignored_commands += 1
                 return False
             out = {}
             for name, value in radps.items():
                 r = self.limits[name].clamp_velocity(value, self._scale.get(name, 1.0))
                 out[name] = r.value
-            self.watchdog.feed()
-            self._watchdog_tripped = False
+            if feed:
+                self.watchdog.feed()
+                self._watchdog_tripped = False
             self._stopped = False
             self._dispatch(out)
             return True

@@ -1,0 +1,478 @@
+"""drive_node: /cmd_vel -> wheel commands through the safety layer; /odom, slip, diagnostics.
+
+Lifecycle node (configure: backend and safety layer; activate: arm the motors; deactivate:
+safe state; cleanup: release the backend). With ``autostart`` (default) it configures
+and activates itself, so it runs without a lifecycle manager.
+
+Backends: ``sim`` writes the sim contract's per-wheel Float64 command topics and reads
+/joint_states and /sim/motors; ``odrive_can`` drives ODrives over CAN and publishes the
+wheel joint states itself. Safety: commands are limited (speed, acceleration, jerk),
+guarded by a watchdog (``cmd_timeout_s``), a latched e-stop (``~/set_estop``, /estop/cmd)
+and the backend's faults; on deactivate, e-stop, watchdog expiry, fault and shutdown
+every wheel is commanded to zero. /estop/cmd only latches (true); clearing needs the
+explicit ``~/set_estop`` false request.
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from geometry_msgs.msg import Twist
+from nav_msgs.msg import Odometry
+from rclpy.lifecycle import Node, TransitionCallbackReturn
+from sensor_msgs.msg import Imu, JointState
+from std_msgs.msg import Bool, Float64
+from std_srvs.srv import SetBool, Trigger
+
+from mining_rover.contract import load_contract
+from mining_rover.control.kinematics import SkidSteer
+from mining_rover.control.limits import ActuatorLimits, MotionLimiter, ThermalDerate, TwistLimiter, finite
+from mining_rover.control.odometry import SlipDetector, WheelImuOdometry
+from mining_rover.drivers.backend import CallbackBackend, JointConfig
+from mining_rover.drivers.odrive_can import AxisConfig, OdriveCanBackend, bus_factory
+from mining_rover.drivers.safety import SafetyLayer
+from mining_rover.ros import qos
+from mining_rover.ros.params import Param, ParameterError, declare_and_read
+from mining_rover.ros.stamps import stamp_to_seconds
+
+# -- node-layer helpers shared with excavator_node ----------------------------------------
+
+
+class common:  # noqa: N801  (a namespace, so the nodes read common.xxx)
+    """Parameters and message builders both driver nodes use."""
+
+    @staticmethod
+    def rover_config() -> dict:
+        import yaml
+        from mining_rover.paths import config_path
+        return yaml.safe_load(config_path('rover.yaml').read_text())
+
+    @staticmethod
+    def common_params() -> list:
+        return [
+            Param('autostart', True, 'configure and activate at start (no lifecycle manager needed)'),
+            Param('backend', 'sim', 'actuator backend', choices=('sim', 'odrive_can')),
+            Param('control_rate_hz', 50.0, 'safety and control loop rate, Hz', 5.0, 500.0),
+            Param('diagnostics_rate_hz', 2.0, '/diagnostics rate, Hz', 0.1, 50.0),
+            Param('thermal_derate_start_c', 100.0, 'motor temperature where derating starts, C', 0.0, 300.0),
+            Param('thermal_stop_c', 130.0, 'motor temperature where the motor stops, C', 0.0, 300.0),
+            Param('thermal_rated_c', 155.0, 'rated winding temperature (class F: 155 C), C', 0.0, 300.0),
+            Param('can_interface', 'socketcan', 'python-can interface (odrive_can backend)',
+                  choices=('socketcan', 'virtual', 'slcan', 'pcan', 'kvaser', 'gs_usb')),
+            Param('can_channel', 'can0', 'CAN channel (odrive_can backend)'),
+            Param('can_bitrate', 0, 'CAN bit rate, bit/s (0 = as the interface is set up)', 0, 1000000),
+            Param('heartbeat_timeout_s', 0.25, 'ODrive heartbeat age that faults an axis, s', 0.02, 5.0),
+        ]
+
+    @staticmethod
+    def node_ids_check(count: int):
+        def check(value):
+            if len(value) != count or any(not isinstance(v, int) or not 0 <= v <= 63 for v in value):
+                return f'needs {count} integers in 0..63, got {list(value)}'
+            if len(set(value)) != count:
+                return f'node ids must be unique, got {list(value)}'
+            return None
+        return check
+
+    @staticmethod
+    def directions_check(count: int):
+        def check(value):
+            if len(value) != count or any(v not in (1, -1) for v in value):
+                return f'needs {count} entries of +1 or -1, got {list(value)}'
+            return None
+        return check
+
+    @staticmethod
+    def check_thermal(cfg):
+        if not cfg.thermal_derate_start_c < cfg.thermal_stop_c < cfg.thermal_rated_c:
+            raise ParameterError(
+                "parameter 'thermal_stop_c' must lie between thermal_derate_start_c and "
+                f'thermal_rated_c (got {cfg.thermal_derate_start_c} < {cfg.thermal_stop_c} < '
+                f'{cfg.thermal_rated_c} false): the motor must stop before its rating')
+
+    @staticmethod
+    def event_logger(node):
+        # One call site per severity: rclpy refuses a call site that changes severity.
+        def log(level, text):
+            logger = node.get_logger()
+            if level == 'error':
+                logger.error(text)
+            elif level == 'warn':
+                logger.warning(text)
+            else:
+                logger.info(text)
+        return log
+
+    @staticmethod
+    def optional_tf(node):
+        try:
+            from mining_rover.ros.tf import make_tf_broadcaster, tf_available
+        except ImportError:
+            return None
+        if not tf_available():
+            node.get_logger().info('tf2_ros not installed: odom -> base_link not broadcast')
+            return None
+        return make_tf_broadcaster(node, static=False)
+
+    @staticmethod
+    def send_tf(broadcaster, T, parent, child, stamp):
+        from mining_rover.ros.tf import make_transform_stamped
+        broadcaster.send([make_transform_stamped(T, parent, child, stamp)])
+
+    @staticmethod
+    def feed_sim_motors(backend, msg):
+        """/sim/motors (one status per joint, keys current_a, temperature_c, torque_nm)."""
+        for status in msg.status:
+            values = {kv.key: kv.value for kv in status.values}
+
+            def num(key):
+                try:
+                    return float(values[key])
+                except (KeyError, ValueError):
+                    return math.nan
+            backend.update_motor(status.name, num('current_a'), num('temperature_c'), num('torque_nm'),
+                                 num('bus_voltage_v'))
+
+    @staticmethod
+    def motor_diagnostics(node, backend, safety) -> DiagnosticArray:
+        """One DiagnosticStatus per motor, keys as docs/INTERFACES.md lists."""
+        array = DiagnosticArray()
+        array.header.stamp = node.get_clock().now().to_msg()
+        status = safety.status()
+        for name, fb in backend.feedback().items():
+            fault = status.faults.get(name) or status.faults.get('bus', '')
+            scale = status.thermal_scale.get(name, 1.0)
+            level = DiagnosticStatus.ERROR if fault or scale <= 0 else \
+                DiagnosticStatus.WARN if fb.error_flags or scale < 1 or status.estop else DiagnosticStatus.OK
+            message = fault or ('thermal stop' if scale <= 0 else f'thermal derate {scale:.2f}' if scale < 1
+                                else 'e-stop' if status.estop else fb.state)
+            array.status.append(DiagnosticStatus(
+                level=level, name=name, hardware_id=node.get_name(), message=message,
+                values=[KeyValue(key='velocity_radps', value=f'{fb.velocity_radps:.4f}'),
+                        KeyValue(key='current_a', value=f'{fb.current_a:.3f}'),
+                        KeyValue(key='temperature_c', value=f'{fb.temperature_c:.2f}'),
+                        KeyValue(key='bus_voltage_v', value=f'{fb.bus_voltage_v:.2f}'),
+                        KeyValue(key='power_w', value=f'{fb.power_w:.2f}'),
+                        KeyValue(key='error_flags', value=str(fb.error_flags)),
+                        KeyValue(key='errors', value=','.join(fb.errors)),
+                        KeyValue(key='thermal_scale', value=f'{scale:.3f}')]))
+        return array
+
+    @staticmethod
+    def odometry_msg(state, frame, child, stamp, twist_cov):
+        from mining_rover.ros.conversions import matrix_to_odometry
+        return matrix_to_odometry(state.matrix(), frame, child, stamp,
+                                  twist=(state.linear_mps, 0.0, 0.0, 0.0, 0.0, state.angular_radps),
+                                  pose_covariance=state.pose_covariance_6x6(), twist_covariance=twist_cov)
+
+
+
+def _params(rover: dict) -> list:
+    w = rover['wheel']
+    return [
+        *common.common_params(),
+        Param('cmd_timeout_s', 0.5, 'stop the wheels when /cmd_vel is older than this, s', 0.05, 5.0),
+        Param('max_linear_mps', 1.0, 'forward/backward speed limit, m/s', 0.01, 5.0),
+        Param('max_angular_radps', 1.5, 'yaw rate limit, rad/s', 0.01, 10.0),
+        Param('max_linear_accel', 0.5, 'linear acceleration limit, m/s^2', 0.01, 20.0),
+        Param('max_angular_accel', 2.0, 'yaw acceleration limit, rad/s^2', 0.01, 50.0),
+        Param('max_linear_jerk', 0.0, 'linear jerk limit, m/s^3 (0 = none)', 0.0, 500.0),
+        Param('max_angular_jerk', 0.0, 'yaw jerk limit, rad/s^3 (0 = none)', 0.0, 500.0),
+        Param('max_wheel_radps', float(w['max_velocity']), 'wheel speed limit, rad/s (rover.yaml)', 0.1, 100.0),
+        Param('track_width_m', float(w['track_width']), 'left-right wheel distance, m (rover.yaml)', 0.1, 5.0),
+        Param('wheel_radius_m', float(w['radius']), 'wheel radius, m (rover.yaml)', 0.01, 2.0),
+        Param('slip_factor', 1.0, 'effective track width / track width (skid-steer ICR), >= 1', 1.0, 5.0),
+        Param('imu_weight', 0.98, 'weight of the gyro yaw rate against the wheels in odometry', 0.0, 1.0),
+        Param('slip_threshold', 0.3, 'slip ratio above which /wheel_slip reports slipping', 0.01, 1.0),
+        Param('odom_frame', 'odom', 'odometry frame (REP-105)'),
+        Param('base_frame', 'base_link', 'robot body frame (REP-105)'),
+        Param('publish_tf', True, 'broadcast odom -> base_link where tf2_ros exists'),
+        Param('wheel_node_ids', [0, 1, 2, 3], 'ODrive node id per wheel, in sim-contract wheel order',
+              check=common.node_ids_check(4)),
+        Param('wheel_directions', [1, -1, 1, -1], 'motor direction per wheel (+1/-1), contract order',
+              check=common.directions_check(4)),
+        Param('wheel_gear_ratio', 1.0, 'motor turns per wheel turn', 0.01, 1000.0),
+        Param('wheel_current_limit_a', 20.0, 'ODrive current limit per wheel motor, A', 0.1, 200.0),
+    ]
+
+
+@dataclass(frozen=True)
+class DriveConfig:
+    values: dict
+
+    def __getattr__(self, name):
+        try:
+            return self.values[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+
+class DriveNode(Node):
+    def __init__(self, **kwargs):
+        super().__init__('drive_node', **kwargs)
+        self.contract = load_contract()
+        self.cfg = DriveConfig(declare_and_read(self, _params(common.rover_config())))
+        common.check_thermal(self.cfg)
+        if self.cfg.max_linear_mps / self.cfg.wheel_radius_m > 10 * self.cfg.max_wheel_radps:
+            raise ParameterError("parameter 'max_linear_mps' is far beyond what max_wheel_radps allows")
+        self.wheels = [j.name for j in self.contract.joints_of('wheel')]
+        self.left = [n for n in self.wheels if 'left' in n]
+        self.right = [n for n in self.wheels if 'right' in n]
+        self.kinematics = SkidSteer(self.cfg.track_width_m, self.cfg.wheel_radius_m, self.cfg.slip_factor)
+        self.backend = None
+        self.safety = None
+        self._target = (0.0, 0.0)
+        self._imu_yaw_rate = None
+        self._imu_pitch = 0.0
+        self._last_js_stamp = None
+        self._last_tick = None
+        self._tick_count = 0
+        self.rejected_commands = 0
+        self._estop_pub = self.create_publisher(Bool, '/estop', qos.LATCHED)
+        self._estop_state = None
+        self._odom_pub = self.create_publisher(Odometry, '/odom', qos.STATE)
+        self._slip_pub = self.create_publisher(DiagnosticStatus, '/wheel_slip', qos.STATE)
+        self._diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', qos.STATE)
+        self._js_pub = None
+        self._tf = None
+        self._subs, self._timers, self._srvs = [], [], []
+        self._shut = False
+        if self.cfg.autostart:
+            if self.trigger_configure() != TransitionCallbackReturn.SUCCESS:
+                self.get_logger().error('autostart: configure failed')
+            elif self.trigger_activate() != TransitionCallbackReturn.SUCCESS:
+                self.get_logger().error('autostart: activate failed')
+
+    # -- lifecycle --------------------------------------------------------------------
+    def on_configure(self, state) -> TransitionCallbackReturn:
+        c = self.cfg
+        try:
+            self.backend = self._make_backend()
+        except (ValueError, OSError) as exc:
+            self.get_logger().error(f'cannot build backend {c.backend!r}: {exc}')
+            return TransitionCallbackReturn.FAILURE
+        limits = {n: ActuatorLimits(n, c.max_wheel_radps) for n in self.wheels}
+        self.safety = SafetyLayer(self.backend, limits, c.cmd_timeout_s,
+                                  thermal=ThermalDerate(c.thermal_derate_start_c, c.thermal_stop_c,
+                                                        c.thermal_rated_c),
+                                  on_event=common.event_logger(self))
+        self.limiter = TwistLimiter(MotionLimiter(c.max_linear_mps, c.max_linear_accel, c.max_linear_jerk),
+                                    MotionLimiter(c.max_angular_radps, c.max_angular_accel, c.max_angular_jerk))
+        self.odometry = WheelImuOdometry(self.kinematics, c.imu_weight)
+        self.slip = SlipDetector(self.kinematics, threshold=c.slip_threshold)
+        self._subs.append(self.create_subscription(Twist, '/cmd_vel', self._on_cmd_vel, qos.COMMAND))
+        self._subs.append(self.create_subscription(Imu, self.contract.imu_topic, self._on_imu, qos.SENSOR))
+        self._subs.append(self.create_subscription(Bool, '/estop/cmd', self._on_estop_cmd, qos.COMMAND))
+        self._srvs.append(self.create_service(SetBool, '~/set_estop', self._on_set_estop))
+        self._srvs.append(self.create_service(Trigger, '~/clear_faults', self._on_clear_faults))
+        self._timers.append(self.create_timer(1.0 / c.control_rate_hz, self._tick))
+        if c.publish_tf:
+            self._tf = common.optional_tf(self)
+        self._publish_estop()
+        self.get_logger().info(f'configured: backend {c.backend}, {len(self.wheels)} wheels, '
+                               f'cmd timeout {c.cmd_timeout_s} s')
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_activate(self, state) -> TransitionCallbackReturn:
+        problems = self.backend.start() or []
+        if problems:
+            self.get_logger().error(f'activation refused, motors not ready: {"; ".join(problems)}')
+            self.safety.deactivate('activation failed')
+            return TransitionCallbackReturn.FAILURE
+        self.safety.activate()
+        self.limiter.reset()
+        self.get_logger().info('active: wheels armed, waiting for /cmd_vel')
+        return super().on_activate(state)
+
+    def on_deactivate(self, state) -> TransitionCallbackReturn:
+        self.safety.deactivate('lifecycle deactivate')
+        self.limiter.reset()
+        return super().on_deactivate(state)
+
+    def on_cleanup(self, state) -> TransitionCallbackReturn:
+        self._release()
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_shutdown(self, state) -> TransitionCallbackReturn:
+        self.shutdown()
+        return TransitionCallbackReturn.SUCCESS
+
+    def shutdown(self):
+        """Zero every wheel and release the backend (run_node calls it on Ctrl-C)."""
+        if self._shut:
+            return
+        self._shut = True
+        if self.safety is not None:
+            self.safety.shutdown()
+        self._release()
+
+    def _release(self):
+        for t in self._timers:
+            self.destroy_timer(t)
+        for s in self._subs:
+            self.destroy_subscription(s)
+        for s in self._srvs:
+            self.destroy_service(s)
+        self._timers, self._subs, self._srvs = [], [], []
+        if self.backend is not None:
+            self.backend.close()
+
+    # -- backend ----------------------------------------------------------------------
+    def _make_backend(self):
+        c = self.cfg
+        if c.backend == 'sim':
+            pubs = {n: self.create_publisher(Float64, self.contract.joint(n).topic, qos.COMMAND)
+                    for n in self.wheels}
+            backend = CallbackBackend([JointConfig(n, 'wheel') for n in self.wheels],
+                                      lambda joint, value: pubs[joint].publish(Float64(data=value)))
+            self._subs.append(self.create_subscription(JointState, self.contract.joint_states_topic,
+                                                       self._on_joint_states, qos.STATE))
+            self._subs.append(self.create_subscription(DiagnosticArray, self.contract.motors_topic,
+                                                       lambda m: common.feed_sim_motors(backend, m),
+                                                       qos.STATE))
+            return backend
+        axes = [AxisConfig(n, 'wheel', node_id, c.wheel_gear_ratio, direction, c.max_wheel_radps,
+                           c.wheel_current_limit_a)
+                for n, node_id, direction in zip(self.wheels, c.wheel_node_ids, c.wheel_directions)]
+        self._js_pub = self.create_publisher(JointState, self.contract.joint_states_topic, qos.STATE)
+        return OdriveCanBackend(axes, bus_factory(c.can_interface, c.can_channel, c.can_bitrate),
+                                heartbeat_timeout_s=c.heartbeat_timeout_s)
+
+    # -- inputs -----------------------------------------------------------------------
+    def _on_cmd_vel(self, msg: Twist):
+        v, w = msg.linear.x, msg.angular.z
+        if not finite(v, w, msg.linear.y, msg.linear.z, msg.angular.x, msg.angular.y):
+            self.rejected_commands += 1
+            self.get_logger().warning(f'rejected non-finite /cmd_vel (v={v}, w={w})',
+                                      throttle_duration_sec=2.0)
+            return
+        if self.safety is None or not self.safety.status().active or self.safety.estop.engaged:
+            self.safety and self.safety.command_velocities({})  # counts the ignored command
+            return
+        self._target = (max(-self.cfg.max_linear_mps, min(self.cfg.max_linear_mps, v)),
+                        max(-self.cfg.max_angular_radps, min(self.cfg.max_angular_radps, w)))
+        self.safety.feed()
+
+    def _on_imu(self, msg: Imu):
+        self._imu_yaw_rate = msg.angular_velocity.z
+        q = msg.orientation
+        sinp = 2.0 * (q.w * q.y - q.z * q.x)
+        self._imu_pitch = math.asin(max(-1.0, min(1.0, sinp))) if finite(sinp) else 0.0
+
+    def _on_joint_states(self, msg: JointState):
+        for i, name in enumerate(msg.name):
+            if name in self.backend.joints:
+                pos = msg.position[i] if i < len(msg.position) else math.nan
+                vel = msg.velocity[i] if i < len(msg.velocity) else math.nan
+                eff = msg.effort[i] if i < len(msg.effort) else math.nan
+                self.backend.update_joint(name, pos, vel, eff)
+        stamp = stamp_to_seconds(msg.header.stamp)
+        if self._last_js_stamp is not None and stamp > self._last_js_stamp:
+            self._integrate(stamp - self._last_js_stamp)
+        self._last_js_stamp = stamp
+
+    def _on_estop_cmd(self, msg: Bool):
+        if msg.data and self.safety is not None:
+            self.safety.set_estop(True)
+            self._target = (0.0, 0.0)
+            self.limiter.reset()
+            self._publish_estop()
+
+    def _on_set_estop(self, request, response):
+        if self.safety is None:
+            response.success, response.message = False, 'not configured'
+            return response
+        response.success, response.message = self.safety.set_estop(request.data)
+        self._target = (0.0, 0.0)
+        self.limiter.reset()
+        self._publish_estop()
+        return response
+
+    def _on_clear_faults(self, request, response):
+        response.success, response.message = self.safety.clear_faults()
+        return response
+
+    # -- control loop -----------------------------------------------------------------
+    def _tick(self):
+        now = time.monotonic()
+        dt = (now - self._last_tick) if self._last_tick is not None else 1.0 / self.cfg.control_rate_hz
+        self._last_tick = now
+        self._tick_count += 1
+        status = self.safety.tick()
+        if status.active and not status.estop and not status.faults and not status.watchdog_expired:
+            v, w = self.limiter.step(*self._target, dt)
+            left, right = self.kinematics.twist_to_wheels(v, w)
+            left, right = self.kinematics.scale_to_wheel_limit(left, right, self.cfg.max_wheel_radps)
+            cmd = {n: left for n in self.left}
+            cmd.update({n: right for n in self.right})
+            self.safety.command_velocities(cmd, feed=False)
+        else:
+            self._target = (0.0, 0.0)
+            self.limiter.reset()
+        if self.cfg.backend != 'sim':
+            self._integrate(dt)
+            self._publish_joint_states()
+        self._publish_odom()
+        every = max(1, int(self.cfg.control_rate_hz / 10))
+        if self._tick_count % every == 0:
+            self._publish_slip(dt * every)
+        if self._tick_count % max(1, int(self.cfg.control_rate_hz / self.cfg.diagnostics_rate_hz)) == 0:
+            self._diag_pub.publish(common.motor_diagnostics(self, self.backend, self.safety))
+        self._publish_estop()
+
+    def _side_speeds(self):
+        fb = self.backend.feedback()
+        left = [fb[n].velocity_radps for n in self.left]
+        right = [fb[n].velocity_radps for n in self.right]
+        return left, right
+
+    def _integrate(self, dt: float):
+        left, right = self._side_speeds()
+        lf, rf = [x for x in left if finite(x)], [x for x in right if finite(x)]
+        if lf and rf:
+            self.odometry.update(dt, sum(lf) / len(lf), sum(rf) / len(rf), self._imu_yaw_rate,
+                                 self._imu_pitch)
+
+    def _publish_odom(self):
+        s = self.odometry.state
+        stamp = self.get_clock().now().to_msg()
+        msg = common.odometry_msg(s, self.cfg.odom_frame, self.cfg.base_frame, stamp,
+                                  self.odometry.twist_covariance_6x6())
+        self._odom_pub.publish(msg)
+        if self._tf is not None:
+            common.send_tf(self._tf, s.matrix(), self.cfg.odom_frame, self.cfg.base_frame, stamp)
+
+    def _publish_slip(self, dt: float):
+        left, right = self._side_speeds()
+        report = self.slip.update(dt, left, right, self._imu_yaw_rate)
+        self._slip_pub.publish(DiagnosticStatus(
+            level=DiagnosticStatus.WARN if report.slipping else DiagnosticStatus.OK,
+            name='wheel_slip', hardware_id='drive',
+            message=f'slip {report.slip_ratio:.2f} ({report.source})',
+            values=[KeyValue(key='slip_ratio', value=f'{report.slip_ratio:.4f}'),
+                    KeyValue(key='slipping', value='1' if report.slipping else '0'),
+                    KeyValue(key='source', value=report.source)]))
+
+    def _publish_joint_states(self):
+        fb = self.backend.feedback()
+        msg = JointState()
+        msg.header.stamp = self.get_clock().now().to_msg()
+        msg.name = list(self.wheels)
+        msg.position = [fb[n].position_rad for n in self.wheels]
+        msg.velocity = [fb[n].velocity_radps for n in self.wheels]
+        msg.effort = [fb[n].torque_nm for n in self.wheels]
+        self._js_pub.publish(msg)
+
+    def _publish_estop(self):
+        engaged = bool(self.safety and self.safety.estop.engaged)
+        if engaged != self._estop_state:
+            self._estop_state = engaged
+            self._estop_pub.publish(Bool(data=engaged))
+
+
+def main(args=None):
+    from mining_rover.ros.runtime import run_node
+    import sys
+    sys.exit(run_node(DriveNode, args))

@@ -1,0 +1,316 @@
+"""excavator_node: drum speed and arm position commands through the safety layer, fill
+estimate, stall back-off, the /excavator/dump sequence and /excavator/state.
+
+Lifecycle node like drive_node (autostart by default). Both drums get the same speed
+(+ digs for each drum joint in the sim contract, so they counter-rotate); both arms the
+same position (+ lowers). Drum speed is watchdog-guarded (``cmd_timeout_s``): a mission
+that stops talking stops the drums; the arms hold. On deactivate, e-stop, watchdog
+expiry, motor fault and shutdown: drums to zero, arms hold (shutdown: disarm).
+"""
+from __future__ import annotations
+
+import math
+import sys
+import time
+
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from rclpy.lifecycle import Node, TransitionCallbackReturn
+from sensor_msgs.msg import JointState
+from std_msgs.msg import Bool, Float64
+from std_srvs.srv import SetBool, Trigger
+
+from mining_rover.contract import load_contract
+from mining_rover.control.excavator import LUNAR_BULK_DENSITY_KG_M3, Excavator, ExcavatorConfig
+from mining_rover.control.limits import ActuatorLimits, ThermalDerate, finite
+from mining_rover.drivers.backend import CallbackBackend, JointConfig
+from mining_rover.drivers.odrive_can import AxisConfig, OdriveCanBackend, bus_factory
+from mining_rover.drivers.safety import SafetyLayer
+from mining_rover.nodes.drive_node import DriveConfig, common
+from mining_rover.ros import qos
+from mining_rover.ros.params import Param, declare_and_read
+
+
+def _params(rover: dict) -> list:
+    d, a = rover['drum'], rover['arm']
+    capacity = float(d['capacity_m3']) * LUNAR_BULK_DENSITY_KG_M3
+    return [
+        *common.common_params(),
+        Param('cmd_timeout_s', 1.0, 'stop the drums when /excavator/drum_speed is older than this, s',
+              0.05, 10.0),
+        Param('max_drum_radps', float(d['max_velocity']), 'drum speed limit, rad/s (rover.yaml)', 0.1, 100.0),
+        Param('drum_max_torque_nm', float(d['max_effort']), 'drum torque rating, N m (rover.yaml)', 0.1, 1000.0),
+        Param('arm_lower_rad', float(a['lower_limit']), 'arm position limit, raised end, rad', -3.2, 3.2),
+        Param('arm_upper_rad', float(a['upper_limit']), 'arm position limit, lowered end, rad', -3.2, 3.2),
+        Param('arm_max_radps', float(a['max_velocity']), 'arm speed limit, rad/s', 0.01, 20.0),
+        Param('drum_capacity_kg', capacity, 'regolith one drum holds, kg', 0.01, 1000.0),
+        Param('free_torque_nm', 1.0, 'torque of a free-spinning drum (friction), N m', 0.0, 100.0),
+        Param('specific_cutting_energy_j_per_kg', 500.0, 'cutting energy per kg excavated, J/kg', 1.0, 1e6),
+        Param('stall_time_s', 0.5, 'slow + loaded this long = stalled, s', 0.05, 10.0),
+        Param('backoff_raise_rad', 0.15, 'arm raise on a stall, rad', 0.0, 1.0),
+        Param('backoff_speed_scale', 0.5, 'drum speed fraction during back-off', 0.0, 1.0),
+        Param('backoff_time_s', 2.0, 'back-off duration, s', 0.1, 30.0),
+        Param('dump_arm_rad', -0.6, 'arm position while dumping, rad', -3.2, 3.2),
+        Param('dump_drum_radps', 4.0, 'reverse drum speed while dumping, rad/s', 0.1, 100.0),
+        Param('dump_time_s', 4.0, 'reverse-spin time of the dump, s', 0.1, 60.0),
+        Param('dump_raise_time_s', 1.5, 'time to raise the arms before reversing, s', 0.0, 30.0),
+        Param('drum_node_ids', [6, 7], 'ODrive node id per drum (front, rear)', check=common.node_ids_check(2)),
+        Param('arm_node_ids', [4, 5], 'ODrive node id per arm (front, rear)', check=common.node_ids_check(2)),
+        Param('drum_directions', [1, -1], 'motor direction per drum', check=common.directions_check(2)),
+        Param('arm_directions', [1, -1], 'motor direction per arm', check=common.directions_check(2)),
+        Param('drum_gear_ratio', 20.0, 'motor turns per drum turn', 0.01, 1000.0),
+        Param('arm_gear_ratio', 100.0, 'motor turns per arm turn', 0.01, 10000.0),
+        Param('motor_current_limit_a', 20.0, 'ODrive current limit, A', 0.1, 200.0),
+    ]
+
+
+class ExcavatorNode(Node):
+    def __init__(self, **kwargs):
+        super().__init__('excavator_node', **kwargs)
+        self.contract = load_contract()
+        self.cfg = DriveConfig(declare_and_read(self, _params(common.rover_config())))
+        common.check_thermal(self.cfg)
+        c = self.cfg
+        if not c.arm_lower_rad < c.arm_upper_rad:
+            from mining_rover.ros.params import ParameterError
+            raise ParameterError(f"parameter 'arm_upper_rad' ({c.arm_upper_rad}) must exceed "
+                                 f'arm_lower_rad ({c.arm_lower_rad})')
+        if not c.arm_lower_rad <= c.dump_arm_rad <= c.arm_upper_rad:
+            from mining_rover.ros.params import ParameterError
+            raise ParameterError(f"parameter 'dump_arm_rad' ({c.dump_arm_rad}) outside the arm limits")
+        self.drums = [j.name for j in self.contract.joints_of('drum')]
+        self.arms = [j.name for j in self.contract.joints_of('arm')]
+        self.model = Excavator(ExcavatorConfig(
+            capacity_kg=c.drum_capacity_kg, max_drum_radps=c.max_drum_radps,
+            drum_max_torque_nm=c.drum_max_torque_nm, free_torque_nm=c.free_torque_nm,
+            specific_cutting_energy_j_per_kg=c.specific_cutting_energy_j_per_kg,
+            stall_time_s=c.stall_time_s, backoff_raise_rad=c.backoff_raise_rad,
+            backoff_speed_scale=c.backoff_speed_scale, backoff_time_s=c.backoff_time_s,
+            dump_arm_rad=c.dump_arm_rad, dump_drum_radps=c.dump_drum_radps, dump_time_s=c.dump_time_s,
+            dump_raise_time_s=c.dump_raise_time_s), self.drums)
+        self.backend = None
+        self.safety = None
+        self._last_tick = None
+        self._tick_count = 0
+        self._estop_state = None
+        self._arm_commanded = False
+        self._last_cmd = None
+        self._estop_pub = self.create_publisher(Bool, '/estop', qos.LATCHED)
+        self._state_pub = self.create_publisher(DiagnosticStatus, '/excavator/state', qos.STATE)
+        self._diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', qos.STATE)
+        self._subs, self._timers, self._srvs = [], [], []
+        self._shut = False
+        if c.autostart:
+            if self.trigger_configure() != TransitionCallbackReturn.SUCCESS:
+                self.get_logger().error('autostart: configure failed')
+            elif self.trigger_activate() != TransitionCallbackReturn.SUCCESS:
+                self.get_logger().error('autostart: activate failed')
+
+    # -- lifecycle --------------------------------------------------------------------
+    def on_configure(self, state) -> TransitionCallbackReturn:
+        c = self.cfg
+        try:
+            self.backend = self._make_backend()
+        except (ValueError, OSError) as exc:
+            self.get_logger().error(f'cannot build backend {c.backend!r}: {exc}')
+            return TransitionCallbackReturn.FAILURE
+        limits = {n: ActuatorLimits(n, c.max_drum_radps) for n in self.drums}
+        limits.update({n: ActuatorLimits(n, c.arm_max_radps, c.arm_lower_rad, c.arm_upper_rad)
+                       for n in self.arms})
+        self.safety = SafetyLayer(self.backend, limits, c.cmd_timeout_s,
+                                  thermal=ThermalDerate(c.thermal_derate_start_c, c.thermal_stop_c,
+                                                        c.thermal_rated_c),
+                                  on_event=common.event_logger(self))
+        self._subs.append(self.create_subscription(Float64, '/excavator/drum_speed', self._on_drum, qos.COMMAND))
+        self._subs.append(self.create_subscription(Float64, '/excavator/arm_position', self._on_arm, qos.COMMAND))
+        self._subs.append(self.create_subscription(Bool, '/estop/cmd', self._on_estop_cmd, qos.COMMAND))
+        self._srvs.append(self.create_service(SetBool, '~/set_estop', self._on_set_estop))
+        self._srvs.append(self.create_service(Trigger, '~/clear_faults', self._on_clear_faults))
+        self._srvs.append(self.create_service(Trigger, '/excavator/dump', self._on_dump))
+        self._timers.append(self.create_timer(1.0 / c.control_rate_hz, self._tick))
+        self._publish_estop()
+        self.get_logger().info(f'configured: backend {c.backend}, drums {self.drums}, arms {self.arms}')
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_activate(self, state) -> TransitionCallbackReturn:
+        problems = self.backend.start() or []
+        if problems:
+            self.get_logger().error(f'activation refused, motors not ready: {"; ".join(problems)}')
+            self.safety.deactivate('activation failed')
+            return TransitionCallbackReturn.FAILURE
+        self.safety.activate()
+        self.model.reset()
+        self.get_logger().info('active: drums and arms armed')
+        return super().on_activate(state)
+
+    def on_deactivate(self, state) -> TransitionCallbackReturn:
+        self.safety.deactivate('lifecycle deactivate')
+        self.model.reset()
+        return super().on_deactivate(state)
+
+    def on_cleanup(self, state) -> TransitionCallbackReturn:
+        self._release()
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_shutdown(self, state) -> TransitionCallbackReturn:
+        self.shutdown()
+        return TransitionCallbackReturn.SUCCESS
+
+    def shutdown(self):
+        if self._shut:
+            return
+        self._shut = True
+        if self.safety is not None:
+            self.safety.shutdown()
+        self._release()
+
+    def _release(self):
+        for t in self._timers:
+            self.destroy_timer(t)
+        for s in self._subs:
+            self.destroy_subscription(s)
+        for s in self._srvs:
+            self.destroy_service(s)
+        self._timers, self._subs, self._srvs = [], [], []
+        if self.backend is not None:
+            self.backend.close()
+
+    def _make_backend(self):
+        c = self.cfg
+        joints = [JointConfig(n, 'drum') for n in self.drums] + [JointConfig(n, 'arm') for n in self.arms]
+        if c.backend == 'sim':
+            pubs = {j.name: self.create_publisher(Float64, self.contract.joint(j.name).topic, qos.COMMAND)
+                    for j in joints}
+            backend = CallbackBackend(joints, lambda joint, value: pubs[joint].publish(Float64(data=value)))
+            self._subs.append(self.create_subscription(JointState, self.contract.joint_states_topic,
+                                                       self._on_joint_states, qos.STATE))
+            self._subs.append(self.create_subscription(DiagnosticArray, self.contract.motors_topic,
+                                                       lambda m: common.feed_sim_motors(backend, m), qos.STATE))
+            return backend
+        axes = [AxisConfig(n, 'drum', i, c.drum_gear_ratio, d, c.max_drum_radps, c.motor_current_limit_a)
+                for n, i, d in zip(self.drums, c.drum_node_ids, c.drum_directions)]
+        axes += [AxisConfig(n, 'arm', i, c.arm_gear_ratio, d, c.arm_max_radps, c.motor_current_limit_a)
+                 for n, i, d in zip(self.arms, c.arm_node_ids, c.arm_directions)]
+        return OdriveCanBackend(axes, bus_factory(c.can_interface, c.can_channel, c.can_bitrate),
+                                heartbeat_timeout_s=c.heartbeat_timeout_s)
+
+    # -- inputs -----------------------------------------------------------------------
+    def _accepting(self) -> bool:
+        return self.safety is not None and self.safety.status().active and not self.safety.estop.engaged
+
+    def _on_drum(self, msg: Float64):
+        if not finite(msg.data):
+            self.get_logger().warning(f'rejected non-finite drum speed {msg.data}', throttle_duration_sec=2.0)
+            return
+        if not self._accepting():
+            self.safety and self.safety.command_velocities({})
+            return
+        self.model.request(drum_radps=max(-self.cfg.max_drum_radps, min(self.cfg.max_drum_radps, msg.data)))
+        self.safety.feed()
+
+    def _on_arm(self, msg: Float64):
+        if not finite(msg.data):
+            self.get_logger().warning(f'rejected non-finite arm position {msg.data}', throttle_duration_sec=2.0)
+            return
+        if not self._accepting():
+            self.safety and self.safety.command_positions({})
+            return
+        self.model.request(arm_rad=msg.data)
+        self._arm_commanded = True
+
+    def _on_joint_states(self, msg: JointState):
+        for i, name in enumerate(msg.name):
+            if name in self.backend.joints:
+                self.backend.update_joint(name, msg.position[i] if i < len(msg.position) else math.nan,
+                                          msg.velocity[i] if i < len(msg.velocity) else math.nan,
+                                          msg.effort[i] if i < len(msg.effort) else math.nan)
+
+    def _on_estop_cmd(self, msg: Bool):
+        if msg.data and self.safety is not None:
+            self.safety.set_estop(True)
+            self.model.reset()
+            self.model.request(drum_radps=0.0)
+            self._publish_estop()
+
+    def _on_set_estop(self, request, response):
+        if self.safety is None:
+            response.success, response.message = False, 'not configured'
+            return response
+        response.success, response.message = self.safety.set_estop(request.data)
+        self.model.reset()
+        self.model.request(drum_radps=0.0)
+        self._publish_estop()
+        return response
+
+    def _on_clear_faults(self, request, response):
+        response.success, response.message = self.safety.clear_faults()
+        return response
+
+    def _on_dump(self, request, response):
+        if not self._accepting() or self.safety.status().faults:
+            response.success, response.message = False, 'not active, e-stopped or faulted'
+            return response
+        started = self.model.start_dump()
+        if started:
+            self.safety.feed()
+            self._arm_commanded = True
+        response.success = started
+        response.message = (f'dump started: arms to {self.cfg.dump_arm_rad} rad, drums reverse '
+                            f'{self.cfg.dump_time_s} s') if started else 'dump already running'
+        return response
+
+    # -- control loop -----------------------------------------------------------------
+    def _tick(self):
+        now = time.monotonic()
+        dt = (now - self._last_tick) if self._last_tick is not None else 1.0 / self.cfg.control_rate_hz
+        self._last_tick = now
+        self._tick_count += 1
+        if self.model.dumping:
+            self.safety.feed()   # the dump sequence is its own command source
+        status = self.safety.tick()
+        fb = self.backend.feedback()
+        cmd = self.model.update(dt, {d: fb[d].velocity_radps for d in self.drums},
+                                {d: fb[d].torque_nm for d in self.drums})
+        self._last_cmd = cmd
+        if status.active and not status.estop and not status.faults:
+            if not status.watchdog_expired:
+                self.safety.command_velocities({d: cmd.drum_radps for d in self.drums}, feed=False)
+            elif self.model.requested.drum_radps != 0.0:
+                self.model.request(drum_radps=0.0)   # a stale request must not restart the drums
+            if self._arm_commanded or self.model.stalled or self.model.dumping:
+                self.safety.command_positions({a: cmd.arm_rad for a in self.arms})
+        elif self.model.dumping:
+            self.model.reset()
+        if self._tick_count % max(1, int(self.cfg.control_rate_hz / 10)) == 0:
+            self._publish_state(fb)
+        if self._tick_count % max(1, int(self.cfg.control_rate_hz / self.cfg.diagnostics_rate_hz)) == 0:
+            self._diag_pub.publish(common.motor_diagnostics(self, self.backend, self.safety))
+        self._publish_estop()
+
+    def _publish_state(self, fb):
+        arm = [fb[a].position_rad for a in self.arms if finite(fb[a].position_rad)]
+        drum = [fb[d].velocity_radps for d in self.drums if finite(fb[d].velocity_radps)]
+        m = self.model
+        values = {
+            'fill_kg': f'{m.total_fill_kg:.3f}',
+            'cutting_torque_nm': f'{m.cutting_torque_nm:.3f}',
+            'stalled': '1' if m.stalled else '0',
+            'dumping': '1' if m.dumping else '0',
+            'arm_position_rad': f'{(sum(arm) / len(arm)) if arm else math.nan:.4f}',
+            'drum_speed_radps': f'{(sum(drum) / len(drum)) if drum else math.nan:.4f}',
+        }
+        level = DiagnosticStatus.WARN if m.stalled else DiagnosticStatus.OK
+        self._state_pub.publish(DiagnosticStatus(
+            level=level, name='excavator', hardware_id='excavator',
+            message='dumping' if m.dumping else 'stalled: backing off' if m.stalled else 'ok',
+            values=[KeyValue(key=k, value=v) for k, v in values.items()]))
+
+    def _publish_estop(self):
+        engaged = bool(self.safety and self.safety.estop.engaged)
+        if engaged != self._estop_state:
+            self._estop_state = engaged
+            self._estop_pub.publish(Bool(data=engaged))
+
+
+def main(args=None):
+    from mining_rover.ros.runtime import run_node
+    sys.exit(run_node(ExcavatorNode, args))
