@@ -1,0 +1,174 @@
+"""drive_node over real DDS with the odrive_can backend against the fake ODrive."""
+import itertools
+import math
+import os
+
+import pytest
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
+from geometry_msgs.msg import Twist
+from nav_msgs.msg import Odometry
+from rclpy.parameter import Parameter
+from sensor_msgs.msg import JointState
+from std_msgs.msg import Bool
+from std_srvs.srv import SetBool
+
+from fake_odrive import FakeOdrive
+from mining_rover.nodes.drive_node import DriveNode
+from mining_rover.ros import qos
+from mining_rover.ros.params import ParameterError
+
+_channels = itertools.count()
+WHEEL_IDS = [0, 1, 2, 3]
+
+
+def twist(v=0.0, w=0.0):
+    m = Twist()
+    m.linear.x, m.angular.z = v, w
+    return m
+
+
+@pytest.fixture
+def rig(ros):
+    channel = f'drive_{os.getpid()}_{next(_channels)}'
+    fake = FakeOdrive(channel, WHEEL_IDS, watchdog_timeout_s=0.3).start()
+    node = ros.add(DriveNode(context=ros.context, parameter_overrides=[
+        Parameter('backend', value='odrive_can'), Parameter('can_interface', value='virtual'),
+        Parameter('can_channel', value=channel), Parameter('cmd_timeout_s', value=0.3),
+        Parameter('heartbeat_timeout_s', value=0.15), Parameter('diagnostics_rate_hz', value=10.0)]))
+    helper = ros.node('drive_test_helper')
+    got = {'odom': [], 'diag': [], 'js': [], 'slip': [], 'estop': []}
+    helper.create_subscription(Odometry, '/odom', got['odom'].append, qos.STATE)
+    helper.create_subscription(DiagnosticArray, '/diagnostics', got['diag'].append, qos.STATE)
+    helper.create_subscription(JointState, '/joint_states', got['js'].append, qos.STATE)
+    helper.create_subscription(DiagnosticStatus, '/wheel_slip', got['slip'].append, qos.STATE)
+    helper.create_subscription(Bool, '/estop', got['estop'].append, qos.LATCHED)
+    pub = helper.create_publisher(Twist, '/cmd_vel', qos.COMMAND)
+    estop_pub = helper.create_publisher(Bool, '/estop/cmd', qos.COMMAND)
+    client = helper.create_client(SetBool, '/drive_node/set_estop')
+    try:
+        yield dict(fake=fake, node=node, helper=helper, got=got, pub=pub, estop_pub=estop_pub,
+                   client=client, ros=ros)
+    finally:
+        node.shutdown()
+        fake.stop()
+
+
+def stream(rig, msg, duration_s):
+    """Publish msg at 20 Hz for duration_s while spinning."""
+    ros, n = rig['ros'], int(duration_s / 0.05)
+    for _ in range(n):
+        rig['pub'].publish(msg)
+        ros.spin_for(0.05)
+
+
+def moving(fake):
+    return all(abs(fake.axis(i).input_vel) > 0.05 for i in WHEEL_IDS)
+
+
+def call(rig, value):
+    ros, client = rig['ros'], rig['client']
+    assert client.wait_for_service(timeout_sec=5.0)
+    future = client.call_async(SetBool.Request(data=value))
+    assert ros.spin_until(future.done, 5.0)
+    return future.result()
+
+
+def test_twist_drives_and_silence_stops(rig):
+    fake = rig['fake']
+    stream(rig, twist(0.5, 0.0), 1.2)
+    assert moving(fake)
+    # Left wheels forward, right wheels mirrored: motor speeds have opposite signs.
+    assert fake.axis(0).input_vel > 0 and fake.axis(1).input_vel < 0
+    assert rig['ros'].spin_until(lambda: fake.all_stopped(), 2.0)   # stream cut: watchdog
+    got = rig['got']
+    assert rig['ros'].spin_until(lambda: got['odom'] and got['odom'][-1].pose.pose.position.x > 0.05, 2.0)
+    odom = got['odom'][-1]
+    assert odom.header.frame_id == 'odom' and odom.child_frame_id == 'base_link'
+    assert odom.pose.covariance[0] > 0 and odom.pose.covariance[35] > 0
+    assert rig['ros'].spin_until(lambda: len(got['diag']) > 0 and len(got['js']) > 0 and got['slip'], 2.0)
+    status = got['diag'][-1].status
+    assert {s.name for s in status} == {'front_left_wheel_joint', 'front_right_wheel_joint',
+                                       'rear_left_wheel_joint', 'rear_right_wheel_joint'}
+    keys = {kv.key for kv in status[0].values}
+    assert {'velocity_radps', 'current_a', 'temperature_c', 'bus_voltage_v', 'power_w',
+            'error_flags'} <= keys
+    assert {kv.key for kv in got['slip'][-1].values} >= {'slip_ratio', 'slipping'}
+    assert got['js'][-1].name[0] == 'front_left_wheel_joint'
+
+
+@pytest.mark.parametrize('bad', [math.nan, math.inf, -math.inf])
+def test_non_finite_twist_rejected(rig, bad):
+    stream(rig, twist(bad, 0.0), 0.5)
+    assert rig['fake'].all_stopped()
+    assert rig['node'].rejected_commands >= 5
+
+
+def test_huge_twist_clamped(rig):
+    stream(rig, twist(1e9, -1e9), 1.5)
+    node, fake = rig['node'], rig['fake']
+    limit_rev_s = node.cfg.max_wheel_radps / (2 * math.pi)
+    assert moving(fake)
+    assert all(abs(fake.axis(i).input_vel) <= limit_rev_s + 1e-6 for i in WHEEL_IDS)
+
+
+def test_estop_service_latches_and_blocks(rig):
+    fake, got, ros = rig['fake'], rig['got'], rig['ros']
+    stream(rig, twist(0.5), 0.8)
+    assert moving(fake)
+    assert call(rig, True).success
+    assert ros.spin_until(lambda: fake.all_stopped(), 1.0)
+    stream(rig, twist(0.5), 0.6)                       # ignored while e-stopped
+    assert fake.all_stopped()
+    assert ros.spin_until(lambda: got['estop'] and got['estop'][-1].data, 2.0)
+    assert call(rig, False).success
+    stream(rig, twist(0.5), 0.8)
+    assert moving(fake)
+    assert ros.spin_until(lambda: got['estop'][-1].data is False, 2.0)
+
+
+def test_estop_topic_latches(rig):
+    fake = rig['fake']
+    stream(rig, twist(0.5), 0.8)
+    rig['estop_pub'].publish(Bool(data=True))
+    assert rig['ros'].spin_until(lambda: fake.all_stopped(), 1.0)
+    rig['estop_pub'].publish(Bool(data=False))         # the topic cannot clear it
+    stream(rig, twist(0.5), 0.5)
+    assert fake.all_stopped() and rig['node'].safety.estop.engaged
+
+
+def test_motor_fault_safe_state(rig):
+    fake = rig['fake']
+    stream(rig, twist(0.5), 0.8)
+    fake.motor_error(3, 0x2000)   # MOTOR_OVER_TEMP on one wheel
+    stream(rig, twist(0.5), 0.5)
+    assert fake.all_stopped()
+    assert 'MOTOR_OVER_TEMP' in rig['node'].safety.status().faults['rear_right_wheel_joint']
+
+
+def test_deactivate_stops_and_ignores(rig):
+    fake, node = rig['fake'], rig['node']
+    stream(rig, twist(0.5), 0.8)
+    assert moving(fake)
+    node.trigger_deactivate()
+    assert rig['ros'].spin_until(lambda: fake.all_stopped(), 1.0)
+    stream(rig, twist(0.5), 0.5)
+    assert fake.all_stopped()
+
+
+def test_shutdown_disarms(rig):
+    fake, node = rig['fake'], rig['node']
+    stream(rig, twist(0.5), 0.8)
+    node.shutdown()
+    assert rig['ros'].spin_until(lambda: all(fake.axis(i).state == 1 for i in WHEEL_IDS), 1.0)
+
+
+@pytest.mark.parametrize('name,value,match', [
+    ('cmd_timeout_s', -1.0, 'cmd_timeout_s'),
+    ('backend', 'ethercat', 'backend'),
+    ('wheel_node_ids', [0, 1, 2], 'wheel_node_ids'),
+    ('wheel_directions', [1, 0, 1, -1], 'wheel_directions'),
+    ('thermal_stop_c', 170.0, 'thermal_stop_c'),
+])
+def test_bad_parameters_refuse_start(ros, name, value, match):
+    with pytest.raises(ParameterError, match=match):
+        DriveNode(context=ros.context, parameter_overrides=[Parameter(name, value=value)])

@@ -1,0 +1,117 @@
+"""excavator_node over real DDS with the odrive_can backend against the fake ODrive."""
+import itertools
+import math
+import os
+
+import pytest
+from diagnostic_msgs.msg import DiagnosticStatus
+from rclpy.parameter import Parameter
+from std_msgs.msg import Float64
+from std_srvs.srv import SetBool, Trigger
+
+from fake_odrive import FakeOdrive
+from mining_rover.nodes.excavator_node import ExcavatorNode
+from mining_rover.ros import qos
+from mining_rover.ros.params import ParameterError
+
+_channels = itertools.count()
+ARMS, DRUMS = (4, 5), (6, 7)
+
+
+@pytest.fixture
+def rig(ros):
+    channel = f'exc_{os.getpid()}_{next(_channels)}'
+    fake = FakeOdrive(channel, [*ARMS, *DRUMS], watchdog_timeout_s=0.3).start()
+    node = ros.add(ExcavatorNode(context=ros.context, parameter_overrides=[
+        Parameter('backend', value='odrive_can'), Parameter('can_interface', value='virtual'),
+        Parameter('can_channel', value=channel), Parameter('cmd_timeout_s', value=0.3),
+        Parameter('dump_time_s', value=0.6), Parameter('dump_raise_time_s', value=0.3)]))
+    helper = ros.node('exc_test_helper')
+    states = []
+    helper.create_subscription(DiagnosticStatus, '/excavator/state', states.append, qos.STATE)
+    drum = helper.create_publisher(Float64, '/excavator/drum_speed', qos.COMMAND)
+    arm = helper.create_publisher(Float64, '/excavator/arm_position', qos.COMMAND)
+    try:
+        yield dict(fake=fake, node=node, helper=helper, states=states, drum=drum, arm=arm, ros=ros)
+    finally:
+        node.shutdown()
+        fake.stop()
+
+
+def stream(rig, drum=None, arm=None, duration_s=0.6):
+    for _ in range(int(duration_s / 0.05)):
+        if drum is not None:
+            rig['drum'].publish(Float64(data=drum))
+        if arm is not None:
+            rig['arm'].publish(Float64(data=arm))
+        rig['ros'].spin_for(0.05)
+
+
+def call(rig, srv_type, name, request):
+    client = rig['helper'].create_client(srv_type, name)
+    assert client.wait_for_service(timeout_sec=5.0)
+    future = client.call_async(request)
+    assert rig['ros'].spin_until(future.done, 5.0)
+    return future.result()
+
+
+def test_drums_counter_rotate_arms_follow_and_silence_stops(rig):
+    fake, node = rig['fake'], rig['node']
+    stream(rig, drum=2.0, arm=0.3)
+    gear = node.cfg.drum_gear_ratio
+    # + digs for each drum joint; the rear drum motor is mounted mirrored.
+    assert fake.axis(6).input_vel == pytest.approx(2.0 / (2 * math.pi) * gear, rel=1e-5)
+    assert fake.axis(7).input_vel == pytest.approx(-2.0 / (2 * math.pi) * gear, rel=1e-5)
+    arm_gear = node.cfg.arm_gear_ratio
+    assert fake.axis(4).input_pos == pytest.approx(0.3 / (2 * math.pi) * arm_gear, rel=1e-4)
+    assert rig['ros'].spin_until(lambda: fake.all_stopped(list(DRUMS)), 2.0)    # watchdog
+    assert fake.axis(4).state == 8                                              # arms hold
+    states = rig['states']
+    assert rig['ros'].spin_until(lambda: len(states) > 0, 2.0)
+    assert {kv.key for kv in states[-1].values} == {
+        'fill_kg', 'cutting_torque_nm', 'stalled', 'dumping', 'arm_position_rad', 'drum_speed_radps'}
+
+
+def test_arm_position_clamped_nan_rejected(rig):
+    fake, node = rig['fake'], rig['node']
+    stream(rig, arm=5.0, duration_s=0.3)
+    assert fake.axis(4).input_pos == pytest.approx(0.6 / (2 * math.pi) * node.cfg.arm_gear_ratio, rel=1e-4)
+    stream(rig, arm=math.nan, drum=math.nan, duration_s=0.3)
+    assert fake.axis(4).input_pos == pytest.approx(0.6 / (2 * math.pi) * node.cfg.arm_gear_ratio, rel=1e-4)
+    assert fake.all_stopped(list(DRUMS))
+
+
+def test_dump_sequence(rig):
+    fake, node, ros = rig['fake'], rig['node'], rig['ros']
+    res = call(rig, Trigger, '/excavator/dump', Trigger.Request())
+    assert res.success
+    raised = -0.6 / (2 * math.pi) * node.cfg.arm_gear_ratio
+    assert ros.spin_until(lambda: fake.axis(4).input_pos == pytest.approx(raised, rel=1e-4), 1.0)
+    assert ros.spin_until(lambda: fake.axis(6).input_vel < 0 and fake.axis(7).input_vel > 0, 2.0)
+    assert ros.spin_until(lambda: any(kv.key == 'dumping' and kv.value == '1'
+                                      for s in rig['states'] for kv in s.values), 2.0)
+    assert ros.spin_until(lambda: not node.model.dumping and fake.all_stopped(list(DRUMS)), 3.0)
+
+
+def test_estop_blocks_drums_and_dump(rig):
+    fake, ros = rig['fake'], rig['ros']
+    stream(rig, drum=2.0, duration_s=0.4)
+    assert call(rig, SetBool, '/excavator_node/set_estop', SetBool.Request(data=True)).success
+    assert ros.spin_until(lambda: fake.all_stopped(list(DRUMS)), 1.0)
+    stream(rig, drum=2.0, duration_s=0.4)
+    assert fake.all_stopped(list(DRUMS))
+    assert not call(rig, Trigger, '/excavator/dump', Trigger.Request()).success
+
+
+def test_drum_fault_stops_drums(rig):
+    fake, node = rig['fake'], rig['node']
+    stream(rig, drum=2.0, duration_s=0.4)
+    fake.motor_error(7, 0x20)
+    stream(rig, drum=2.0, duration_s=0.4)
+    assert fake.all_stopped(list(DRUMS))
+    assert 'DRV_FAULT' in node.safety.status().faults['rear_drum_joint']
+
+
+def test_bad_dump_position_refuses_start(ros):
+    with pytest.raises(ParameterError, match='dump_arm_rad'):
+        ExcavatorNode(context=ros.context, parameter_overrides=[Parameter('dump_arm_rad', value=2.0)])
