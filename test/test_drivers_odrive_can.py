@@ -186,9 +186,9 @@ def test_bus_gone_then_back(rig):
     backend.set_wheel_velocities({'left': 1.0, 'right': 1.0})
     holder['bus'].fail = True                       # adapter unplugged: send and recv raise
     assert wait_for(lambda: 'bus' in backend.faults(), 0.5)
-    # The host cannot reach the motors: the ODrives' own watchdog (0.2 s) disarms them.
+    # The host cannot reach the motors: the ODrives' own watchdog (0.2 s) disarms them,
+    # unless the reopened bus lets the host's heartbeat-loss stop get there first.
     assert wait_for(lambda: fake.all_stopped([1, 2]), 0.5)
-    assert fake.axis(1).error & 0x01000000
     assert wait_for(lambda: backend.stats()['bus_reopened'] >= 1, 1.0)   # reopened a fresh bus
     assert backend.clear_errors()
     assert wait_for(lambda: set(backend.axis_states().values()) == {'CLOSED_LOOP_CONTROL'}
