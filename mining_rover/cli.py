@@ -36,7 +36,12 @@ def main(argv=None) -> int:
             return 0
         return benchmarking.run_benchmarks(args.names, args.json, quick=args.quick)
     if args.command == 'sim':
-        from mining_rover.mission_runner import run_mission_cli
+        try:
+            from mining_rover.mission_runner import run_mission_cli
+        except ImportError as exc:
+            print(f'mining-rover sim: the embedded mission is not available in this build '
+                  f'({exc}); nothing was run.', file=sys.stderr)
+            return 1
         return run_mission_cli(args)
     return 2
 
