@@ -69,8 +69,19 @@ class Contract:
         return [j for j in self.joints if j.kind == kind]
 
 
+def relative(name: str) -> str:
+    """Topic/service name without its leading '/', so that a node's namespace applies.
+
+    With no namespace, 'stereo/points' resolves to '/stereo/points', exactly the name in
+    the contract file; under `namespace:=rover1` it becomes '/rover1/stereo/points'.
+    """
+    return name.lstrip('/')
+
+
 def load_contract(path: str | Path | None = None) -> Contract:
-    """Load and validate the contract; ValueError names the bad key and the file."""
+    """Load and validate the contract; ValueError names the bad key and the file.
+
+    Topic and service names are returned relative (see ``relative``)."""
     path = Path(path) if path else config_path('sim_contract.yaml')
     try:
         raw = yaml.safe_load(path.read_text())
@@ -83,6 +94,8 @@ def load_contract(path: str | Path | None = None) -> Contract:
             if not isinstance(node, dict) or k not in node:
                 raise ValueError(f"{path}: missing key '{'.'.join(keys)}'")
             node = node[k]
+        if isinstance(node, str) and node.startswith('/'):
+            return relative(node)
         return node
 
     joints = []
@@ -93,14 +106,16 @@ def load_contract(path: str | Path | None = None) -> Contract:
             raise ValueError(f'{path}: joints.{name}.kind must be one of {JOINT_KINDS}, got {kind!r}')
         if command not in COMMAND_KINDS:
             raise ValueError(f'{path}: joints.{name}.command must be one of {COMMAND_KINDS}, got {command!r}')
-        joints.append(JointSpec(name, kind, command, f'{prefix}{name}/cmd'))
+        joints.append(JointSpec(name, kind, command, relative(f'{prefix}{name}/cmd')))
     cams = get('cameras')
     return Contract(
         model_name=get('model_name'),
-        clock=get('clock'),
+        clock='/' + get('clock'),  # /clock is global: use_sim_time listens there
         frames=dict(get('frames')),
-        left=CameraSpec(**get('cameras', 'left')),
-        right=CameraSpec(**get('cameras', 'right')),
+        left=CameraSpec(**{k: relative(v) if k != 'frame' else v
+                           for k, v in get('cameras', 'left').items()}),
+        right=CameraSpec(**{k: relative(v) if k != 'frame' else v
+                            for k, v in get('cameras', 'right').items()}),
         camera_width=int(cams['width']),
         camera_height=int(cams['height']),
         camera_hfov_rad=float(cams['horizontal_fov_rad']),

@@ -50,7 +50,7 @@ class DescriptionNode(Node):
             self.urdf, self.model = load_rover(mappings, path)
         except ValueError as exc:
             raise ParameterError(f"parameter 'xacro_file': {exc}") from exc
-        self._pub = self.create_publisher(String, '/robot_description', qos.LATCHED)
+        self._pub = self.create_publisher(String, 'robot_description', qos.LATCHED)
         self._pub.publish(String(data=self.urdf))
         self.get_logger().info(
             f'published /robot_description from {path}: {len(self.model.links)} links, '

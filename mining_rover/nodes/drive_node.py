@@ -230,11 +230,11 @@ class DriveNode(Node):
         self._last_tick = None
         self._tick_count = 0
         self.rejected_commands = 0
-        self._estop_pub = self.create_publisher(Bool, '/estop', qos.LATCHED)
+        self._estop_pub = self.create_publisher(Bool, 'estop', qos.LATCHED)
         self._estop_state = None
-        self._odom_pub = self.create_publisher(Odometry, '/odom', qos.STATE)
-        self._slip_pub = self.create_publisher(DiagnosticStatus, '/wheel_slip', qos.STATE)
-        self._diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', qos.STATE)
+        self._odom_pub = self.create_publisher(Odometry, 'odom', qos.STATE)
+        self._slip_pub = self.create_publisher(DiagnosticStatus, 'wheel_slip', qos.STATE)
+        self._diag_pub = self.create_publisher(DiagnosticArray, 'diagnostics', qos.STATE)
         self._js_pub = None
         self._tf = None
         self._subs, self._timers, self._srvs = [], [], []
@@ -262,9 +262,9 @@ class DriveNode(Node):
                                     MotionLimiter(c.max_angular_radps, c.max_angular_accel, c.max_angular_jerk))
         self.odometry = WheelImuOdometry(self.kinematics, c.imu_weight)
         self.slip = SlipDetector(self.kinematics, threshold=c.slip_threshold)
-        self._subs.append(self.create_subscription(Twist, '/cmd_vel', self._on_cmd_vel, qos.COMMAND))
+        self._subs.append(self.create_subscription(Twist, 'cmd_vel', self._on_cmd_vel, qos.COMMAND))
         self._subs.append(self.create_subscription(Imu, self.contract.imu_topic, self._on_imu, qos.SENSOR))
-        self._subs.append(self.create_subscription(Bool, '/estop/cmd', self._on_estop_cmd, qos.COMMAND))
+        self._subs.append(self.create_subscription(Bool, 'estop/cmd', self._on_estop_cmd, qos.COMMAND))
         self._srvs.append(self.create_service(SetBool, '~/set_estop', self._on_set_estop))
         self._srvs.append(self.create_service(Trigger, '~/clear_faults', self._on_clear_faults))
         self._timers.append(self.create_timer(1.0 / c.control_rate_hz, self._tick))

@@ -94,9 +94,9 @@ class ExcavatorNode(Node):
         self._estop_state = None
         self._arm_commanded = False
         self._last_cmd = None
-        self._estop_pub = self.create_publisher(Bool, '/estop', qos.LATCHED)
-        self._state_pub = self.create_publisher(DiagnosticStatus, '/excavator/state', qos.STATE)
-        self._diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', qos.STATE)
+        self._estop_pub = self.create_publisher(Bool, 'estop', qos.LATCHED)
+        self._state_pub = self.create_publisher(DiagnosticStatus, 'excavator/state', qos.STATE)
+        self._diag_pub = self.create_publisher(DiagnosticArray, 'diagnostics', qos.STATE)
         self._subs, self._timers, self._srvs = [], [], []
         self._shut = False
         if c.autostart:
@@ -120,12 +120,12 @@ class ExcavatorNode(Node):
                                   thermal=ThermalDerate(c.thermal_derate_start_c, c.thermal_stop_c,
                                                         c.thermal_rated_c),
                                   on_event=common.event_logger(self))
-        self._subs.append(self.create_subscription(Float64, '/excavator/drum_speed', self._on_drum, qos.COMMAND))
-        self._subs.append(self.create_subscription(Float64, '/excavator/arm_position', self._on_arm, qos.COMMAND))
-        self._subs.append(self.create_subscription(Bool, '/estop/cmd', self._on_estop_cmd, qos.COMMAND))
+        self._subs.append(self.create_subscription(Float64, 'excavator/drum_speed', self._on_drum, qos.COMMAND))
+        self._subs.append(self.create_subscription(Float64, 'excavator/arm_position', self._on_arm, qos.COMMAND))
+        self._subs.append(self.create_subscription(Bool, 'estop/cmd', self._on_estop_cmd, qos.COMMAND))
         self._srvs.append(self.create_service(SetBool, '~/set_estop', self._on_set_estop))
         self._srvs.append(self.create_service(Trigger, '~/clear_faults', self._on_clear_faults))
-        self._srvs.append(self.create_service(Trigger, '/excavator/dump', self._on_dump))
+        self._srvs.append(self.create_service(Trigger, 'excavator/dump', self._on_dump))
         self._timers.append(self.create_timer(1.0 / c.control_rate_hz, self._tick))
         self._publish_estop()
         self.get_logger().info(f'configured: backend {c.backend}, drums {self.drums}, arms {self.arms}')
