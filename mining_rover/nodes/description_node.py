@@ -53,7 +53,7 @@ class DescriptionNode(Node):
         self._pub = self.create_publisher(String, 'robot_description', qos.LATCHED)
         self._pub.publish(String(data=self.urdf))
         self.get_logger().info(
-            f'published /robot_description from {path}: {len(self.model.links)} links, '
+            f'published {self._pub.topic_name} from {path}: {len(self.model.links)} links, '
             f'{len(self.model.joints)} joints, {self.model.total_mass:.1f} kg')
         self._tf = None
         if p['publish_static_tf']:
