@@ -1,0 +1,31 @@
+"""Site facts a mission needs, derived once from a world file (no rclpy).
+
+Gravity, the dig and berm zones and the *prior* resource map are what a team knows
+about a site before it lands (orbital data, competition rules). The simulator's
+ground truth (regolith strength, true resource grades) is deliberately not here:
+planning code never sees it. Used by stack.launch.py and `mining-rover sim` alike.
+"""
+from __future__ import annotations
+
+
+def site_parameters(world: str) -> dict:
+    """{'planner': {...}, 'mission': {...}, 'gravity_mps2': g, 'start_xy_yaw': (x, y, yaw)}.
+
+    Raises ValueError (listing the known worlds) for an unknown world.
+    """
+    from mining_rover.sim.world import load_world
+
+    spec = load_world(world)
+    dx, dy, dr = spec.zones.dig_zone
+    bx, by, br = spec.zones.berm_zone
+    zones = {
+        'dig_zone_x': float(dx), 'dig_zone_y': float(dy), 'dig_zone_radius': float(dr),
+        'berm_x': float(bx), 'berm_y': float(by), 'berm_radius': float(br),
+    }
+    g = float(spec.gravity_mps2)
+    return {
+        'gravity_mps2': g,
+        'start_xy_yaw': tuple(float(v) for v in spec.zones.start_xy_yaw),
+        'planner': {**zones, 'gravity_mps2': g, 'prior_map_path': str(spec.prior_map_path)},
+        'mission': {**zones},
+    }
