@@ -1,0 +1,881 @@
+"""The executive's state machine: map, select a site, drive, excavate, haul, dump, repeat.
+
+Pure Python (numpy only): no rclpy, no I/O, no clock. ``Mission.step(inputs, now_s)``
+takes everything the rover knows at one control tick (a ``MissionInputs``) and returns
+what to command (a ``MissionOutputs``); mission_node converts messages to inputs and
+outputs to messages, and persists ``Mission.record`` with mission_store.
+
+States and the transitions between them are the table ``TRANSITIONS``; ``Mission._go``
+refuses any other. The normal cycle::
+
+    MAPPING -> SELECT_SITE -> DRIVE_TO_SITE -> EXCAVATE (<-> BACK_OFF) -> HAUL -> DUMP
+                   ^                                                           |
+                   +-----------------------------------------------------------+
+
+and, from any state, ESTOP (latched: all zero until the e-stop clears), PAUSED
+(operator), FAULT (driver fault, no route, failed dump: safe stop, retry after a
+doubling back-off), DONE (``max_cycles`` reached). ESTOP/PAUSED/FAULT return to the
+state they interrupted, which starts that state afresh (a new route request, arms
+lowered again) but keeps the cycle's data (fill before the dump, site, stalls).
+
+What persists (``record``, a JSON-able dict) is only what a restarted executive needs
+to continue the same cycle without counting anything twice: state, cycle id, site,
+plan, and the cycle's measured masses. Timers, routes and followers are rebuilt.
+
+Units: m, s, rad, rad/s, kg (REP-103). Poses are (x, y, yaw) in the map frame.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field, replace
+from enum import Enum
+
+import numpy as np
+
+from mining_rover.planning.mission_store import CycleCommit
+
+
+class State(str, Enum):
+    MAPPING = 'MAPPING'
+    SELECT_SITE = 'SELECT_SITE'
+    DRIVE_TO_SITE = 'DRIVE_TO_SITE'
+    EXCAVATE = 'EXCAVATE'
+    BACK_OFF = 'BACK_OFF'
+    HAUL = 'HAUL'
+    DUMP = 'DUMP'
+    ESTOP = 'ESTOP'
+    PAUSED = 'PAUSED'
+    FAULT = 'FAULT'
+    DONE = 'DONE'
+
+
+S = State
+#: States a fault, a pause or an e-stop may interrupt and later resume.
+WORKING = frozenset({S.MAPPING, S.SELECT_SITE, S.DRIVE_TO_SITE, S.EXCAVATE, S.BACK_OFF,
+                     S.HAUL, S.DUMP})
+#: Every allowed transition. ESTOP may interrupt anything; PAUSED anything but ESTOP;
+#: FAULT any working state. Each returns only to a state it may have interrupted.
+TRANSITIONS: dict = {
+    S.MAPPING: {S.SELECT_SITE},
+    S.SELECT_SITE: {S.DRIVE_TO_SITE, S.DONE},
+    S.DRIVE_TO_SITE: {S.EXCAVATE, S.SELECT_SITE},
+    S.EXCAVATE: {S.BACK_OFF, S.HAUL, S.SELECT_SITE},
+    S.BACK_OFF: {S.EXCAVATE, S.HAUL, S.SELECT_SITE},
+    S.HAUL: {S.DUMP},
+    S.DUMP: {S.SELECT_SITE, S.DONE},
+    S.ESTOP: set(WORKING) | {S.PAUSED, S.FAULT, S.DONE},
+    S.PAUSED: set(WORKING) | {S.FAULT, S.DONE},
+    S.FAULT: set(WORKING),
+    S.DONE: set(),
+}
+for _s in State:
+    if _s is not S.ESTOP:
+        TRANSITIONS[_s].add(S.ESTOP)
+    if _s not in (S.ESTOP, S.PAUSED):
+        TRANSITIONS[_s].add(S.PAUSED)
+    if _s in WORKING:
+        TRANSITIONS[_s].add(S.FAULT)
+#: States whose time counts as autonomous operation.
+AUTONOMOUS = WORKING | {S.FAULT}
+
+
+# -- configuration ------------------------------------------------------------------------
+@dataclass(frozen=True)
+class MissionConfig:
+    """Every tunable of the executive; mission_node fills it from its parameters."""
+    dig_zone_x: float = 0.0
+    dig_zone_y: float = 0.0
+    dig_zone_radius: float = 3.0
+    berm_x: float = -4.0
+    berm_y: float = 0.0
+    berm_radius: float = 1.0
+    berm_standoff_m: float = 0.9            # dump point: this far outside the berm circle
+    max_linear_mps: float = 0.4
+    max_angular_radps: float = 0.6
+    lookahead_m: float = 0.6
+    goal_tolerance_m: float = 0.35
+    route_match_m: float = 1.0              # a route counts when it ends this near the goal
+    route_retry_s: float = 3.0              # re-publish the goal while no route came
+    route_timeout_s: float = 15.0           # no route by then: FAULT
+    drive_timeout_s: float = 240.0
+    stuck_time_s: float = 10.0
+    stuck_distance_m: float = 0.05
+    footprint_length_m: float = 1.0
+    footprint_width_m: float = 0.82
+    hazard_lookahead_m: float = 0.4
+    lethal_cost: int = 100
+    mapping_turn_radps: float = 0.3
+    mapping_known_fraction: float = 0.5
+    mapping_timeout_s: float = 60.0
+    site_wait_s: float = 10.0               # no dig site by then: the dig-zone centre
+    site_exclusion_m: float = 0.6           # a site that yielded too little is skipped
+    plan_match_m: float = 1.0
+    plan_wait_s: float = 5.0
+    default_depth_m: float = 0.03
+    default_drum_radps: float = 4.0
+    default_creep_mps: float = 0.05
+    max_creep_mps: float = 0.15
+    heading_gain: float = 1.0               # rad/s per rad of heading error while cutting
+    wheel_radius_m: float = 0.20
+    arm_length_m: float = 0.45
+    drum_radius_m: float = 0.16
+    arm_lower_rad: float = -0.8             # raised limit
+    arm_upper_rad: float = 0.6              # lowered limit
+    arm_stow_rad: float = -0.4              # travel position
+    arm_tolerance_rad: float = 0.05
+    lower_timeout_s: float = 5.0
+    drum_capacity_kg: float = 36.0          # both drums together
+    full_fraction: float = 0.9
+    min_haul_kg: float = 1.0
+    excavate_time_limit_s: float = 60.0
+    excavate_distance_limit_m: float = 2.0
+    slip_timeout_s: float = 3.0
+    backoff_distance_m: float = 0.25
+    backoff_speed_mps: float = 0.1
+    max_stalls: int = 3
+    stall_depth_scale: float = 0.7          # each stall makes the next cut this much shallower
+    dump_timeout_s: float = 30.0
+    dump_confirm_s: float = 3.0             # accepted but never seen dumping: judge by fill
+    dump_retry_s: float = 2.0
+    max_dump_attempts: int = 3
+    service_timeout_s: float = 5.0
+    fault_backoff_s: float = 2.0
+    fault_backoff_max_s: float = 60.0
+    estop_clear_hold_s: float = 1.0
+    bulk_density_kg_m3: float = 1500.0      # loose lunar regolith (Carrier et al., Lunar Sourcebook 1991)
+    max_cycles: int = 0                     # 0 = no limit
+    max_tick_s: float = 1.0                 # longest tick counted as autonomous time
+
+    def check(self) -> list:
+        """Problems that make the configuration unusable, each naming the field."""
+        p = []
+        if not self.arm_lower_rad < self.arm_upper_rad:
+            p.append(f'arm_upper_rad ({self.arm_upper_rad}) must exceed arm_lower_rad ({self.arm_lower_rad})')
+        if not self.arm_lower_rad <= self.arm_stow_rad <= self.arm_upper_rad:
+            p.append(f'arm_stow_rad ({self.arm_stow_rad}) outside the arm limits')
+        if self.route_retry_s >= self.route_timeout_s:
+            p.append(f'route_retry_s ({self.route_retry_s}) must be below route_timeout_s')
+        if self.fault_backoff_s > self.fault_backoff_max_s:
+            p.append('fault_backoff_s must not exceed fault_backoff_max_s')
+        try:
+            arm_angle_for_depth(self.default_depth_m, self.wheel_radius_m, self.arm_length_m,
+                                self.drum_radius_m)
+        except ValueError as exc:
+            p.append(f'default_depth_m: {exc}')
+        return p
+
+
+def arm_angle_for_depth(depth_m: float, wheel_radius_m: float, arm_length_m: float,
+                        drum_radius_m: float) -> float:
+    """Arm angle (rad, + lowers) that puts the drum's bottom ``depth_m`` below the ground.
+
+    Geometry (config/rover.yaml): the arm pivots on the axle plane, ``wheel_radius_m``
+    above flat ground; the drum centre sits ``arm_length_m`` out along the arm, so the
+    drum bottom's height is ``wheel_radius - arm_length * sin(angle) - drum_radius``.
+    Setting that to ``-depth_m`` gives ``sin(angle) = (wheel_radius - drum_radius +
+    depth) / arm_length``. ValueError when the arm cannot reach that depth.
+    """
+    s = (wheel_radius_m - drum_radius_m + depth_m) / arm_length_m
+    if not -1.0 <= s <= 1.0:
+        raise ValueError(f'depth {depth_m} m is out of reach of a {arm_length_m} m arm '
+                         f'(sin = {s:.3f})')
+    return math.asin(s)
+
+
+# -- inputs and outputs ---------------------------------------------------------------------
+@dataclass(frozen=True)
+class Pose2D:
+    x: float
+    y: float
+    yaw: float
+
+
+@dataclass(frozen=True)
+class Costmap:
+    """An occupancy grid: ``grid[row, col]`` int8 costs 0..100 / -1 unknown, row 0 at
+    the lowest y; cell (r, c) has its lower-left corner at origin + R(yaw)(c, r)*res."""
+    grid: np.ndarray
+    resolution: float
+    origin_x: float
+    origin_y: float
+    origin_yaw: float = 0.0
+
+    def values_where(self, inside, bbox=None) -> np.ndarray:
+        """Costs of the cells whose centre (map frame x, y arrays) satisfies inside(x, y).
+
+        ``bbox`` (xmin, xmax, ymin, ymax), map frame, limits the cells examined."""
+        h, w = self.grid.shape
+        r0, r1, c0, c1 = 0, h, 0, w
+        if bbox is not None and abs(self.origin_yaw) < 1e-9:
+            res = self.resolution
+            c0 = max(0, int(math.floor((bbox[0] - self.origin_x) / res)))
+            c1 = min(w, int(math.ceil((bbox[1] - self.origin_x) / res)) + 1)
+            r0 = max(0, int(math.floor((bbox[2] - self.origin_y) / res)))
+            r1 = min(h, int(math.ceil((bbox[3] - self.origin_y) / res)) + 1)
+            if r0 >= r1 or c0 >= c1:
+                return np.zeros(0, dtype=self.grid.dtype)
+        rows, cols = np.mgrid[r0:r1, c0:c1]
+        c, s = math.cos(self.origin_yaw), math.sin(self.origin_yaw)
+        lx, ly = (cols + 0.5) * self.resolution, (rows + 0.5) * self.resolution
+        x = self.origin_x + c * lx - s * ly
+        y = self.origin_y + s * lx + c * ly
+        return self.grid[r0:r1, c0:c1][inside(x, y)]
+
+    def known_fraction(self, cx: float, cy: float, radius: float) -> float:
+        vals = self.values_where(lambda x, y: (x - cx) ** 2 + (y - cy) ** 2 <= radius ** 2,
+                                 (cx - radius, cx + radius, cy - radius, cy + radius))
+        return float(np.count_nonzero(vals >= 0)) / vals.size if vals.size else 0.0
+
+    def lethal_ahead(self, pose: Pose2D, length_m: float, half_width_m: float, lethal: int,
+                     backwards: bool = False) -> int:
+        """Number of cells with cost >= lethal in the rectangle swept ahead of the robot
+        (robot frame x in [0, length], |y| <= half_width; behind it when backwards)."""
+        c, s = math.cos(pose.yaw), math.sin(pose.yaw)
+        sign = -1.0 if backwards else 1.0
+
+        def inside(x, y):
+            dx, dy = x - pose.x, y - pose.y
+            fx = sign * (c * dx + s * dy)
+            fy = -s * dx + c * dy
+            return (fx >= 0.0) & (fx <= length_m) & (np.abs(fy) <= half_width_m)
+        reach = math.hypot(length_m, half_width_m)
+        bbox = (pose.x - reach, pose.x + reach, pose.y - reach, pose.y + reach)
+        return int(np.count_nonzero(self.values_where(inside, bbox) >= lethal))
+
+
+@dataclass(frozen=True)
+class Route:
+    seq: int                 # increases with every /planner/route received
+    points: np.ndarray       # (N, 2) map frame
+
+
+@dataclass(frozen=True)
+class DigSite:
+    x: float
+    y: float
+    score: float = 0.0
+
+
+@dataclass(frozen=True)
+class ExcavationPlan:
+    site_x: float
+    site_y: float
+    depth_of_cut_m: float
+    drum_speed_radps: float
+    drive_speed_mps: float
+    expected_mass_kg: float = 0.0
+    expected_target_kg: float = 0.0
+
+
+@dataclass(frozen=True)
+class ExcavatorReport:
+    fill_kg: float
+    stalled: bool = False
+    dumping: bool = False
+    arm_position_rad: float = math.nan
+
+
+@dataclass(frozen=True)
+class DumpResponse:
+    seq: int
+    success: bool
+    message: str = ''
+
+
+@dataclass
+class MissionInputs:
+    pose: Pose2D | None = None
+    costmap: Costmap | None = None
+    route: Route | None = None
+    dig_sites: tuple = ()                      # DigSite, best first
+    plan: ExcavationPlan | None = None
+    excavator: ExcavatorReport | None = None
+    estop: bool = False
+    paused: bool = False
+    slipping: bool = False
+    driver_fault: str = ''                     # non-empty: which motor reports an error
+    site_override: tuple | None = None         # (seq, x, y)
+    dump_response: DumpResponse | None = None
+
+
+@dataclass(frozen=True)
+class Goal:
+    seq: int
+    x: float
+    y: float
+    yaw: float
+
+
+@dataclass
+class MissionOutputs:
+    state: str = ''
+    linear_mps: float = 0.0
+    angular_radps: float = 0.0
+    drum_radps: float | None = 0.0             # None: do not command (the dump runs them)
+    arm_rad: float | None = None               # None: hold where they are
+    goal: Goal | None = None                   # publish when set (this tick)
+    dump_request: int | None = None            # call /excavator/dump with this seq
+    commits: list = field(default_factory=list)  # CycleCommit, to persist with the record
+    events: list = field(default_factory=list)   # (level, text) to log once
+    persist: bool = False                      # the record changed: save it now
+
+
+# -- a minimal path follower (used when the regulated pure pursuit is unavailable) ----------
+class BasicPursuit:
+    """Plain pure pursuit (Coulter 1992) on a polyline: v fixed, w = 2 v sin(alpha) / Ld."""
+
+    def __init__(self, points, lookahead_m: float, speed_mps: float):
+        self.points = np.asarray(points, dtype=float).reshape(-1, 2)
+        self.lookahead_m = lookahead_m
+        self.speed_mps = speed_mps
+
+    def command(self, pose: Pose2D) -> tuple:
+        p = np.array([pose.x, pose.y])
+        d = np.linalg.norm(self.points - p, axis=1)
+        i = int(np.argmin(d))
+        ahead = np.nonzero(d[i:] >= self.lookahead_m)[0]
+        target = self.points[i + ahead[0]] if ahead.size else self.points[-1]
+        dx, dy = target - p
+        alpha = _wrap(math.atan2(dy, dx) - pose.yaw)
+        dist = max(math.hypot(dx, dy), 1e-6)
+        if abs(alpha) > math.pi / 2:            # behind: turn in place first
+            return 0.0, math.copysign(self.speed_mps / max(self.lookahead_m, 1e-3), alpha)
+        v = self.speed_mps * min(1.0, dist / self.lookahead_m)
+        return v, 2.0 * v * math.sin(alpha) / max(dist, self.lookahead_m * 0.5)
+
+
+def _wrap(a: float) -> float:
+    return (a + math.pi) % (2.0 * math.pi) - math.pi
+
+
+def _clip(v: float, limit: float) -> float:
+    return max(-limit, min(limit, v))
+
+
+def fresh_record() -> dict:
+    """The persisted part of a mission that has just started."""
+    return {'state': S.MAPPING.value, 'resume_state': None, 'cycle_id': 1, 'site': None,
+            'plan': None, 'goal_seq': 0, 'dump_seq': 0, 'override_seq': 0,
+            'pending_override': None, 'excluded_sites': [], 'fault_count': 0, 'fault_reason': '',
+            'estop_events': 0, 'time_autonomous_s': 0.0,
+            'cycle': _fresh_cycle()}
+
+
+def _fresh_cycle() -> dict:
+    return {'fill_start_kg': None, 'excavated_kg': None, 'fill_before_dump_kg': None,
+            'dump_accepted': False, 'stalls': 0, 'berm_goal': None}
+
+
+# -- the machine ----------------------------------------------------------------------------
+class Mission:
+    """The executive. ``step(inputs, now_s)`` once per control tick, ``record`` to persist.
+
+    ``follower_factory(points (N,2), cfg) -> obj with command(Pose2D) -> (v, w)`` builds
+    the path follower for each route (BasicPursuit when None)."""
+
+    def __init__(self, cfg: MissionConfig, record: dict | None = None, follower_factory=None):
+        problems = cfg.check()
+        if problems:
+            raise ValueError('; '.join(problems))
+        self.cfg = cfg
+        self.record = fresh_record()
+        if record:
+            self.record.update(record)
+            self.record['cycle'] = {**_fresh_cycle(), **(record.get('cycle') or {})}
+        self.state = State(self.record['state'])
+        self._follower_factory = follower_factory or (
+            lambda pts, c: BasicPursuit(pts, c.lookahead_m, c.max_linear_mps))
+        self._out = MissionOutputs()
+        self._last_now = None
+        self._phase = {}
+        self._resumed = record is not None
+        self._needs_enter = True
+
+    # -- public ----------------------------------------------------------------------------
+    @property
+    def cycle_id(self) -> int:
+        return int(self.record['cycle_id'])
+
+    def step(self, inp: MissionInputs, now: float) -> MissionOutputs:
+        out = self._out = MissionOutputs()
+        if self._last_now is not None and self.state in AUTONOMOUS:
+            self.record['time_autonomous_s'] += min(max(0.0, now - self._last_now), self.cfg.max_tick_s)
+        self._last_now = now
+        if self._needs_enter:
+            self._needs_enter = False
+            if self._resumed:
+                self._event('info', f'resuming {self.state.value} in cycle {self.cycle_id}')
+            self._enter(now, resume=self._resumed)
+        self._take_override(inp)
+        if not self._interrupt(inp, now):
+            getattr(self, '_run_' + self.state.value.lower())(inp, now)
+        out.state = self.state.value
+        return out
+
+    # -- transitions ---------------------------------------------------------------------
+    def _go(self, new: State, now: float, reason: str, resume: bool = False):
+        if new not in TRANSITIONS[self.state]:
+            raise RuntimeError(f'illegal transition {self.state.value} -> {new.value} ({reason})')
+        self._event('info', f'{self.state.value} -> {new.value}: {reason}')
+        self.state = new
+        self.record['state'] = new.value
+        self._out.persist = True
+        self._enter(now, resume)
+
+    def _enter(self, now: float, resume: bool = False):
+        self._phase = {'t0': now, 'resume': resume}
+        enter = getattr(self, '_enter_' + self.state.value.lower(), None)
+        if enter is not None:
+            enter(now)
+
+    def _event(self, level: str, text: str):
+        self._out.events.append((level, text))
+
+    def _interrupt(self, inp: MissionInputs, now: float) -> bool:
+        """E-stop, pause and driver faults pre-empt the running state; True if one did."""
+        st = self.state
+        if inp.estop and st is not S.ESTOP:
+            self.record['estop_events'] += 1
+            self._remember_resume()
+            self._go(S.ESTOP, now, 'e-stop engaged')
+            return True
+        if st is S.ESTOP:
+            return False
+        if inp.paused and st is not S.PAUSED:
+            self._remember_resume()
+            self._go(S.PAUSED, now, 'operator pause')
+            return True
+        if inp.driver_fault and st in WORKING:
+            self._fault(now, f'driver fault: {inp.driver_fault}')
+            return True
+        return False
+
+    def _remember_resume(self):
+        if self.state not in (S.ESTOP, S.PAUSED, S.FAULT):
+            self.record['resume_state'] = self.state.value
+
+    def _resume(self, now: float, why: str):
+        target = State(self.record.get('resume_state') or S.SELECT_SITE.value)
+        self._go(target, now, why, resume=True)
+
+    def _fault(self, now: float, reason: str):
+        self._remember_resume()
+        self.record['fault_reason'] = reason
+        self._go(S.FAULT, now, reason)
+
+    def _take_override(self, inp: MissionInputs):
+        ov = inp.site_override
+        if ov is None or ov[0] <= self.record['override_seq']:
+            return
+        self.record['override_seq'] = int(ov[0])
+        self.record['pending_override'] = [float(ov[1]), float(ov[2])]
+        self._out.persist = True
+        self._event('info', f'operator site override ({ov[1]:.2f}, {ov[2]:.2f})')
+
+    # -- commands shared by states -----------------------------------------------------
+    def _stop(self, arm=None, drum: float | None = 0.0):
+        o = self._out
+        o.linear_mps, o.angular_radps, o.drum_radps, o.arm_rad = 0.0, 0.0, drum, arm
+
+    def _drive(self, v: float, w: float):
+        self._out.linear_mps = _clip(v, self.cfg.max_linear_mps)
+        self._out.angular_radps = _clip(w, self.cfg.max_angular_radps)
+
+    def _request_route(self, now: float, x: float, y: float, pose: Pose2D | None):
+        """Ask the planner for a route to (x, y): a new goal seq; following waits for it."""
+        self.record['goal_seq'] += 1
+        yaw = math.atan2(y - pose.y, x - pose.x) if pose else 0.0
+        self._out.goal = Goal(self.record['goal_seq'], x, y, yaw)
+        ph = self._phase
+        ph.update(goal=(x, y, yaw), asked_t=now, asked_first_t=ph.get('asked_first_t', now),
+                  route_after=ph.get('last_route_seq', -1), follower=None, route_end=None)
+
+    def _follow(self, inp: MissionInputs, now: float) -> str | None:
+        """Route following shared by DRIVE_TO_SITE and HAUL.
+
+        Returns 'arrived', a fault reason, or None while under way."""
+        c, ph = self.cfg, self._phase
+        pose = inp.pose
+        if inp.route is not None:
+            ph['last_route_seq'] = max(ph.get('last_route_seq', -1), inp.route.seq)
+        if pose is None:
+            return None
+        gx, gy, _ = ph['goal']
+        if now - ph['t0'] > c.drive_timeout_s:
+            return f'drive timeout ({c.drive_timeout_s:.0f} s) to ({gx:.2f}, {gy:.2f})'
+        if math.hypot(gx - pose.x, gy - pose.y) <= c.goal_tolerance_m:
+            return 'arrived'
+        r = inp.route
+        if r is not None and r.seq > ph['route_after'] and r.seq != ph.get('route_seq'):
+            if len(r.points) == 0:
+                return f'no route to ({gx:.2f}, {gy:.2f}): the planner sent an empty path'
+            end = r.points[-1]
+            if math.hypot(end[0] - gx, end[1] - gy) <= c.route_match_m:
+                ph.update(route_seq=r.seq, follower=self._follower_factory(r.points, c),
+                          route_end=(float(end[0]), float(end[1])), moved_t=now,
+                          moved_xy=(pose.x, pose.y))
+                self._event('info', f'following route {r.seq} ({len(r.points)} points)')
+        if ph.get('follower') is None:
+            if now - ph['asked_first_t'] > c.route_timeout_s:
+                return f'no route to ({gx:.2f}, {gy:.2f}) within {c.route_timeout_s:.0f} s'
+            if now - ph['asked_t'] >= c.route_retry_s:
+                ph['asked_t'] = now
+                self.record['goal_seq'] += 1
+                self._out.goal = Goal(self.record['goal_seq'], *ph['goal'])
+            return None
+        ex, ey = ph['route_end']
+        if math.hypot(ex - pose.x, ey - pose.y) <= c.goal_tolerance_m:
+            return 'arrived'
+        v, w = ph['follower'].command(pose)
+        if inp.costmap is not None and v != 0.0:
+            hits = inp.costmap.lethal_ahead(pose, c.footprint_length_m / 2 + c.hazard_lookahead_m,
+                                            c.footprint_width_m / 2, c.lethal_cost, backwards=v < 0)
+            if hits:
+                self._event('warn', f'{hits} lethal cells ahead at ({pose.x:.2f}, {pose.y:.2f}): '
+                                    'stopping to replan')
+                self._request_route(now, gx, gy, pose)
+                ph['asked_first_t'] = now
+                return None
+        mx, my = ph['moved_xy']
+        if math.hypot(pose.x - mx, pose.y - my) >= c.stuck_distance_m:
+            ph.update(moved_t=now, moved_xy=(pose.x, pose.y))
+        elif now - ph['moved_t'] > c.stuck_time_s:
+            self._event('warn', f'no progress for {c.stuck_time_s:.0f} s at ({pose.x:.2f}, '
+                                f'{pose.y:.2f}): replanning')
+            self._request_route(now, gx, gy, pose)
+            ph['asked_first_t'] = now
+            return None
+        self._drive(v, w)
+        return None
+
+    # -- MAPPING -----------------------------------------------------------------------
+    def _run_mapping(self, inp: MissionInputs, now: float):
+        c = self.cfg
+        self._stop(arm=c.arm_stow_rad)
+        known = (inp.costmap.known_fraction(c.dig_zone_x, c.dig_zone_y, c.dig_zone_radius)
+                 if inp.costmap is not None else 0.0)
+        if known >= c.mapping_known_fraction:
+            self._go(S.SELECT_SITE, now, f'{known:.0%} of the dig zone mapped')
+        elif now - self._phase['t0'] > c.mapping_timeout_s:
+            self._go(S.SELECT_SITE, now, f'mapping timeout, {known:.0%} of the dig zone known')
+        else:
+            self._drive(0.0, c.mapping_turn_radps)
+
+    # -- SELECT_SITE -------------------------------------------------------------------
+    def _run_select_site(self, inp: MissionInputs, now: float):
+        c, rec = self.cfg, self.record
+        self._stop(arm=c.arm_stow_rad)
+        if c.max_cycles and rec['cycle_id'] > c.max_cycles:
+            self._go(S.DONE, now, f'{c.max_cycles} cycles done')
+            return
+        site, why = None, ''
+        if rec['pending_override'] is not None:
+            site, why = tuple(rec['pending_override']), 'operator override'
+            rec['pending_override'] = None
+        else:
+            for s in inp.dig_sites:
+                if not any(math.hypot(s.x - ex, s.y - ey) < c.site_exclusion_m
+                           for ex, ey in rec['excluded_sites']):
+                    site, why = (s.x, s.y), f'top-ranked dig site (score {s.score:.3g})'
+                    break
+            if site is None and now - self._phase['t0'] > c.site_wait_s:
+                site, why = (c.dig_zone_x, c.dig_zone_y), 'no usable dig site: the dig-zone centre'
+        if site is not None:
+            rec['site'] = [float(site[0]), float(site[1])]
+            rec['plan'] = None
+            self._go(S.DRIVE_TO_SITE, now, f'site ({site[0]:.2f}, {site[1]:.2f}): {why}')
+
+    # -- DRIVE_TO_SITE -----------------------------------------------------------------
+    def _enter_drive_to_site(self, now: float):
+        if self.record['site'] is not None:
+            self._phase['pending_goal'] = tuple(self.record['site'])
+
+    def _run_drive_to_site(self, inp: MissionInputs, now: float):
+        c, ph = self.cfg, self._phase
+        self._stop(arm=c.arm_stow_rad)
+        if self.record['pending_override'] is not None or self.record['site'] is None:
+            self._go(S.SELECT_SITE, now, 'operator override: new site')
+            return
+        self._remember_plan(inp)
+        if 'pending_goal' in ph:
+            if inp.pose is None:
+                return
+            self._request_route(now, *ph.pop('pending_goal'), inp.pose)
+        result = self._follow(inp, now)
+        if result == 'arrived':
+            self._go(S.EXCAVATE, now, 'at the dig site')
+        elif result:
+            self._fault(now, result)
+
+    def _remember_plan(self, inp: MissionInputs):
+        p, site = inp.plan, self.record['site']
+        if p is None or site is None:
+            return
+        if math.hypot(p.site_x - site[0], p.site_y - site[1]) <= self.cfg.plan_match_m:
+            d = asdict(p)
+            if d != self.record['plan']:
+                self.record['plan'] = d
+                self._out.persist = True
+
+    # -- EXCAVATE ----------------------------------------------------------------------
+    def _enter_excavate(self, now: float):
+        self._phase.update(cutting=False, slip_t=None, start_xy=None, yaw0=None)
+
+    def _cut_parameters(self) -> tuple:
+        """(arm angle rad, drum rad/s, creep m/s) from the plan or the defaults."""
+        c, p = self.cfg, self.record['plan']
+        depth = p['depth_of_cut_m'] if p else c.default_depth_m
+        depth *= c.stall_depth_scale ** self.record['cycle']['stalls']
+        try:
+            arm = arm_angle_for_depth(depth, c.wheel_radius_m, c.arm_length_m, c.drum_radius_m)
+        except ValueError:
+            arm = c.arm_upper_rad
+        arm = min(max(arm, c.arm_lower_rad), c.arm_upper_rad)
+        drum = p['drum_speed_radps'] if p else c.default_drum_radps
+        creep = min(p['drive_speed_mps'] if p else c.default_creep_mps, c.max_creep_mps)
+        return arm, drum, creep
+
+    def _run_excavate(self, inp: MissionInputs, now: float):
+        c, ph, cyc = self.cfg, self._phase, self.record['cycle']
+        self._remember_plan(inp)
+        if self.record['plan'] is None and now - ph['t0'] < c.plan_wait_s:
+            self._stop(arm=c.arm_stow_rad)
+            return
+        if 'params' not in ph:
+            ph['params'] = self._cut_parameters()
+            if self.record['plan'] is None:
+                self._event('warn', 'no excavation plan for this site: default cut')
+            ph['lower_t'] = now
+        arm, drum, creep = ph['params']
+        self._stop(arm=arm, drum=drum)
+        ex, pose = inp.excavator, inp.pose
+        if ex is None or pose is None:
+            return
+        if cyc['fill_start_kg'] is None:
+            cyc['fill_start_kg'] = ex.fill_kg
+            self._out.persist = True
+        if ex.fill_kg >= c.full_fraction * c.drum_capacity_kg:
+            self._end_cut(now, ex, f'drums full ({ex.fill_kg:.2f} kg)')
+            return
+        if not ph['cutting']:
+            lowered = (math.isfinite(ex.arm_position_rad)
+                       and abs(ex.arm_position_rad - arm) <= c.arm_tolerance_rad)
+            if lowered or now - ph['lower_t'] > c.lower_timeout_s:
+                ph.update(cutting=True, cut_t=now, start_xy=(pose.x, pose.y), yaw0=pose.yaw)
+            return
+        if ex.stalled:   # only while cutting: a stall flag left from the last cut is old news
+            self._go(S.BACK_OFF, now, f'drums stalled at fill {ex.fill_kg:.2f} kg')
+            return
+        dist = math.hypot(pose.x - ph['start_xy'][0], pose.y - ph['start_xy'][1])
+        if dist >= c.excavate_distance_limit_m:
+            self._end_cut(now, ex, f'cut length {dist:.2f} m reached')
+            return
+        if now - ph['cut_t'] >= c.excavate_time_limit_s:
+            self._end_cut(now, ex, f'cut time {c.excavate_time_limit_s:.0f} s reached')
+            return
+        if inp.slipping:
+            ph['slip_t'] = ph['slip_t'] if ph['slip_t'] is not None else now
+            if now - ph['slip_t'] > c.slip_timeout_s:
+                self._go(S.BACK_OFF, now, f'wheels slipping for {c.slip_timeout_s:.0f} s')
+            return  # drums keep cutting; the wheels wait for traction
+        ph['slip_t'] = None
+        self._drive(creep, c.heading_gain * _wrap(ph['yaw0'] - pose.yaw))
+
+    def _end_cut(self, now: float, ex: ExcavatorReport, reason: str):
+        c, rec, cyc = self.cfg, self.record, self.record['cycle']
+        if ex.fill_kg >= c.min_haul_kg:
+            mass = max(0.0, ex.fill_kg - (cyc['fill_start_kg'] or 0.0))
+            cyc['excavated_kg'] = mass
+            self._out.commits.append(CycleCommit(rec['cycle_id'], 'excavated', mass))
+            self._go(S.HAUL, now, f'{reason}: hauling {ex.fill_kg:.2f} kg')
+        else:
+            if rec['site'] is not None:
+                rec['excluded_sites'].append(list(rec['site']))
+            self._go(S.SELECT_SITE, now, f'{reason}: only {ex.fill_kg:.2f} kg, trying another site')
+
+    # -- BACK_OFF ----------------------------------------------------------------------
+    def _enter_back_off(self, now: float):
+        self._phase['start_xy'] = None
+
+    def _run_back_off(self, inp: MissionInputs, now: float):
+        c, ph, cyc = self.cfg, self._phase, self.record['cycle']
+        self._stop(arm=c.arm_stow_rad)
+        pose = inp.pose
+        if pose is None:
+            return
+        if ph['start_xy'] is None:
+            ph['start_xy'] = (pose.x, pose.y)
+        moved = math.hypot(pose.x - ph['start_xy'][0], pose.y - ph['start_xy'][1])
+        limit_s = 2.0 * c.backoff_distance_m / c.backoff_speed_mps + 2.0
+        if moved < c.backoff_distance_m and now - ph['t0'] < limit_s:
+            self._drive(-c.backoff_speed_mps, 0.0)
+            return
+        cyc['stalls'] += 1
+        if cyc['stalls'] < c.max_stalls:
+            self._go(S.EXCAVATE, now, f'backed off {moved:.2f} m (stall {cyc["stalls"]}): '
+                                      'cutting shallower')
+        else:
+            ex = inp.excavator or ExcavatorReport(fill_kg=0.0)
+            self._end_cut(now, ex, f'{cyc["stalls"]} stalls')
+
+    # -- HAUL ----------------------------------------------------------------------------
+    def _enter_haul(self, now: float):
+        self._phase['pending_goal'] = True
+
+    def _run_haul(self, inp: MissionInputs, now: float):
+        c, ph, cyc = self.cfg, self._phase, self.record['cycle']
+        self._stop(arm=c.arm_stow_rad)
+        if ph.get('pending_goal'):
+            if inp.pose is None:
+                return
+            if cyc['berm_goal'] is None:
+                dx, dy = inp.pose.x - c.berm_x, inp.pose.y - c.berm_y
+                n = math.hypot(dx, dy) or 1.0
+                r = c.berm_radius + c.berm_standoff_m
+                cyc['berm_goal'] = [c.berm_x + r * dx / n, c.berm_y + r * dy / n]
+                self._out.persist = True
+            ph['pending_goal'] = False
+            self._request_route(now, *cyc['berm_goal'], inp.pose)
+        result = self._follow(inp, now)
+        if result == 'arrived':
+            self._go(S.DUMP, now, 'at the berm')
+        elif result:
+            self._fault(now, result)
+
+    # -- DUMP ----------------------------------------------------------------------------
+    def _enter_dump(self, now: float):
+        self._phase.update(asked_t=None, attempts=0, accepted_t=None, seen_dumping=False,
+                           retry_t=now)
+
+    def _run_dump(self, inp: MissionInputs, now: float):
+        c, ph, cyc, rec = self.cfg, self._phase, self.record['cycle'], self.record
+        self._stop(arm=None, drum=None)
+        ex = inp.excavator
+        if ex is None:
+            return
+        if cyc['fill_before_dump_kg'] is None:
+            cyc['fill_before_dump_kg'] = ex.fill_kg
+            self._out.persist = True
+        before = cyc['fill_before_dump_kg']
+        r = inp.dump_response
+        if ph['asked_t'] is not None and r is not None and r.seq == rec['dump_seq']:
+            ph['asked_t'] = None
+            if r.success:
+                ph['accepted_t'] = ph['accepted_t'] or now
+                cyc['dump_accepted'] = True
+                self._out.persist = True
+            else:
+                ph['attempts'] += 1
+                ph['retry_t'] = now + c.dump_retry_s
+                self._event('warn', f'dump refused: {r.message}')
+        if ex.dumping:
+            ph['seen_dumping'] = True
+            ph['accepted_t'] = ph['accepted_t'] or now
+            if not cyc['dump_accepted']:
+                cyc['dump_accepted'] = True
+                self._out.persist = True
+            return
+        dropped = ex.fill_kg < before - max(0.05, 0.05 * before)
+        # After a restart (or an e-stop that aborted the dump) the drums count as emptied
+        # only when nearly empty; otherwise dump again: fill_before stays, so the final
+        # delivery covers everything that left the drums, once.
+        emptied_before = ph['resume'] and dropped and ex.fill_kg < c.min_haul_kg
+        if ph['seen_dumping'] or (cyc['dump_accepted'] and (emptied_before or (
+                dropped and ph['accepted_t'] is not None
+                and now - ph['accepted_t'] >= c.dump_confirm_s))):
+            self._finish_dump(now, ex)
+            return
+        if ph['accepted_t'] is not None:
+            if now - ph['accepted_t'] > c.dump_timeout_s:
+                self._fault(now, f'dump never finished in {c.dump_timeout_s:.0f} s')
+            elif now - ph['accepted_t'] >= c.dump_confirm_s and not dropped:
+                ph['accepted_t'] = None
+                ph['retry_t'] = now
+                ph['attempts'] += 1
+                self._event('warn', 'dump accepted but the drums did not empty: asking again')
+            return
+        if ph['asked_t'] is not None:
+            if now - ph['asked_t'] <= c.service_timeout_s:
+                return
+            ph['asked_t'] = None
+            ph['attempts'] += 1
+            ph['retry_t'] = now + c.dump_retry_s
+            self._event('warn', f'no answer from /excavator/dump in {c.service_timeout_s:.0f} s')
+        if ph['attempts'] >= c.max_dump_attempts:
+            self._fault(now, f'dump failed {ph["attempts"]} times')
+            return
+        if now >= ph['retry_t']:
+            rec['dump_seq'] += 1
+            ph['asked_t'] = now
+            self._out.dump_request = rec['dump_seq']
+            self._out.persist = True
+
+    def _finish_dump(self, now: float, ex: ExcavatorReport):
+        c, rec, cyc = self.cfg, self.record, self.record['cycle']
+        delivered = max(0.0, cyc['fill_before_dump_kg'] - ex.fill_kg)
+        p = rec['plan']
+        ratio = (p['expected_target_kg'] / p['expected_mass_kg']
+                 if p and p.get('expected_mass_kg', 0.0) > 0.0 else 0.0)
+        if cyc['excavated_kg'] is None:   # excavated before a restart that lost nothing else
+            rec_mass = max(0.0, cyc['fill_before_dump_kg'] - (cyc['fill_start_kg'] or 0.0))
+            self._out.commits.append(CycleCommit(rec['cycle_id'], 'excavated', rec_mass))
+        self._out.commits.append(CycleCommit(
+            rec['cycle_id'], 'delivered', delivered, target_kg=delivered * ratio,
+            volume_m3=delivered / c.bulk_density_kg_m3))
+        done_id = rec['cycle_id']
+        rec['cycle_id'] += 1
+        rec['cycle'] = _fresh_cycle()
+        rec['site'], rec['plan'], rec['fault_count'], rec['excluded_sites'] = None, None, 0, []
+        reason = f'cycle {done_id}: delivered {delivered:.2f} kg'
+        if c.max_cycles and done_id >= c.max_cycles:
+            self._go(S.DONE, now, reason)
+        else:
+            self._go(S.SELECT_SITE, now, reason)
+
+    # -- ESTOP, PAUSED, FAULT, DONE ------------------------------------------------------
+    def _run_estop(self, inp: MissionInputs, now: float):
+        self._stop(arm=None, drum=0.0)
+        if inp.estop:
+            self._phase['clear_t'] = None
+            return
+        clear_t = self._phase.get('clear_t') or now
+        self._phase['clear_t'] = clear_t
+        if now - clear_t >= self.cfg.estop_clear_hold_s:
+            self._resume(now, 'e-stop cleared')
+
+    def _run_paused(self, inp: MissionInputs, now: float):
+        self._stop(arm=None, drum=0.0)
+        if not inp.paused:
+            self._resume(now, 'operator resume')
+
+    def _enter_fault(self, now: float):
+        c, rec = self.cfg, self.record
+        wait = min(c.fault_backoff_max_s, c.fault_backoff_s * 2 ** rec['fault_count'])
+        rec['fault_count'] += 1
+        self._phase['until'] = now + wait
+        self._event('warn', f'fault #{rec["fault_count"]} ({rec["fault_reason"]}): safe stop, '
+                            f'retry in {wait:.0f} s')
+
+    def _run_fault(self, inp: MissionInputs, now: float):
+        self._stop(arm=None, drum=0.0)
+        if now < self._phase['until']:
+            return
+        if inp.driver_fault:
+            self._enter_fault(now)
+            return
+        self._resume(now, f'retrying after: {self.record["fault_reason"]}')
+
+    def _run_done(self, inp: MissionInputs, now: float):
+        self._stop(arm=None, drum=0.0)
+
+    # -- convenience ---------------------------------------------------------------------
+    def counters(self) -> dict:
+        """Counters the machine owns, for the store."""
+        return {'estop_events': int(self.record['estop_events']),
+                'time_autonomous_s': float(self.record['time_autonomous_s'])}
+
+
+__all__ = ['State', 'TRANSITIONS', 'MissionConfig', 'Mission', 'MissionInputs', 'MissionOutputs',
+           'Pose2D', 'Costmap', 'Route', 'DigSite', 'ExcavationPlan', 'ExcavatorReport',
+           'DumpResponse', 'Goal', 'BasicPursuit', 'arm_angle_for_depth', 'fresh_record',
+           'replace']

@@ -1,0 +1,339 @@
+"""The executive's state machine with scripted inputs: no ROS, a tiny kinematic world.
+
+``World`` integrates the commanded twist exactly (unicycle), answers every goal with a
+straight-line route, fills the drums while they cut, and runs a dump in a fixed time,
+so each test can script the one thing it is about (a stall, an e-stop, no route).
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from mining_rover.planning.mission import (TRANSITIONS, WORKING, Costmap, DigSite, DumpResponse,
+                                           ExcavationPlan, ExcavatorReport, Mission, MissionConfig,
+                                           MissionInputs, Pose2D, Route, State,
+                                           arm_angle_for_depth)
+
+DT = 0.1
+CFG = MissionConfig(dig_zone_x=3.0, dig_zone_y=0.0, dig_zone_radius=1.0, berm_x=-3.0, berm_y=0.0,
+                    berm_radius=0.5, mapping_timeout_s=5.0, excavate_time_limit_s=20.0,
+                    drum_capacity_kg=10.0, full_fraction=0.9, min_haul_kg=0.5)
+PLAN = ExcavationPlan(site_x=3.0, site_y=0.0, depth_of_cut_m=0.05, drum_speed_radps=5.0,
+                      drive_speed_mps=0.1, expected_mass_kg=9.0, expected_target_kg=0.09)
+
+
+class World:
+    """Kinematic rover + fake planner + fake excavator, stepped with the machine."""
+
+    def __init__(self, cfg=CFG, record=None):
+        self.m = Mission(cfg, record=record)
+        self.t = 0.0
+        self.pose = Pose2D(0.0, 0.0, 0.0)
+        self.fill = 0.0
+        self.arm = -0.4
+        self.dumping_left = 0.0
+        self.route_seq = 0
+        self.route = None
+        self.inp = MissionInputs(dig_sites=(DigSite(3.0, 0.0, 1.0),), plan=PLAN)
+        self.plan_routes = True
+        self.accept_dump = True
+        self.fill_rate = 1.0       # kg/s while cutting
+        self.dump_calls = 0
+        self.states = []
+        self.out = None
+        self.all_commits = []
+
+    def tick(self):
+        inp = self.inp
+        inp.pose = self.pose
+        inp.route = self.route
+        inp.excavator = ExcavatorReport(self.fill, stalled=inp.excavator.stalled if inp.excavator else False,
+                                        dumping=self.dumping_left > 0, arm_position_rad=self.arm)
+        out = self.m.step(inp, self.t)
+        self.out = out
+        self.all_commits += out.commits
+        if not self.states or self.states[-1] != out.state:
+            self.states.append(out.state)
+        # the world reacts
+        p = self.pose
+        self.pose = Pose2D(p.x + out.linear_mps * math.cos(p.yaw) * DT,
+                           p.y + out.linear_mps * math.sin(p.yaw) * DT, p.yaw + out.angular_radps * DT)
+        if out.arm_rad is not None:
+            self.arm += max(-0.1, min(0.1, out.arm_rad - self.arm))
+        if out.drum_radps and out.drum_radps > 0 and self.arm > 0.1 and out.linear_mps > 0:
+            self.fill = min(10.0, self.fill + self.fill_rate * DT)
+        if self.dumping_left > 0:
+            self.dumping_left -= DT
+            self.fill = max(0.0, self.fill - 5.0 * DT)
+            if self.dumping_left <= 0:
+                self.fill = 0.0
+        if out.goal is not None and self.plan_routes:
+            self.route_seq += 1
+            pts = np.linspace([self.pose.x, self.pose.y], [out.goal.x, out.goal.y], 20)
+            self.route = Route(self.route_seq, pts)
+        inp.dump_response = None if out.dump_request is None else None
+        if out.dump_request is not None:
+            self.dump_calls += 1
+            inp.dump_response = DumpResponse(out.dump_request, self.accept_dump,
+                                             'ok' if self.accept_dump else 'busy')
+            if self.accept_dump:
+                self.dumping_left = 3.0
+        self.t += DT
+        return out
+
+    def run_until(self, predicate, max_s=300.0):
+        end = self.t + max_s
+        while self.t < end:
+            self.tick()
+            if predicate(self):
+                return True
+        raise AssertionError(f'not reached in {max_s} s; states {self.states}, now {self.m.state}')
+
+
+def test_transition_table_is_closed_and_interrupts_are_everywhere():
+    for s, targets in TRANSITIONS.items():
+        assert all(isinstance(t, State) for t in targets)
+        if s is not State.ESTOP:
+            assert State.ESTOP in targets, s
+    for s in WORKING:
+        assert State.FAULT in TRANSITIONS[s] and State.PAUSED in TRANSITIONS[s]
+    assert TRANSITIONS[State.FAULT] == set(WORKING) | {State.ESTOP, State.PAUSED}
+
+
+def test_arm_angle_for_depth_matches_the_geometry():
+    # rover.yaml: wheel radius 0.20, arm 0.45, drum radius 0.16
+    a = arm_angle_for_depth(0.05, 0.20, 0.45, 0.16)
+    bottom = 0.20 - 0.45 * math.sin(a) - 0.16
+    assert bottom == pytest.approx(-0.05, abs=1e-12)
+    assert arm_angle_for_depth(-0.04, 0.20, 0.45, 0.16) == pytest.approx(0.0, abs=1e-12)  # drum just clear
+    with pytest.raises(ValueError, match='out of reach'):
+        arm_angle_for_depth(0.5, 0.20, 0.45, 0.16)
+
+
+def test_full_cycle_select_drive_excavate_haul_dump_select():
+    w = World()
+    w.run_until(lambda w: w.m.state is State.SELECT_SITE and w.m.cycle_id == 2)
+    assert w.states[:7] == ['MAPPING', 'SELECT_SITE', 'DRIVE_TO_SITE', 'EXCAVATE', 'HAUL', 'DUMP',
+                            'SELECT_SITE']
+    kinds = [(c.cycle_id, c.kind) for c in w.all_commits]
+    assert kinds == [(1, 'excavated'), (1, 'delivered')]
+    exc, dlv = w.all_commits
+    assert exc.mass_kg == pytest.approx(9.0, abs=0.15)        # full at 0.9 * 10 kg
+    assert dlv.mass_kg == pytest.approx(exc.mass_kg, abs=1e-9)  # everything dug was dumped
+    assert dlv.target_kg == pytest.approx(dlv.mass_kg * 0.01)  # plan: 0.09 / 9.0
+    assert dlv.volume_m3 == pytest.approx(dlv.mass_kg / 1500.0)
+    assert w.dump_calls == 1
+    # the dump happened near the berm, outside its circle
+    d = math.hypot(w.pose.x + 3.0, w.pose.y)
+    assert 0.5 < d < 0.5 + CFG.berm_standoff_m + CFG.goal_tolerance_m + 0.05
+
+
+def test_excavation_commands_the_planned_cut():
+    w = World()
+    w.run_until(lambda w: w.m.state is State.EXCAVATE and w.out.linear_mps > 0)
+    expected_arm = arm_angle_for_depth(0.05, CFG.wheel_radius_m, CFG.arm_length_m, CFG.drum_radius_m)
+    assert w.out.arm_rad == pytest.approx(expected_arm)
+    assert w.out.drum_radps == 5.0
+    assert w.out.linear_mps == pytest.approx(0.1)
+
+
+def test_max_cycles_ends_in_done_with_everything_stopped():
+    w = World(cfg=MissionConfig(**{**CFG.__dict__, 'max_cycles': 2}))
+    w.run_until(lambda w: w.m.state is State.DONE, max_s=600)
+    assert [c.cycle_id for c in w.all_commits if c.kind == 'delivered'] == [1, 2]
+    for _ in range(5):
+        out = w.tick()
+        assert (out.linear_mps, out.angular_radps, out.drum_radps) == (0.0, 0.0, 0.0)
+
+
+@pytest.mark.parametrize('state', ['MAPPING', 'SELECT_SITE', 'DRIVE_TO_SITE', 'EXCAVATE', 'HAUL',
+                                   'DUMP', 'DONE'])
+def test_estop_in_every_state_zeroes_outputs_and_resumes_after_clear(state):
+    cfg = MissionConfig(**{**CFG.__dict__, 'max_cycles': 1})
+    w = World(cfg=cfg)
+    if state == 'SELECT_SITE':
+        w.inp.dig_sites = ()      # hold it in SELECT_SITE (waiting for sites)
+    w.run_until(lambda w: w.m.state.value == state, max_s=600)
+    w.inp.estop = True
+    for _ in range(20):
+        out = w.tick()
+        assert out.state == 'ESTOP'
+        assert (out.linear_mps, out.angular_radps, out.drum_radps, out.arm_rad) == (0.0, 0.0, 0.0, None)
+        assert out.goal is None and out.dump_request is None
+    assert w.m.record['estop_events'] == 1       # latched: counted once
+    w.inp.estop = False
+    w.tick()
+    assert w.m.state is State.ESTOP              # held until clear for estop_clear_hold_s
+    w.run_until(lambda w: w.m.state is not State.ESTOP, max_s=5)
+    assert w.m.state.value == state
+
+
+def test_pause_stops_and_resumes():
+    w = World()
+    w.run_until(lambda w: w.m.state is State.DRIVE_TO_SITE and w.out.linear_mps > 0)
+    w.inp.paused = True
+    out = w.tick()
+    assert out.state == 'PAUSED' and out.linear_mps == 0.0
+    w.inp.paused = False
+    w.tick()
+    assert w.m.state is State.DRIVE_TO_SITE
+    w.run_until(lambda w: w.m.state is State.EXCAVATE)
+
+
+def test_stall_backs_off_then_cuts_shallower():
+    w = World()
+    w.fill_rate = 0.1
+    w.run_until(lambda w: w.m.state is State.EXCAVATE and w.out.linear_mps > 0)
+    first_arm = w.out.arm_rad
+    w.inp.excavator = ExcavatorReport(w.fill, stalled=True)
+    w.tick()
+    assert w.m.state is State.BACK_OFF
+    w.inp.excavator = ExcavatorReport(w.fill, stalled=False)
+    out = w.tick()
+    assert out.linear_mps < 0 and out.arm_rad == CFG.arm_stow_rad
+    x0 = w.pose.x
+    w.run_until(lambda w: w.m.state is State.EXCAVATE)
+    assert x0 - w.pose.x == pytest.approx(CFG.backoff_distance_m, abs=0.03)
+    w.run_until(lambda w: w.out.linear_mps > 0)
+    assert 0 < w.out.arm_rad < first_arm      # shallower after a stall
+    assert w.m.record['cycle']['stalls'] == 1
+
+
+def test_repeated_stalls_end_the_cut():
+    w = World()
+    w.fill_rate = 0.5
+    for _ in range(CFG.max_stalls):
+        w.run_until(lambda w: w.m.state is State.EXCAVATE and w.out.linear_mps > 0)
+        w.run_until(lambda w: w.fill > 0.3 * (1 + w.m.record['cycle']['stalls']))
+        w.inp.excavator = ExcavatorReport(w.fill, stalled=True)
+        w.tick()
+        w.inp.excavator = None
+        w.run_until(lambda w: w.m.state is not State.BACK_OFF)
+    assert w.m.state is State.HAUL
+
+
+def test_no_route_faults_then_retries_with_backoff():
+    w = World()
+    w.plan_routes = False
+    w.run_until(lambda w: w.m.state is State.FAULT)
+    assert 'no route' in w.m.record['fault_reason']
+    t_fault = w.t
+    out = w.tick()
+    assert (out.linear_mps, out.drum_radps) == (0.0, 0.0)
+    w.run_until(lambda w: w.m.state is State.DRIVE_TO_SITE)
+    first_wait = w.t - t_fault
+    assert first_wait == pytest.approx(CFG.fault_backoff_s, abs=0.25)
+    w.run_until(lambda w: w.m.state is State.FAULT)
+    t_fault = w.t
+    w.run_until(lambda w: w.m.state is State.DRIVE_TO_SITE)
+    assert w.t - t_fault == pytest.approx(2 * CFG.fault_backoff_s, abs=0.25)   # doubled
+    w.plan_routes = True
+    w.run_until(lambda w: w.m.state is State.EXCAVATE)
+    assert w.m.record['fault_count'] == 2
+
+
+def test_empty_route_is_no_route():
+    w = World()
+    w.plan_routes = False
+    w.run_until(lambda w: w.m.state is State.DRIVE_TO_SITE and w.out.goal is not None)
+    w.route = Route(99, np.zeros((0, 2)))
+    w.tick()
+    assert w.m.state is State.FAULT and 'empty path' in w.m.record['fault_reason']
+
+
+def test_driver_fault_is_a_safe_stop_until_it_clears():
+    w = World()
+    w.run_until(lambda w: w.m.state is State.DRIVE_TO_SITE and w.out.linear_mps > 0)
+    w.inp.driver_fault = 'front_left_wheel_joint: overcurrent'
+    w.tick()
+    assert w.m.state is State.FAULT
+    w.run_until(lambda w: w.t > 10.0 + w.t * 0)  # noqa: stays in FAULT while the fault stands
+    for _ in range(50):
+        out = w.tick()
+        assert out.state == 'FAULT' and out.linear_mps == 0.0
+    w.inp.driver_fault = ''
+    w.run_until(lambda w: w.m.state is State.DRIVE_TO_SITE)
+
+
+def test_lethal_cells_ahead_stop_and_replan():
+    w = World()
+    w.run_until(lambda w: w.m.state is State.DRIVE_TO_SITE and w.out.linear_mps > 0)
+    grid = np.zeros((100, 100), dtype=np.int8)
+    rx = w.pose.x + 0.6 * math.cos(w.pose.yaw)     # a rock 0.6 m ahead on the path
+    ry = w.pose.y + 0.6 * math.sin(w.pose.yaw)
+    col, row = int((rx + 5.0) / 0.1), int((ry + 5.0) / 0.1)
+    grid[row - 1:row + 2, col - 1:col + 2] = 100
+    w.inp.costmap = Costmap(grid, 0.1, -5.0, -5.0)
+    seq_before = w.route_seq
+    w.plan_routes = False
+    out = w.tick()
+    assert out.linear_mps == 0.0 and out.goal is not None   # stopped, asked again
+    assert any('lethal' in text for _lvl, text in out.events)
+    w.inp.costmap = Costmap(np.zeros((100, 100), dtype=np.int8), 0.1, -5.0, -5.0)
+    w.plan_routes = True
+    w.run_until(lambda w: w.out.goal is not None)
+    assert w.route_seq > seq_before
+    w.run_until(lambda w: w.m.state is State.EXCAVATE)
+
+
+def test_mapping_turns_until_the_dig_zone_is_known():
+    w = World(cfg=MissionConfig(**{**CFG.__dict__, 'mapping_timeout_s': 100.0}))
+    grid = -np.ones((100, 100), dtype=np.int8)
+    w.inp.costmap = Costmap(grid, 0.1, -5.0, -5.0)
+    for _ in range(20):
+        out = w.tick()
+        assert out.state == 'MAPPING' and out.angular_radps == CFG.mapping_turn_radps
+    grid[40:60, 70:100] = 0                   # around the dig zone (3, 0), r = 1
+    w.inp.costmap = Costmap(grid, 0.1, -5.0, -5.0)
+    w.tick()
+    assert w.m.state is State.SELECT_SITE
+
+
+def test_site_override_is_used_for_the_next_selection():
+    w = World()
+    w.run_until(lambda w: w.m.state is State.DRIVE_TO_SITE)
+    w.inp.site_override = (1, 2.0, 1.0)
+    w.run_until(lambda w: w.m.state is State.DRIVE_TO_SITE and w.m.record['site'] == [2.0, 1.0])
+    w.run_until(lambda w: w.m.state is State.EXCAVATE)
+    assert math.hypot(w.pose.x - 2.0, w.pose.y - 1.0) <= CFG.goal_tolerance_m
+
+
+def test_refused_dumps_fault_and_the_delivery_is_still_counted_once():
+    w = World()
+    w.accept_dump = False
+    w.run_until(lambda w: w.m.state is State.FAULT)
+    assert w.dump_calls == CFG.max_dump_attempts and 'dump failed' in w.m.record['fault_reason']
+    w.accept_dump = True
+    w.run_until(lambda w: w.m.state is State.SELECT_SITE and w.m.cycle_id == 2)
+    assert [c.kind for c in w.all_commits] == ['excavated', 'delivered']
+
+
+def test_restart_from_record_mid_dump_commits_once():
+    """A record saved mid-dump, loaded by a new machine: the dump finishes, one delivery."""
+    w = World()
+    w.run_until(lambda w: w.m.state is State.DUMP and w.m.record['cycle']['dump_accepted'])
+    saved = {**w.m.record, 'cycle': dict(w.m.record['cycle'])}
+    before = saved['cycle']['fill_before_dump_kg']
+    # the executive dies; the excavator finishes its dump meanwhile
+    w.fill, w.dumping_left = 0.0, 0.0
+    w2 = World(record=saved)
+    w2.pose, w2.fill, w2.t = w.pose, 0.0, w.t
+    w2.run_until(lambda w: w.m.state is State.SELECT_SITE)
+    assert [(c.cycle_id, c.kind) for c in w2.all_commits] == [(1, 'delivered')]
+    assert w2.all_commits[0].mass_kg == pytest.approx(before)
+    assert w2.dump_calls == 0
+
+
+def test_restart_before_the_dump_answer_dumps_again_and_counts_once():
+    w = World()
+    w.run_until(lambda w: w.m.state is State.DUMP and w.out.dump_request is not None)
+    saved = {**w.m.record, 'cycle': dict(w.m.record['cycle'])}
+    assert not saved['cycle']['dump_accepted']
+    w2 = World(record=saved)
+    w2.pose, w2.fill, w2.t = w.pose, w.fill, w.t     # the request was lost with the executive
+    w2.run_until(lambda w: w.m.state is State.SELECT_SITE)
+    assert w2.dump_calls == 1
+    assert [(c.cycle_id, c.kind) for c in w2.all_commits] == [(1, 'delivered')]
+    assert w2.all_commits[0].mass_kg == pytest.approx(saved['cycle']['fill_before_dump_kg'])
