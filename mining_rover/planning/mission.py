@@ -27,7 +27,7 @@ Units: m, s, rad, rad/s, kg (REP-103). Poses are (x, y, yaw) in the map frame.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from enum import Enum
 
 import numpy as np
@@ -877,5 +877,4 @@ class Mission:
 
 __all__ = ['State', 'TRANSITIONS', 'MissionConfig', 'Mission', 'MissionInputs', 'MissionOutputs',
            'Pose2D', 'Costmap', 'Route', 'DigSite', 'ExcavationPlan', 'ExcavatorReport',
-           'DumpResponse', 'Goal', 'BasicPursuit', 'arm_angle_for_depth', 'fresh_record',
-           'replace']
+           'DumpResponse', 'Goal', 'BasicPursuit', 'arm_angle_for_depth', 'fresh_record']
