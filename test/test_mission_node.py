@@ -258,6 +258,13 @@ def test_corrupt_state_file_is_kept_and_the_mission_starts_fresh(ros, launch_nod
     proc = _start(launch_node, tmp_path, state_file)
     status = _fresh_status(ros, world)
     assert status['cycles'] == '0'
+    # evaluation telemetry changes what is reported, never what is done
+    tele = world.node.create_publisher(DiagnosticStatus, 'sim/regolith', qos.STATE)
+    assert ros.spin_until(lambda: (tele.publish(_status('regolith', {
+        'hazard_contacts': 3, 'berm_volume_m3': 0.25, 'berm_mass_kg': 375.0})) or
+        world.status['hazard_contacts'] == '3'), 15.0), world.status
+    assert float(world.status['berm_volume_m3']) == pytest.approx(0.25)
+    assert world.status['cycles'] == '0' and world.status['regolith_delivered_kg'] == '0.000'
     out = proc.stop()
     aside = [p for p in tmp_path.glob('m.sqlite.corrupt-*') if not p.name.endswith(('-wal', '-shm'))]
     assert len(aside) == 1 and aside[0].read_bytes() == b'\x00garbage' * 64

@@ -224,14 +224,29 @@ class MissionNode(Node):
             self.get_logger().info(text)
 
     def _follower_factory(self):
+        """The regulated pure pursuit of mining_rover.control.pure_pursuit when present
+        (a class built from the path (N, 2), asked with the pose (x, y, yaw) for (v, w)),
+        else the state machine's BasicPursuit."""
+        basic = (lambda pts, c: BasicPursuit(pts, c.lookahead_m, c.max_linear_mps))
         try:
             from mining_rover.control import pure_pursuit
         except ImportError:
-            pure_pursuit = None
-        adapter = getattr(pure_pursuit, 'mission_follower', None) if pure_pursuit else None
-        if adapter is not None:
-            return adapter
-        return lambda pts, c: BasicPursuit(pts, c.lookahead_m, c.max_linear_mps)
+            self.get_logger().info('control.pure_pursuit not available: basic pure pursuit')
+            return basic
+        cls = getattr(pure_pursuit, 'RegulatedPurePursuit', None) or getattr(pure_pursuit, 'PurePursuit', None)
+        if cls is None:
+            self.get_logger().warning('control.pure_pursuit has no RegulatedPurePursuit: basic pure pursuit')
+            return basic
+        logger = self.get_logger()
+
+        def make(pts, cfg):
+            try:
+                return _RegulatedAdapter(cls(np.asarray(pts, dtype=float)), pts)
+            except (TypeError, ValueError) as exc:
+                logger.warning(f'{cls.__name__} rejected the route ({exc}): basic pure pursuit',
+                               throttle_duration_sec=30.0)
+                return basic(pts, cfg)
+        return make
 
     def _now(self) -> float:
         return self.get_clock().now().nanoseconds * 1e-9
@@ -439,6 +454,20 @@ class MissionNode(Node):
             self._save([], self._now())
         finally:
             self.store.close()
+
+
+class _RegulatedAdapter:
+    """Gives control.pure_pursuit's follower the interface the state machine calls."""
+
+    def __init__(self, follower, points):
+        self.follower = follower
+        self.points = np.asarray(points, dtype=float)
+        self.method = next(getattr(follower, m) for m in ('compute', 'command', 'step', '__call__')
+                           if callable(getattr(follower, m, None)))
+
+    def command(self, pose) -> tuple:
+        out = self.method((pose.x, pose.y, pose.yaw))
+        return float(out[0]), float(out[1])
 
 
 def _vec(x: float = 0.0, y: float = 0.0, z: float = 0.0) -> Vector3:
