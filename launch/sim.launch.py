@@ -26,6 +26,9 @@ ARGUMENTS = [
                           description='embedded simulator pace (0 = as fast as possible)'),
     DeclareLaunchArgument('target_resource', default_value='helium3',
                           description='rare_earth, platinum_group or helium3'),
+    DeclareLaunchArgument('ground_link', default_value='false',
+                          description='start the Earth link relay (latency, loss, bandwidth '
+                                      'from config/ground_link.yaml)'),
 ]
 
 
@@ -71,6 +74,9 @@ def generate_launch_description():
             launch_arguments={'world': LaunchConfiguration('world'),
                               'drivers_config': 'drivers_sim.yaml',
                               'target_resource': LaunchConfiguration('target_resource')}.items()),
+        Node(package='mining_rover', executable='ground_link_node', name='ground_link_node',
+             output='screen', parameters=[_share('config', 'ground_link.yaml')],
+             condition=IfCondition(LaunchConfiguration('ground_link'))),
         Node(package='rviz2', executable='rviz2', name='rviz2', output='screen',
              arguments=['-d', _share('config', 'mining_rover.rviz')],
              condition=IfCondition(LaunchConfiguration('rviz'))),
