@@ -162,7 +162,7 @@ def run_mission(options: MissionOptions) -> tuple[int, dict]:
         if outcome != 'complete':
             progress.message(f'mining-rover sim: mission ended early ({outcome}: {reason})')
         cpu = {'cpu_s': stack.cpu_times_s(), 'monitor_cpu_s': time.process_time()}
-        codes = _stop(stack, executor, options, progress)
+        codes = _stop(stack, monitor, executor, options, progress)
     finally:
         progress.close()
         monitor.finalise()
@@ -180,6 +180,7 @@ def run_mission(options: MissionOptions) -> tuple[int, dict]:
         'seed': options.seed, 'requested_rtf': options.rtf, 'motors_zeroed': motors_zeroed,
         'node_exit_codes': codes, 'node_cpu_s': cpu.get('cpu_s', {}),
         'monitor_cpu_s': round(cpu.get('monitor_cpu_s', 0.0), 3),
+        'last_actuator_commands': {t: v for t, v in timeline.last_commands.items()},
         'recorded_topics': topics,
         'ros_domain_id': int(env.get('ROS_DOMAIN_ID', '0') or 0),
     }
@@ -257,24 +258,46 @@ def _fly(stack, monitor, executor, options, progress) -> tuple[str, str]:
                             tl.measured_rtf())
 
 
-def _stop(stack, executor, options, progress) -> dict:
-    """Stop the nodes in order while the monitor keeps recording (the zero commands)."""
+#: After the executive stops, how long the drivers keep running so that their command
+#: watchdogs (config/drivers_sim.yaml cmd_timeout_s: 0.5 s wheels, 1.0 s drums) zero the
+#: motors even if a driver's own shutdown hook cannot publish any more; s, sim and wall.
+WATCHDOG_GRACE_S = 1.5
+
+
+def _stop(stack, monitor, executor, options, progress) -> dict:
+    """Stop the nodes in order while the monitor keeps recording (the zero commands):
+    the executive, a watchdog grace period with the simulator still running, the drivers,
+    the rest, the simulator last."""
     codes = {}
 
-    def stop_all():
-        codes.update(stack.stop(timeout_s=options.stop_timeout_s))
-
-    worker = threading.Thread(target=stop_all, name='stop-stack', daemon=True)
-    worker.start()
-    try:
+    def in_background(names):
+        worker = threading.Thread(
+            target=lambda: codes.update(stack.stop(names, timeout_s=options.stop_timeout_s)),
+            name='stop-stack', daemon=True)
+        worker.start()
         while worker.is_alive():
             executor.spin_once(timeout_sec=0.05)
+
+    try:
+        in_background(['mission_node'])
+        tl = monitor.timeline
+        sim_at_stop = tl.sim_time
+        sim_running = 'sim_node' in stack.procs and stack.procs['sim_node'].alive()
+        now = time.monotonic()
+        wall_min, wall_max = now + WATCHDOG_GRACE_S, now + 10.0
+        while time.monotonic() < wall_max:
+            sim_waited = (not sim_running or tl.sim_time - sim_at_stop >= WATCHDOG_GRACE_S
+                          or not stack.procs['sim_node'].alive())
+            if time.monotonic() >= wall_min and sim_waited:
+                break
+            executor.spin_once(timeout_sec=0.05)
+        in_background(None)
     except KeyboardInterrupt:  # a second Ctrl-C: no more waiting
         progress.message('mining-rover sim: stopping now (SIGKILL)')
         for p in stack.procs.values():
             if p.alive():
                 p.proc.kill()
-        worker.join()
+        codes.update(stack.stop(timeout_s=1.0))
     return codes
 
 

@@ -1,0 +1,139 @@
+"""The runner's whole loop against real nodes and a scripted simulator in this process.
+
+The real drive_node, excavator_node, mission_node and description_node run as the
+runner starts them (console scripts, parameter files, use_sim_time); the simulator is a
+small scripted node here (clock, joint states, ground truth, /sim/regolith), so this
+runs before and independently of the embedded MuJoCo simulator. It checks the
+runner's promises: the clock is followed to the duration, nodes stop in order with the
+motors commanded to zero, the MCAP, the summary, the report and one log per node exist,
+and summary.json holds the last /mission/status that the MCAP holds.
+"""
+from __future__ import annotations
+
+import json
+import math
+import sys
+import threading
+import types
+
+import pytest
+
+pytest.importorskip('rclpy')
+
+from diagnostic_msgs.msg import DiagnosticStatus, KeyValue  # noqa: E402
+from nav_msgs.msg import Odometry  # noqa: E402
+from rclpy.time import Time  # noqa: E402
+from rosgraph_msgs.msg import Clock  # noqa: E402
+from sensor_msgs.msg import JointState  # noqa: E402
+
+from mining_rover.contract import load_contract  # noqa: E402
+from mining_rover.mission_runner import EXIT_OK, MissionOptions, run_mission  # noqa: E402
+from mining_rover.ros import qos  # noqa: E402
+from mining_rover.runner.recorder import read_messages  # noqa: E402
+from mining_rover.runner.timeline import STATUS_FIGURES, SUMMARY_KEYS, parse_number  # noqa: E402
+
+NODES = ['description_node', 'drive_node', 'excavator_node', 'mission_node']
+DURATION_S = 20.0
+STEP_S = 0.02          # sim step of the scripted simulator
+PACE = 2.0             # sim seconds per wall second
+
+
+@pytest.fixture
+def fake_world(monkeypatch, tmp_path):
+    prior = tmp_path / 'prior.npz'
+    prior.write_bytes(b'')
+    spec = types.SimpleNamespace(
+        name='flat_test', gravity_mps2=1.62, prior_map_path=prior,
+        zones=types.SimpleNamespace(start_xy_yaw=(0.0, 0.0, 0.0), dig_zone=(4.0, 0.0, 1.5),
+                                    berm_zone=(-3.0, 0.0, 1.0)),
+        hazards=types.SimpleNamespace(craters=[], rocks=[]), heights=None,
+        resolution_m=0.1, origin_xy=(-5.0, -5.0))
+    module = types.ModuleType('mining_rover.sim.world')
+    module.list_worlds = lambda: ['flat_test']
+    module.load_world = lambda name: spec
+    monkeypatch.setitem(sys.modules, 'mining_rover.sim.world', module)
+    return spec
+
+
+class ScriptedSim:
+    """Publishes the sim contract's state topics once every node is in the graph."""
+
+    def __init__(self, ros):
+        self.c = load_contract()
+        n = self.node = ros.node('scripted_sim')
+        self.clock_pub = n.create_publisher(Clock, '/clock', qos.CLOCK)
+        self.js_pub = n.create_publisher(JointState, self.c.joint_states_topic, qos.STATE)
+        self.truth_pub = n.create_publisher(Odometry, self.c.ground_truth_topic, qos.STATE)
+        self.regolith_pub = n.create_publisher(DiagnosticStatus, self.c.regolith_topic, qos.STATE)
+        self.t = 0.0
+        self.running = False
+        n.create_timer(STEP_S / PACE, self.step)
+
+    def step(self):
+        if not self.running:
+            self.running = all(name in self.node.get_node_names() for name in NODES)
+            return
+        self.t += STEP_S
+        stamp = Time(nanoseconds=int(round(self.t * 1e9))).to_msg()
+        self.clock_pub.publish(Clock(clock=stamp))
+        k = int(round(self.t / STEP_S))
+        if k % 5 == 0:  # 10 Hz
+            self.js_pub.publish(JointState(header=self._header(stamp), name=self.c.joint_names,
+                                           position=[0.0] * 8, velocity=[0.0] * 8, effort=[0.0] * 8))
+            odom = Odometry(header=self._header(stamp, 'map'), child_frame_id='base_link')
+            odom.pose.pose.position.x = 0.05 * self.t
+            odom.pose.pose.orientation.w = 1.0
+            self.truth_pub.publish(odom)
+        if k % 50 == 0:  # 1 Hz
+            self.regolith_pub.publish(DiagnosticStatus(name='regolith', values=[
+                KeyValue(key=key, value='0') for key in self.c.regolith_keys]))
+
+    @staticmethod
+    def _header(stamp, frame=''):
+        from std_msgs.msg import Header
+        return Header(stamp=stamp, frame_id=frame)
+
+
+def test_runner_follows_the_clock_stops_cleanly_and_reports(ros, fake_world, tmp_path):
+    sim = ScriptedSim(ros)
+    out = tmp_path / 'out'
+    result = {}
+
+    def run():
+        try:
+            result['code'], result['summary'] = run_mission(MissionOptions(
+                world='flat_test', duration_s=DURATION_S, out_dir=out, nodes=NODES,
+                progress=False, startup_timeout_s=90.0, clock_timeout_s=60.0))
+        except BaseException as exc:  # reported below
+            result['error'] = exc
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    ros.spin_until(lambda: not worker.is_alive(), timeout_s=240.0)
+    worker.join(timeout=30.0)
+    assert 'error' not in result, result.get('error')
+    code, summary = result['code'], result['summary']
+    logs = {p.name: p.read_text()[-1500:] for p in (out / 'logs').glob('*.log')}
+    assert code == EXIT_OK, (summary.get('outcome_reason'), logs)
+    assert sorted(logs) == sorted(f'{n}.log' for n in NODES)
+
+    # followed the clock to the duration, and no further than a moment past it
+    assert DURATION_S <= summary['sim_time_s'] < DURATION_S + 5.0
+    assert summary['real_time_factor'] == pytest.approx(PACE, rel=0.5)
+    assert set(SUMMARY_KEYS) <= set(summary)
+    assert summary['world'] == 'flat_test' and summary['gravity_mps2'] == 1.62
+    # clean stop: every node exited by itself on SIGINT, wheels and drums last told zero
+    assert summary['node_exit_codes'] == {n: 0 for n in NODES}, logs
+    assert summary['motors_zeroed'] is True, (summary['last_actuator_commands'], logs)
+    assert all(summary['node_cpu_s'][n] > 0 for n in NODES)
+
+    for name in ('summary.json', 'report.png', 'report.html', 'mission.mcap'):
+        assert (out / name).stat().st_size > 0, name
+    on_disk = json.loads((out / 'summary.json').read_text())
+    statuses = [m for topic, _, m in read_messages(out / 'mission.mcap', ['/mission/status'])]
+    assert statuses, 'the executive published no status'
+    last = {kv.key: kv.value for kv in statuses[-1].values}
+    for key, kind in STATUS_FIGURES.items():
+        assert on_disk[key] == parse_number(last[key], kind), key
+    topics = {topic for topic, _, _ in read_messages(out / 'mission.mcap')}
+    assert {'/clock', '/mission/status', '/odom', '/' + sim.c.ground_truth_topic} <= topics
