@@ -54,6 +54,7 @@ class MissionOptions:
     clock_timeout_s: float = 120.0     # wall time without the sim clock moving that ends a run
     stop_timeout_s: float = 10.0       # per node, after SIGINT, before SIGTERM
     nodes: list | None = None          # subset of node names (tests); None: the whole stack
+    param_overrides: dict = field(default_factory=dict)  # {node: {param: value}}, applied last
     env: dict = field(default_factory=dict)
 
 
@@ -123,6 +124,8 @@ def run_mission(options: MissionOptions) -> tuple[int, dict]:
                                     state_file=_fresh_state_file(out))
     if options.nodes is not None:
         specs = [s for s in specs if s.name in options.nodes]
+    for s in specs:
+        s.overrides.update(options.param_overrides.get(s.name, {}))
     missing = stack_mod.missing_nodes(specs)
     if missing:
         raise MissionUnavailable(f"nodes not in this build: {', '.join(missing)}")
@@ -150,18 +153,20 @@ def run_mission(options: MissionOptions) -> tuple[int, dict]:
     executor.add_node(monitor)
     stack = stack_mod.Stack(specs, out, env)
     outcome, reason, cpu = 'complete', '', {}
+    cpu_at_clock = {}
     try:
         try:
             progress.message(f'mining-rover sim: world {options.world}, {options.duration_s:g} s, '
                              f'ROS_DOMAIN_ID={env.get("ROS_DOMAIN_ID", "0")}, out {out}')
             outcome, reason = _start(stack, monitor, executor, options, progress)
             if outcome == 'complete':
-                outcome, reason = _fly(stack, monitor, executor, options, progress)
+                outcome, reason = _fly(stack, monitor, executor, options, progress, cpu_at_clock)
         except KeyboardInterrupt:
             outcome, reason = 'interrupted', 'Ctrl-C'
         if outcome != 'complete':
             progress.message(f'mining-rover sim: mission ended early ({outcome}: {reason})')
-        cpu = {'cpu_s': stack.cpu_times_s(), 'monitor_cpu_s': time.process_time()}
+        cpu = {'cpu_s': stack.cpu_times_s(), 'monitor_cpu_s': time.process_time(),
+               'sim_time_s': monitor.timeline.sim_time, 'wall_s': time.monotonic()}
         codes = _stop(stack, monitor, executor, options, progress)
     finally:
         progress.close()
@@ -180,6 +185,7 @@ def run_mission(options: MissionOptions) -> tuple[int, dict]:
         'seed': options.seed, 'requested_rtf': options.rtf, 'motors_zeroed': motors_zeroed,
         'node_exit_codes': codes, 'node_cpu_s': cpu.get('cpu_s', {}),
         'monitor_cpu_s': round(cpu.get('monitor_cpu_s', 0.0), 3),
+        'cpu_window': _cpu_window(cpu_at_clock, cpu),
         'last_actuator_commands': {t: v for t, v in timeline.last_commands.items()},
         'recorded_topics': topics,
         'ros_domain_id': int(env.get('ROS_DOMAIN_ID', '0') or 0),
@@ -195,6 +201,18 @@ def run_mission(options: MissionOptions) -> tuple[int, dict]:
     write_report(out, summary, timeline, terrain_from_world(spec), logs)
     progress.message(_result_line(summary, out))
     return {'complete': EXIT_OK, 'interrupted': EXIT_INTERRUPTED}.get(outcome, EXIT_ABORTED), summary
+
+
+def _cpu_window(start: dict, end: dict) -> dict | None:
+    """CPU seconds each process spent between the first clock tick and the mission's end
+    (start-up excluded), with the sim and wall time of that window."""
+    if not start or not end:
+        return None
+    per_node = {n: round(end['cpu_s'][n] - (start['cpu_s'].get(n) or 0.0), 3)
+                for n in end['cpu_s'] if end['cpu_s'][n] is not None}
+    per_node['monitor'] = round(end['monitor_cpu_s'] - start['monitor_cpu_s'], 3)
+    return {'sim_s': round(end['sim_time_s'] - start['sim_time_s'], 3),
+            'wall_s': round(end['wall_s'] - start['wall_s'], 3), 'cpu_s': per_node}
 
 
 def _spin_for(executor, seconds: float):
@@ -227,8 +245,9 @@ def _start(stack, monitor, executor, options, progress) -> tuple[str, str]:
     return 'complete', ''
 
 
-def _fly(stack, monitor, executor, options, progress) -> tuple[str, str]:
-    """Spin the monitor until the sim clock reaches the duration."""
+def _fly(stack, monitor, executor, options, progress, cpu_at_clock: dict) -> tuple[str, str]:
+    """Spin the monitor until the sim clock reaches the duration. ``cpu_at_clock`` gets
+    every process's CPU time when the clock first moves (start-up cost excluded)."""
     tl = monitor.timeline
     reported_dead = set(stack.dead())
     last_clock, last_clock_wall = -1.0, time.monotonic()
@@ -240,6 +259,9 @@ def _fly(stack, monitor, executor, options, progress) -> tuple[str, str]:
             return 'complete', ''
         if tl.sim_time > last_clock:
             last_clock, last_clock_wall = tl.sim_time, now
+            if not cpu_at_clock:
+                cpu_at_clock.update(cpu_s=stack.cpu_times_s(), monitor_cpu_s=time.process_time(),
+                                    sim_time_s=tl.sim_time, wall_s=now)
         elif now - last_clock_wall > options.clock_timeout_s:
             return 'aborted', f'the simulator clock stood still for {options.clock_timeout_s:.0f} s'
         if now >= next_draw:
