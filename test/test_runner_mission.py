@@ -11,10 +11,13 @@ and summary.json holds the last /mission/status that the MCAP holds.
 from __future__ import annotations
 
 import json
-import math
+import os
+import signal
+import subprocess
 import sys
 import threading
 import types
+from pathlib import Path
 
 import pytest
 
@@ -27,7 +30,7 @@ from rosgraph_msgs.msg import Clock  # noqa: E402
 from sensor_msgs.msg import JointState  # noqa: E402
 
 from mining_rover.contract import load_contract  # noqa: E402
-from mining_rover.mission_runner import EXIT_OK, MissionOptions, run_mission  # noqa: E402
+from mining_rover.mission_runner import EXIT_INTERRUPTED, EXIT_OK, MissionOptions, run_mission  # noqa: E402
 from mining_rover.ros import qos  # noqa: E402
 from mining_rover.runner.recorder import read_messages  # noqa: E402
 from mining_rover.runner.timeline import STATUS_FIGURES, SUMMARY_KEYS, parse_number  # noqa: E402
@@ -38,8 +41,8 @@ STEP_S = 0.02          # sim step of the scripted simulator
 PACE = 2.0             # sim seconds per wall second
 
 
-@pytest.fixture
-def fake_world(monkeypatch, tmp_path):
+def install_fake_world(tmp_path):
+    """A flat test world in place of mining_rover.sim.world (sys.modules)."""
     prior = tmp_path / 'prior.npz'
     prior.write_bytes(b'')
     spec = types.SimpleNamespace(
@@ -51,16 +54,20 @@ def fake_world(monkeypatch, tmp_path):
     module = types.ModuleType('mining_rover.sim.world')
     module.list_worlds = lambda: ['flat_test']
     module.load_world = lambda name: spec
-    monkeypatch.setitem(sys.modules, 'mining_rover.sim.world', module)
-    return spec
+    return module
+
+
+@pytest.fixture
+def fake_world(monkeypatch, tmp_path):
+    monkeypatch.setitem(sys.modules, 'mining_rover.sim.world', install_fake_world(tmp_path))
 
 
 class ScriptedSim:
     """Publishes the sim contract's state topics once every node is in the graph."""
 
-    def __init__(self, ros):
+    def __init__(self, node):
         self.c = load_contract()
-        n = self.node = ros.node('scripted_sim')
+        n = self.node = node
         self.clock_pub = n.create_publisher(Clock, '/clock', qos.CLOCK)
         self.js_pub = n.create_publisher(JointState, self.c.joint_states_topic, qos.STATE)
         self.truth_pub = n.create_publisher(Odometry, self.c.ground_truth_topic, qos.STATE)
@@ -95,7 +102,7 @@ class ScriptedSim:
 
 
 def test_runner_follows_the_clock_stops_cleanly_and_reports(ros, fake_world, tmp_path):
-    sim = ScriptedSim(ros)
+    sim = ScriptedSim(ros.node('scripted_sim'))
     out = tmp_path / 'out'
     result = {}
 
@@ -137,3 +144,75 @@ def test_runner_follows_the_clock_stops_cleanly_and_reports(ros, fake_world, tmp
         assert on_disk[key] == parse_number(last[key], kind), key
     topics = {topic for topic, _, _ in read_messages(out / 'mission.mcap')}
     assert {'/clock', '/mission/status', '/odom', '/' + sim.c.ground_truth_topic} <= topics
+
+
+def test_ctrl_c_ends_the_mission_cleanly_with_a_partial_report(tmp_path):
+    """SIGINT to the runner (what Ctrl-C sends): nodes stop, motors end at zero, the
+    partial report is written, exit code 130."""
+    out = tmp_path / 'out'
+    env = {**os.environ, 'PYTHONUNBUFFERED': '1'}
+    proc = subprocess.Popen([sys.executable, __file__, str(out)], env=env, stderr=subprocess.PIPE,
+                            stdout=subprocess.DEVNULL, text=True)
+    lines = []
+    try:
+        for line in proc.stderr:  # progress lines: every 5 s of wall time here
+            lines.append(line)
+            if '/' in line and ' s  cycles' in line and float(line.split(']')[1].split('/')[0]) >= 8.0:
+                proc.send_signal(signal.SIGINT)
+                break
+        _, rest = proc.communicate(timeout=120)
+        lines.append(rest or '')
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    text = ''.join(lines)
+    assert proc.returncode == EXIT_INTERRUPTED, text
+    s = json.loads((out / 'summary.json').read_text())
+    assert s['outcome'] == 'interrupted'
+    assert 8.0 <= s['sim_time_s'] < LONG_DURATION_S
+    assert s['node_exit_codes'] == {n: 0 for n in NODES}, text
+    assert s['motors_zeroed'] is True
+    assert (out / 'report.html').is_file() and (out / 'report.png').is_file()
+    assert list(read_messages(out / 'mission.mcap', ['/mission/status']))
+
+
+LONG_DURATION_S = 600.0
+
+
+def _interrupted_mission(out: Path) -> int:
+    """A long mission against the scripted sim, for the Ctrl-C test (a separate process:
+    SIGINT must reach a runner in its main thread, as it does from a terminal)."""
+    import rclpy
+    from rclpy.context import Context
+    from rclpy.executors import SingleThreadedExecutor
+    from rclpy.signals import SignalHandlerOptions
+    sys.modules['mining_rover.sim.world'] = install_fake_world(out.parent)
+    ctx = Context()
+    rclpy.init(context=ctx, signal_handler_options=SignalHandlerOptions.NO)
+    node = rclpy.create_node('scripted_sim', context=ctx)
+    ScriptedSim(node)
+    executor = SingleThreadedExecutor(context=ctx)
+    executor.add_node(node)
+    running = threading.Event()
+    running.set()
+
+    def spin():
+        while running.is_set():
+            executor.spin_once(timeout_sec=0.05)
+    spinner = threading.Thread(target=spin)
+    spinner.start()
+    try:
+        code, _ = run_mission(MissionOptions(world='flat_test', duration_s=LONG_DURATION_S, out_dir=out,
+                                             nodes=NODES, progress=True, startup_timeout_s=90.0))
+    finally:
+        running.clear()
+        spinner.join()
+        executor.shutdown()
+        node.destroy_node()
+        rclpy.try_shutdown(context=ctx)
+    return code
+
+
+if __name__ == '__main__':
+    sys.exit(_interrupted_mission(Path(sys.argv[1])))

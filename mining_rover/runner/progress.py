@@ -7,10 +7,10 @@ import time
 
 class Progress:
     """On a terminal the line is redrawn in place; elsewhere (CI logs, pipes) a line is
-    printed every ``log_every`` of the mission."""
+    printed every ``log_every`` of the mission or every ``log_wall_s`` of wall time."""
 
     def __init__(self, duration_s: float, stream=None, enabled: bool = True, width: int = 28,
-                 log_every: float = 0.1):
+                 log_every: float = 0.1, log_wall_s: float = 5.0):
         self.duration_s = max(float(duration_s), 1e-9)
         self.stream = stream or sys.stderr
         self.enabled = enabled
@@ -18,6 +18,8 @@ class Progress:
         self.tty = hasattr(self.stream, 'isatty') and self.stream.isatty()
         self.log_every = log_every
         self._next_log = 0.0
+        self.log_wall_s = log_wall_s
+        self._next_log_wall = 0.0
         self._t0 = time.monotonic()
         self._drawn = False
 
@@ -37,9 +39,10 @@ class Progress:
         if self.tty:
             self.stream.write('\r' + text.ljust(120)[:160])
             self._drawn = True
-        elif sim_s / self.duration_s >= self._next_log:
+        elif sim_s / self.duration_s >= self._next_log or time.monotonic() >= self._next_log_wall:
             self.stream.write(text + '\n')
             self._next_log = sim_s / self.duration_s + self.log_every
+            self._next_log_wall = time.monotonic() + self.log_wall_s
         self.stream.flush()
 
     def message(self, text: str):

@@ -121,7 +121,8 @@ class NodeProcess:
         self._log.write('$ ' + ' '.join(argv) + '\n')
         self._log.flush()
         self.proc = subprocess.Popen(argv, stdout=self._log, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL, env=env, start_new_session=True)
+                                     stdin=subprocess.DEVNULL, env=env, start_new_session=True,
+                                     preexec_fn=_die_with_parent)
         self.started_wall = time.monotonic()
         self.returncode: int | None = None
         self.stop_signal: str | None = None
@@ -166,6 +167,17 @@ class NodeProcess:
             return '\n'.join(self.log_path.read_text(errors='replace').splitlines()[-lines:])
         except OSError:
             return ''
+
+
+def _die_with_parent():
+    """In the child, before exec: get SIGINT (a clean stop, motors to zero) if the runner
+    dies without stopping us (kill -9), instead of driving on as an orphan. Linux only."""
+    try:
+        import ctypes
+        PR_SET_PDEATHSIG = 1
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, int(signal.SIGINT), 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
 
 
 def proc_cpu_time_s(pid: int) -> float | None:
