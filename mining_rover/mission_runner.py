@@ -162,10 +162,11 @@ def run_mission(options: MissionOptions) -> tuple[int, dict]:
                 outcome, reason = _fly(stack, monitor, executor, options, progress, cpu_at_clock)
         except KeyboardInterrupt:
             outcome, reason = 'interrupted', 'Ctrl-C'
+        monitor.timeline.mark_end()
         if outcome != 'complete':
             progress.message(f'mining-rover sim: mission ended early ({outcome}: {reason})')
         cpu = {'cpu_s': stack.cpu_times_s(), 'monitor_cpu_s': time.process_time(),
-               'sim_time_s': monitor.timeline.sim_time, 'wall_s': time.monotonic()}
+               'sim_time_s': monitor.timeline.mission_sim_time(), 'wall_s': time.monotonic()}
         codes = _stop(stack, monitor, executor, options, progress)
     finally:
         progress.close()

@@ -69,6 +69,16 @@ class Timeline:
     last_clock_wall: float | None = None
     first_sim_time: float | None = None
     sim_time: float = 0.0
+    end: tuple | None = None    # (sim time, wall time of its clock) when the mission ended
+
+    def mark_end(self):
+        """The mission is over (duration, Ctrl-C, abort): later clock ticks, while the
+        nodes stop, are recorded but count neither in sim_time_s nor in the RTF."""
+        if self.end is None:
+            self.end = (self.sim_time, self.last_clock_wall)
+
+    def mission_sim_time(self) -> float:
+        return self.end[0] if self.end else self.sim_time
 
     def on_clock(self, sim_t: float, wall_t: float):
         if self.first_clock_wall is None:
@@ -91,10 +101,11 @@ class Timeline:
 
     def measured_rtf(self) -> float | None:
         """Sim seconds per wall second while the simulator clock ran."""
-        if self.first_clock_wall is None or self.last_clock_wall is None:
+        sim_t, wall_t = self.end if self.end else (self.sim_time, self.last_clock_wall)
+        if self.first_clock_wall is None or wall_t is None:
             return None
-        wall = self.last_clock_wall - self.first_clock_wall
-        sim = self.sim_time - (self.first_sim_time or 0.0)
+        wall = wall_t - self.first_clock_wall
+        sim = sim_t - (self.first_sim_time or 0.0)
         return sim / wall if wall > 0 else None
 
     def series(self, key: str, source: str = 'status') -> tuple[list, list]:
@@ -168,11 +179,12 @@ def summarise(timeline: Timeline, *, world: str, gravity_mps2: float | None, wal
     """summary.json: the issue's keys (mission figures from the last /mission/status,
     None where none arrived) plus ``sim_*`` ground truth and run facts."""
     status = timeline.last_status()
-    sim_time = timeline.sim_time - (timeline.first_sim_time or 0.0) if timeline.first_sim_time is not None else 0.0
+    end_t = timeline.mission_sim_time()
+    sim_elapsed = end_t - timeline.first_sim_time if timeline.first_sim_time is not None else 0.0
     summary = {
         'world': world,
         'gravity_mps2': gravity_mps2,
-        'sim_time_s': round(timeline.sim_time, 3),
+        'sim_time_s': round(end_t, 3),
         'wall_time_s': round(wall_time_s, 3),
         'real_time_factor': _round(timeline.measured_rtf(), 4),
     }
@@ -184,7 +196,8 @@ def summarise(timeline: Timeline, *, world: str, gravity_mps2: float | None, wal
     summary['fault_reason'] = status.get('fault_reason') or ''
     summary['time_autonomous_s'] = parse_number(status.get('time_autonomous_s'))
     summary['status_messages'] = len(timeline.status)
-    summary['sim_elapsed_s'] = round(sim_time, 3)
+    summary['sim_elapsed_s'] = round(sim_elapsed, 3)
+    summary['sim_time_at_stop_s'] = round(timeline.sim_time, 3)
     regolith = timeline.last_regolith()
     for key in SIM_FIGURES:
         summary[f'sim_{key}'] = parse_number(regolith.get(key),
