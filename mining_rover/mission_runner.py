@@ -169,6 +169,8 @@ def run_mission(options: MissionOptions) -> tuple[int, dict]:
                'sim_time_s': monitor.timeline.mission_sim_time(), 'wall_s': time.monotonic()}
         codes = _stop(stack, monitor, executor, options, progress)
     finally:
+        if any(p.alive() for p in stack.procs.values()):  # an error above: never leave nodes behind
+            stack.stop(timeout_s=options.stop_timeout_s)
         progress.close()
         monitor.finalise()
         motors_zeroed = monitor.motors_zeroed()
@@ -177,7 +179,7 @@ def run_mission(options: MissionOptions) -> tuple[int, dict]:
         monitor.destroy_node()
         executor.shutdown()
         rclpy.try_shutdown(context=context)
-    if outcome == 'complete' and motors_zeroed is False:
+    if motors_zeroed is False:
         progress.message('mining-rover sim: WARNING the last wheel/drum command was not zero')
     wall = time.monotonic() - wall0
     extra = {
