@@ -112,8 +112,9 @@ def inflate(costs: np.ndarray, resolution: float, robot_radius_m: float,
         return c.copy()
     dist = ndimage.distance_transform_edt(~lethal) * resolution
     infl = np.zeros(c.shape, dtype=np.int16)
-    infl[dist <= robot_radius_m] = INSCRIBED
-    ring = (dist > robot_radius_m) & (dist <= inflation_radius_m)
+    inscribed = dist <= robot_radius_m + 1e-9 * resolution
+    infl[inscribed] = INSCRIBED
+    ring = ~inscribed & (dist <= inflation_radius_m)
     infl[ring] = np.floor((INSCRIBED - 1) * np.exp(-cost_scaling_factor * (dist[ring] - robot_radius_m))
                           ).astype(np.int16)
     infl[lethal] = LETHAL
@@ -256,8 +257,19 @@ class GridPlanner:
     def _start_mult(self, start) -> np.ndarray:
         mult = self.mult
         if not np.isfinite(mult[start]):
-            # The robot is where it is: let it leave an inscribed/unknown start cell.
+            # The robot is where it is (too near a rock after a slip, or on unknown ground):
+            # let it leave through the non-lethal cells within a robot radius of the start,
+            # at the highest traversable cost.
             mult = mult.copy()
+            res = self.grid.resolution
+            r = int(math.ceil(self.cfg.robot_radius_m / res)) + 2
+            H, W = mult.shape
+            r0, r1 = max(0, start[0] - r), min(H, start[0] + r + 1)
+            c0, c1 = max(0, start[1] - r), min(W, start[1] + r + 1)
+            rr, cc = np.mgrid[r0:r1, c0:c1]
+            near = ((rr - start[0]) ** 2 + (cc - start[1]) ** 2 <= r * r) & (self.costs[r0:r1, c0:c1] < LETHAL)
+            window = mult[r0:r1, c0:c1]
+            window[near & ~np.isfinite(window)] = 1.0 + self.cfg.cost_weight
             mult[start] = 1.0 + self.cfg.cost_weight
         return mult
 
