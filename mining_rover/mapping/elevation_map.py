@@ -154,8 +154,10 @@ class ElevationMap:
         if pts.ndim != 2 or pts.shape[1] != 3 or var.shape != (len(pts),):
             raise ValueError(f'points must be (N, 3) with N variances, got {pts.shape} and {var.shape}')
         ok = np.isfinite(pts).all(axis=1) & np.isfinite(var) & (var > 0.0)
-        row, col, inside = self.cell_index(pts[:, 0], pts[:, 1])
-        ok &= inside
+        row = np.zeros(len(pts), np.int64)
+        col = np.zeros(len(pts), np.int64)
+        row[ok], col[ok], inside = self.cell_index(pts[ok, 0], pts[ok, 1])
+        ok[ok] = inside
         if sensor_xyz is not None and self.params.visibility_cleanup and np.any(ok):
             self._visibility_cleanup(np.asarray(sensor_xyz, float), pts[ok])
         if not np.any(ok):

@@ -1,0 +1,102 @@
+"""The mapping pipeline: stereo points in the camera frame + pose -> elevation map ->
+layers, hazards and a Nav2 costmap. Pure numpy; mapping_node is a thin adapter over it.
+
+Frames: points arrive in the left camera optical frame; ``T_base_cam`` (base_link ->
+left optical frame, from the URDF) and ``T_map_base`` (odometry; odom == map in this
+stack) place them in ``map``. Heights are map z (m, gravity aligned).
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from mining_rover.mapping.elevation_map import ElevationMap, MapParams, height_variance
+from mining_rover.mapping.hazards import HazardParams, Hazards, detect_hazards
+from mining_rover.mapping.traversability import (Layers, TraversabilityParams, mark_lethal,
+                                                 traversability)
+
+
+@dataclass(frozen=True)
+class StereoErrorModel:
+    """sigma_z = z^2 * sigma_d / (f * B) (perception/stereo.py); ``floor_m`` adds an
+    independent height error (cell size, pixel quantisation), ``max_range_m`` drops far
+    points whose error the map does not want."""
+    focal_px: float = 470.0
+    baseline_m: float = 0.20
+    sigma_disparity_px: float = 0.25
+    floor_m: float = 0.01
+    max_range_m: float = 8.0
+
+    def __post_init__(self):
+        for name in ('focal_px', 'baseline_m', 'sigma_disparity_px', 'max_range_m'):
+            if not getattr(self, name) > 0.0:
+                raise ValueError(f'{name} must be > 0, got {getattr(self, name)}')
+        if self.floor_m < 0.0:
+            raise ValueError(f'floor_m must be >= 0, got {self.floor_m}')
+
+    def sigma_z(self, z_m: np.ndarray) -> np.ndarray:
+        return z_m * z_m * (self.sigma_disparity_px / (self.focal_px * self.baseline_m))
+
+
+def _check_rigid(T, name) -> np.ndarray:
+    T = np.asarray(T, float)
+    if T.shape != (4, 4) or not np.all(np.isfinite(T)):
+        raise ValueError(f'{name} must be a finite 4x4 transform, got shape {T.shape}')
+    R = T[:3, :3]
+    if not np.allclose(R @ R.T, np.eye(3), atol=1e-4) or abs(np.linalg.det(R) - 1.0) > 1e-4:
+        raise ValueError(f'{name} rotation is not orthonormal')
+    return T
+
+
+class TerrainMapper:
+    def __init__(self, map_params: MapParams = MapParams(),
+                 trav_params: TraversabilityParams = TraversabilityParams(),
+                 hazard_params: HazardParams = HazardParams(),
+                 error_model: StereoErrorModel = StereoErrorModel(),
+                 T_base_cam=np.eye(4), max_points: int = 60000):
+        self.map = ElevationMap(map_params)
+        self.trav_params = trav_params
+        self.hazard_params = hazard_params
+        self.error = error_model
+        self.T_base_cam = _check_rigid(T_base_cam, 'T_base_cam')
+        self.max_points = int(max_points)
+        self._rng = np.random.default_rng(0)
+        self.last_update_ms = 0.0
+
+    def integrate(self, points_cam: np.ndarray, T_map_base, stamp_s: float = 0.0) -> int:
+        """Fuse one cloud ((N, 3) m, left optical frame) taken at pose T_map_base.
+
+        Non-finite points are dropped; at most ``max_points`` (a random subset, so every
+        part of the image keeps its share) are fused. Returns cells updated.
+        """
+        t0 = time.perf_counter()
+        T_map_cam = _check_rigid(T_map_base, 'T_map_base') @ self.T_base_cam
+        pts = np.asarray(points_cam, np.float32)
+        if pts.ndim != 2 or pts.shape[1] != 3:
+            raise ValueError(f'points must be (N, 3), got shape {pts.shape}')
+        ok = np.isfinite(pts).all(axis=1) & (pts[:, 2] > 0.0) & (pts[:, 2] <= self.error.max_range_m)
+        pts = pts[ok]
+        if len(pts) > self.max_points:
+            pts = pts[self._rng.choice(len(pts), self.max_points, replace=False)]
+        self.map.move_to(*T_map_base[:2, 3])
+        R, t = T_map_cam[:3, :3].astype(np.float32), T_map_cam[:3, 3].astype(np.float32)
+        pts_map = pts @ R.T + t
+        var = height_variance(pts, self.error.sigma_z(pts[:, 2].astype(np.float64)), R,
+                              self.error.floor_m ** 2)
+        n = self.map.fuse(pts_map, var, stamp_s, sensor_xyz=T_map_cam[:3, 3])
+        self.last_update_ms = 1e3 * (time.perf_counter() - t0)
+        return n
+
+    def layers(self) -> Layers:
+        return traversability(self.map.height, self.map.resolution, self.trav_params)
+
+    def hazards(self) -> Hazards:
+        return detect_hazards(self.map.height, self.map.resolution, self.map.origin, self.hazard_params)
+
+    def costmap(self, layers: Layers | None = None, hazards: Hazards | None = None) -> np.ndarray:
+        """int8 Nav2 costmap (0 free .. 100 lethal, -1 unknown), rocks and craters lethal."""
+        layers = layers or self.layers()
+        hazards = hazards or self.hazards()
+        return mark_lethal(layers.cost, hazards.footprint)

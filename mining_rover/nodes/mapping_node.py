@@ -1,0 +1,275 @@
+"""mapping_node: stereo points + odometry -> elevation map, costmap and hazards.
+
+Subscribes: stereo/points (PointCloud2 in the left optical frame, SENSOR), odom
+(nav_msgs/Odometry odom -> base_link, STATE; odom == map in this stack) and the right
+camera_info of the sim contract (SENSOR), from which the stereo error model takes the
+focal length and baseline when ``use_camera_info`` is set.
+Publishes (docs/INTERFACES.md): map/elevation and map/elevation_variance (32FC1, same grid
+as the costmap), map/elevation_cloud, map/costmap (OccupancyGrid, MAP = TRANSIENT_LOCAL),
+map/hazards (MarkerArray: ns ``craters`` cylinders, pose = centre, scale.x = diameter,
+scale.z = depth; ns ``rocks``, pose = centre, scale.z = height; a DELETEALL marker first),
+map/timing (DiagnosticStatus: update_ms, cells_known, layers_ms).
+
+Clouds are fused in their callback (a vectorised update of a few ms); layers, hazards and
+the costmap are computed on a ``publish_rate_hz`` timer. Dropped with a throttled reason,
+the map untouched: clouds in another frame, with no pose within ``max_pose_age_s`` of
+their stamp, malformed clouds; non-finite points are ignored.
+The camera extrinsics base_link -> left camera link (``camera_xyz``, ``camera_rpy``)
+default to the URDF (urdf/rover.urdf.xacro from config/rover.yaml).
+"""
+from __future__ import annotations
+
+import math
+from collections import deque
+
+import numpy as np
+import transforms3d
+from diagnostic_msgs.msg import DiagnosticStatus, KeyValue
+from geometry_msgs.msg import Point, Pose, Quaternion, Vector3
+from nav_msgs.msg import OccupancyGrid, Odometry
+from rclpy.node import Node
+from sensor_msgs.msg import CameraInfo, Image, PointCloud2
+from std_msgs.msg import ColorRGBA
+from visualization_msgs.msg import Marker, MarkerArray
+
+from mining_rover.contract import load_contract
+from mining_rover.description import load_rover
+from mining_rover.mapping.elevation_map import MapParams
+from mining_rover.mapping.hazards import HazardParams
+from mining_rover.mapping.terrain_mapper import StereoErrorModel, TerrainMapper
+from mining_rover.mapping.traversability import TraversabilityParams
+from mining_rover.ros import qos
+from mining_rover.ros.conversions import (camera_info_to_model, float_grid_to_image, make_header,
+                                          numpy_to_occupancy_grid, odometry_to_matrix,
+                                          pointcloud2_to_xyz, stamp_to_seconds, xyz_to_pointcloud2)
+from mining_rover.ros.params import Param, ParameterError, declare_and_read
+from mining_rover.ros.runtime import main_wrapper
+
+LOG_THROTTLE_S = 5.0
+#: camera link (x forward, z up) -> optical frame (z forward, x right, y down): REP-103,
+#: the rpy (-pi/2, 0, -pi/2) of the URDF's *_camera_optical_joint.
+T_LINK_OPTICAL = np.eye(4)
+T_LINK_OPTICAL[:3, :3] = transforms3d.euler.euler2mat(-math.pi / 2, 0.0, -math.pi / 2, 'sxyz')
+
+
+def _urdf_camera() -> tuple:
+    """(xyz, rpy) of base_link -> left_camera_link from the rover URDF."""
+    _, model = load_rover()
+    T = model.fixed_transform('base_link', 'left_camera_link')
+    return [float(v) for v in T[:3, 3]], [float(v) for v in transforms3d.euler.mat2euler(T[:3, :3], 'sxyz')]
+
+
+def _focal_from_contract(contract) -> float:
+    return contract.camera_width / (2.0 * math.tan(contract.camera_hfov_rad / 2.0))
+
+
+def _params(contract) -> list:
+    xyz, rpy = _urdf_camera()
+    m, t, h, e = MapParams(), TraversabilityParams(), HazardParams(), StereoErrorModel()
+    three = lambda v: None if len(v) == 3 and all(math.isfinite(x) for x in v) else 'needs 3 finite values'
+    return [
+        Param('map_frame', 'map', 'frame of the map and of the odometry pose (odom == map here)'),
+        Param('cloud_frame', contract.left.frame, 'frame the stereo cloud must be in (left optical)'),
+        Param('camera_xyz', xyz, 'base_link -> left camera link translation, m', check=three),
+        Param('camera_rpy', rpy, 'base_link -> left camera link roll, pitch, yaw, rad', check=three),
+        Param('resolution_m', m.resolution_m, 'cell size, m', 0.01, 1.0),
+        Param('size_m', m.size_m, 'side of the square map, m', 1.0, 500.0),
+        Param('follow_robot', m.follow_robot, 'recentre the map on the rover as it drives'),
+        Param('recentre_distance_m', m.recentre_distance_m, 'recentre when this far off centre, m', 0.0, 250.0),
+        Param('min_variance_m2', m.min_variance_m2, 'floor of one frame cell measurement variance, m^2', 1e-8, 1.0),
+        Param('max_variance_m2', m.max_variance_m2, 'cells above this variance become unknown, m^2', 1e-6, 100.0),
+        Param('max_points_per_cell', m.max_points_per_cell, 'independent points per cell per frame', 1, 1000),
+        Param('gate_sigma', m.gate_sigma, 'Mahalanobis gate beyond which a cell restarts', 0.5, 100.0),
+        Param('stale_after_s', m.stale_after_s, 'forget cells unseen this long, s; 0 = never', 0.0, 1e6),
+        Param('visibility_cleanup', m.visibility_cleanup, 'clear cells that rays pass through'),
+        Param('visibility_rays', m.visibility_rays, 'rays per cloud for the clean-up', 0, 100000),
+        Param('visibility_margin_m', m.visibility_margin_m, 'clean-up margin above a ray, m', 0.0, 5.0),
+        Param('variance_growth_per_m', 1e-4, 'cell variance added per metre driven (odometry drift), m^2/m',
+              0.0, 1.0),
+        Param('max_points', 60000, 'points fused per cloud (random subset beyond)', 100, 10_000_000),
+        Param('focal_px', _focal_from_contract(contract), 'stereo focal length for the error model, px '
+              '(overridden by camera_info when use_camera_info)', 1.0, 1e5),
+        Param('baseline_m', 0.2, 'stereo baseline for the error model, m', 0.01, 10.0),
+        Param('use_camera_info', True, 'take focal_px and baseline_m from the right camera_info'),
+        Param('sigma_disparity_px', e.sigma_disparity_px, 'disparity noise of the error model, px', 0.01, 5.0),
+        Param('height_floor_m', e.floor_m, 'independent height error per point, m', 0.0, 1.0),
+        Param('max_range_m', e.max_range_m, 'farthest depth fused, m', 0.5, 100.0),
+        Param('slope_window_m', t.slope_window_m, 'window of the slope fit, m', 0.05, 5.0),
+        Param('roughness_window_m', t.roughness_window_m, 'window of the roughness, m', 0.05, 5.0),
+        Param('step_window_m', t.step_window_m, 'window of the step height, m', 0.05, 5.0),
+        Param('slope_critical_rad', t.slope_critical_rad, 'lethal slope, rad', 0.01, 1.5),
+        Param('step_critical_m', t.step_critical_m, 'lethal step, m', 0.01, 5.0),
+        Param('roughness_critical_m', t.roughness_critical_m, 'lethal roughness, m', 0.001, 5.0),
+        Param('rock_min_height_m', h.rock_min_height_m, 'rocks this tall or taller are hazards, m', 0.01, 5.0),
+        Param('rock_max_diameter_m', h.rock_max_diameter_m, 'widest rock, m', 0.1, 10.0),
+        Param('crater_min_depth_m', h.crater_min_depth_m, 'shallowest crater reported, m', 0.005, 10.0),
+        Param('crater_min_diameter_m', h.crater_min_diameter_m, 'smallest crater reported, m', 0.05, 100.0),
+        Param('crater_max_diameter_m', h.crater_max_diameter_m, 'widest crater found, m', 0.2, 100.0),
+        Param('crater_margin_m', h.crater_margin_m, 'lethal margin around a crater, m', 0.0, 5.0),
+        Param('max_pose_age_s', 0.5, 'largest cloud/odometry stamp difference accepted, s', 0.0, 60.0),
+        Param('publish_rate_hz', 1.0, 'rate of costmap, layers and hazards, Hz', 0.01, 50.0),
+    ]
+
+
+def _xyzrpy_to_matrix(xyz, rpy) -> np.ndarray:
+    T = np.eye(4)
+    T[:3, :3] = transforms3d.euler.euler2mat(*rpy, 'sxyz')
+    T[:3, 3] = xyz
+    return T
+
+
+class MappingNode(Node):
+    def __init__(self, **kwargs):
+        super().__init__('mapping_node', **kwargs)
+        contract = load_contract()
+        self._spec = _params(contract)
+        p = declare_and_read(self, self._spec)
+        self.cfg = p
+        try:
+            map_params = MapParams.from_dict(p)
+            trav = TraversabilityParams.from_dict(p)
+            hazard = HazardParams.from_dict(p)
+            self._error_kwargs = dict(sigma_disparity_px=p['sigma_disparity_px'], floor_m=p['height_floor_m'],
+                                      max_range_m=p['max_range_m'])
+            error = StereoErrorModel(focal_px=p['focal_px'], baseline_m=p['baseline_m'], **self._error_kwargs)
+        except ValueError as exc:
+            raise ParameterError(f'mapping parameters: {exc}') from exc
+        self.T_base_cam = _xyzrpy_to_matrix(p['camera_xyz'], p['camera_rpy']) @ T_LINK_OPTICAL
+        self.mapper = TerrainMapper(map_params, trav, hazard, error, self.T_base_cam, p['max_points'])
+        self._poses = deque(maxlen=200)     # (stamp_s, 4x4 map->base)
+        self._last_xy = None
+        self._last_cov_z = None
+        self.clouds_fused = 0
+        self.clouds_dropped = 0
+        self.last_hazards = None
+
+        self._pub_elev = self.create_publisher(Image, 'map/elevation', qos.MAP)
+        self._pub_var = self.create_publisher(Image, 'map/elevation_variance', qos.MAP)
+        self._pub_cloud = self.create_publisher(PointCloud2, 'map/elevation_cloud', qos.MAP)
+        self._pub_cost = self.create_publisher(OccupancyGrid, 'map/costmap', qos.MAP)
+        self._pub_hazards = self.create_publisher(MarkerArray, 'map/hazards', qos.MAP)
+        self._pub_timing = self.create_publisher(DiagnosticStatus, 'map/timing', qos.STATE)
+        self.create_subscription(PointCloud2, 'stereo/points', self._on_cloud, qos.SENSOR)
+        self.create_subscription(Odometry, 'odom', self._on_odom, qos.STATE)
+        if p['use_camera_info']:
+            self.create_subscription(CameraInfo, contract.right.info, self._on_info, qos.SENSOR)
+        self.create_timer(1.0 / p['publish_rate_hz'], self._publish)
+        m = self.mapper.map
+        self.get_logger().info(
+            f'elevation map {m.n}x{m.n} cells of {m.resolution} m in {p["map_frame"]}; camera at '
+            f'{np.round(self.T_base_cam[:3, 3], 3).tolist()} in base_link')
+
+    def _drop(self, reason: str) -> None:
+        self.clouds_dropped += 1
+        self.get_logger().warning(f'cloud dropped: {reason}', throttle_duration_sec=LOG_THROTTLE_S)
+
+    # -- inputs -----------------------------------------------------------------------
+    def _on_info(self, msg: CameraInfo) -> None:
+        try:
+            model = camera_info_to_model(msg)
+            f, baseline = model.fx, -float(model.P[0, 3]) / model.fx
+            if (f, baseline) == (self.mapper.error.focal_px, self.mapper.error.baseline_m):
+                return
+            self.mapper.error = StereoErrorModel(focal_px=f, baseline_m=baseline, **self._error_kwargs)
+        except ValueError as exc:
+            self.get_logger().warning(f'right camera_info ignored: {exc}', throttle_duration_sec=LOG_THROTTLE_S)
+
+    def _on_odom(self, msg: Odometry) -> None:
+        try:
+            T = odometry_to_matrix(msg)
+        except ValueError as exc:
+            self.get_logger().warning(f'odometry ignored: {exc}', throttle_duration_sec=LOG_THROTTLE_S)
+            return
+        if msg.header.frame_id not in (self.cfg['map_frame'], 'odom'):
+            self.get_logger().warning(f'odometry in frame {msg.header.frame_id!r} ignored: expected '
+                                      f"{self.cfg['map_frame']!r} or 'odom'", throttle_duration_sec=LOG_THROTTLE_S)
+            return
+        self._poses.append((stamp_to_seconds(msg.header.stamp), T))
+        # Odometry drift makes old heights less certain: per metre driven, and by the
+        # growth of the reported vertical position variance.
+        xy = T[:2, 3]
+        grow = 0.0
+        if self._last_xy is not None:
+            grow += self.cfg['variance_growth_per_m'] * float(np.hypot(*(xy - self._last_xy)))
+        cov_z = float(msg.pose.covariance[14])
+        if math.isfinite(cov_z) and self._last_cov_z is not None and cov_z > self._last_cov_z:
+            grow += cov_z - self._last_cov_z
+        self._last_xy, self._last_cov_z = xy, cov_z if math.isfinite(cov_z) else self._last_cov_z
+        if grow > 0.0:
+            self.mapper.map.grow_variance(grow)
+
+    def _pose_at(self, stamp_s: float):
+        if not self._poses:
+            return None, 'no odometry received yet'
+        t, T = min(self._poses, key=lambda e: abs(e[0] - stamp_s))
+        if abs(t - stamp_s) > self.cfg['max_pose_age_s']:
+            return None, (f'stale pose: nearest odometry is {abs(t - stamp_s):.2f} s from the cloud '
+                          f"(max_pose_age_s {self.cfg['max_pose_age_s']})")
+        return T, ''
+
+    def _on_cloud(self, msg: PointCloud2) -> None:
+        if msg.header.frame_id != self.cfg['cloud_frame']:
+            return self._drop(f'frame {msg.header.frame_id!r} is not {self.cfg["cloud_frame"]!r}')
+        stamp = stamp_to_seconds(msg.header.stamp)
+        T, why = self._pose_at(stamp)
+        if T is None:
+            return self._drop(why)
+        try:
+            points = pointcloud2_to_xyz(msg)
+            self.mapper.integrate(points, T, stamp)
+        except ValueError as exc:
+            return self._drop(f'malformed cloud: {exc}')
+        self.clouds_fused += 1
+
+    # -- outputs ----------------------------------------------------------------------
+    def _publish(self) -> None:
+        import time
+        t0 = time.perf_counter()
+        m = self.mapper.map
+        m.clear_stale(self.get_clock().now().nanoseconds * 1e-9)
+        layers = self.mapper.layers()
+        hazards = self.mapper.hazards()
+        cost = self.mapper.costmap(layers, hazards)
+        self.last_hazards = hazards
+        layers_ms = 1e3 * (time.perf_counter() - t0)
+        stamp = self.get_clock().now().to_msg()
+        frame = self.cfg['map_frame']
+        origin = (float(m.origin[0]), float(m.origin[1]))
+        self._pub_cost.publish(numpy_to_occupancy_grid(cost, m.resolution, origin, frame, stamp))
+        self._pub_elev.publish(float_grid_to_image(m.height, frame, stamp))
+        self._pub_var.publish(float_grid_to_image(m.variance, frame, stamp))
+        known = m.known()
+        xs, ys = m.cell_centres()
+        rows, cols = np.nonzero(known)
+        cloud = np.column_stack([xs[cols], ys[rows], m.height[rows, cols]]).astype(np.float32)
+        self._pub_cloud.publish(xyz_to_pointcloud2(cloud, frame, stamp))
+        self._pub_hazards.publish(self._markers(hazards, frame, stamp))
+        status = DiagnosticStatus(level=DiagnosticStatus.OK, name='mapping_node',
+                                  message=f'{len(hazards.rocks)} rocks, {len(hazards.craters)} craters')
+        status.values = [KeyValue(key='update_ms', value=f'{self.mapper.last_update_ms:.3f}'),
+                         KeyValue(key='cells_known', value=str(int(rows.size))),
+                         KeyValue(key='layers_ms', value=f'{layers_ms:.3f}')]
+        self._pub_timing.publish(status)
+
+    def _markers(self, hazards, frame, stamp) -> MarkerArray:
+        out = MarkerArray()
+        out.markers.append(Marker(header=make_header(frame, stamp), action=Marker.DELETEALL))
+        ground = self.mapper.map.height_at
+        for i, c in enumerate(hazards.craters):
+            z = float(np.nan_to_num(ground(c.x, c.y), nan=0.0))
+            out.markers.append(Marker(
+                header=make_header(frame, stamp), ns='craters', id=i, type=Marker.CYLINDER,
+                action=Marker.ADD, pose=Pose(position=Point(x=c.x, y=c.y, z=z), orientation=Quaternion(w=1.0)),
+                scale=Vector3(x=2 * c.radius, y=2 * c.radius, z=max(c.depth, 1e-3)),
+                color=ColorRGBA(r=0.9, g=0.3, b=0.1, a=0.5)))
+        for i, r in enumerate(hazards.rocks):
+            z = float(np.nan_to_num(ground(r.x, r.y), nan=r.height)) - r.height / 2.0  # mid-height
+            out.markers.append(Marker(
+                header=make_header(frame, stamp), ns='rocks', id=i, type=Marker.CYLINDER,
+                action=Marker.ADD, pose=Pose(position=Point(x=r.x, y=r.y, z=z), orientation=Quaternion(w=1.0)),
+                scale=Vector3(x=2 * r.radius, y=2 * r.radius, z=max(r.height, 1e-3)),
+                color=ColorRGBA(r=0.8, g=0.1, b=0.1, a=0.8)))
+        return out
+
+
+main = main_wrapper(MappingNode)

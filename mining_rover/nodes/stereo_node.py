@@ -1,0 +1,184 @@
+"""stereo_node: left/right images + camera_info -> disparity and a point cloud.
+
+Subscribes (sim contract, SENSOR QoS): stereo/left/image_raw, stereo/right/image_raw,
+stereo/left/camera_info, stereo/right/camera_info. Publishes (SENSOR QoS):
+stereo/disparity (stereo_msgs/DisparityImage) and stereo/points (PointCloud2, xyz
+float32, left optical frame), both stamped with the left image's stamp.
+
+Image callbacks only pair frames by stamp (``sync_slop_s``) and keep the newest pair; a
+timer runs the pipeline (mining_rover.perception.stereo) on it, so a slow frame drops
+old ones instead of building a backlog. Bad input (mismatched sizes or encodings,
+missing or zero camera_info, frames further apart than the slop) is logged, throttled,
+with the reason, and dropped.
+"""
+from __future__ import annotations
+
+from dataclasses import fields
+
+from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
+from rclpy.node import Node
+from sensor_msgs.msg import CameraInfo, Image
+from stereo_msgs.msg import DisparityImage
+from sensor_msgs.msg import PointCloud2
+
+from mining_rover.contract import load_contract
+from mining_rover.perception.stereo import DISP_SCALE, MODES, StereoParams, StereoPipeline
+from mining_rover.perception.sync import StampPairer
+from mining_rover.ros import qos
+from mining_rover.ros.conversions import (camera_info_to_model, disparity_to_msg, image_to_numpy,
+                                          stamp_to_seconds, xyz_to_pointcloud2)
+from mining_rover.ros.params import Param, ParameterError, declare_and_read
+from mining_rover.ros.runtime import main_wrapper
+
+LOG_THROTTLE_S = 5.0
+COLOUR_ENCODINGS = ('mono8', 'rgb8', 'bgr8', 'rgba8', 'bgra8')
+
+_DOC = {
+    'num_disparities': ('SGBM disparity search range, px (multiple of 16)', 16, 256),
+    'min_disparity': ('smallest disparity searched, px', 0, 64),
+    'block_size': ('SGBM matching block, px (odd)', 1, 11),
+    'p1': ('SGBM smoothness penalty for +-1 px disparity changes; 0 = 8*block^2', 0, 10000),
+    'p2': ('SGBM penalty for larger disparity changes; 0 = 32*block^2', 0, 40000),
+    'uniqueness_ratio': ('SGBM uniqueness margin, percent', 0, 100),
+    'speckle_window_size': ('largest speckle (px) the filter removes; 0 = off', 0, 1000),
+    'speckle_range': ('disparity variation within a speckle, px', 0, 16),
+    'disp12_max_diff': ('left-right consistency check tolerance, px; -1 = off', -1, 16),
+    'pre_filter_cap': ('SGBM pre-filter clip', 1, 63),
+    'texture_threshold': ('grey std (levels) below which a pixel is textureless: no disparity',
+                          0.0, 50.0),
+    'mode': ('SGBM variant: ' + ', '.join(sorted(MODES)), None, None),
+    'downscale': ('match on a pair shrunk by this factor (1, 2, 4)', 1, 4),
+    'threads': ('OpenCV threads; 0 = OpenCV default', 0, 64),
+    'min_range_m': ('nearest depth kept in the cloud, m', 0.05, 100.0),
+    'max_range_m': ('farthest depth kept in the cloud, m', 0.1, 200.0),
+    'pixel_stride': ('keep every n-th pixel row and column in the cloud', 1, 16),
+    'sigma_disparity_px': ('disparity noise for the depth error model, px', 0.01, 5.0),
+    'voxel_size_m': ('voxel down-sampling of the cloud, m; 0 = off', 0.0, 1.0),
+    'outlier_neighbors': ('statistical outlier removal neighbours; 0 = off', 0, 100),
+    'outlier_std_ratio': ('statistical outlier removal threshold, std', 0.1, 10.0),
+}
+
+
+def _params() -> list:
+    defaults = StereoParams()
+    out = []
+    for f in fields(StereoParams):
+        desc, lo, hi = _DOC[f.name]
+        choices = tuple(sorted(MODES)) if f.name == 'mode' else ()
+        out.append(Param(f.name, getattr(defaults, f.name), desc, lo, hi, choices=choices))
+    out += [
+        Param('sync_slop_s', 0.01, 'largest left/right stamp difference paired, s', 0.0, 1.0),
+        Param('queue_size', 5, 'frames kept per side while waiting for a partner', 1, 50),
+        Param('process_rate_hz', 30.0, 'how often the newest pair is processed, Hz', 0.1, 200.0),
+        Param('publish_disparity', True, 'publish stereo/disparity (the cloud is always published)'),
+    ]
+    return out
+
+
+class StereoNode(Node):
+    def __init__(self, **kwargs):
+        super().__init__('stereo_node', **kwargs)
+        self._spec = _params()
+        p = declare_and_read(self, self._spec)
+        try:
+            self.stereo_params = StereoParams.from_dict(p)
+        except ValueError as exc:
+            raise ParameterError(f'stereo parameters: {exc}') from exc
+        self.cfg = p
+        contract = load_contract()
+        self.default_frame = contract.left.frame
+        self._pairer = StampPairer(p['sync_slop_s'], p['queue_size'])
+        self._info = {'left': None, 'right': None}
+        self._models = {'left': None, 'right': None}
+        self._pipeline = None
+        self._pending = None
+        self.frames_processed = 0
+        self.frames_dropped = 0
+        self.last_timing_ms = {}
+
+        self._pub_disp = self.create_publisher(DisparityImage, 'stereo/disparity', qos.SENSOR)
+        self._pub_points = self.create_publisher(PointCloud2, 'stereo/points', qos.SENSOR)
+        self.create_subscription(Image, contract.left.image, lambda m: self._on_image('left', m), qos.SENSOR)
+        self.create_subscription(Image, contract.right.image, lambda m: self._on_image('right', m), qos.SENSOR)
+        self.create_subscription(CameraInfo, contract.left.info, lambda m: self._on_info('left', m), qos.SENSOR)
+        self.create_subscription(CameraInfo, contract.right.info, lambda m: self._on_info('right', m), qos.SENSOR)
+        self.create_timer(1.0 / p['process_rate_hz'], self._process,
+                          callback_group=MutuallyExclusiveCallbackGroup())
+        self.get_logger().info(
+            f'stereo: {contract.left.image} + {contract.right.image} -> {self._pub_points.topic_name}, '
+            f'{self._pub_disp.topic_name}; SGBM {self.stereo_params.mode}, '
+            f'{self.stereo_params.num_disparities} disparities, downscale {self.stereo_params.downscale}')
+
+    # -- inputs -----------------------------------------------------------------------
+    def _drop(self, reason: str) -> None:
+        self.frames_dropped += 1
+        self.get_logger().warning(f'stereo frame dropped: {reason}', throttle_duration_sec=LOG_THROTTLE_S)
+
+    def _on_info(self, side: str, msg: CameraInfo) -> None:
+        try:
+            model = camera_info_to_model(msg)
+        except ValueError as exc:
+            self._drop(f'{side} camera_info invalid: {exc}')
+            return
+        if self._models[side] is not None and self._models[side] == model:
+            return
+        self._models[side] = model
+        self._pipeline = None   # rebuilt (maps, Q) on the next pair
+
+    def _on_image(self, side: str, msg: Image) -> None:
+        pair = self._pairer.add(side, stamp_to_seconds(msg.header.stamp), msg)
+        if pair is None:
+            if self._pairer.last_gap_s is not None:
+                self._drop(f'no {("right" if side == "left" else "left")} image within '
+                           f'{self.cfg["sync_slop_s"]} s of the {side} one '
+                           f'(closest {self._pairer.last_gap_s:.3f} s apart)')
+            return
+        self._pending = pair[:2]
+
+    def _ensure_pipeline(self) -> bool:
+        if self._pipeline is not None:
+            return True
+        if self._models['left'] is None or self._models['right'] is None:
+            self._drop('no valid camera_info yet for ' +
+                       ' and '.join(s for s in ('left', 'right') if self._models[s] is None))
+            return False
+        try:
+            self._pipeline = StereoPipeline(self._models['left'], self._models['right'], self.stereo_params)
+        except ValueError as exc:
+            self._drop(f'camera_info pair unusable: {exc}')
+            return False
+        return True
+
+    # -- processing -------------------------------------------------------------------
+    def _process(self) -> None:
+        if self._pending is None:
+            return
+        left_msg, right_msg = self._pending
+        self._pending = None
+        if left_msg.encoding != right_msg.encoding:
+            return self._drop(f'encodings differ: left {left_msg.encoding!r}, right {right_msg.encoding!r}')
+        if left_msg.encoding not in COLOUR_ENCODINGS:
+            return self._drop(f'unsupported encoding {left_msg.encoding!r}; use one of {COLOUR_ENCODINGS}')
+        if (left_msg.width, left_msg.height) != (right_msg.width, right_msg.height):
+            return self._drop(f'sizes differ: left {left_msg.width}x{left_msg.height}, '
+                              f'right {right_msg.width}x{right_msg.height}')
+        if not self._ensure_pipeline():
+            return
+        try:
+            left, right = image_to_numpy(left_msg), image_to_numpy(right_msg)
+            result = self._pipeline.process(left, right, left_msg.encoding,
+                                            want_disparity=self.cfg['publish_disparity'])
+        except ValueError as exc:
+            return self._drop(str(exc))
+        frame = left_msg.header.frame_id or self._models['left'].frame_id or self.default_frame
+        stamp = left_msg.header.stamp
+        self._pub_points.publish(xyz_to_pointcloud2(result.points, frame, stamp))
+        if self.cfg['publish_disparity']:
+            self._pub_disp.publish(disparity_to_msg(
+                result.disparity, result.focal_px, result.baseline_m,
+                result.min_disparity, result.max_disparity, 1.0 / DISP_SCALE, frame, stamp))
+        self.frames_processed += 1
+        self.last_timing_ms = result.timing_ms
+
+
+main = main_wrapper(StereoNode)
