@@ -43,7 +43,7 @@ Units: SI throughout (m, kg, s, N, Pa, rad).
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np

@@ -18,7 +18,6 @@ nothing); ties prefer the nearer site. Units: m, m^3, kg, Wh, deg.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np

@@ -1,0 +1,146 @@
+"""planner_node over real DDS: a costmap, elevation, odometry and a goal in; a route that
+avoids lethal cells, dig sites and an excavation plan out; bad maps and goals give an
+empty route and no crash."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+pytest.importorskip('rclpy')
+
+from diagnostic_msgs.msg import DiagnosticStatus  # noqa: E402
+from geometry_msgs.msg import PoseStamped  # noqa: E402
+from nav_msgs.msg import OccupancyGrid, Odometry, Path  # noqa: E402
+from rclpy.parameter import Parameter  # noqa: E402
+from sensor_msgs.msg import Image  # noqa: E402
+from visualization_msgs.msg import Marker, MarkerArray  # noqa: E402
+
+from mining_rover.nodes.planner_node import PlannerNode  # noqa: E402
+from mining_rover.ros import qos  # noqa: E402
+from mining_rover.ros.conversions import (float_grid_to_image, matrix_to_odometry,  # noqa: E402
+                                          numpy_to_occupancy_grid)
+from mining_rover.ros.params import ParameterError  # noqa: E402
+
+RES = 0.1
+N = 80
+PLAN_KEYS = {'site_x', 'site_y', 'depth_of_cut_m', 'drum_speed_radps', 'drive_speed_mps',
+             'expected_mass_kg', 'expected_target_kg', 'horizontal_force_n', 'traction_limit_n'}
+
+
+def _params(**over):
+    p = {'dig_zone_x': 6.0, 'dig_zone_y': 6.0, 'dig_zone_radius': 1.2, 'berm_x': 1.0, 'berm_y': 6.0,
+         'robot_radius': 0.3, 'inflation_radius': 0.6, 'sites_period_s': 0.3, 'min_clearance_m': 0.4}
+    p.update(over)
+    return [Parameter(k, value=v) for k, v in p.items()]
+
+
+class Harness:
+    def __init__(self, ros, **over):
+        self.node = ros.add(PlannerNode(context=ros.context, parameter_overrides=_params(**over)))
+        t = self.t = ros.node('planner_test')
+        self.routes, self.sites, self.plans = [], [], []
+        self.map_pub = t.create_publisher(OccupancyGrid, 'map/costmap', qos.MAP)
+        self.elev_pub = t.create_publisher(Image, 'map/elevation', qos.MAP)
+        self.odom_pub = t.create_publisher(Odometry, 'odom', qos.STATE)
+        self.goal_pub = t.create_publisher(PoseStamped, 'mission/goal', qos.COMMAND)
+        t.create_subscription(Path, 'planner/route', self.routes.append, qos.MAP)
+        t.create_subscription(MarkerArray, 'planner/dig_sites', self.sites.append, qos.MAP)
+        t.create_subscription(DiagnosticStatus, 'planner/excavation_plan', self.plans.append, qos.MAP)
+
+    def world(self, costs):
+        self.map_pub.publish(numpy_to_occupancy_grid(costs, RES, (0.0, 0.0)))
+        self.elev_pub.publish(float_grid_to_image(np.zeros(costs.shape, np.float32), 'map'))
+
+    def odom(self, x, y):
+        T = np.eye(4)
+        T[0, 3], T[1, 3] = x, y
+        self.odom_pub.publish(matrix_to_odometry(T, 'odom', 'base_link'))
+
+    def goal(self, x, y):
+        g = PoseStamped()
+        g.header.frame_id = 'map'
+        g.pose.position.x, g.pose.position.y = x, y
+        g.pose.orientation.w = 1.0
+        self.goal_pub.publish(g)
+
+
+def _wall_map():
+    c = np.zeros((N, N), np.int8)
+    c[0:60, 40] = 100           # a wall from the bottom, open above y = 6 m
+    return c
+
+
+def test_route_avoids_lethal_and_sites_and_plan_arrive(ros):
+    h = Harness(ros)
+    costs = _wall_map()
+    assert ros.spin_until(lambda: h.t.count_subscribers('map/costmap') > 0, 10.0)
+    h.world(costs)
+    got_route = False
+    for _ in range(50):                      # goals are COMMAND (volatile): resend until heard
+        h.odom(1.0, 1.0)
+        h.goal(7.0, 1.0)
+        if ros.spin_until(lambda: any(len(r.poses) for r in h.routes), 0.3):
+            got_route = True
+            break
+    assert got_route, 'no route'
+    route = next(r for r in h.routes if len(r.poses))
+    pts = np.array([[p.pose.position.x, p.pose.position.y] for p in route.poses])
+    assert route.header.frame_id == 'map'
+    assert np.allclose(pts[0], (1.0, 1.0)) and np.allclose(pts[-1], (7.0, 1.0))
+    assert pts[:, 1].max() > 6.0            # went round the top of the wall
+    for a, b in zip(pts[:-1], pts[1:]):      # no segment crosses a lethal cell
+        for t in np.linspace(0, 1, 100):
+            x, y = a + t * (b - a)
+            assert costs[int(y / RES), int(x / RES)] < 100
+    assert ros.spin_until(lambda: any(any(m.action == Marker.ADD for m in s.markers) for s in h.sites)
+                          and h.plans, 10.0)
+    sites = next(s for s in reversed(h.sites) if any(m.action == Marker.ADD for m in s.markers))
+    added = [m for m in sites.markers if m.action == Marker.ADD]
+    assert all(m.ns == 'dig_sites' for m in added) and [m.id for m in added] == list(range(len(added)))
+    assert all(math.hypot(m.pose.position.x - 6.0, m.pose.position.y - 6.0) <= 1.2 for m in added)
+    scores = [float(m.text) for m in added]
+    assert scores == sorted(scores, reverse=True)
+    plan = {kv.key: kv.value for kv in h.plans[-1].values}
+    assert PLAN_KEYS <= set(plan)
+    assert float(plan['horizontal_force_n']) <= float(plan['traction_limit_n'])
+    assert float(plan['depth_of_cut_m']) > 0.0
+
+
+def _expect_empty_route(ros, h, x=7.0, y=1.0):
+    for _ in range(30):
+        h.odom(1.0, 1.0)
+        h.goal(x, y)
+        if ros.spin_until(lambda: len(h.routes) > 0, 0.3):
+            break
+    assert h.routes and len(h.routes[-1].poses) == 0
+
+
+def test_empty_costmap_gives_empty_route(ros):
+    h = Harness(ros)
+    assert ros.spin_until(lambda: h.t.count_subscribers('map/costmap') > 0, 10.0)
+    h.map_pub.publish(numpy_to_occupancy_grid(np.zeros((0, 0), np.int8), RES, (0.0, 0.0)))
+    _expect_empty_route(ros, h)
+    ros.spin_for(0.5)                        # the site timer runs on the empty map too
+    assert h.node.context.ok()
+
+
+def test_all_unknown_and_enclosed_goal_give_empty_route(ros):
+    h = Harness(ros, allow_unknown=False)
+    assert ros.spin_until(lambda: h.t.count_subscribers('map/costmap') > 0, 10.0)
+    h.world(np.full((N, N), -1, np.int8))
+    _expect_empty_route(ros, h)
+    h.routes.clear()
+    c = np.zeros((N, N), np.int8)
+    c[10:30, 50] = c[10:30, 70] = c[10, 50:71] = c[30, 50:71] = 100   # a closed box
+    h.world(c)
+    ros.spin_for(0.3)
+    _expect_empty_route(ros, h, 6.0, 2.0)
+
+
+def test_bad_parameter_refuses_start(ros):
+    with pytest.raises(ParameterError, match='inflation_radius'):
+        PlannerNode(context=ros.context, parameter_overrides=_params(robot_radius=1.0, inflation_radius=0.5))
+    with pytest.raises(ParameterError, match='target_resource'):
+        PlannerNode(context=ros.context, parameter_overrides=_params(target_resource='gold'))
