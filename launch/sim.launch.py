@@ -40,7 +40,7 @@ def _simulator(context):
     world = LaunchConfiguration('world').perform(context)
     if LaunchConfiguration('simulator').perform(context) == 'embedded':
         return [Node(package='mining_rover', executable='sim_node', name='sim_node', output='screen',
-                     parameters=[_share('config', 'sim.yaml'), {
+                     parameters=[{
                          'world': world,
                          'seed': int(LaunchConfiguration('seed').perform(context)),
                          'real_time_factor': float(LaunchConfiguration('real_time_factor').perform(context)),

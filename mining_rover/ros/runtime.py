@@ -5,6 +5,7 @@ import sys
 
 import rclpy
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+from rclpy.signals import SignalHandlerOptions
 
 from mining_rover.ros.params import ParameterError
 
@@ -16,7 +17,9 @@ def run_node(factory, args=None, executor_cls=SingleThreadedExecutor) -> int:
     The node's ``shutdown()`` method, if any, runs before the node is destroyed so that
     drivers can command zero on Ctrl-C.
     """
-    rclpy.init(args=args)
+    # No rclpy signal handler: Ctrl-C raises KeyboardInterrupt here while the context is
+    # still valid, so the node's shutdown() can still publish zero to every actuator.
+    rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
     node = None
     code = 0
     try:
