@@ -45,7 +45,7 @@ class MapParams:
     gate_sigma: float = 4.0          # Mahalanobis gate; beyond it the cell restarts
     stale_after_s: float = 0.0       # 0 keeps cells forever (until their variance grows)
     visibility_cleanup: bool = True
-    visibility_rays: int = 1500      # rays per frame checked for the clean-up
+    visibility_rays: int = 400       # rays per frame checked for the clean-up
     visibility_margin_m: float = 0.10
 
     def __post_init__(self):
@@ -193,9 +193,10 @@ class ElevationMap:
             return
         step = max(1, len(pts) // p.visibility_rays)
         ends = pts[::step]
-        # Sample each ray between 10 % and 90 % of its length, about one sample per cell.
+        # Sample each ray between 10 % and 90 % of its length, one sample per two cells
+        # (a rock narrower than that is missed by one ray, not by its neighbours).
         length = np.linalg.norm(ends[:, :2] - sensor[:2], axis=1)
-        samples = int(np.clip(np.max(length, initial=0.0) / self.resolution, 2, 200))
+        samples = int(np.clip(np.max(length, initial=0.0) / (2.0 * self.resolution), 2, 100))
         t = np.linspace(0.1, 0.9, samples)[None, :, None]
         ray = sensor[None, None, :] + t * (ends[:, None, :] - sensor[None, None, :])
         row, col, inside = self.cell_index(ray[..., 0], ray[..., 1])

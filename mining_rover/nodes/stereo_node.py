@@ -46,6 +46,7 @@ _DOC = {
     'pre_filter_cap': ('SGBM pre-filter clip', 1, 63),
     'texture_threshold': ('grey std (levels) below which a pixel is textureless: no disparity',
                           0.0, 50.0),
+    'impulse_threshold': ('grey levels off the 3x3 median that mark a radiation hit; 0 = off', 0, 255),
     'mode': ('SGBM variant: ' + ', '.join(sorted(MODES)), None, None),
     'downscale': ('match on a pair shrunk by this factor (1, 2, 4)', 1, 4),
     'threads': ('OpenCV threads; 0 = OpenCV default', 0, 64),

@@ -39,7 +39,9 @@ class StereoParams:
     consistency check: the max allowed difference (px) between the left->right and the
     right->left disparity; < 0 disables it.
     """
-    num_disparities: int = 64
+    num_disparities: int = 112   # the mast camera (0.8 m, pitched 0.45 rad) sees flat ground at
+    #                              0.9 m depth in its bottom row: 105 px at 640x480. Fewer
+    #                              disparities alias those pixels to far, wrong depths.
     min_disparity: int = 0
     block_size: int = 5
     p1: int = 0
@@ -51,10 +53,12 @@ class StereoParams:
     pre_filter_cap: int = 63
     texture_threshold: float = 2.0  # grey-level std in the matching window below which
     #                               a pixel has no texture (shadow): no disparity; 0 = off
+    impulse_threshold: int = 40     # grey levels a pixel may stand above/below its 3x3
+    #                                 median before it counts as a radiation hit; 0 = off
     mode: str = 'sgbm_3way'
     downscale: int = 1          # 1: full resolution, 2: match on a half-size pair
     threads: int = 0            # cv2.setNumThreads; 0 keeps OpenCV's default
-    min_range_m: float = 0.3    # depth (z) limits of the published cloud
+    min_range_m: float = 0.85   # depth (z) limits of the published cloud
     max_range_m: float = 12.0
     pixel_stride: int = 1       # keep every n-th row and column in the cloud
     sigma_disparity_px: float = 0.25
@@ -83,6 +87,8 @@ class StereoParams:
             problems.append(f'pixel_stride must be >= 1, got {self.pixel_stride}')
         if not self.sigma_disparity_px > 0.0:
             problems.append(f'sigma_disparity_px must be > 0, got {self.sigma_disparity_px}')
+        if not 0 <= self.impulse_threshold <= 255:
+            problems.append(f'impulse_threshold must be in 0..255, got {self.impulse_threshold}')
         if self.texture_threshold < 0.0:
             problems.append(f'texture_threshold must be >= 0, got {self.texture_threshold}')
         if self.voxel_size_m < 0.0 or self.outlier_neighbors < 0 or self.outlier_std_ratio <= 0.0:
@@ -172,6 +178,19 @@ def to_gray(image: np.ndarray, encoding: str = 'rgb8') -> np.ndarray:
     if code is None:
         raise ValueError(f'cannot convert encoding {encoding!r} to grey')
     return cv2.cvtColor(image, code)
+
+
+def remove_impulses(gray: np.ndarray, threshold: int) -> np.ndarray:
+    """Replace isolated outlier pixels (radiation hits on the detector: single saturated
+    or dead pixels) by their 3x3 median; texture within ``threshold`` grey levels of the
+    median is left alone."""
+    med = cv2.medianBlur(gray, 3)
+    hit = cv2.absdiff(gray, med) > threshold
+    if not hit.any():
+        return gray
+    out = gray.copy()
+    out[hit] = med[hit]
+    return out
 
 
 def low_texture(gray: np.ndarray, window: int, threshold: float) -> np.ndarray:
@@ -290,6 +309,8 @@ class StereoPipeline:
                              f'{self.rectifier.size[0]}x{self.rectifier.size[1]}')
         t0 = time.perf_counter()
         lg, rg = to_gray(left, encoding), to_gray(right, encoding)
+        if p.impulse_threshold > 0:
+            lg, rg = remove_impulses(lg, p.impulse_threshold), remove_impulses(rg, p.impulse_threshold)
         lg, rg = self.rectifier.rectify(lg, rg)
         t1 = time.perf_counter()
         raw = self.compute_raw(lg, rg)
