@@ -3,7 +3,7 @@ and rocks (no ROS, no rendering)."""
 import numpy as np
 import pytest
 
-from mining_rover.mapping.hazards import (Crater, HazardParams, Rock, detect_hazards,
+from mining_rover.mapping.hazards import (Crater, Rock, detect_hazards,
                                           fill_unknown, match_detections)
 from mining_rover.mapping.traversability import (LETHAL, UNKNOWN, TraversabilityParams,
                                                  roughness_m, slope_rad, step_height_m,
