@@ -202,7 +202,8 @@ def test_kill_9_and_restart_resume_the_same_state_and_tally(ros, launch_node, tm
     for key in TALLY_KEYS:
         assert float(after[key]) == pytest.approx(float(getattr(tally, key)), abs=1e-3), key
     assert float(after['energy_wh']) >= tally.energy_wh - 1e-6
-    assert float(after['energy_wh']) >= float(status['energy_wh']) - 0.01
+    # energy since the last persist (persist_period_s, 1 s) may be lost to a kill -9; masses never
+    assert float(after['energy_wh']) >= 0.9 * float(status['energy_wh']) - 0.01
 
     world.frozen = False
     assert ros.spin_until(lambda: world.status and world.status['cycles'] == '2', 90.0), world.status

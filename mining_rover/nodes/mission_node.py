@@ -241,7 +241,19 @@ class MissionNode(Node):
 
         def make(pts, cfg):
             try:
-                return _RegulatedAdapter(cls(np.asarray(pts, dtype=float)), pts)
+                follower_cfg = None
+                config_cls = getattr(pure_pursuit, 'PursuitConfig', None)
+                if config_cls is not None:
+                    # The executive's limits bound the follower; it must not stop short of
+                    # the executive's own arrival tolerance, nor crawl below what the
+                    # stuck detector counts as progress.
+                    follower_cfg = config_cls(
+                        max_linear_mps=cfg.max_linear_mps, max_angular_radps=cfg.max_angular_radps,
+                        goal_tolerance_m=0.5 * cfg.goal_tolerance_m,
+                        min_approach_mps=max(0.1, 4.0 * cfg.stuck_distance_m / cfg.stuck_time_s))
+                follower = (cls(np.asarray(pts, dtype=float), follower_cfg) if follower_cfg
+                            else cls(np.asarray(pts, dtype=float)))
+                return _RegulatedAdapter(follower, pts)
             except (TypeError, ValueError) as exc:
                 logger.warning(f'{cls.__name__} rejected the route ({exc}): basic pure pursuit',
                                throttle_duration_sec=30.0)
