@@ -43,6 +43,7 @@ class WorldSpec:
     atmosphere_pressure_pa: float
     atmosphere_density_kgpm3: float
     vacuum: bool
+    ambient_temperature_k: float      # SDF <atmosphere><temperature> (radiative sink for motors)
     heights: np.ndarray               # HxW float32, row 0 = lowest y
     resolution_m: float
     origin_xy: tuple                  # (x, y) of cell [0, 0]'s centre
@@ -143,7 +144,9 @@ def load_world(name_or_path) -> WorldSpec:
         raise ValueError(f'{path}: missing element <world>')
     gravity = _floats(path, world.find('gravity'), 'gravity', 3)
     atm = world.find('atmosphere')
-    pressure = 101325.0
+    pressure, temperature = 101325.0, 288.15
+    if atm is not None and atm.find('temperature') is not None:
+        temperature = float(_floats(path, atm.find('temperature'), 'atmosphere/temperature', 1)[0])
     if atm is not None and atm.find('pressure') is not None:
         pressure = float(_floats(path, atm.find('pressure'), 'atmosphere/pressure', 1)[0])
     sun = None
@@ -187,7 +190,7 @@ def load_world(name_or_path) -> WorldSpec:
     return WorldSpec(
         name=path.stem, sdf_path=path, gravity=gravity, gravity_mps2=g,
         atmosphere_pressure_pa=pressure, atmosphere_density_kgpm3=float(density),
-        vacuum=pressure <= 0.0, heights=heights, resolution_m=float(res),
+        vacuum=pressure <= 0.0, ambient_temperature_k=temperature, heights=heights, resolution_m=float(res),
         origin_xy=(-sx / 2, -sy / 2), size_xy=(sx, sy), z_range=(z0, z1), sun_direction=sun,
         regolith={k: data[k] for k in REGOLITH_KEYS}, resources={k: data[k] for k in RESOURCE_KEYS},
         prior_map_path=prior, hazards=Hazards(craters, rocks),

@@ -1,0 +1,548 @@
+"""The embedded MuJoCo simulator: the rover (urdf/rover.urdf.xacro) on a world's terrain.
+
+Pure Python (mujoco + numpy, no rclpy); sim_node wraps it in the sim contract. Physics:
+MuJoCo rigid bodies on a heightfield with the world's gravity; regolith excavation and
+dumping are modelled on the heightfield (mass-conserving bookkeeping, McKyes-style
+cutting resistance from the world's hidden regolith); motors have a lumped thermal model.
+
+Frames: the world frame is ``map``; ``ground_truth_pose()`` is map -> base_link.
+"""
+from __future__ import annotations
+
+import math
+
+import mujoco
+import numpy as np
+import yaml
+
+from mining_rover.contract import load_contract
+from mining_rover.description import expand_xacro, parse_urdf
+from mining_rover.paths import config_path
+from mining_rover.sim.world import WorldSpec, bilinear, load_world
+
+#: Angle of repose of lunar regolith ~35-45 deg (Carrier et al., Lunar Sourcebook 1991, ch. 9.1.7).
+ANGLE_OF_REPOSE_DEG = 35.0
+#: Output-referred torque constants, N m/A: a brushless DC motor (k_t ~0.02-0.05 N m/A,
+#: e.g. maxon EC-i 40 data sheet) behind a ~10:1 planetary gearbox.
+KT = {'wheel': 0.5, 'arm': 0.5, 'drum': 0.3}
+WINDING_OHM = 0.15             # phase resistance, ohm
+HEAT_CAPACITY_J_PER_K = 400.0  # ~0.9 kg of aluminium housing (c = 900 J/kg/K)
+CONDUCTANCE_W_PER_K = 0.4      # to the chassis, held at ambient
+EMISSIVITY = 0.8               # anodised housing
+RADIATING_AREA_M2 = 0.02
+CONVECTION_W_PER_M2K = 5.0     # natural convection at 1 atm
+STEFAN_BOLTZMANN = 5.670374419e-8
+CHASSIS_K = 293.15             # thermally controlled chassis (conduction sink)
+DUMP_RATE_KG_S = 5.0           # drum discharge rate while reversing
+DIG_EVERY = 10                 # regolith update every N physics steps
+KV = {'wheel': 30.0, 'drum': 15.0}
+KP_ARM, KV_ARM = 600.0, 40.0
+IMU_GYRO_STD, IMU_ACCEL_STD = 2e-4, 2e-3
+
+
+def _rover_yaml() -> dict:
+    return yaml.safe_load(config_path('rover.yaml').read_text())
+
+
+def _mat_to_quat_xyzw(R) -> np.ndarray:
+    q = np.zeros(4)
+    mujoco.mju_mat2Quat(q, np.ascontiguousarray(R, dtype=float).reshape(9))
+    return np.array([q[1], q[2], q[3], q[0]])
+
+
+def _yaw_quat_wxyz(yaw: float) -> list:
+    return [math.cos(yaw / 2), 0.0, 0.0, math.sin(yaw / 2)]
+
+
+class Simulator:
+    """See module docstring. Commands: wheels/drums velocity rad/s, arms position rad."""
+
+    def __init__(self, world: str | WorldSpec = 'moon_south_pole', seed: int = 0, camera_width: int = 640,
+                 camera_height: int = 480, radiation_rate: float = 0.0, timestep: float = 0.002,
+                 flat: bool = False):
+        self.world = world if isinstance(world, WorldSpec) else load_world(world)
+        if not (timestep > 0 and math.isfinite(timestep)):
+            raise ValueError(f'timestep must be > 0, got {timestep}')
+        if not (camera_width >= 16 and camera_height >= 16):
+            raise ValueError(f'camera size {camera_width}x{camera_height} too small')
+        if not (radiation_rate >= 0 and math.isfinite(radiation_rate)):
+            raise ValueError(f'radiation_rate must be >= 0, got {radiation_rate}')
+        self.seed = int(seed)
+        self.flat = bool(flat)
+        self.radiation_rate = float(radiation_rate)
+        self.width, self.height = int(camera_width), int(camera_height)
+        self.contract = load_contract()
+        self.rover = _rover_yaml()
+        self._urdf = expand_xacro()
+        self.robot = parse_urdf(self._urdf)
+        self._init_heights = (np.zeros_like(self.world.heights) if self.flat
+                              else self.world.heights.astype(np.float64).copy())
+        self._build(timestep)
+        self._renderer = None
+        self.reset()
+
+    # -- model -------------------------------------------------------------------------
+    def _build(self, timestep):
+        w = self.world
+        urdf = self._urdf.replace(
+            '<link name="base_link"/>',
+            '<mujoco><compiler discardvisual="false" fusestatic="false" balanceinertia="true"/></mujoco>'
+            '<link name="base_link"/>', 1)
+        if '<mujoco>' not in urdf:
+            raise ValueError('URDF has no <link name="base_link"/> to attach the simulator to')
+        spec = mujoco.MjSpec.from_string(urdf)
+        spec.option.timestep = timestep
+        spec.option.gravity = np.asarray(w.gravity, dtype=float)
+        spec.option.integrator = mujoco.mjtIntegrator.mjINT_IMPLICITFAST
+        spec.option.density = float(w.atmosphere_density_kgpm3)
+        spec.visual.global_.offwidth = max(self.width, 640)
+        spec.visual.global_.offheight = max(self.height, 480)
+        spec.visual.quality.shadowsize = 4096
+        spec.visual.map.shadowscale = 0.3
+        spec.visual.map.zfar = 60.0
+        amb = 0.0 if w.vacuum else 0.25
+        spec.visual.headlight.ambient = [amb] * 3
+        spec.visual.headlight.diffuse = [0.0 if w.vacuum else 0.2] * 3
+        spec.visual.headlight.specular = [0.0] * 3
+        spec.visual.headlight.active = 0 if w.vacuum else 1
+
+        base = spec.body('base_link')
+        base.add_freejoint(name='base_free')
+        base.mass, base.inertia, base.explicitinertial = 0.05, [1e-4] * 3, True
+        x, y, yaw = w.zones.start_xy_yaw
+        base.pos = [x, y, 0.0]
+        base.quat = _yaw_quat_wxyz(yaw)
+        # robot geoms collide with the terrain only (contype 2 / conaffinity 1); drums cut
+        # through the terrain (digging is modelled on the heightfield) and do not collide.
+        for g in spec.geoms:
+            if g.contype or g.conaffinity:
+                body = g.parent.name
+                if body.endswith('_drum'):
+                    g.contype, g.conaffinity = 0, 0
+                else:
+                    g.contype, g.conaffinity = 2, 1
+                    g.friction = [0.8, 0.01, 0.001]
+                g.group = 3           # collision geoms hidden in renders
+        imu = spec.body(self.contract.frames['imu'])
+        imu.add_site(name='imu_site')
+        spec.add_sensor(name='accel', type=mujoco.mjtSensor.mjSENS_ACCELEROMETER,
+                        objtype=mujoco.mjtObj.mjOBJ_SITE, objname='imu_site')
+        spec.add_sensor(name='gyro', type=mujoco.mjtSensor.mjSENS_GYRO,
+                        objtype=mujoco.mjtObj.mjOBJ_SITE, objname='imu_site')
+
+        # terrain
+        H, W = self._init_heights.shape
+        z0, z1 = self._z_range()
+        sx, sy = w.size_xy
+        hf = spec.add_hfield(name='terrain', nrow=H, ncol=W, size=[sx / 2, sy / 2, z1 - z0, 0.5])
+        hf.userdata = np.clip((self._init_heights - z0) / (z1 - z0), 0.0, 1.0).ravel().tolist()
+        tex = spec.add_texture(name='regolith_tex', type=mujoco.mjtTexture.mjTEXTURE_2D,
+                               width=256, height=256, nchannel=3)
+        tex.data = self._regolith_texture(256).tobytes()
+        spec.add_material(name='regolith_mat', textures=['', 'regolith_tex'], texuniform=True,
+                          texrepeat=[0.5, 0.5], rgba=[1, 1, 1, 1], specular=0.05, shininess=0.0)
+        spec.worldbody.add_geom(name='terrain', type=mujoco.mjtGeom.mjGEOM_HFIELD, hfieldname='terrain',
+                                pos=[sx / 2 + w.origin_xy[0], sy / 2 + w.origin_xy[1], z0],
+                                material='regolith_mat', contype=1, conaffinity=2,
+                                friction=[0.8, 0.01, 0.001], group=2)
+        d = np.asarray(w.sun_direction, dtype=float)
+        # camera auto-exposure: a low sun lights flat ground by sin(elevation) only
+        gain = float(np.clip(0.7 / max(-d[2], 1e-3), 1.0, 8.0))
+        spec.worldbody.add_light(name='sun', type=mujoco.mjtLightType.mjLIGHT_DIRECTIONAL, dir=d,
+                                 pos=-d * 30.0, castshadow=True, diffuse=[gain, gain, 0.95 * gain],
+                                 ambient=[0.0 if w.vacuum else 0.15] * 3, specular=[0.1] * 3)
+        # cameras at the optical frames (MuJoCo cameras look along -z with y up)
+        fovy = math.degrees(2 * math.atan(math.tan(self.contract.camera_hfov_rad / 2)
+                                          * self.height / self.width))
+        for cam in (self.contract.left, self.contract.right):
+            spec.body(cam.frame).add_camera(name=cam.frame, quat=[0.0, 1.0, 0.0, 0.0], fovy=fovy)
+
+        # actuators
+        self.joint_kind = {j.name: j.kind for j in self.contract.joints}
+        self.limits = {}
+        for j in self.contract.joints:
+            uj = self.robot.joints[j.name]
+            eff = float(uj.effort)
+            a = spec.add_actuator(name=j.name, target=j.name, trntype=mujoco.mjtTrn.mjTRN_JOINT)
+            if j.command == 'velocity':
+                a.set_to_velocity(kv=KV[j.kind])
+                vmax = float(uj.velocity)
+                self.limits[j.name] = (-vmax, vmax)
+            else:
+                a.set_to_position(kp=KP_ARM, kv=KV_ARM)
+                self.limits[j.name] = (float(uj.lower), float(uj.upper))
+            a.forcelimited, a.forcerange = True, [-eff, eff]
+        self.spec = spec
+        self.model = spec.compile()
+        self.data = mujoco.MjData(self.model)
+        m = self.model
+        self._hfield_id = mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_HFIELD, 'terrain')
+        self._base_id = mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_BODY, 'base_link')
+        self._act = {j.name: mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_ACTUATOR, j.name) for j in self.contract.joints}
+        self._jnt = {j.name: mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_JOINT, j.name) for j in self.contract.joints}
+        self._qadr = {n: m.jnt_qposadr[i] for n, i in self._jnt.items()}
+        self._vadr = {n: m.jnt_dofadr[i] for n, i in self._jnt.items()}
+        self._drums = [n for n, k in self.joint_kind.items() if k == 'drum']
+        self._drum_body = {n: m.jnt_bodyid[self._jnt[n]] for n in self._drums}
+        self._drum_arm = {n: n.replace('_drum_joint', '_arm_joint') for n in self._drums}
+        self._drum_mass0 = {n: float(m.body_mass[b]) for n, b in self._drum_body.items()}
+        self._cam_ids = {s: mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_CAMERA, c.frame)
+                         for s, c in (('left', self.contract.left), ('right', self.contract.right))}
+        self._cam_body = {s: mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_BODY, c.frame)
+                          for s, c in (('left', self.contract.left), ('right', self.contract.right))}
+        self._imu_body = mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_BODY, self.contract.frames['imu'])
+        self._hazard_bodies = [mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_BODY, b) for b in
+                               ('chassis', 'front_left_wheel', 'front_right_wheel', 'rear_left_wheel',
+                                'rear_right_wheel')]
+        self._accel_adr = m.sensor_adr[mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_SENSOR, 'accel')]
+        self._gyro_adr = m.sensor_adr[mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_SENSOR, 'gyro')]
+
+    def _z_range(self):
+        h = self._init_heights
+        z0 = float(min(self.world.z_range[0], h.min())) - 0.5   # room to dig
+        z1 = float(max(self.world.z_range[1], h.max())) + 0.5   # room for berms
+        return z0, z1
+
+    def _regolith_texture(self, n: int) -> np.ndarray:
+        """Grey multi-octave noise with small bright grains: stereo needs texture to match."""
+        from mining_rover.sim.terrain import value_noise
+        rng = np.random.default_rng(12345)
+        f = value_noise((n, n), rng, n / 4, 6, persistence=0.65)
+        grains = (rng.random((n, n)) < 0.03) * rng.uniform(0.1, 0.3, (n, n))
+        v = np.clip(0.5 + 0.35 * f + grains, 0.05, 1.0)
+        rgb = np.stack([v * 0.95, v * 0.93, v * 0.88], axis=-1)
+        return (rgb * 255).astype(np.uint8)
+
+    # -- state -------------------------------------------------------------------------
+    def reset(self):
+        m, d = self.model, self.data
+        mujoco.mj_resetData(m, d)
+        self.heights = self._init_heights.copy()
+        self._upload_heights_to_model()
+        self._terrain_dirty = True
+        x, y, yaw = self.world.zones.start_xy_yaw
+        ground = max(self.true_height(x + dx, y + dy) for dx in (-0.3, 0.0, 0.3) for dy in (-0.35, 0.0, 0.35))
+        wheel_r = float(self.rover['wheel']['radius'])
+        d.qpos[0:3] = [x, y, ground + wheel_r + 0.03]
+        d.qpos[3:7] = _yaw_quat_wxyz(yaw)
+        self._cmd = {n: 0.0 for n in self._act}
+        for n in self._act:
+            d.ctrl[self._act[n]] = 0.0
+        for n, b in self._drum_body.items():
+            m.body_mass[b] = self._drum_mass0[n]
+        self._rng = np.random.default_rng(self.seed)
+        self._carried = {n: 0.0 for n in self._drums}
+        self._tel = dict(excavated_kg=0.0, carried_kg=0.0, dumped_kg=0.0, spilled_kg=0.0, berm_mass_kg=0.0,
+                         berm_volume_m3=0.0, hazard_contacts=0)
+        self._in_hazard = set()
+        self._temp_k = {n: CHASSIS_K for n in self._act}
+        self._steps = 0
+        self._cut_force = {n: 0.0 for n in self._drums}
+        mujoco.mj_forward(m, d)
+
+    @property
+    def time(self) -> float:
+        return float(self.data.time)
+
+    @property
+    def dt(self) -> float:
+        return float(self.model.opt.timestep)
+
+    def set_contacts(self, enabled: bool):
+        """Enable/disable all contacts (ballistic tests)."""
+        if enabled:
+            self.model.opt.disableflags &= ~int(mujoco.mjtDisableBit.mjDSBL_CONTACT)
+        else:
+            self.model.opt.disableflags |= int(mujoco.mjtDisableBit.mjDSBL_CONTACT)
+
+    def set_base_state(self, pos=None, lin_vel=None):
+        """Teleport the rover base (tests): world position and linear velocity."""
+        if pos is not None:
+            self.data.qpos[0:3] = pos
+        if lin_vel is not None:
+            self.data.qvel[0:3] = lin_vel
+        mujoco.mj_forward(self.model, self.data)
+
+    def set_command(self, joint: str, value: float):
+        if joint not in self._act:
+            raise KeyError(f'unknown joint {joint!r}; joints: {list(self._act)}')
+        try:
+            v = float(value)
+        except (TypeError, ValueError):
+            raise ValueError(f'{joint}: command {value!r} is not a number') from None
+        if not math.isfinite(v):
+            raise ValueError(f'{joint}: command {v} is not finite; holding {self._cmd[joint]}')
+        lo, hi = self.limits[joint]
+        if v < lo - 1e-9 or v > hi + 1e-9:
+            raise ValueError(f'{joint}: command {v} outside [{lo}, {hi}]; holding {self._cmd[joint]}')
+        self._cmd[joint] = v
+        self.data.ctrl[self._act[joint]] = v
+
+    def step(self, n: int = 1):
+        m, d = self.model, self.data
+        for _ in range(int(n)):
+            mujoco.mj_step(m, d)
+            self._steps += 1
+            if self._steps % DIG_EVERY == 0:
+                self._regolith(DIG_EVERY * m.opt.timestep)
+                self._hazards()
+            self._thermal(m.opt.timestep)
+
+    # -- regolith ------------------------------------------------------------------------
+    def _cells(self, cx, cy, r):
+        w = self.world
+        res = w.resolution_m
+        H, W = self.heights.shape
+        c0 = max(0, int(math.floor((cx - r - w.origin_xy[0]) / res)))
+        c1 = min(W - 1, int(math.ceil((cx + r - w.origin_xy[0]) / res)))
+        r0 = max(0, int(math.floor((cy - r - w.origin_xy[1]) / res)))
+        r1 = min(H - 1, int(math.ceil((cy + r - w.origin_xy[1]) / res)))
+        if c1 < c0 or r1 < r0:
+            return None
+        rows, cols = np.mgrid[r0:r1 + 1, c0:c1 + 1]
+        return rows, cols, w.origin_xy[0] + cols * res, w.origin_xy[1] + rows * res
+
+    def _regolith(self, dt):
+        m, d, w = self.model, self.data, self.world
+        res2 = w.resolution_m ** 2
+        rad = float(self.rover['drum']['radius'])
+        length = float(self.rover['drum']['length'])
+        cap_m3 = float(self.rover['drum']['capacity_m3'])
+        g = w.gravity_mps2
+        d.xfrc_applied[:] = 0.0
+        for n in self._drums:
+            b = self._drum_body[n]
+            omega = float(d.qvel[self._vadr[n]])
+            p = d.xpos[b].copy()
+            axis = d.xmat[b].reshape(3, 3)[:, 1]
+            self._cut_force[n] = 0.0
+            if omega > 0.5:
+                cells = self._cells(p[0], p[1], 0.5 * length + rad)
+                if cells is None:
+                    continue
+                rows, cols, X, Y = cells
+                rel = np.stack([X - p[0], Y - p[1]], axis=-1)
+                ah = axis[:2] / (np.linalg.norm(axis[:2]) or 1.0)
+                s = rel @ ah                                 # along the drum axis
+                t = rel @ np.array([-ah[1], ah[0]])          # across
+                inside = (np.abs(s) <= length / 2) & (np.abs(t) < rad)
+                if not inside.any():
+                    continue
+                surf = p[2] - np.sqrt(np.clip(rad * rad - t * t, 0.0, None))
+                h = self.heights[rows, cols]
+                cut = np.where(inside, np.clip(h - surf, 0.0, None), 0.0)
+                depth = max(0.0, float(h[inside].max()) - (p[2] - rad))   # drum bottom below the face
+                if depth <= 0.0:
+                    continue
+                dens = w.regolith['density_kgpm3'][rows, cols]
+                sel = inside & (h > p[2] - rad)
+                dm = float((cut * dens).sum() * res2)
+                self.heights[rows, cols] = h - cut
+                self._terrain_dirty = True
+                self._write_cells(rows, cols)
+                room_kg = max(0.0, cap_m3 * float(dens[inside].mean()) - self._carried[n])
+                take = min(dm, room_kg)
+                self._carried[n] += take
+                self._tel['excavated_kg'] += dm
+                self._tel['spilled_kg'] += dm - take
+                # McKyes-style cutting resistance F = (gamma g d^2 N_gamma + c d N_c) w, with
+                # Rankine's factors for a vertical face: N_gamma = K_p/2, N_c = 2 sqrt(K_p)
+                phi = math.radians(float(w.regolith['friction_deg'][rows, cols][sel].mean()))
+                coh = float(w.regolith['cohesion_pa'][rows, cols][sel].mean())
+                kp = math.tan(math.pi / 4 + phi / 2) ** 2
+                F = (float(dens[sel].mean()) * g * depth ** 2 * kp / 2 + coh * depth * 2 * math.sqrt(kp)) * length
+                F = min(F, 2000.0)
+                self._cut_force[n] = F
+                r_b = np.array([0.0, 0.0, -rad])
+                v = np.cross(axis * omega, r_b)
+                v[2] = 0.0
+                nv = np.linalg.norm(v)
+                if nv > 1e-9:
+                    f = -F * v / nv
+                    d.xfrc_applied[b, :3] += f
+                    d.xfrc_applied[b, 3:] += np.cross(r_b, f)
+            elif omega < -0.5 and self._carried[n] > 0.0:
+                arm = float(d.qpos[self._qadr[self._drum_arm[n]]])
+                if arm >= -0.3:
+                    continue
+                dm = min(self._carried[n], DUMP_RATE_KG_S * dt)
+                self._carried[n] -= dm
+                self._deposit(p[0], p[1], dm)
+            m.body_mass[b] = self._drum_mass0[n] + self._carried[n]
+        self._tel['carried_kg'] = sum(self._carried.values())
+
+    def _deposit(self, x, y, dm):
+        """Dumped mass dm as a cone at the angle of repose onto the ground below (x, y)."""
+        w = self.world
+        dens = float(bilinear(w.regolith['density_kgpm3'].astype(float), w.origin_xy, w.resolution_m, x, y))
+        dv = dm / max(dens, 1.0)
+        self._tel['dumped_kg'] += dm
+        bx, by, br = w.zones.berm_zone
+        if math.hypot(x - bx, y - by) <= br:
+            self._tel['berm_mass_kg'] += dm
+            self._tel['berm_volume_m3'] += dv
+        cells = self._cells(x, y, 1.5)
+        if cells is None:
+            return
+        rows, cols, X, Y = cells
+        h = self.heights[rows, cols]
+        dist = np.hypot(X - x, Y - y)
+        slope = math.tan(math.radians(ANGLE_OF_REPOSE_DEG))
+        res2 = w.resolution_m ** 2
+        lo, hi = float(h.min()), float(h.max()) + 2.0
+        for _ in range(40):   # apex height whose cone adds exactly dv
+            apex = 0.5 * (lo + hi)
+            add = np.clip(apex - dist * slope - h, 0.0, None)
+            if add.sum() * res2 > dv:
+                hi = apex
+            else:
+                lo = apex
+        add = np.clip(lo - dist * slope - h, 0.0, None)
+        self.heights[rows, cols] = h + add
+        self._terrain_dirty = True
+        self._write_cells(rows, cols)
+
+    def _write_cells(self, rows, cols):
+        z0, z1 = self._z_range()
+        adr = self.model.hfield_adr[self._hfield_id]
+        W = self.heights.shape[1]
+        vals = np.clip((self.heights[rows, cols] - z0) / (z1 - z0), 0.0, 1.0)
+        self.model.hfield_data[adr + rows * W + cols] = vals
+
+    def _upload_heights_to_model(self):
+        z0, z1 = self._z_range()
+        adr = self.model.hfield_adr[self._hfield_id]
+        n = self.heights.size
+        self.model.hfield_data[adr:adr + n] = np.clip((self.heights - z0) / (z1 - z0), 0.0, 1.0).ravel()
+
+    def _hazards(self):
+        d = self.data
+        now = set()
+        for b in self._hazard_bodies:
+            x, y = d.xpos[b][:2]
+            for i, c in enumerate(self.world.hazards.craters):
+                if math.hypot(x - c['x'], y - c['y']) < 0.7 * c['radius']:
+                    now.add(('crater', i))
+            for i, r in enumerate(self.world.hazards.rocks):
+                if math.hypot(x - r['x'], y - r['y']) < r['radius']:
+                    now.add(('rock', i))
+        if self.flat:
+            now = set()
+        self._tel['hazard_contacts'] += len(now - self._in_hazard)
+        self._in_hazard = now
+
+    # -- motors --------------------------------------------------------------------------
+    def _thermal(self, dt):
+        amb = self.world.ambient_temperature_k
+        conv = 0.0 if self.world.vacuum else CONVECTION_W_PER_M2K * math.sqrt(
+            self.world.atmosphere_pressure_pa / 101325.0)
+        for n, a in self._act.items():
+            i = abs(float(self.data.actuator_force[a])) / KT[self.joint_kind[n]]
+            T = self._temp_k[n]
+            q = (i * i * WINDING_OHM - CONDUCTANCE_W_PER_K * (T - CHASSIS_K)
+                 - EMISSIVITY * STEFAN_BOLTZMANN * RADIATING_AREA_M2 * (T ** 4 - amb ** 4)
+                 - conv * RADIATING_AREA_M2 * (T - amb))
+            self._temp_k[n] = T + q * dt / HEAT_CAPACITY_J_PER_K
+
+    def motor_state(self) -> dict:
+        out = {}
+        for n, a in self._act.items():
+            tau = float(self.data.actuator_force[a])
+            out[n] = dict(current_a=abs(tau) / KT[self.joint_kind[n]],
+                          temperature_c=self._temp_k[n] - 273.15, torque_nm=tau)
+        return out
+
+    # -- sensors -------------------------------------------------------------------------
+    def joint_state(self) -> dict:
+        d = self.data
+        return {n: (float(d.qpos[self._qadr[n]]), float(d.qvel[self._vadr[n]]),
+                    float(d.actuator_force[self._act[n]])) for n in self._act}
+
+    def imu(self) -> dict:
+        d = self.data
+        R = d.xmat[self._imu_body].reshape(3, 3)
+        acc = d.sensordata[self._accel_adr:self._accel_adr + 3] + self._rng.normal(0, IMU_ACCEL_STD, 3)
+        gyr = d.sensordata[self._gyro_adr:self._gyro_adr + 3] + self._rng.normal(0, IMU_GYRO_STD, 3)
+        return dict(orientation_xyzw=_mat_to_quat_xyzw(R), angular_velocity=np.array(gyr),
+                    linear_acceleration=np.array(acc))
+
+    def ground_truth_pose(self) -> np.ndarray:
+        T = np.eye(4)
+        T[:3, :3] = self.data.xmat[self._base_id].reshape(3, 3)
+        T[:3, 3] = self.data.xpos[self._base_id]
+        return T
+
+    def ground_truth_twist(self) -> np.ndarray:
+        v = np.zeros(6)
+        mujoco.mj_objectVelocity(self.model, self.data, mujoco.mjtObj.mjOBJ_BODY, self._base_id, v, 1)
+        return np.concatenate([v[3:], v[:3]])   # (vx, vy, vz, wx, wy, wz) in base_link
+
+    def true_height(self, x, y):
+        return bilinear(self.heights, self.world.origin_xy, self.world.resolution_m, x, y)
+
+    def regolith_telemetry(self) -> dict:
+        t = dict(self._tel)
+        t['carried_kg'] = sum(self._carried.values())
+        t['rover_mass_kg'] = float(self.model.body_mass[1:].sum())
+        return t
+
+    # -- cameras -------------------------------------------------------------------------
+    def camera_intrinsics(self) -> dict:
+        fx = (self.width / 2) / math.tan(self.contract.camera_hfov_rad / 2)
+        baseline = float(np.linalg.norm(self.camera_pose('left')[:3, 3] - self.camera_pose('right')[:3, 3]))
+        return dict(fx=fx, fy=fx, cx=(self.width - 1) / 2, cy=(self.height - 1) / 2,
+                    width=self.width, height=self.height, baseline_m=baseline)
+
+    def camera_pose(self, side: str) -> np.ndarray:
+        if side not in self._cam_body:
+            raise KeyError(f"camera side must be 'left' or 'right', got {side!r}")
+        b = self._cam_body[side]
+        T = np.eye(4)
+        T[:3, :3] = self.data.xmat[b].reshape(3, 3)
+        T[:3, 3] = self.data.xpos[b]
+        return T
+
+    def _ensure_renderer(self):
+        if self._renderer is None:
+            self._renderer = mujoco.Renderer(self.model, self.height, self.width)
+            self._opt = mujoco.MjvOption()
+            self._opt.geomgroup[3] = 0
+            self._terrain_dirty = True
+        if self._terrain_dirty:
+            ctx = self._renderer._mjr_context
+            mujoco.mjr_uploadHField(self.model, ctx, self._hfield_id)
+            self._terrain_dirty = False
+
+    def render_stereo(self) -> tuple:
+        self._ensure_renderer()
+        out = []
+        for side in ('left', 'right'):
+            self._renderer.update_scene(self.data, camera=self._cam_ids[side], scene_option=self._opt)
+            img = self._renderer.render().copy()
+            if self.radiation_rate > 0:
+                self._radiation(img)
+            out.append(img)
+        return out[0], out[1]
+
+    def _radiation(self, img):
+        H, W = img.shape[:2]
+        k = self._rng.poisson(self.radiation_rate * H * W / 1e6)
+        if k == 0:
+            return
+        ys = self._rng.integers(0, H, k)
+        xs = self._rng.integers(0, W, k)
+        img[ys, xs] = 255
+        # a third of hits are short streaks (glancing tracks)
+        for y, x in zip(ys[: k // 3], xs[: k // 3]):
+            img[y, x:min(W, x + int(self._rng.integers(2, 6)))] = 255
+
+    def close(self):
+        if self._renderer is not None:
+            self._renderer.close()
+            self._renderer = None
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:
+            pass
