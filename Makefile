@@ -36,6 +36,10 @@ sysdeps:
 
 $(STAMP): requirements.txt setup.py setup.cfg package.xml | sysdeps
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@# pip >= 21.3 installs editable packages through PEP 660, so console scripts land in
+	@# .venv/bin; an older pip would run `setup.py develop`, which follows setup.cfg's
+	@# ROS layout (lib/mining_rover) instead.
+	$(PY) -m pip install -q --disable-pip-version-check pip==26.3
 	$(PY) -m pip install -q --disable-pip-version-check -r requirements.txt
 	$(PY) -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
 	@touch $(STAMP)

@@ -111,7 +111,8 @@ def ros():
 
 def console_script(name: str) -> str:
     """Path of an installed console script (venv bin/ or colcon lib/mining_rover)."""
-    for d in (Path(sys.executable).parent, REPO / 'install' / 'mining_rover' / 'lib' / 'mining_rover'):
+    for d in (Path(sys.executable).parent, Path(sys.executable).parent.parent / 'lib' / 'mining_rover',
+              REPO / 'install' / 'mining_rover' / 'lib' / 'mining_rover'):
         if (d / name).exists():
             return str(d / name)
     found = shutil.which(name)
