@@ -1,0 +1,187 @@
+"""The embedded simulator: gravity, ballistics, driving, terrain, rendering, regolith, inputs."""
+from __future__ import annotations
+
+import math
+import os
+
+import numpy as np
+import pytest
+
+os.environ.setdefault('MUJOCO_GL', 'egl')
+mujoco = pytest.importorskip('mujoco')
+
+from mining_rover.sim.simulator import Simulator  # noqa: E402
+from mining_rover.sim.world import list_worlds  # noqa: E402
+
+WHEELS = ['front_left_wheel_joint', 'front_right_wheel_joint', 'rear_left_wheel_joint', 'rear_right_wheel_joint']
+
+
+def measure_g(sim: Simulator, duration_s: float = 0.5) -> float:
+    """Free fall with contacts off: g from the base's vertical velocity change."""
+    sim.set_contacts(False)
+    v0, t0 = float(sim.data.qvel[2]), sim.time
+    sim.step(int(round(duration_s / sim.dt)))
+    return -(float(sim.data.qvel[2]) - v0) / (sim.time - t0)
+
+
+@pytest.mark.parametrize('world', sorted(list_worlds()))
+def test_free_fall_matches_world_gravity(world):
+    sim = Simulator(world=world, camera_width=64, camera_height=48)
+    g = measure_g(sim)
+    assert g == pytest.approx(sim.world.gravity_mps2, rel=0.01)
+    # position too: z(t) = z0 - g t^2 / 2
+    sim.reset()
+    sim.set_contacts(False)
+    drag_density = float(sim.model.opt.density)
+    sim.model.opt.density = 0.0   # air drag off: gravity alone
+    z0 = sim.ground_truth_pose()[2, 3]
+    sim.step(500)
+    dz = z0 - sim.ground_truth_pose()[2, 3]
+    assert dz == pytest.approx(0.5 * sim.world.gravity_mps2 * sim.time ** 2, rel=0.01)
+    if not sim.world.vacuum:   # with air on, the fall is (slightly) slower
+        assert drag_density > 0.0
+        sim.reset()
+        sim.set_contacts(False)
+        sim.model.opt.density = drag_density
+        sim.step(500)
+        assert z0 - sim.ground_truth_pose()[2, 3] < dz
+
+
+def test_thrown_body_follows_the_parabola_in_vacuum():
+    sim = Simulator(world='moon_south_pole', camera_width=64, camera_height=48)
+    assert sim.world.vacuum
+    sim.set_contacts(False)
+    p0 = sim.ground_truth_pose()[:3, 3].copy()
+    vx, vz, g = 1.5, 2.0, sim.world.gravity_mps2
+    sim.set_base_state(lin_vel=[vx, 0.0, vz])
+    for _ in range(4):
+        sim.step(250)
+        t = sim.time
+        p = sim.ground_truth_pose()[:3, 3] - p0
+        assert p[0] == pytest.approx(vx * t, rel=0.01)
+        assert p[2] == pytest.approx(vz * t - 0.5 * g * t * t, rel=0.01)
+        assert abs(p[1]) < 1e-6
+
+
+def test_rover_drives_at_commanded_wheel_speed_on_flat_ground():
+    sim = Simulator(world='moon_south_pole', flat=True, camera_width=64, camera_height=48)
+    assert np.all(sim.heights == 0.0)
+    sim.step(250)  # settle
+    for j in WHEELS:
+        sim.set_command(j, 2.0)
+    sim.step(1000)
+    x0, t0 = sim.ground_truth_pose()[:3, 3].copy(), sim.time
+    sim.step(1000)
+    speed = np.linalg.norm(sim.ground_truth_pose()[:2, 3] - x0[:2]) / (sim.time - t0)
+    r = float(sim.rover['wheel']['radius'])
+    assert speed == pytest.approx(2.0 * r, rel=0.05)
+    for j in WHEELS:
+        assert sim.joint_state()[j][1] == pytest.approx(2.0, rel=0.05)
+    assert sim.ground_truth_twist()[0] == pytest.approx(2.0 * r, rel=0.05)
+    imu = sim.imu()
+    assert imu['linear_acceleration'][2] == pytest.approx(sim.world.gravity_mps2, abs=0.3)
+    assert sim.regolith_telemetry()['hazard_contacts'] == 0
+    motors = sim.motor_state()
+    assert set(motors) == set(sim.joint_state())
+    assert all(m['temperature_c'] > -50 and m['current_a'] >= 0 for m in motors.values())
+
+
+def test_hfield_heights_equal_world_heights():
+    sim = Simulator(world='moon_south_pole', camera_width=64, camera_height=48)
+    m = sim.model
+    H, W = sim.world.heights.shape
+    assert (m.hfield_nrow[0], m.hfield_ncol[0]) == (H, W)
+    adr = m.hfield_adr[0]
+    z0, z1 = sim._z_range()
+    hf = m.hfield_data[adr:adr + H * W].reshape(H, W) * (z1 - z0) + z0
+    np.testing.assert_allclose(hf, sim.world.heights, atol=1e-5)
+    # and MuJoCo's collision surface is there: rays down onto grid vertices (row 0 = lowest y)
+    rng = np.random.default_rng(0)
+    for _ in range(10):
+        r, c = rng.integers(1, H - 1), rng.integers(1, W - 1)
+        x = sim.world.origin_xy[0] + c * sim.world.resolution_m
+        y = sim.world.origin_xy[1] + r * sim.world.resolution_m
+        gid = np.zeros(1, np.int32)
+        dist = mujoco.mj_ray(m, sim.data, np.array([x, y, 10.0]), np.array([0.0, 0.0, -1.0]), None, 1, -1, gid)
+        if m.geom_bodyid[gid[0]] != 0:
+            continue  # hit the rover
+        assert 10.0 - dist == pytest.approx(float(sim.world.heights[r, c]), abs=2e-3)
+    assert sim.true_height(x, y) == pytest.approx(float(sim.world.heights[r, c]), abs=1e-6)
+
+
+def test_stereo_is_textured_and_has_parallax():
+    sim = Simulator(world='moon_south_pole', camera_width=320, camera_height=240, radiation_rate=200.0)
+    sim.step(100)
+    left, right = sim.render_stereo()
+    for img in (left, right):
+        assert img.shape == (240, 320, 3) and img.dtype == np.uint8
+        grey = img.mean(axis=2)
+        lower = grey[120:]   # the ground in front of the rover
+        assert lower.std() > 8.0
+        lap = np.abs(np.diff(lower, 2, axis=1)).mean()
+        assert lap > 1.0, 'no texture for stereo to match'
+    assert not np.array_equal(left, right)
+    k = sim.camera_intrinsics()
+    assert k['baseline_m'] == pytest.approx(float(sim.rover['camera']['baseline']), rel=1e-6)
+    assert k['fx'] == pytest.approx(160.0 / math.tan(0.6))
+    T = sim.camera_pose('left')
+    assert T[:3, 2][2] < 0.0   # optical z looks forward and down
+    assert T[:3, 1][2] < 0.0   # y points down
+    sim.radiation_rate = 0.0
+    sim.close()
+
+
+def test_dig_and_dump_conserve_mass():
+    sim = Simulator(world='moon_south_pole', flat=True, camera_width=64, camera_height=48)
+    res2 = sim.world.resolution_m ** 2
+    dens = sim.world.regolith['density_kgpm3'].astype(float)
+    sim.step(200)
+    h0 = sim.heights.copy()
+    sim.set_command('front_arm_joint', 0.25)
+    sim.set_command('front_drum_joint', 4.0)
+    for j in WHEELS:
+        sim.set_command(j, 0.5)
+    sim.step(2500)
+    tel = sim.regolith_telemetry()
+    assert tel['excavated_kg'] > 5.0
+    removed = float(((h0 - sim.heights).clip(min=0) * dens).sum() * res2)
+    assert removed == pytest.approx(tel['excavated_kg'], rel=0.01)
+    assert tel['rover_mass_kg'] == pytest.approx(sim.robot.total_mass + tel['carried_kg'] + 0.05, rel=1e-3)
+    for j in WHEELS:
+        sim.set_command(j, 0.0)
+    sim.set_command('front_arm_joint', -0.7)
+    sim.set_command('front_drum_joint', -4.0)
+    sim.step(3000)
+    tel = sim.regolith_telemetry()
+    assert tel['dumped_kg'] > 5.0 and tel['carried_kg'] == pytest.approx(0.0, abs=1e-9)
+    total = tel['carried_kg'] + tel['dumped_kg'] + tel['spilled_kg']
+    assert abs(tel['excavated_kg'] - total) <= 0.01 * tel['excavated_kg']
+    # a dump in the berm zone counts as berm and raises the terrain by its volume
+    bx, by, _ = sim.world.zones.berm_zone
+    h1 = sim.heights.copy()
+    sim._deposit(bx, by, 10.0)
+    tel = sim.regolith_telemetry()
+    assert tel['berm_mass_kg'] == pytest.approx(10.0)
+    added = float((sim.heights - h1).clip(min=0).sum() * res2)
+    assert added == pytest.approx(tel['berm_volume_m3'], rel=0.01)
+    sim.reset()
+    assert sim.regolith_telemetry()['excavated_kg'] == 0.0 and np.array_equal(sim.heights, h0 * 0)
+
+
+def test_bad_inputs_raise_naming_the_joint():
+    sim = Simulator(world='vesta', camera_width=64, camera_height=48)
+    sim.set_command('front_arm_joint', 0.2)
+    for bad in (float('nan'), float('inf'), 5.0, 'abc'):
+        with pytest.raises(ValueError, match='front_arm_joint'):
+            sim.set_command('front_arm_joint', bad)
+    assert sim._cmd['front_arm_joint'] == 0.2
+    with pytest.raises(ValueError, match='front_left_wheel_joint'):
+        sim.set_command('front_left_wheel_joint', 100.0)
+    with pytest.raises(KeyError, match='nope'):
+        sim.set_command('nope', 1.0)
+    with pytest.raises(ValueError, match='worlds'):
+        Simulator(world='atlantis')
+    with pytest.raises(ValueError, match='timestep'):
+        Simulator(world='vesta', timestep=0.0)
+    with pytest.raises(KeyError):
+        sim.camera_pose('middle')
