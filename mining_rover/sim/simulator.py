@@ -223,7 +223,7 @@ class Simulator:
         x, y, yaw = self.world.zones.start_xy_yaw
         ground = max(self.true_height(x + dx, y + dy) for dx in (-0.3, 0.0, 0.3) for dy in (-0.35, 0.0, 0.35))
         wheel_r = float(self.rover['wheel']['radius'])
-        d.qpos[0:3] = [x, y, ground + wheel_r + 0.03]
+        d.qpos[0:3] = [x, y, ground + wheel_r + 0.005]   # settles at once even in microgravity
         d.qpos[3:7] = _yaw_quat_wxyz(yaw)
         self._cmd = {n: 0.0 for n in self._act}
         for n in self._act:
