@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import os
 
-import numpy as np
-
 from mining_rover.benchmarking import metric
 
 NAME = 'regolith_conservation'

@@ -9,7 +9,6 @@ rendered only when a camera frame is due.
 """
 from __future__ import annotations
 
-import math
 import time
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
