@@ -104,7 +104,7 @@ def test_non_finite_twist_rejected(rig, bad):
 
 
 def test_huge_twist_clamped(rig):
-    stream(rig, twist(1e9, -1e9), 1.5)
+    stream(rig, twist(1e9, -1e9), 3.0)  # long enough under a loaded 2-core CI machine
     node, fake = rig['node'], rig['fake']
     limit_rev_s = node.cfg.max_wheel_radps / (2 * math.pi)
     assert moving(fake)
