@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from geometry_msgs.msg import Twist
 from nav_msgs.msg import Odometry
-from rclpy.lifecycle import Node, TransitionCallbackReturn
+from rclpy.lifecycle import TransitionCallbackReturn
 from sensor_msgs.msg import Imu, JointState
 from std_msgs.msg import Bool, Float64
 from std_srvs.srv import SetBool, Trigger
@@ -33,6 +33,7 @@ from mining_rover.control.odometry import SlipDetector, WheelImuOdometry
 from mining_rover.drivers.backend import CallbackBackend, JointConfig
 from mining_rover.drivers.odrive_can import AxisConfig, OdriveCanBackend, bus_factory
 from mining_rover.drivers.safety import SafetyLayer
+from mining_rover.nodes.driver_base import DriverNode
 from mining_rover.ros import qos
 from mining_rover.ros.params import Param, ParameterError, declare_and_read
 from mining_rover.ros.stamps import stamp_to_seconds
@@ -209,7 +210,9 @@ class DriveConfig:
             raise AttributeError(name) from None
 
 
-class DriveNode(Node):
+class DriveNode(DriverNode):
+    armed_message = 'active: wheels armed, waiting for /cmd_vel'
+
     def __init__(self, **kwargs):
         super().__init__('drive_node', **kwargs)
         self.contract = load_contract()
@@ -221,8 +224,6 @@ class DriveNode(Node):
         self.left = [n for n in self.wheels if 'left' in n]
         self.right = [n for n in self.wheels if 'right' in n]
         self.kinematics = SkidSteer(self.cfg.track_width_m, self.cfg.wheel_radius_m, self.cfg.slip_factor)
-        self.backend = None
-        self.safety = None
         self._target = (0.0, 0.0)
         self._imu_yaw_rate = None
         self._imu_pitch = 0.0
@@ -230,20 +231,13 @@ class DriveNode(Node):
         self._last_tick = None
         self._tick_count = 0
         self.rejected_commands = 0
-        self._estop_pub = self.create_publisher(Bool, 'estop', qos.LATCHED)
-        self._estop_state = None
         self._odom_pub = self.create_publisher(Odometry, 'odom', qos.STATE)
         self._slip_pub = self.create_publisher(DiagnosticStatus, 'wheel_slip', qos.STATE)
         self._diag_pub = self.create_publisher(DiagnosticArray, 'diagnostics', qos.STATE)
         self._js_pub = None
         self._tf = None
-        self._subs, self._timers, self._srvs = [], [], []
-        self._shut = False
         if self.cfg.autostart:
-            if self.trigger_configure() != TransitionCallbackReturn.SUCCESS:
-                self.get_logger().error('autostart: configure failed')
-            elif self.trigger_activate() != TransitionCallbackReturn.SUCCESS:
-                self.get_logger().error('autostart: activate failed')
+            self._autostart()
 
     # -- lifecycle --------------------------------------------------------------------
     def on_configure(self, state) -> TransitionCallbackReturn:
@@ -275,49 +269,12 @@ class DriveNode(Node):
                                f'cmd timeout {c.cmd_timeout_s} s')
         return TransitionCallbackReturn.SUCCESS
 
-    def on_activate(self, state) -> TransitionCallbackReturn:
-        problems = self.backend.start() or []
-        if problems:
-            self.get_logger().error(f'activation refused, motors not ready: {"; ".join(problems)}')
-            self.safety.deactivate('activation failed')
-            return TransitionCallbackReturn.FAILURE
-        self.safety.activate()
+    def _reset_motion(self):
         self.limiter.reset()
-        self.get_logger().info('active: wheels armed, waiting for /cmd_vel')
-        return super().on_activate(state)
 
-    def on_deactivate(self, state) -> TransitionCallbackReturn:
-        self.safety.deactivate('lifecycle deactivate')
+    def _on_estop_engaged(self):
+        self._target = (0.0, 0.0)
         self.limiter.reset()
-        return super().on_deactivate(state)
-
-    def on_cleanup(self, state) -> TransitionCallbackReturn:
-        self._release()
-        return TransitionCallbackReturn.SUCCESS
-
-    def on_shutdown(self, state) -> TransitionCallbackReturn:
-        self.shutdown()
-        return TransitionCallbackReturn.SUCCESS
-
-    def shutdown(self):
-        """Zero every wheel and release the backend (run_node calls it on Ctrl-C)."""
-        if self._shut:
-            return
-        self._shut = True
-        if self.safety is not None:
-            self.safety.shutdown()
-        self._release()
-
-    def _release(self):
-        for t in self._timers:
-            self.destroy_timer(t)
-        for s in self._subs:
-            self.destroy_subscription(s)
-        for s in self._srvs:
-            self.destroy_service(s)
-        self._timers, self._subs, self._srvs = [], [], []
-        if self.backend is not None:
-            self.backend.close()
 
     # -- backend ----------------------------------------------------------------------
     def _make_backend(self):
@@ -372,27 +329,6 @@ class DriveNode(Node):
         if self._last_js_stamp is not None and stamp > self._last_js_stamp:
             self._integrate(stamp - self._last_js_stamp)
         self._last_js_stamp = stamp
-
-    def _on_estop_cmd(self, msg: Bool):
-        if msg.data and self.safety is not None:
-            self.safety.set_estop(True)
-            self._target = (0.0, 0.0)
-            self.limiter.reset()
-            self._publish_estop()
-
-    def _on_set_estop(self, request, response):
-        if self.safety is None:
-            response.success, response.message = False, 'not configured'
-            return response
-        response.success, response.message = self.safety.set_estop(request.data)
-        self._target = (0.0, 0.0)
-        self.limiter.reset()
-        self._publish_estop()
-        return response
-
-    def _on_clear_faults(self, request, response):
-        response.success, response.message = self.safety.clear_faults()
-        return response
 
     # -- control loop -----------------------------------------------------------------
     def _tick(self):
@@ -465,11 +401,6 @@ class DriveNode(Node):
         msg.effort = [fb[n].torque_nm for n in self.wheels]
         self._js_pub.publish(msg)
 
-    def _publish_estop(self):
-        engaged = bool(self.safety and self.safety.estop.engaged)
-        if engaged != self._estop_state:
-            self._estop_state = engaged
-            self._estop_pub.publish(Bool(data=engaged))
 
 
 def main(args=None):

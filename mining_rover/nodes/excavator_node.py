@@ -14,7 +14,7 @@ import sys
 import time
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
-from rclpy.lifecycle import Node, TransitionCallbackReturn
+from rclpy.lifecycle import TransitionCallbackReturn
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Bool, Float64
 from std_srvs.srv import SetBool, Trigger
@@ -26,6 +26,7 @@ from mining_rover.drivers.backend import CallbackBackend, JointConfig
 from mining_rover.drivers.odrive_can import AxisConfig, OdriveCanBackend, bus_factory
 from mining_rover.drivers.safety import SafetyLayer
 from mining_rover.nodes.drive_node import DriveConfig, common
+from mining_rover.nodes.driver_base import DriverNode
 from mining_rover.ros import qos
 from mining_rover.ros.params import Param, declare_and_read
 
@@ -63,7 +64,9 @@ def _params(rover: dict) -> list:
     ]
 
 
-class ExcavatorNode(Node):
+class ExcavatorNode(DriverNode):
+    armed_message = 'active: drums and arms armed'
+
     def __init__(self, **kwargs):
         super().__init__('excavator_node', **kwargs)
         self.contract = load_contract()
@@ -87,23 +90,14 @@ class ExcavatorNode(Node):
             backoff_speed_scale=c.backoff_speed_scale, backoff_time_s=c.backoff_time_s,
             dump_arm_rad=c.dump_arm_rad, dump_drum_radps=c.dump_drum_radps, dump_time_s=c.dump_time_s,
             dump_raise_time_s=c.dump_raise_time_s), self.drums)
-        self.backend = None
-        self.safety = None
         self._last_tick = None
         self._tick_count = 0
-        self._estop_state = None
         self._arm_commanded = False
         self._last_cmd = None
-        self._estop_pub = self.create_publisher(Bool, 'estop', qos.LATCHED)
         self._state_pub = self.create_publisher(DiagnosticStatus, 'excavator/state', qos.STATE)
         self._diag_pub = self.create_publisher(DiagnosticArray, 'diagnostics', qos.STATE)
-        self._subs, self._timers, self._srvs = [], [], []
-        self._shut = False
         if c.autostart:
-            if self.trigger_configure() != TransitionCallbackReturn.SUCCESS:
-                self.get_logger().error('autostart: configure failed')
-            elif self.trigger_activate() != TransitionCallbackReturn.SUCCESS:
-                self.get_logger().error('autostart: activate failed')
+            self._autostart()
 
     # -- lifecycle --------------------------------------------------------------------
     def on_configure(self, state) -> TransitionCallbackReturn:
@@ -131,48 +125,12 @@ class ExcavatorNode(Node):
         self.get_logger().info(f'configured: backend {c.backend}, drums {self.drums}, arms {self.arms}')
         return TransitionCallbackReturn.SUCCESS
 
-    def on_activate(self, state) -> TransitionCallbackReturn:
-        problems = self.backend.start() or []
-        if problems:
-            self.get_logger().error(f'activation refused, motors not ready: {"; ".join(problems)}')
-            self.safety.deactivate('activation failed')
-            return TransitionCallbackReturn.FAILURE
-        self.safety.activate()
+    def _reset_motion(self):
         self.model.reset()
-        self.get_logger().info('active: drums and arms armed')
-        return super().on_activate(state)
 
-    def on_deactivate(self, state) -> TransitionCallbackReturn:
-        self.safety.deactivate('lifecycle deactivate')
+    def _on_estop_engaged(self):
         self.model.reset()
-        return super().on_deactivate(state)
-
-    def on_cleanup(self, state) -> TransitionCallbackReturn:
-        self._release()
-        return TransitionCallbackReturn.SUCCESS
-
-    def on_shutdown(self, state) -> TransitionCallbackReturn:
-        self.shutdown()
-        return TransitionCallbackReturn.SUCCESS
-
-    def shutdown(self):
-        if self._shut:
-            return
-        self._shut = True
-        if self.safety is not None:
-            self.safety.shutdown()
-        self._release()
-
-    def _release(self):
-        for t in self._timers:
-            self.destroy_timer(t)
-        for s in self._subs:
-            self.destroy_subscription(s)
-        for s in self._srvs:
-            self.destroy_service(s)
-        self._timers, self._subs, self._srvs = [], [], []
-        if self.backend is not None:
-            self.backend.close()
+        self.model.request(drum_radps=0.0)
 
     def _make_backend(self):
         c = self.cfg
@@ -223,27 +181,6 @@ class ExcavatorNode(Node):
                 self.backend.update_joint(name, msg.position[i] if i < len(msg.position) else math.nan,
                                           msg.velocity[i] if i < len(msg.velocity) else math.nan,
                                           msg.effort[i] if i < len(msg.effort) else math.nan)
-
-    def _on_estop_cmd(self, msg: Bool):
-        if msg.data and self.safety is not None:
-            self.safety.set_estop(True)
-            self.model.reset()
-            self.model.request(drum_radps=0.0)
-            self._publish_estop()
-
-    def _on_set_estop(self, request, response):
-        if self.safety is None:
-            response.success, response.message = False, 'not configured'
-            return response
-        response.success, response.message = self.safety.set_estop(request.data)
-        self.model.reset()
-        self.model.request(drum_radps=0.0)
-        self._publish_estop()
-        return response
-
-    def _on_clear_faults(self, request, response):
-        response.success, response.message = self.safety.clear_faults()
-        return response
 
     def _on_dump(self, request, response):
         if not self._accepting() or self.safety.status().faults:
@@ -304,11 +241,6 @@ class ExcavatorNode(Node):
             message='dumping' if m.dumping else 'stalled: backing off' if m.stalled else 'ok',
             values=[KeyValue(key=k, value=v) for k, v in values.items()]))
 
-    def _publish_estop(self):
-        engaged = bool(self.safety and self.safety.estop.engaged)
-        if engaged != self._estop_state:
-            self._estop_state = engaged
-            self._estop_pub.publish(Bool(data=engaged))
 
 
 def main(args=None):
