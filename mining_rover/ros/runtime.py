@@ -1,13 +1,33 @@
 """Helpers every node's main() shares: init, spin, clean shutdown on Ctrl-C."""
 from __future__ import annotations
 
+import signal
 import sys
+import threading
 
 import rclpy
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.signals import SignalHandlerOptions
 
 from mining_rover.ros.params import ParameterError
+
+
+SPIN_PERIOD_S = 0.1   # longest wait before a stop request is seen
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+def _install_stop_handlers(stop: threading.Event) -> dict:
+    if threading.current_thread() is not threading.main_thread():
+        return {}     # signals are only delivered to the main thread
+    previous = {}
+    for sig in _STOP_SIGNALS:
+        previous[sig] = signal.signal(sig, lambda *_: stop.set())
+    return previous
+
+
+def _restore_handlers(previous: dict):
+    for sig, handler in previous.items():
+        signal.signal(sig, handler)
 
 
 def run_node(factory, args=None, executor_cls=SingleThreadedExecutor) -> int:
@@ -17,9 +37,14 @@ def run_node(factory, args=None, executor_cls=SingleThreadedExecutor) -> int:
     The node's ``shutdown()`` method, if any, runs before the node is destroyed so that
     drivers can command zero on Ctrl-C.
     """
-    # No rclpy signal handler: Ctrl-C raises KeyboardInterrupt here while the context is
-    # still valid, so the node's shutdown() can still publish zero to every actuator.
+    # No rclpy signal handler (it would shut the context down before the node could
+    # command zero) and no KeyboardInterrupt either: raised at an arbitrary bytecode it can
+    # land inside a pybind11 call and surface as an unrelated error. SIGINT/SIGTERM only set
+    # a flag; the spin loop below sees it within SPIN_PERIOD_S and the node's shutdown() runs
+    # while the context is still valid, so drivers publish zero to every actuator.
     rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
+    stop = threading.Event()
+    previous = _install_stop_handlers(stop)
     node = None
     code = 0
     try:
@@ -30,10 +55,12 @@ def run_node(factory, args=None, executor_cls=SingleThreadedExecutor) -> int:
             return 2
         executor = executor_cls()
         executor.add_node(node)
-        executor.spin()
+        while not stop.is_set() and rclpy.ok():
+            executor.spin_once(timeout_sec=SPIN_PERIOD_S)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:
+        _restore_handlers(previous)
         if node is not None:
             if hasattr(node, 'shutdown'):
                 try:
