@@ -16,12 +16,12 @@ DESCRIPTION = ('drive a 2 m square (8 m) by odometry in the embedded lunar simul
 
 def run(quick: bool = False) -> dict:
     from mining_rover.benchmarking import metric
-    from mining_rover.control.kinematics import skid_steer_from_rover
+    from mining_rover.control.kinematics import configured_slip_factor, skid_steer_from_rover
     from mining_rover.control.odometry_check import drive_square
     from mining_rover.sim.simulator import Simulator
 
     side = 1.0 if quick else 2.0
-    kin = skid_steer_from_rover()
+    kin = skid_steer_from_rover(configured_slip_factor('drivers_sim.yaml'))
     fused = drive_square(Simulator(world='moon_south_pole', seed=0), kin, side_m=side, imu_weight=0.98)
     wheels = drive_square(Simulator(world='moon_south_pole', seed=0), kin, side_m=side, imu_weight=0.0)
     return {

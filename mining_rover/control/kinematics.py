@@ -71,3 +71,9 @@ def skid_steer_from_rover(slip_factor: float = 1.0, path=None) -> SkidSteer:
     rover = yaml.safe_load((path or config_path('rover.yaml')).read_text())
     return SkidSteer(float(rover['wheel']['track_width']), float(rover['wheel']['radius']),
                      slip_factor)
+
+
+def configured_slip_factor(drivers_yaml: str = 'drivers_sim.yaml') -> float:
+    """drive_node's ``slip_factor`` from a drivers config file (the calibrated value)."""
+    cfg = yaml.safe_load(config_path(drivers_yaml).read_text())
+    return float(cfg['drive_node']['ros__parameters']['slip_factor'])
