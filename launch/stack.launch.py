@@ -50,7 +50,7 @@ def _nodes(context):
         node('mission_node', [_config('mission.yaml'), site['mission'],
                               {'target_resource': resource,
                                'state_file': LaunchConfiguration('state_file')}]),
-        node('drive_node', [drivers]),
+        node('drive_node', [drivers, site['drive']]),
         node('excavator_node', [drivers]),
     ]
 

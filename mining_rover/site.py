@@ -9,7 +9,9 @@ from __future__ import annotations
 
 
 def site_parameters(world: str) -> dict:
-    """{'planner': {...}, 'mission': {...}, 'gravity_mps2': g, 'start_xy_yaw': (x, y, yaw)}.
+    """{'planner': {...}, 'mission': {...}, 'drive': {...}, 'gravity_mps2': g,
+    'start_xy_yaw': (x, y, yaw)}: the node parameters that place one site's zones and the
+    rover's start pose (odometry starts there) in the site frame.
 
     Raises ValueError (listing the known worlds) for an unknown world.
     """
@@ -28,4 +30,7 @@ def site_parameters(world: str) -> dict:
         'start_xy_yaw': tuple(float(v) for v in spec.zones.start_xy_yaw),
         'planner': {**zones, 'gravity_mps2': g, 'prior_map_path': str(spec.prior_map_path)},
         'mission': {**zones},
+        'drive': {'initial_x_m': float(spec.zones.start_xy_yaw[0]),
+                  'initial_y_m': float(spec.zones.start_xy_yaw[1]),
+                  'initial_yaw_rad': float(spec.zones.start_xy_yaw[2])},
     }

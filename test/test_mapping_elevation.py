@@ -101,3 +101,29 @@ def test_bad_shapes_raise():
         m.fuse(np.zeros((3, 2)), np.zeros(3))
     with pytest.raises(ValueError):
         MapParams(resolution_m=0.0)
+
+
+def test_noisy_far_cells_stay_unknown_instead_of_lethal():
+    """A patch of flat ground seen with decimetre noise (far stereo) must not wall the
+    rover in: the mapper leaves it unknown; the same patch seen precisely is free."""
+    from mining_rover.mapping.terrain_mapper import TerrainMapper
+    from mining_rover.mapping.traversability import LETHAL, UNKNOWN
+
+    rng = np.random.default_rng(3)
+    xs, ys = np.meshgrid(np.arange(1.0, 3.0, 0.02), np.arange(-1.0, 1.0, 0.02))
+    flat = np.column_stack([xs.ravel(), ys.ravel(), np.zeros(xs.size)])
+
+    def costmap(sigma):
+        m = TerrainMapper(MapParams(size_m=8.0, follow_robot=False), classify_sigma_m=0.05)
+        pts = flat + np.column_stack([np.zeros((len(flat), 2)), rng.normal(0, sigma, len(flat))])
+        m.map.fuse(pts, np.full(len(pts), sigma ** 2))
+        cost = m.costmap()
+        r, c, _ = (int(v) for v in m.map.cell_index(2.0, 0.0))
+        return cost[r - 10:r + 10, c - 10:c + 10]
+
+    noisy = costmap(0.2)
+    assert np.all(noisy == UNKNOWN)
+    precise = costmap(0.005)
+    assert np.all((precise >= 0) & (precise < LETHAL))
+    with pytest.raises(ValueError):
+        TerrainMapper(classify_sigma_m=0.0)

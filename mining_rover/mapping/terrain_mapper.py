@@ -55,8 +55,11 @@ class TerrainMapper:
                  trav_params: TraversabilityParams = TraversabilityParams(),
                  hazard_params: HazardParams = HazardParams(),
                  error_model: StereoErrorModel = StereoErrorModel(),
-                 T_base_cam=np.eye(4), max_points: int = 60000):
+                 T_base_cam=np.eye(4), max_points: int = 60000, classify_sigma_m: float = 0.05):
+        if not (classify_sigma_m > 0.0 and np.isfinite(classify_sigma_m)):
+            raise ValueError(f'classify_sigma_m must be > 0, got {classify_sigma_m}')
         self.map = ElevationMap(map_params)
+        self.classify_sigma_m = float(classify_sigma_m)
         self.trav_params = trav_params
         self.hazard_params = hazard_params
         self.error = error_model
@@ -89,11 +92,25 @@ class TerrainMapper:
         self.last_update_ms = 1e3 * (time.perf_counter() - t0)
         return n
 
+    def confident_height(self) -> np.ndarray:
+        """Heights known to within ``classify_sigma_m`` (1 sigma); NaN elsewhere.
+
+        Slope, roughness, steps and hazards are only judged from these: a far cell seen
+        once by stereo carries decimetres of noise (sigma_z grows with z^2), which would
+        read as rough, lethal ground and wall the rover in. Left unknown, such a cell is
+        driven towards at the planner's unknown cost and classified once seen closer.
+        """
+        h = self.map.height
+        with np.errstate(invalid='ignore'):
+            sure = self.map.variance <= self.classify_sigma_m ** 2
+        return np.where(sure, h, np.nan).astype(h.dtype, copy=False)
+
     def layers(self) -> Layers:
-        return traversability(self.map.height, self.map.resolution, self.trav_params)
+        return traversability(self.confident_height(), self.map.resolution, self.trav_params)
 
     def hazards(self) -> Hazards:
-        return detect_hazards(self.map.height, self.map.resolution, self.map.origin, self.hazard_params)
+        return detect_hazards(self.confident_height(), self.map.resolution, self.map.origin,
+                              self.hazard_params)
 
     def costmap(self, layers: Layers | None = None, hazards: Hazards | None = None) -> np.ndarray:
         """int8 Nav2 costmap (0 free .. 100 lethal, -1 unknown), rocks and craters lethal."""

@@ -188,6 +188,12 @@ def _params(rover: dict) -> list:
         Param('imu_weight', 0.98, 'weight of the gyro yaw rate against the wheels in odometry', 0.0, 1.0),
         Param('slip_threshold', 0.3, 'slip ratio above which /wheel_slip reports slipping', 0.01, 1.0),
         Param('odom_frame', 'odom', 'odometry frame (REP-105)'),
+        Param('initial_x_m', 0.0, 'odometry starts here: x of the landing/start pose in the site frame, m',
+              -1e6, 1e6),
+        Param('initial_y_m', 0.0, 'odometry starts here: y of the landing/start pose in the site frame, m',
+              -1e6, 1e6),
+        Param('initial_yaw_rad', 0.0, 'odometry starts here: heading of the start pose, rad',
+              -math.pi, math.pi),
         Param('base_frame', 'base_link', 'robot body frame (REP-105)'),
         Param('publish_tf', True, 'broadcast odom -> base_link where tf2_ros exists'),
         Param('wheel_node_ids', [0, 1, 2, 3], 'ODrive node id per wheel, in sim-contract wheel order',
@@ -255,6 +261,9 @@ class DriveNode(DriverNode):
         self.limiter = TwistLimiter(MotionLimiter(c.max_linear_mps, c.max_linear_accel, c.max_linear_jerk),
                                     MotionLimiter(c.max_angular_radps, c.max_angular_accel, c.max_angular_jerk))
         self.odometry = WheelImuOdometry(self.kinematics, c.imu_weight)
+        # Without global localisation the odom frame is the site frame: it starts at the
+        # surveyed start pose, so the zones the executive and planner use line up with it.
+        self.odometry.reset(c.initial_x_m, c.initial_y_m, c.initial_yaw_rad)
         self.slip = SlipDetector(self.kinematics, threshold=c.slip_threshold)
         self._subs.append(self.create_subscription(Twist, 'cmd_vel', self._on_cmd_vel, qos.COMMAND))
         self._subs.append(self.create_subscription(Imu, self.contract.imu_topic, self._on_imu, qos.SENSOR))

@@ -100,6 +100,8 @@ def _params(contract) -> list:
         Param('slope_critical_rad', t.slope_critical_rad, 'lethal slope, rad', 0.01, 1.5),
         Param('step_critical_m', t.step_critical_m, 'lethal step, m', 0.01, 5.0),
         Param('roughness_critical_m', t.roughness_critical_m, 'lethal roughness, m', 0.001, 5.0),
+        Param('classify_sigma_m', 0.05, 'judge slope, roughness, steps and hazards only from cells '
+              'whose height is known to this (1 sigma), m; noisier cells stay unknown', 0.001, 1.0),
         Param('rock_min_height_m', h.rock_min_height_m, 'rocks this tall or taller are hazards, m', 0.01, 5.0),
         Param('rock_max_diameter_m', h.rock_max_diameter_m, 'widest rock, m', 0.1, 10.0),
         Param('crater_min_depth_m', h.crater_min_depth_m, 'shallowest crater reported, m', 0.005, 10.0),
@@ -135,7 +137,8 @@ class MappingNode(Node):
         except ValueError as exc:
             raise ParameterError(f'mapping parameters: {exc}') from exc
         self.T_base_cam = _xyzrpy_to_matrix(p['camera_xyz'], p['camera_rpy']) @ T_LINK_OPTICAL
-        self.mapper = TerrainMapper(map_params, trav, hazard, error, self.T_base_cam, p['max_points'])
+        self.mapper = TerrainMapper(map_params, trav, hazard, error, self.T_base_cam, p['max_points'],
+                                    classify_sigma_m=p['classify_sigma_m'])
         self._poses = deque(maxlen=200)     # (stamp_s, 4x4 map->base)
         self._last_xy = None
         self._last_cov_z = None

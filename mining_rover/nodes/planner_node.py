@@ -14,6 +14,7 @@ with no free cell near it, an unreachable goal or a stale map each log their rea
 from __future__ import annotations
 
 import math
+import time
 from pathlib import Path as FsPath
 
 import numpy as np
@@ -98,6 +99,7 @@ def planner_params() -> list:
 
 class PlannerNode(Node):
     def __init__(self, **kwargs):
+        self._warned: dict = {}
         super().__init__('planner_node', **kwargs)
         p = self.p = declare_and_read(self, planner_params())
         if p['inflation_radius'] < p['robot_radius']:
@@ -172,7 +174,14 @@ class PlannerNode(Node):
         return self.get_clock().now().nanoseconds * 1e-9
 
     def _warn(self, text: str):
-        self.get_logger().warning(text, throttle_duration_sec=THROTTLE_S)
+        """Warn at most every THROTTLE_S per kind of message (the text before its first
+        colon): rclpy throttles per call site, which is this one line for all of them, so
+        a repeating warning would otherwise hide every other one."""
+        key = text.split(':', 1)[0]
+        now = time.monotonic()
+        if now - self._warned.get(key, -math.inf) >= THROTTLE_S:
+            self._warned[key] = now
+            self.get_logger().warning(text)
 
     def _map_problem(self) -> str:
         if self.grid is None:

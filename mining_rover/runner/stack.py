@@ -50,7 +50,7 @@ def mission_nodes(site: dict, *, world: str, seed: int, rtf: float, target_resou
         NodeSpec('sim_node', ('sim.yaml', 'mission_sim.yaml'),
                  {'world': world, 'seed': int(seed), 'real_time_factor': float(rtf)}),
         NodeSpec('description_node', (), {'sim': True}),
-        NodeSpec('drive_node', ('drivers_sim.yaml', 'mission_sim.yaml')),
+        NodeSpec('drive_node', ('drivers_sim.yaml', 'mission_sim.yaml'), dict(site.get('drive', {}))),
         NodeSpec('excavator_node', ('drivers_sim.yaml', 'mission_sim.yaml')),
         NodeSpec('stereo_node', ('stereo.yaml', 'mission_sim.yaml')),
         NodeSpec('mapping_node', ('mapping.yaml', 'mission_sim.yaml')),
