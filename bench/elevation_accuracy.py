@@ -89,8 +89,8 @@ class _SimSource:
         self.sim = Simulator(world='moon_south_pole', seed=0, camera_width=640, camera_height=480,
                              radiation_rate=RADIATION_HITS_PER_PIXEL if radiation else 0.0)
         hz = self.sim.world.hazards
-        self.craters = [Crater(c.x, c.y, c.radius, c.depth) for c in hz.craters]
-        self.rocks = [Rock(r.x, r.y, r.height, r.radius) for r in hz.rocks]
+        self.craters = [Crater(c['x'], c['y'], c['radius'], c['depth']) for c in hz.craters]
+        self.rocks = [Rock(r['x'], r['y'], r['height'], r['radius']) for r in hz.rocks]
         self.true_height = self.sim.true_height
         self.intr = self.sim.camera_intrinsics()
 

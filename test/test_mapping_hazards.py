@@ -33,7 +33,7 @@ def terrain(rocks=(), craters=(), slope=(0.05, -0.03), noise_m=0.005, seed=0):
 
 
 ROCKS = [Rock(2.0, 3.0, 0.25, 0.2), Rock(-4.0, 1.0, 0.18, 0.15), Rock(0.5, -5.0, 0.4, 0.35),
-         Rock(5.0, -1.0, 0.16, 0.12)]
+         Rock(5.0, -1.0, 0.18, 0.18)]   # 3 cm over the 0.15 m threshold: the 3x3 median costs ~1 cm
 CRATERS = [Crater(-3.0, -3.0, 1.0, 0.3), Crater(3.5, 4.5, 0.4, 0.12), Crater(-2.5, 5.0, 1.6, 0.45)]
 
 

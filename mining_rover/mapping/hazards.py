@@ -54,7 +54,7 @@ class Crater:
 class HazardParams:
     rock_min_height_m: float = 0.15
     rock_max_diameter_m: float = 1.2
-    rock_min_cells: int = 3
+    rock_min_cells: int = 8          # a 0.15 m rock is ~20 cells of 5 cm above half its height
     crater_min_depth_m: float = 0.06
     crater_min_diameter_m: float = 0.5
     crater_max_diameter_m: float = 4.0
@@ -170,8 +170,12 @@ def detect_hazards(height: np.ndarray, resolution: float, origin_xy,
             crater_mask |= labels == idx[i]
 
     # Rocks: top-hat (disc wider than the largest rock).
+    # On a 3x3-median-filtered grid: a stereo mismatch leaves one- or two-cell spikes
+    # that a top-hat reads as rocks, while a real rock (boulders are about half as tall
+    # as they are wide) is several cells across and keeps its top through the median.
     rock_disc = _disc(int(round(p.rock_max_diameter_m / resolution)) + 2)
-    relief = h - np.maximum(cv2.morphologyEx(h, cv2.MORPH_OPEN, rock_disc), ground)
+    hm = cv2.medianBlur(h, 3)
+    relief = hm - np.maximum(cv2.morphologyEx(hm, cv2.MORPH_OPEN, rock_disc), ground)
     rocks, rock_mask = [], np.zeros(h.shape, bool)
     labels, n = ndimage.label(relief > p.rock_min_height_m / 2.0, structure=np.ones((3, 3)))
     if n:
