@@ -15,6 +15,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import math
+import os
 import sys
 import time
 import traceback
@@ -114,6 +115,9 @@ def run_benchmarks(names: list, json_path: str | None, quick: bool = False,
     Returns 0 when every benchmark ran (goals not met are reported, not failed),
     1 when one raised or a name is unknown.
     """
+    # The simulator renders off-screen; EGL is what works headless (OSMesa does not).
+    os.environ.setdefault('MUJOCO_GL', 'egl')
+    os.environ.setdefault('PYOPENGL_PLATFORM', 'egl')
     available = discover()
     unknown = [n for n in names if n not in available]
     if unknown:

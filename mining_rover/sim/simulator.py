@@ -482,9 +482,10 @@ class Simulator:
         return T
 
     def ground_truth_twist(self) -> np.ndarray:
-        v = np.zeros(6)
-        mujoco.mj_objectVelocity(self.model, self.data, mujoco.mjtObj.mjOBJ_BODY, self._base_id, v, 1)
-        return np.concatenate([v[3:], v[:3]])   # (vx, vy, vz, wx, wy, wz) in base_link
+        v = np.zeros(6)   # world-aligned (flg_local=0), rotated into base_link here
+        mujoco.mj_objectVelocity(self.model, self.data, mujoco.mjtObj.mjOBJ_BODY, self._base_id, v, 0)
+        R = self.data.xmat[self._base_id].reshape(3, 3)
+        return np.concatenate([R.T @ v[3:], R.T @ v[:3]])   # (vx, vy, vz, wx, wy, wz) in base_link
 
     def true_height(self, x, y):
         return bilinear(self.heights, self.world.origin_xy, self.world.resolution_m, x, y)

@@ -69,7 +69,10 @@ WORLDS = {w.name: w for w in [
              '(nssdc.gsfc.nasa.gov/planetary/factsheet/moonfact.html)',
              size=24.0, n=257, temperature_k=100.0, sun_elevation_deg=5.0,
              sun_source='sun within a few degrees of the horizon near the lunar south pole '
-                        '(Mazarico et al. 2011, Icarus 211, 1066)', seed=1),
+                        '(Mazarico et al. 2011, Icarus 211, 1066)', seed=1,
+             # an excavate-haul-dump site laid out as RASSOR-class operations are: the
+             # berm a few metres from the dig face, so a cycle is cutting, not driving
+             start=(-2.5, -1.5, 0.5), dig=(1.0, 0.5, 1.5), berm=(-2.5, 2.0, 1.2)),
     WorldDef('psyche', 0.144,
              '(16) Psyche surface gravity ~0.144 m/s^2: NASA Psyche mission facts '
              '(psyche.asu.edu; Elkins-Tanton et al. 2020, JGR Planets 125)',
