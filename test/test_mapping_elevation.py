@@ -127,3 +127,25 @@ def test_noisy_far_cells_stay_unknown_instead_of_lethal():
     assert np.all((precise >= 0) & (precise < LETHAL))
     with pytest.raises(ValueError):
         TerrainMapper(classify_sigma_m=0.0)
+
+
+def test_self_filter_drops_the_rovers_own_drum():
+    """Points on the rover's body (the cameras see the front drum) are never mapped."""
+    from mining_rover.mapping.terrain_mapper import TerrainMapper
+
+    # camera 1 m up at the base origin, looking straight down (optical z = -base z)
+    T_base_cam = np.eye(4)
+    T_base_cam[:3, :3] = np.array([[0.0, -1.0, 0.0], [-1.0, 0.0, 0.0], [0.0, 0.0, -1.0]])
+    T_base_cam[2, 3] = 1.0
+    drum = np.array([[0.0, -0.9, 0.8], [0.1, -0.9, 0.8]])       # base (0.9, 0, 0.2): on the rover
+    ground = np.array([[0.0, -2.0, 1.0], [0.1, -2.0, 1.0]])     # base (2.0, 0, 0): terrain
+    pts = np.vstack([drum, ground]).astype(np.float32)
+    for box, fused in ((None, 4), ((-1.15, 1.15, -0.5, 0.5, -0.3, 1.2), 2)):
+        m = TerrainMapper(MapParams(size_m=8.0, follow_robot=False, visibility_cleanup=False),
+                          T_base_cam=T_base_cam, self_box=box)
+        m.integrate(pts, np.eye(4))
+        assert np.isfinite(m.map.height).sum() == fused
+        if box is not None:
+            assert np.nanmax(m.map.height) == pytest.approx(0.0, abs=1e-6)
+    with pytest.raises(ValueError):
+        TerrainMapper(self_box=(1.0, -1.0, 0, 1, 0, 1))

@@ -55,11 +55,22 @@ class TerrainMapper:
                  trav_params: TraversabilityParams = TraversabilityParams(),
                  hazard_params: HazardParams = HazardParams(),
                  error_model: StereoErrorModel = StereoErrorModel(),
-                 T_base_cam=np.eye(4), max_points: int = 60000, classify_sigma_m: float = 0.05):
+                 T_base_cam=np.eye(4), max_points: int = 60000, classify_sigma_m: float = 0.05,
+                 self_box=None):
         if not (classify_sigma_m > 0.0 and np.isfinite(classify_sigma_m)):
             raise ValueError(f'classify_sigma_m must be > 0, got {classify_sigma_m}')
         self.map = ElevationMap(map_params)
         self.classify_sigma_m = float(classify_sigma_m)
+        # The rover's own body (drums, arms, wheels) in base_link: (xmin, xmax, ymin, ymax,
+        # zmin, zmax), m. The cameras see the front drum; mapped, it would be a rock that
+        # drives ahead of the rover forever.
+        self.self_box = None
+        if self_box is not None:
+            b = np.asarray(self_box, dtype=float)
+            if b.shape != (6,) or not np.all(np.isfinite(b)) or np.any(b[1::2] <= b[0::2]):
+                raise ValueError(f'self_box must be finite (xmin, xmax, ymin, ymax, zmin, zmax) '
+                                 f'with each min < max, got {self_box}')
+            self.self_box = b
         self.trav_params = trav_params
         self.hazard_params = hazard_params
         self.error = error_model
@@ -81,6 +92,13 @@ class TerrainMapper:
             raise ValueError(f'points must be (N, 3), got shape {pts.shape}')
         ok = np.isfinite(pts).all(axis=1) & (pts[:, 2] > 0.0) & (pts[:, 2] <= self.error.max_range_m)
         pts = pts[ok]
+        if self.self_box is not None and len(pts):
+            b = self.self_box
+            Rb, tb = self.T_base_cam[:3, :3].astype(np.float32), self.T_base_cam[:3, 3].astype(np.float32)
+            pb = pts @ Rb.T + tb
+            inside = ((pb[:, 0] >= b[0]) & (pb[:, 0] <= b[1]) & (pb[:, 1] >= b[2]) & (pb[:, 1] <= b[3])
+                      & (pb[:, 2] >= b[4]) & (pb[:, 2] <= b[5]))
+            pts = pts[~inside]
         if len(pts) > self.max_points:
             pts = pts[self._rng.choice(len(pts), self.max_points, replace=False)]
         self.map.move_to(*T_map_base[:2, 3])

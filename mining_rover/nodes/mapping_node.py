@@ -100,6 +100,12 @@ def _params(contract) -> list:
         Param('slope_critical_rad', t.slope_critical_rad, 'lethal slope, rad', 0.01, 1.5),
         Param('step_critical_m', t.step_critical_m, 'lethal step, m', 0.01, 5.0),
         Param('roughness_critical_m', t.roughness_critical_m, 'lethal roughness, m', 0.001, 5.0),
+        Param('self_filter', True, "drop points on the rover's own body (drums, arms) before fusing"),
+        Param('self_filter_box', [-1.15, 1.15, -0.5, 0.5, -0.3, 1.2],
+              'rover body box in base_link: xmin, xmax, ymin, ymax, zmin, zmax, m (arms and drums '
+              'reach 1.06 m fore and aft: rover.yaml arm.pivot_x + arm.length + drum.radius)',
+              check=lambda v: None if len(v) == 6 and all(math.isfinite(x) for x in v)
+              and all(v[i] < v[i + 1] for i in (0, 2, 4)) else 'needs 6 finite values, each min < max'),
         Param('classify_sigma_m', 0.05, 'judge slope, roughness, steps and hazards only from cells '
               'whose height is known to this (1 sigma), m; noisier cells stay unknown', 0.001, 1.0),
         Param('rock_min_height_m', h.rock_min_height_m, 'rocks this tall or taller are hazards, m', 0.01, 5.0),
@@ -138,7 +144,8 @@ class MappingNode(Node):
             raise ParameterError(f'mapping parameters: {exc}') from exc
         self.T_base_cam = _xyzrpy_to_matrix(p['camera_xyz'], p['camera_rpy']) @ T_LINK_OPTICAL
         self.mapper = TerrainMapper(map_params, trav, hazard, error, self.T_base_cam, p['max_points'],
-                                    classify_sigma_m=p['classify_sigma_m'])
+                                    classify_sigma_m=p['classify_sigma_m'],
+                                    self_box=p['self_filter_box'] if p['self_filter'] else None)
         self._poses = deque(maxlen=200)     # (stamp_s, 4x4 map->base)
         self._last_xy = None
         self._last_cov_z = None
