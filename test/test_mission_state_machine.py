@@ -44,6 +44,7 @@ class World:
         self.states = []
         self.out = None
         self.all_commits = []
+        self.freeze_pose = False   # the rover does not move (e.g. a hazard stays ahead)
 
     def tick(self):
         inp = self.inp
@@ -58,8 +59,9 @@ class World:
             self.states.append(out.state)
         # the world reacts
         p = self.pose
-        self.pose = Pose2D(p.x + out.linear_mps * math.cos(p.yaw) * DT,
-                           p.y + out.linear_mps * math.sin(p.yaw) * DT, p.yaw + out.angular_radps * DT)
+        if not self.freeze_pose:
+            self.pose = Pose2D(p.x + out.linear_mps * math.cos(p.yaw) * DT,
+                               p.y + out.linear_mps * math.sin(p.yaw) * DT, p.yaw + out.angular_radps * DT)
         if out.arm_rad is not None:
             self.arm += max(-0.1, min(0.1, out.arm_rad - self.arm))
         if out.drum_radps and out.drum_radps > 0 and self.arm > 0.1 and out.linear_mps > 0:
@@ -90,6 +92,11 @@ class World:
             if predicate(self):
                 return True
         raise AssertionError(f'not reached in {max_s} s; states {self.states}, now {self.m.state}')
+
+    def run_for(self, seconds):
+        end = self.t + seconds
+        while self.t < end:
+            self.tick()
 
 
 def test_transition_table_is_closed_and_interrupts_are_everywhere():
@@ -234,11 +241,20 @@ def test_no_route_faults_then_retries_with_backoff():
     assert w.m.record['fault_count'] == 2
 
 
-def test_empty_route_is_no_route():
+def test_empty_route_gives_the_site_up_then_faults():
     w = World()
     w.plan_routes = False
     w.run_until(lambda w: w.m.state is State.DRIVE_TO_SITE and w.out.goal is not None)
+    site = list(w.m.record['site'])
     w.route = Route(99, np.zeros((0, 2)))
+    w.tick()
+    # unreachable from here: the site is excluded and another one is chosen
+    assert w.m.state is State.SELECT_SITE and site in w.m.record['excluded_sites']
+    # a site that was already given up (the dig-zone centre fallback) is a fault
+    w.m.record['site'] = site
+    w.m._go(State.DRIVE_TO_SITE, w.t, 'test: back to the excluded site')
+    w.run_until(lambda w: w.out.goal is not None)
+    w.route = Route(100, np.zeros((0, 2)))
     w.tick()
     assert w.m.state is State.FAULT and 'empty path' in w.m.record['fault_reason']
 
@@ -256,7 +272,7 @@ def test_driver_fault_is_a_safe_stop_until_it_clears():
     w.run_until(lambda w: w.m.state is State.DRIVE_TO_SITE)
 
 
-def test_lethal_cells_ahead_stop_and_replan():
+def test_lethal_cells_ahead_turn_then_replan_then_give_up():
     w = World()
     w.run_until(lambda w: w.m.state is State.DRIVE_TO_SITE and w.out.linear_mps > 0)
     grid = np.zeros((100, 100), dtype=np.int8)
@@ -265,15 +281,20 @@ def test_lethal_cells_ahead_stop_and_replan():
     col, row = int((rx + 5.0) / 0.1), int((ry + 5.0) / 0.1)
     grid[row - 1:row + 2, col - 1:col + 2] = 100
     w.inp.costmap = Costmap(grid, 0.1, -5.0, -5.0)
-    seq_before = w.route_seq
     w.plan_routes = False
+    w.freeze_pose = True            # the rock stays ahead whatever the rover does
     out = w.tick()
-    assert out.linear_mps == 0.0 and out.goal is not None   # stopped, asked again
+    assert out.linear_mps == 0.0 and out.angular_radps != 0.0   # never on: turns in place
     assert any('lethal' in text for _lvl, text in out.events)
-    w.inp.costmap = Costmap(np.zeros((100, 100), dtype=np.int8), 0.1, -5.0, -5.0)
+    seq_before = w.m.record['goal_seq']
+    w.run_for(CFG.blocked_turn_s + 0.5)
+    assert w.m.record['goal_seq'] > seq_before                   # then asks for a new route
+    site = list(w.m.record['site'])
     w.plan_routes = True
-    w.run_until(lambda w: w.out.goal is not None)
-    assert w.route_seq > seq_before
+    w.run_until(lambda w: w.m.state is not State.DRIVE_TO_SITE, max_s=CFG.blocked_timeout_s + 10)
+    assert w.m.state is State.SELECT_SITE and site in w.m.record['excluded_sites']
+    w.freeze_pose = False
+    w.inp.costmap = Costmap(np.zeros((100, 100), dtype=np.int8), 0.1, -5.0, -5.0)
     w.run_until(lambda w: w.m.state is State.EXCAVATE)
 
 

@@ -75,6 +75,9 @@ _CONFIG_DOC = {
     'mapping_timeout_s': ('mapping ends after this long regardless, s', 0.0, 3600.0),
     'site_wait_s': ('wait this long for dig sites before using the zone centre, s', 0.0, 3600.0),
     'site_exclusion_m': ('a site whose cut yielded too little is skipped within this, m', 0.0, 10.0),
+    'blocked_turn_s': ('hazard in the swept footprint: turn towards the route this long before '
+                       'replanning, s', 0.0, 60.0),
+    'blocked_timeout_s': ('hazard in the swept footprint this long: the goal is given up, s', 1.0, 600.0),
     'plan_match_m': ('an excavation plan applies to a site this near it, m', 0.01, 20.0),
     'plan_wait_s': ('wait this long at a site for its plan before the default cut, s', 0.0, 600.0),
     'default_depth_m': ('depth of cut without a plan, m', 0.0, 0.3),

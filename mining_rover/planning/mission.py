@@ -109,6 +109,8 @@ class MissionConfig:
     mapping_timeout_s: float = 60.0
     site_wait_s: float = 10.0               # no dig site by then: the dig-zone centre
     site_exclusion_m: float = 0.6           # a site that yielded too little is skipped
+    blocked_turn_s: float = 3.0             # hazard ahead: turn towards the route this long first
+    blocked_timeout_s: float = 20.0         # hazard ahead this long: give the goal up
     plan_match_m: float = 1.0
     plan_wait_s: float = 5.0
     default_depth_m: float = 0.03
@@ -531,11 +533,8 @@ class Mission:
             hits = inp.costmap.lethal_ahead(pose, c.footprint_length_m / 2 + c.hazard_lookahead_m,
                                             c.footprint_width_m / 2, c.lethal_cost, backwards=v < 0)
             if hits:
-                self._event('warn', f'{hits} lethal cells ahead at ({pose.x:.2f}, {pose.y:.2f}): '
-                                    'stopping to replan')
-                self._request_route(now, gx, gy, pose)
-                ph['asked_first_t'] = now
-                return None
+                return self._blocked(inp, now, hits, w)
+            ph.pop('blocked_t0', None)
         mx, my = ph['moved_xy']
         if math.hypot(pose.x - mx, pose.y - my) >= c.stuck_distance_m:
             ph.update(moved_t=now, moved_xy=(pose.x, pose.y))
@@ -546,6 +545,35 @@ class Mission:
             ph['asked_first_t'] = now
             return None
         self._drive(v, w)
+        return None
+
+    def _excluded(self, xy) -> bool:
+        return any(math.hypot(xy[0] - ex, xy[1] - ey) < self.cfg.site_exclusion_m
+                   for ex, ey in self.record['excluded_sites'])
+
+    def _blocked(self, inp: MissionInputs, now: float, hits: int, w: float) -> str | None:
+        """Lethal cells in the footprint swept ahead: never drive on. The route may still be
+        clear (the rover is not yet facing along it), so first turn in place towards it
+        (turning sweeps no new ground ahead), then ask for a new route every
+        route_retry_s; blocked for blocked_timeout_s, the goal is given up (returned)."""
+        c, ph, pose = self.cfg, self._phase, inp.pose
+        gx, gy, _ = ph['goal']
+        t0 = ph.setdefault('blocked_t0', now)
+        if now - t0 > c.blocked_timeout_s:
+            ph.pop('blocked_t0', None)
+            return (f'blocked by hazards ahead at ({pose.x:.2f}, {pose.y:.2f}) for '
+                    f'{c.blocked_timeout_s:.0f} s on the way to ({gx:.2f}, {gy:.2f})')
+        if now == t0:
+            self._event('warn', f'{hits} lethal cells ahead at ({pose.x:.2f}, {pose.y:.2f}): '
+                                'turning towards the route')
+        if now - t0 >= c.blocked_turn_s and now - ph.get('blocked_replan_t', -math.inf) >= c.route_retry_s:
+            self._event('warn', f'{hits} lethal cells still ahead at ({pose.x:.2f}, {pose.y:.2f}): '
+                                'replanning')
+            ph['blocked_replan_t'] = now
+            self._request_route(now, gx, gy, pose)
+            ph['asked_first_t'] = now
+            return None
+        self._drive(0.0, math.copysign(max(abs(w), c.mapping_turn_radps), w if w != 0.0 else 1.0))
         return None
 
     # -- MAPPING -----------------------------------------------------------------------
@@ -574,8 +602,7 @@ class Mission:
             rec['pending_override'] = None
         else:
             for s in inp.dig_sites:
-                if not any(math.hypot(s.x - ex, s.y - ey) < c.site_exclusion_m
-                           for ex, ey in rec['excluded_sites']):
+                if not self._excluded((s.x, s.y)):
                     site, why = (s.x, s.y), f'top-ranked dig site (score {s.score:.3g})'
                     break
             if site is None and now - self._phase['t0'] > c.site_wait_s:
@@ -604,6 +631,12 @@ class Mission:
         result = self._follow(inp, now)
         if result == 'arrived':
             self._go(S.EXCAVATE, now, 'at the dig site')
+        elif result and (result.startswith('no route') or result.startswith('blocked')) \
+                and not self._excluded(self.record['site']):
+            # This site cannot be reached from here: another one may be (a site already
+            # given up once, such as the dig-zone centre fallback, goes the fault way).
+            self.record['excluded_sites'].append(list(self.record['site']))
+            self._go(S.SELECT_SITE, now, f'{result}: trying another site')
         elif result:
             self._fault(now, result)
 
