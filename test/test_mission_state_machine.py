@@ -357,3 +357,14 @@ def test_restart_before_the_dump_answer_dumps_again_and_counts_once():
     assert w2.dump_calls == 1
     assert [(c.cycle_id, c.kind) for c in w2.all_commits] == [(1, 'delivered')]
     assert w2.all_commits[0].mass_kg == pytest.approx(saved['cycle']['fill_before_dump_kg'])
+
+
+def test_ground_already_cut_is_not_chosen_again():
+    w = World()
+    w.run_until(lambda w: w.m.state is State.HAUL)
+    dug = w.m.record['dug_sites']
+    assert dug and any(math.hypot(x - 3.0, y) < 0.3 for x, y in dug)   # the stroke from the site
+    w.run_until(lambda w: w.m.state is State.SELECT_SITE)
+    for _ in range(5):                       # the planner still offers only the dug site
+        w.tick()
+    assert w.m.state is State.SELECT_SITE     # waits for another (zone-centre fallback later)

@@ -354,12 +354,15 @@ def _clip(v: float, limit: float) -> float:
     return max(-limit, min(limit, v))
 
 
+MAX_DUG_POINTS = 500      # cut strokes remembered (as points) for site exclusion
+
+
 def fresh_record() -> dict:
     """The persisted part of a mission that has just started."""
     return {'state': S.MAPPING.value, 'resume_state': None, 'cycle_id': 1, 'site': None,
             'plan': None, 'goal_seq': 0, 'dump_seq': 0, 'override_seq': 0,
-            'pending_override': None, 'excluded_sites': [], 'fault_count': 0, 'fault_reason': '',
-            'estop_events': 0, 'time_autonomous_s': 0.0,
+            'pending_override': None, 'excluded_sites': [], 'dug_sites': [], 'fault_count': 0,
+            'fault_reason': '', 'estop_events': 0, 'time_autonomous_s': 0.0,
             'cycle': _fresh_cycle()}
 
 
@@ -548,8 +551,23 @@ class Mission:
         return None
 
     def _excluded(self, xy) -> bool:
+        rec = self.record
         return any(math.hypot(xy[0] - ex, xy[1] - ey) < self.cfg.site_exclusion_m
-                   for ex, ey in self.record['excluded_sites'])
+                   for ex, ey in rec['excluded_sites'] + rec.get('dug_sites', []))
+
+    def _remember_stroke(self):
+        """Points along the cut just made, every half exclusion radius: ground already
+        cut to the planned depth is not a site again (the planner's map may not show a
+        few centimetres of trench). Persisted with the record, kept for the mission."""
+        ph, dug = self._phase, self.record.setdefault('dug_sites', [])
+        a, b = ph.get('start_xy'), ph.get('last_xy')
+        if a is None:
+            return
+        b = b or a
+        n = max(1, int(math.ceil(math.hypot(b[0] - a[0], b[1] - a[1]) / (0.5 * self.cfg.site_exclusion_m))))
+        for i in range(n + 1):
+            dug.append([a[0] + (b[0] - a[0]) * i / n, a[1] + (b[1] - a[1]) * i / n])
+        del dug[:-MAX_DUG_POINTS]
 
     def _blocked(self, inp: MissionInputs, now: float, hits: int, w: float) -> str | None:
         """Lethal cells in the footprint swept ahead: never drive on. The route may still be
@@ -699,6 +717,7 @@ class Mission:
         if ex.stalled:   # only while cutting: a stall flag left from the last cut is old news
             self._go(S.BACK_OFF, now, f'drums stalled at fill {ex.fill_kg:.2f} kg')
             return
+        ph['last_xy'] = (pose.x, pose.y)
         dist = math.hypot(pose.x - ph['start_xy'][0], pose.y - ph['start_xy'][1])
         if dist >= c.excavate_distance_limit_m:
             self._end_cut(now, ex, f'cut length {dist:.2f} m reached')
@@ -716,6 +735,7 @@ class Mission:
 
     def _end_cut(self, now: float, ex: ExcavatorReport, reason: str):
         c, rec, cyc = self.cfg, self.record, self.record['cycle']
+        self._remember_stroke()
         if ex.fill_kg >= c.min_haul_kg:
             mass = max(0.0, ex.fill_kg - (cyc['fill_start_kg'] or 0.0))
             cyc['excavated_kg'] = mass
