@@ -56,6 +56,7 @@ _CONFIG_DOC = {
     'berm_y': ('berm zone centre y, map frame, m', -1e4, 1e4),
     'berm_radius': ('berm zone radius, m', 0.0, 1e3),
     'berm_standoff_m': ('dump point distance outside the berm circle, m', 0.0, 10.0),
+    'berm_facing_tolerance_rad': ('turn to face the berm centre within this before dumping, rad', 0.01, 3.2),
     'max_linear_mps': ('forward speed limit, m/s', 0.01, 2.0),
     'max_angular_radps': ('turn rate limit, rad/s', 0.01, 5.0),
     'lookahead_m': ('path-following lookahead distance, m', 0.05, 10.0),

@@ -89,7 +89,8 @@ class MissionConfig:
     berm_x: float = -4.0
     berm_y: float = 0.0
     berm_radius: float = 1.0
-    berm_standoff_m: float = 0.9            # dump point: this far outside the berm circle
+    berm_standoff_m: float = 0.3            # dump point: rover centre this far outside the berm circle
+    berm_facing_tolerance_rad: float = 0.2  # turn to face the berm centre within this before dumping
     max_linear_mps: float = 0.4
     max_angular_radps: float = 0.6
     lookahead_m: float = 0.6
@@ -810,6 +811,16 @@ class Mission:
             cyc['fill_before_dump_kg'] = ex.fill_kg
             self._out.persist = True
         before = cyc['fill_before_dump_kg']
+        pose = inp.pose
+        if not cyc['dump_accepted'] and not ph.get('faced') and pose is not None:
+            # Face the berm first: the front drum, which did the cutting, reaches
+            # footprint_length/2 + a drum ahead and discharges over the berm.
+            err = _wrap(math.atan2(c.berm_y - pose.y, c.berm_x - pose.x) - pose.yaw)
+            if abs(err) > c.berm_facing_tolerance_rad and now - self._phase['t0'] < c.dump_timeout_s:
+                self._drive(0.0, math.copysign(max(c.mapping_turn_radps, min(c.max_angular_radps,
+                                                                             abs(err))), err))
+                return
+            ph['faced'] = True
         r = inp.dump_response
         if ph['asked_t'] is not None and r is not None and r.seq == rec['dump_seq']:
             ph['asked_t'] = None
