@@ -28,6 +28,11 @@ ARGUMENTS = [
     DeclareLaunchArgument('target_resource', default_value='helium3',
                           description='rare_earth, platinum_group or helium3'),
     DeclareLaunchArgument('rviz', default_value='false', description='start rviz2 on the rover'),
+    DeclareLaunchArgument('ground_link', default_value='true',
+                          description='start the ground_link relay to Earth (config/ground_link.yaml)'),
+    DeclareLaunchArgument('params_file', default_value='',
+                          description='extra parameters file applied last to every stack node '
+                                      '(e.g. the installed config/jetson.yaml); empty: none'),
 ]
 
 
@@ -50,7 +55,8 @@ def generate_launch_description():
             launch_arguments={'namespace': LaunchConfiguration('namespace'),
                               'world': LaunchConfiguration('world'),
                               'drivers_config': LaunchConfiguration('drivers_config'),
-                              'target_resource': LaunchConfiguration('target_resource')}.items()),
+                              'target_resource': LaunchConfiguration('target_resource'),
+                              'params_file': LaunchConfiguration('params_file')}.items()),
         Node(package='mining_rover', executable='ground_link_node', name='ground_link_node',
              output='screen', parameters=[_share('config', 'ground_link.yaml')],
              condition=IfCondition(LaunchConfiguration('ground_link'))),

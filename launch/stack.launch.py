@@ -24,6 +24,9 @@ ARGUMENTS = [
     DeclareLaunchArgument('state_file', default_value='/tmp/mining_rover_mission.sqlite',
                           description='where the executive persists its tally and state'),
     DeclareLaunchArgument('log_level', default_value='info', description='log level of every node'),
+    DeclareLaunchArgument('params_file', default_value='',
+                          description='extra parameters file applied last to every node (e.g. '
+                                      'config/jetson.yaml); empty: none'),
 ]
 
 
@@ -38,9 +41,11 @@ def _nodes(context):
     args = ['--ros-args', '--log-level', LaunchConfiguration('log_level').perform(context)]
     drivers = _config(LaunchConfiguration('drivers_config').perform(context))
 
+    extra = LaunchConfiguration('params_file').perform(context)
+
     def node(executable, params):
         return Node(package='mining_rover', executable=executable, name=executable,
-                    output='screen', arguments=args, parameters=params)
+                    output='screen', arguments=args, parameters=params + ([extra] if extra else []))
 
     return [
         node('stereo_node', [_config('stereo.yaml')]),

@@ -44,6 +44,13 @@ def _kw(call, key):
     return None
 
 
+def _name(call):
+    """The first positional argument of a call when it is a string literal, else None."""
+    if call.args and isinstance(call.args[0], ast.Constant) and isinstance(call.args[0].value, str):
+        return call.args[0].value
+    return None
+
+
 def test_there_are_the_four_launch_files():
     names = {p.name for p in LAUNCH_FILES}
     assert {'description.launch.py', 'stack.launch.py', 'sim.launch.py', 'rover.launch.py'} <= names
@@ -118,3 +125,13 @@ def test_launch_description_builds(path):
     spec.loader.exec_module(module)
     ld = module.generate_launch_description()
     assert ld.entities
+
+
+@pytest.mark.parametrize('path', LAUNCH_FILES, ids=lambda p: p.name)
+def test_every_launch_configuration_is_declared(path):
+    """A LaunchConfiguration('x') with no DeclareLaunchArgument('x') in the same file fails
+    at launch time (or silently needs a caller to pass it): catch it here."""
+    tree = ast.parse(path.read_text())
+    declared = {_name(call) for call in _calls(tree, 'DeclareLaunchArgument')}
+    used = {_name(call) for call in _calls(tree, 'LaunchConfiguration')} - {None}
+    assert used <= declared, f'{path.name}: used but not declared: {sorted(used - declared)}'
