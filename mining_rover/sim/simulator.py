@@ -264,10 +264,12 @@ class Simulator:
         else:
             self.model.opt.disableflags |= int(mujoco.mjtDisableBit.mjDSBL_CONTACT)
 
-    def set_base_state(self, pos=None, lin_vel=None):
-        """Teleport the rover base (tests): world position and linear velocity."""
+    def set_base_state(self, pos=None, lin_vel=None, yaw=None):
+        """Teleport the rover base (tests, benchmarks): world position, linear velocity, heading."""
         if pos is not None:
             self.data.qpos[0:3] = pos
+        if yaw is not None:
+            self.data.qpos[3:7] = _yaw_quat_wxyz(float(yaw))
         if lin_vel is not None:
             self.data.qvel[0:3] = lin_vel
         mujoco.mj_forward(self.model, self.data)
