@@ -201,7 +201,8 @@ def test_kill_9_and_restart_resume_the_same_state_and_tally(ros, launch_node, tm
     assert after['cycles'] == '1'
     for key in TALLY_KEYS:
         assert float(after[key]) == pytest.approx(float(getattr(tally, key)), abs=1e-3), key
-    assert float(after['energy_wh']) >= tally.energy_wh - 1e-6
+    # never backwards after the restart (the status prints 3 decimals: half a digit of slack)
+    assert float(after['energy_wh']) >= tally.energy_wh - 5e-4
     # energy since the last persist (persist_period_s, 1 s) may be lost to a kill -9; masses never
     assert float(after['energy_wh']) >= 0.9 * float(status['energy_wh']) - 0.01
 

@@ -1,7 +1,7 @@
 """System test: a short autonomous mission in the embedded lunar world, the whole stack.
 
 `mining-rover sim`'s runner starts the embedded MuJoCo simulator and every node as ROS 2
-processes; after ~90 s of simulated time the rover must have put regolith on the berm
+processes; after ~120 s of simulated time the rover must have put regolith on the berm
 without touching a hazard, and the run must leave summary.json, report.png/html and
 mission.mcap, with summary.json agreeing with the last /mission/status in the MCAP.
 
@@ -23,8 +23,8 @@ pytestmark = pytest.mark.slow
 
 WORLD = 'moon_south_pole'
 #: One short cycle (map ~10 s, drive ~10 s, cut 20 s, haul ~10 s, dump ~6 s) fits in about
-#: 60 s of sim time on the lunar site; 90 s leaves margin for a replan on the way.
-DURATION_S = 90.0
+#: 60 s of sim time on the lunar site; 120 s leaves margin for a replan and a loaded machine.
+DURATION_S = 120.0
 #: A short mission has no time for the full survey: map briefly, cut briefly, then haul.
 SHORT_MISSION = {'mission_node': {'mapping_timeout_s': 10.0, 'excavate_time_limit_s': 20.0,
                                   'site_wait_s': 3.0, 'plan_wait_s': 2.0}}
