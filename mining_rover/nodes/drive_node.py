@@ -23,16 +23,14 @@ from geometry_msgs.msg import Twist
 from nav_msgs.msg import Odometry
 from rclpy.lifecycle import TransitionCallbackReturn
 from sensor_msgs.msg import Imu, JointState
-from std_msgs.msg import Bool, Float64
-from std_srvs.srv import SetBool, Trigger
+from std_msgs.msg import Float64
 
 from mining_rover.contract import load_contract
 from mining_rover.control.kinematics import SkidSteer
-from mining_rover.control.limits import ActuatorLimits, MotionLimiter, ThermalDerate, TwistLimiter, finite
+from mining_rover.control.limits import ActuatorLimits, MotionLimiter, TwistLimiter, finite
 from mining_rover.control.odometry import SlipDetector, WheelImuOdometry
 from mining_rover.drivers.backend import CallbackBackend, JointConfig
 from mining_rover.drivers.odrive_can import AxisConfig, OdriveCanBackend, bus_factory
-from mining_rover.drivers.safety import SafetyLayer
 from mining_rover.nodes.driver_base import DriverNode
 from mining_rover.ros import qos
 from mining_rover.ros.params import Param, ParameterError, declare_and_read
@@ -92,19 +90,6 @@ class common:  # noqa: N801  (a namespace, so the nodes read common.xxx)
                 "parameter 'thermal_stop_c' must lie between thermal_derate_start_c and "
                 f'thermal_rated_c (got {cfg.thermal_derate_start_c} < {cfg.thermal_stop_c} < '
                 f'{cfg.thermal_rated_c} false): the motor must stop before its rating')
-
-    @staticmethod
-    def event_logger(node):
-        # One call site per severity: rclpy refuses a call site that changes severity.
-        def log(level, text):
-            logger = node.get_logger()
-            if level == 'error':
-                logger.error(text)
-            elif level == 'warn':
-                logger.warning(text)
-            else:
-                logger.info(text)
-        return log
 
     @staticmethod
     def optional_tf(node):
@@ -248,16 +233,8 @@ class DriveNode(DriverNode):
     # -- lifecycle --------------------------------------------------------------------
     def on_configure(self, state) -> TransitionCallbackReturn:
         c = self.cfg
-        try:
-            self.backend = self._make_backend()
-        except (ValueError, OSError) as exc:
-            self.get_logger().error(f'cannot build backend {c.backend!r}: {exc}')
+        if not self._configure_safety({n: ActuatorLimits(n, c.max_wheel_radps) for n in self.wheels}):
             return TransitionCallbackReturn.FAILURE
-        limits = {n: ActuatorLimits(n, c.max_wheel_radps) for n in self.wheels}
-        self.safety = SafetyLayer(self.backend, limits, c.cmd_timeout_s,
-                                  thermal=ThermalDerate(c.thermal_derate_start_c, c.thermal_stop_c,
-                                                        c.thermal_rated_c),
-                                  on_event=common.event_logger(self))
         self.limiter = TwistLimiter(MotionLimiter(c.max_linear_mps, c.max_linear_accel, c.max_linear_jerk),
                                     MotionLimiter(c.max_angular_radps, c.max_angular_accel, c.max_angular_jerk))
         self.odometry = WheelImuOdometry(self.kinematics, c.imu_weight)
@@ -267,9 +244,6 @@ class DriveNode(DriverNode):
         self.slip = SlipDetector(self.kinematics, threshold=c.slip_threshold)
         self._subs.append(self.create_subscription(Twist, 'cmd_vel', self._on_cmd_vel, qos.COMMAND))
         self._subs.append(self.create_subscription(Imu, self.contract.imu_topic, self._on_imu, qos.SENSOR))
-        self._subs.append(self.create_subscription(Bool, 'estop/cmd', self._on_estop_cmd, qos.COMMAND))
-        self._srvs.append(self.create_service(SetBool, '~/set_estop', self._on_set_estop))
-        self._srvs.append(self.create_service(Trigger, '~/clear_faults', self._on_clear_faults))
         self._timers.append(self.create_timer(1.0 / c.control_rate_hz, self._tick))
         if c.publish_tf:
             self._tf = common.optional_tf(self)

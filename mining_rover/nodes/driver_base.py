@@ -1,7 +1,9 @@
 """The lifecycle and e-stop wiring both driver nodes share (drive_node, excavator_node).
 
-A subclass builds ``self.safety`` (SafetyLayer) and ``self.backend`` in on_configure,
-keeps what it created in ``self._timers``/``_subs``/``_srvs``, and supplies two hooks:
+A subclass calls ``_configure_safety(limits)`` in on_configure (backend, SafetyLayer, the
+e-stop topic and services), keeps what else it creates in ``self._timers``/``_subs``/
+``_srvs``, and supplies ``_make_backend()``, ``self.cfg`` (backend, cmd_timeout_s and the
+thermal_* parameters) and two hooks:
 ``_reset_motion()`` (limiters/models back to rest, on activate and deactivate) and
 ``_on_estop_engaged()`` (drop the current targets when an e-stop request arrives).
 """
@@ -9,8 +11,25 @@ from __future__ import annotations
 
 from rclpy.lifecycle import Node, TransitionCallbackReturn
 from std_msgs.msg import Bool
+from std_srvs.srv import SetBool, Trigger
 
+from mining_rover.control.limits import ThermalDerate
+from mining_rover.drivers.safety import SafetyLayer
 from mining_rover.ros import qos
+
+
+def event_logger(node):
+    """SafetyLayer's on_event callback logging through the node."""
+    # One call site per severity: rclpy refuses a call site that changes severity.
+    def log(level, text):
+        logger = node.get_logger()
+        if level == 'error':
+            logger.error(text)
+        elif level == 'warn':
+            logger.warning(text)
+        else:
+            logger.info(text)
+    return log
 
 
 class DriverNode(Node):
@@ -33,7 +52,29 @@ class DriverNode(Node):
     def _on_estop_engaged(self):
         raise NotImplementedError
 
+    def _make_backend(self):
+        raise NotImplementedError
+
     # -- lifecycle --------------------------------------------------------------------
+    def _configure_safety(self, limits: dict) -> bool:
+        """Build the backend and the safety layer over it with ``limits`` (ActuatorLimits
+        per joint), and the e-stop command topic and services. False (logged) when the
+        backend cannot be built."""
+        c = self.cfg
+        try:
+            self.backend = self._make_backend()
+        except (ValueError, OSError) as exc:
+            self.get_logger().error(f'cannot build backend {c.backend!r}: {exc}')
+            return False
+        self.safety = SafetyLayer(self.backend, limits, c.cmd_timeout_s,
+                                  thermal=ThermalDerate(c.thermal_derate_start_c, c.thermal_stop_c,
+                                                        c.thermal_rated_c),
+                                  on_event=event_logger(self))
+        self._subs.append(self.create_subscription(Bool, 'estop/cmd', self._on_estop_cmd, qos.COMMAND))
+        self._srvs.append(self.create_service(SetBool, '~/set_estop', self._on_set_estop))
+        self._srvs.append(self.create_service(Trigger, '~/clear_faults', self._on_clear_faults))
+        return True
+
     def _autostart(self):
         """Configure and activate without a lifecycle manager (parameter ``autostart``)."""
         if self.trigger_configure() != TransitionCallbackReturn.SUCCESS:

@@ -16,15 +16,14 @@ import time
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rclpy.lifecycle import TransitionCallbackReturn
 from sensor_msgs.msg import JointState
-from std_msgs.msg import Bool, Float64
-from std_srvs.srv import SetBool, Trigger
+from std_msgs.msg import Float64
+from std_srvs.srv import Trigger
 
 from mining_rover.contract import load_contract
 from mining_rover.control.excavator import LUNAR_BULK_DENSITY_KG_M3, Excavator, ExcavatorConfig
-from mining_rover.control.limits import ActuatorLimits, ThermalDerate, finite
+from mining_rover.control.limits import ActuatorLimits, finite
 from mining_rover.drivers.backend import CallbackBackend, JointConfig
 from mining_rover.drivers.odrive_can import AxisConfig, OdriveCanBackend, bus_factory
-from mining_rover.drivers.safety import SafetyLayer
 from mining_rover.nodes.drive_node import DriveConfig, common
 from mining_rover.nodes.driver_base import DriverNode
 from mining_rover.ros import qos
@@ -102,23 +101,13 @@ class ExcavatorNode(DriverNode):
     # -- lifecycle --------------------------------------------------------------------
     def on_configure(self, state) -> TransitionCallbackReturn:
         c = self.cfg
-        try:
-            self.backend = self._make_backend()
-        except (ValueError, OSError) as exc:
-            self.get_logger().error(f'cannot build backend {c.backend!r}: {exc}')
-            return TransitionCallbackReturn.FAILURE
         limits = {n: ActuatorLimits(n, c.max_drum_radps) for n in self.drums}
         limits.update({n: ActuatorLimits(n, c.arm_max_radps, c.arm_lower_rad, c.arm_upper_rad)
                        for n in self.arms})
-        self.safety = SafetyLayer(self.backend, limits, c.cmd_timeout_s,
-                                  thermal=ThermalDerate(c.thermal_derate_start_c, c.thermal_stop_c,
-                                                        c.thermal_rated_c),
-                                  on_event=common.event_logger(self))
+        if not self._configure_safety(limits):
+            return TransitionCallbackReturn.FAILURE
         self._subs.append(self.create_subscription(Float64, 'excavator/drum_speed', self._on_drum, qos.COMMAND))
         self._subs.append(self.create_subscription(Float64, 'excavator/arm_position', self._on_arm, qos.COMMAND))
-        self._subs.append(self.create_subscription(Bool, 'estop/cmd', self._on_estop_cmd, qos.COMMAND))
-        self._srvs.append(self.create_service(SetBool, '~/set_estop', self._on_set_estop))
-        self._srvs.append(self.create_service(Trigger, '~/clear_faults', self._on_clear_faults))
         self._srvs.append(self.create_service(Trigger, 'excavator/dump', self._on_dump))
         self._timers.append(self.create_timer(1.0 / c.control_rate_hz, self._tick))
         self._publish_estop()
