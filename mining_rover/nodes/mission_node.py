@@ -100,6 +100,8 @@ _CONFIG_DOC = {
     'min_haul_kg': ('a cut ending with less than this tries another site, kg', 0.0, 1e4),
     'excavate_time_limit_s': ('longest cut, s', 1.0, 3600.0),
     'excavate_distance_limit_m': ('longest cut, m', 0.05, 100.0),
+    'cut_settle_s': ('a cut is counted once the reported fill has been steady this long, s', 0.0, 10.0),
+    'cut_settle_timeout_s': ('... or this long after the drums were told to stop, s', 0.1, 60.0),
     'slip_timeout_s': ('wheel slip lasting this long while cutting backs off, s', 0.1, 600.0),
     'backoff_distance_m': ('reverse distance after a stall, m', 0.0, 5.0),
     'backoff_speed_mps': ('reverse speed after a stall, m/s', 0.01, 1.0),

@@ -132,6 +132,8 @@ class MissionConfig:
     min_haul_kg: float = 1.0
     excavate_time_limit_s: float = 60.0
     excavate_distance_limit_m: float = 2.0
+    cut_settle_s: float = 0.5               # a cut counts once the fill is steady this long
+    cut_settle_timeout_s: float = 3.0       # ... or this long after the drums were told to stop
     slip_timeout_s: float = 3.0
     backoff_distance_m: float = 0.25
     backoff_speed_mps: float = 0.1
@@ -706,8 +708,11 @@ class Mission:
         if cyc['fill_start_kg'] is None:
             cyc['fill_start_kg'] = ex.fill_kg
             self._out.persist = True
+        if ph.get('ending'):
+            self._settle(inp, now, arm)
+            return
         if ex.fill_kg >= c.full_fraction * c.drum_capacity_kg:
-            self._end_cut(now, ex, f'drums full ({ex.fill_kg:.2f} kg)')
+            self._stop_cut(now, ex, f'drums full ({ex.fill_kg:.2f} kg)')
             return
         if not ph['cutting']:
             lowered = (math.isfinite(ex.arm_position_rad)
@@ -721,10 +726,10 @@ class Mission:
         ph['last_xy'] = (pose.x, pose.y)
         dist = math.hypot(pose.x - ph['start_xy'][0], pose.y - ph['start_xy'][1])
         if dist >= c.excavate_distance_limit_m:
-            self._end_cut(now, ex, f'cut length {dist:.2f} m reached')
+            self._stop_cut(now, ex, f'cut length {dist:.2f} m reached')
             return
         if now - ph['cut_t'] >= c.excavate_time_limit_s:
-            self._end_cut(now, ex, f'cut time {c.excavate_time_limit_s:.0f} s reached')
+            self._stop_cut(now, ex, f'cut time {c.excavate_time_limit_s:.0f} s reached')
             return
         if inp.slipping:
             ph['slip_t'] = ph['slip_t'] if ph['slip_t'] is not None else now
@@ -733,6 +738,22 @@ class Mission:
             return  # drums keep cutting; the wheels wait for traction
         ph['slip_t'] = None
         self._drive(creep, c.heading_gain * _wrap(ph['yaw0'] - pose.yaw))
+
+    def _stop_cut(self, now: float, ex: ExcavatorReport, reason: str):
+        """A cut's end condition is met: stop the drums and the creep, and count the cut
+        only once the fill has settled. Drums and wheels stop a command round-trip later
+        than this decision, and what they collect meanwhile belongs to this cut (counted
+        at once, it would show up as more delivered than excavated)."""
+        self._stop(arm=self._phase['params'][0], drum=0.0)
+        self._phase.update(ending=reason, ending_t=now, steady_t=now, steady_fill=ex.fill_kg)
+
+    def _settle(self, inp: MissionInputs, now: float, arm: float):
+        c, ph, ex = self.cfg, self._phase, inp.excavator
+        self._stop(arm=arm, drum=0.0)
+        if ex.fill_kg != ph['steady_fill']:
+            ph.update(steady_t=now, steady_fill=ex.fill_kg)
+        if now - ph['steady_t'] >= c.cut_settle_s or now - ph['ending_t'] >= c.cut_settle_timeout_s:
+            self._end_cut(now, ex, ph['ending'])
 
     def _end_cut(self, now: float, ex: ExcavatorReport, reason: str):
         c, rec, cyc = self.cfg, self.record, self.record['cycle']
