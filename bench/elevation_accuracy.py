@@ -28,7 +28,7 @@ from mining_rover.mapping.elevation_map import MapParams, height_variance
 from mining_rover.mapping.hazards import Crater, HazardParams, Rock, match_detections
 from mining_rover.mapping.terrain_mapper import StereoErrorModel, TerrainMapper
 from mining_rover.paths import config_path
-from mining_rover.perception.stereo import StereoParams, StereoPipeline
+from mining_rover.perception.stereo import IdealCamera, StereoParams, StereoPipeline
 
 NAME = 'elevation_accuracy'
 DESCRIPTION = ('fused elevation map vs ground-truth terrain at 2-6 m (RMSE, stereo error bound, '
@@ -37,14 +37,6 @@ DESCRIPTION = ('fused elevation map vs ground-truth terrain at 2-6 m (RMSE, ster
 FRAMES, FRAMES_QUICK = 6, 3
 RADIATION_HITS_PER_PIXEL = 2e-4   # per frame: a solar-particle-event order of upsets
 
-
-class _Model:
-    def __init__(self, intr, baseline):
-        f, cx, cy = intr['fx'], intr['cx'], intr['cy']
-        self.width, self.height = intr['width'], intr['height']
-        self.K = np.array([[f, 0, cx], [0, f, cy], [0, 0, 1.0]])
-        self.D, self.R = np.zeros(5), np.eye(3)
-        self.P = np.array([[f, 0, cx, -f * baseline], [0, f, cy, 0], [0, 0, 1, 0]])
 
 
 def _params(node, name):
@@ -136,7 +128,7 @@ def evaluate(frames: int, radiation: bool = False) -> dict:
     try:
         intr = src.intr
         sp = StereoParams.from_dict(_params('stereo_node', 'stereo.yaml'))
-        pipe = StereoPipeline(_Model(intr, 0.0), _Model(intr, intr['baseline_m']), sp)
+        pipe = StereoPipeline(*IdealCamera.pair(intr), sp)
         mp = _params('mapping_node', 'mapping.yaml')
         err_model = StereoErrorModel(focal_px=pipe.focal_px, baseline_m=pipe.baseline_m,
                                      sigma_disparity_px=mp['sigma_disparity_px'],

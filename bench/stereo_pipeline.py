@@ -21,21 +21,11 @@ from mining_rover.benchmarking import metric
 from mining_rover.mapping.elevation_map import MapParams
 from mining_rover.mapping.terrain_mapper import StereoErrorModel, TerrainMapper
 from mining_rover.paths import config_path
-from mining_rover.perception.stereo import StereoParams, StereoPipeline, to_gray
+from mining_rover.perception.stereo import IdealCamera, StereoParams, StereoPipeline, to_gray
 
 NAME = 'stereo_pipeline'
 DESCRIPTION = ('640x480 rendered lunar pair: images -> SGBM disparity -> cloud -> elevation map '
                'update, vs bare cv2.StereoSGBM (64 disparities, block 5) on the same images')
-
-
-class _Model:
-    def __init__(self, intr, baseline):
-        f, cx, cy = intr['fx'], intr['cx'], intr['cy']
-        self.width, self.height = intr['width'], intr['height']
-        self.K = np.array([[f, 0, cx], [0, f, cy], [0, 0, 1.0]])
-        self.D = np.zeros(5)
-        self.R = np.eye(3)
-        self.P = np.array([[f, 0, cx, -f * baseline], [0, f, cy, 0], [0, 0, 1, 0]])
 
 
 def render_pair(width=640, height=480):
@@ -78,7 +68,7 @@ def _median_ms(fn, reps):
 def run(quick: bool = False) -> dict:
     left, right, intr, T_map_base, T_base_cam, _source = render_pair()
     sp = StereoParams.from_dict(_params('stereo_node', 'stereo.yaml'))
-    pipe = StereoPipeline(_Model(intr, 0.0), _Model(intr, intr['baseline_m']), sp)
+    pipe = StereoPipeline(*IdealCamera.pair(intr), sp)
     mp = _params('mapping_node', 'mapping.yaml')
     mapper = TerrainMapper(MapParams.from_dict(mp),
                            error_model=StereoErrorModel(focal_px=intr['fx'], baseline_m=intr['baseline_m']),

@@ -6,16 +6,8 @@ import pytest
 
 from mining_rover.mapping.elevation_map import MapParams, height_variance
 from mining_rover.mapping.terrain_mapper import StereoErrorModel, TerrainMapper
-from mining_rover.perception.stereo import StereoParams, StereoPipeline
+from mining_rover.perception.stereo import IdealCamera, StereoParams, StereoPipeline
 
-
-class _Model:
-    def __init__(self, intr, baseline):
-        f, cx, cy = intr['fx'], intr['cx'], intr['cy']
-        self.width, self.height = intr['width'], intr['height']
-        self.K = np.array([[f, 0, cx], [0, f, cy], [0, 0, 1.0]])
-        self.D, self.R = np.zeros(5), np.eye(3)
-        self.P = np.array([[f, 0, cx, -f * baseline], [0, f, cy, 0], [0, 0, 1, 0]])
 
 
 @pytest.fixture(scope='module')
@@ -25,7 +17,7 @@ def fused():
     try:
         intr = scene.intrinsics()
         Tb = scene_mod.rover_camera_extrinsics()
-        pipe = StereoPipeline(_Model(intr, 0.0), _Model(intr, intr['baseline_m']),
+        pipe = StereoPipeline(*IdealCamera.pair(intr),
                               StereoParams(downscale=2, num_disparities=128))
         err = StereoErrorModel(focal_px=pipe.focal_px, baseline_m=pipe.baseline_m)
         mapper = TerrainMapper(MapParams(follow_robot=False), error_model=err, T_base_cam=Tb)
