@@ -17,11 +17,12 @@ What it does, in order:
 5. writes ``summary.json``, ``report.png``, ``report.html`` and keeps ``logs/<node>.log``.
 
 Exit codes: 0 mission ran to its duration, 1 it ended early (a node died, no clock),
-2 bad request, 130 interrupted (Ctrl-C; the partial report is written).
+2 bad request, 130 interrupted (Ctrl-C or SIGTERM; the partial report is written).
 """
 from __future__ import annotations
 
 import os
+import signal
 import sys
 import tempfile
 import threading
@@ -151,6 +152,7 @@ def run_mission(options: MissionOptions) -> tuple[int, dict]:
     monitor = MissionMonitor(timeline, recorder, contract, context=context)
     executor.add_node(monitor)
     stack = stack_mod.Stack(specs, out, env)
+    restore_sigterm = _sigterm_as_interrupt()
     outcome, reason, cpu = 'complete', '', {}
     cpu_at_clock = {}
     try:
@@ -160,6 +162,8 @@ def run_mission(options: MissionOptions) -> tuple[int, dict]:
             outcome, reason = _start(stack, monitor, executor, options, progress)
             if outcome == 'complete':
                 outcome, reason = _fly(stack, monitor, executor, options, progress, cpu_at_clock)
+        except Terminated:
+            outcome, reason = 'interrupted', 'SIGTERM'
         except KeyboardInterrupt:
             outcome, reason = 'interrupted', 'Ctrl-C'
         monitor.timeline.mark_end()
@@ -171,6 +175,7 @@ def run_mission(options: MissionOptions) -> tuple[int, dict]:
     finally:
         if any(p.alive() for p in stack.procs.values()):  # an error above: never leave nodes behind
             stack.stop(timeout_s=options.stop_timeout_s)
+        restore_sigterm()
         progress.close()
         monitor.finalise()
         motors_zeroed = monitor.motors_zeroed()
@@ -335,6 +340,22 @@ def _stop(stack, monitor, executor, options, progress) -> dict:
                 p.proc.kill()
         codes.update(stack.stop(timeout_s=1.0))
     return codes
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM during a mission (systemd stop, kill, a CI timeout): ended like Ctrl-C,
+    with every motor commanded to zero and a partial report."""
+
+
+def _sigterm_as_interrupt():
+    """Turn SIGTERM into Terminated in the main thread; returns the undo."""
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+
+    def _raise(signum, frame):
+        raise Terminated()
+    previous = signal.signal(signal.SIGTERM, _raise)
+    return lambda: signal.signal(signal.SIGTERM, previous)
 
 
 def _result_line(summary: dict, out: Path) -> str:

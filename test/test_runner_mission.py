@@ -148,9 +148,10 @@ def test_runner_follows_the_clock_stops_cleanly_and_reports(ros, fake_world, tmp
     assert {'/clock', '/mission/status', '/odom', '/' + sim.c.ground_truth_topic} <= topics
 
 
-def test_ctrl_c_ends_the_mission_cleanly_with_a_partial_report(tmp_path):
-    """SIGINT to the runner (what Ctrl-C sends): nodes stop, motors end at zero, the
-    partial report is written, exit code 130."""
+@pytest.mark.parametrize('sig', [signal.SIGINT, signal.SIGTERM], ids=['SIGINT', 'SIGTERM'])
+def test_ctrl_c_ends_the_mission_cleanly_with_a_partial_report(tmp_path, sig):
+    """SIGINT to the runner (what Ctrl-C sends), or SIGTERM (kill, systemd stop, a CI
+    timeout): nodes stop, motors end at zero, the partial report is written, exit 130."""
     out = tmp_path / 'out'
     env = {**os.environ, 'PYTHONUNBUFFERED': '1'}
     proc = subprocess.Popen([sys.executable, __file__, str(out)], env=env, stderr=subprocess.PIPE,
@@ -160,7 +161,7 @@ def test_ctrl_c_ends_the_mission_cleanly_with_a_partial_report(tmp_path):
         for line in proc.stderr:  # progress lines: every 5 s of wall time here
             lines.append(line)
             if '/' in line and ' s  cycles' in line and float(line.split(']')[1].split('/')[0]) >= 8.0:
-                proc.send_signal(signal.SIGINT)
+                proc.send_signal(sig)
                 break
         _, rest = proc.communicate(timeout=120)
         lines.append(rest or '')

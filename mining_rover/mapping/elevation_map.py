@@ -80,6 +80,8 @@ class ElevationMap:
         self.height = np.full((self.n, self.n), np.nan, np.float32)
         self.variance = np.full((self.n, self.n), np.nan, np.float32)
         self.last_seen_s = np.full((self.n, self.n), -np.inf)
+        # Ground the rover's own tools have cut (a trench of planned depth, not a hazard).
+        self.excavated = np.zeros((self.n, self.n), bool)
         self.origin = np.zeros(2)
         self._place(centre_xy)
 
@@ -126,9 +128,9 @@ class ElevationMap:
         old = self.origin.copy()
         self._place((x, y))
         shift = np.round((self.origin - old) / self.resolution).astype(int)  # cells, (x, y)
-        for name in ('height', 'variance', 'last_seen_s'):
+        for name in ('height', 'variance', 'last_seen_s', 'excavated'):
             a = getattr(self, name)
-            fill = -np.inf if name == 'last_seen_s' else np.nan
+            fill = {'last_seen_s': -np.inf, 'excavated': False}.get(name, np.nan)
             b = np.full_like(a, fill)
             dx, dy = int(shift[0]), int(shift[1])
             if abs(dx) < self.n and abs(dy) < self.n:
@@ -139,6 +141,30 @@ class ElevationMap:
                 b[dst_r, dst_c] = a[src_r, src_c]
             setattr(self, name, b)
         return True
+
+    def mark_excavated(self, x: float, y: float, yaw: float, half_length_m: float,
+                       half_width_m: float) -> int:
+        """Mark the cells whose centres lie in a rectangle (centre (x, y), m; long axis at
+        ``yaw``, rad) as excavated: ground the rover's own tool has cut. Returns the number
+        of cells newly marked."""
+        if not all(np.isfinite(v) for v in (x, y, yaw, half_length_m, half_width_m)):
+            return 0
+        reach = float(np.hypot(half_length_m, half_width_m))
+        r0, c0, _ = self.cell_index(x - reach, y - reach)
+        r1, c1, _ = self.cell_index(x + reach, y + reach)
+        r0, c0 = max(int(r0), 0), max(int(c0), 0)
+        r1, c1 = min(int(r1) + 1, self.n), min(int(c1) + 1, self.n)
+        if r0 >= r1 or c0 >= c1:
+            return 0
+        xs, ys = self.cell_centres()
+        X, Y = np.meshgrid(xs[c0:c1] - x, ys[r0:r1] - y)
+        cy, sy = np.cos(yaw), np.sin(yaw)
+        inside = ((np.abs(X * cy + Y * sy) <= half_length_m)
+                  & (np.abs(-X * sy + Y * cy) <= half_width_m))
+        block = self.excavated[r0:r1, c0:c1]
+        new = int(np.count_nonzero(inside & ~block))
+        block |= inside
+        return new
 
     # -- fusion -----------------------------------------------------------------------
     def fuse(self, points: np.ndarray, variances: np.ndarray, stamp_s: float = 0.0,

@@ -130,8 +130,12 @@ def _centre(origin, resolution, rows, cols):
 
 
 def detect_hazards(height: np.ndarray, resolution: float, origin_xy,
-                   p: HazardParams = HazardParams()) -> Hazards:
-    """Rocks and craters in an elevation grid (m, NaN unknown); see the module doc."""
+                   p: HazardParams = HazardParams(), excavated: np.ndarray | None = None) -> Hazards:
+    """Rocks and craters in an elevation grid (m, NaN unknown); see the module doc.
+
+    ``excavated`` (bool, same shape): ground the rover's own tools have cut. A depression
+    there is its trench (planned depth, driven over on purpose), not a crater.
+    """
     footprint = np.zeros(height.shape, bool)
     known = np.isfinite(height)
     if known.sum() < 10:
@@ -153,6 +157,8 @@ def detect_hazards(height: np.ndarray, resolution: float, origin_xy,
     # fills the gap between two nearby bumps, which is no crater).
     crater_disc = _disc(int(round(p.crater_max_diameter_m / resolution)))
     depression = np.minimum(cv2.morphologyEx(h, cv2.MORPH_CLOSE, crater_disc), ground) - h
+    if excavated is not None and excavated.shape == height.shape and excavated.any():
+        depression[excavated[r0:r1, c0:c1]] = 0.0
     craters, crater_mask = [], np.zeros(h.shape, bool)
     labels, n = ndimage.label(depression > p.crater_min_depth_m / 2.0, structure=np.ones((3, 3)))
     if n:

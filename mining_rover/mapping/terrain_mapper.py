@@ -10,11 +10,12 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 
 from mining_rover.mapping.elevation_map import ElevationMap, MapParams, height_variance
 from mining_rover.mapping.hazards import HazardParams, Hazards, detect_hazards
-from mining_rover.mapping.traversability import (Layers, TraversabilityParams, mark_lethal,
+from mining_rover.mapping.traversability import (MAX_GRADED, Layers, TraversabilityParams, mark_lethal,
                                                  traversability)
 
 
@@ -128,10 +129,38 @@ class TerrainMapper:
 
     def hazards(self) -> Hazards:
         return detect_hazards(self.confident_height(), self.map.resolution, self.map.origin,
-                              self.hazard_params)
+                              self.hazard_params, excavated=self.excavated_zone())
+
+    def excavated_zone(self) -> np.ndarray:
+        """The cells the rover's tools have cut, grown by one judging window: the trench
+        walls (cut depth a few cm up to a drum radius) are its own, not rough ground."""
+        ex = self.map.excavated
+        if not ex.any():
+            return ex
+        k = int(round(max(self.trav_params.slope_window_m, self.trav_params.step_window_m)
+                      / self.map.resolution / 2.0))
+        return cv2.dilate(ex.astype(np.uint8), np.ones((2 * k + 1, 2 * k + 1), np.uint8)).astype(bool)
 
     def costmap(self, layers: Layers | None = None, hazards: Hazards | None = None) -> np.ndarray:
-        """int8 Nav2 costmap (0 free .. 100 lethal, -1 unknown), rocks and craters lethal."""
+        """int8 Nav2 costmap (0 free .. 100 lethal, -1 unknown), rocks and craters lethal.
+
+        Ground the rover has cut costs at most MAX_GRADED: its trench walls read as steep
+        and rough, but the rover made them at a depth it can drive (the executive plans
+        the cut), and must be able to leave its own trench; the planner still prefers
+        uncut ground."""
         layers = layers or self.layers()
         hazards = hazards or self.hazards()
-        return mark_lethal(layers.cost, hazards.footprint)
+        cost = layers.cost
+        ex = self.excavated_zone()
+        if ex.any():
+            cost = np.where(ex & (cost > MAX_GRADED), np.int8(MAX_GRADED), cost).astype(cost.dtype)
+        return mark_lethal(cost, hazards.footprint)
+
+    def mark_tool(self, T_map_base, centre_base_xy, half_length_m: float, half_width_m: float) -> int:
+        """Mark the ground under a digging tool as excavated: the tool's footprint, a
+        rectangle centred at ``centre_base_xy`` in base_link (long axis along base x), at
+        the pose T_map_base. Returns the cells newly marked."""
+        T = _check_rigid(T_map_base, 'T_map_base')
+        c = T[:3, :3] @ np.array([centre_base_xy[0], centre_base_xy[1], 0.0]) + T[:3, 3]
+        yaw = float(np.arctan2(T[1, 0], T[0, 0]))
+        return self.map.mark_excavated(float(c[0]), float(c[1]), yaw, half_length_m, half_width_m)

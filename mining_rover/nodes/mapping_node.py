@@ -3,7 +3,9 @@
 Subscribes: stereo/points (PointCloud2 in the left optical frame, SENSOR), odom
 (nav_msgs/Odometry odom -> base_link, STATE; odom == map in this stack) and the right
 camera_info of the sim contract (SENSOR), from which the stereo error model takes the
-focal length and baseline when ``use_camera_info`` is set.
+focal length and baseline when ``use_camera_info`` is set; excavator/state
+(DiagnosticStatus, STATE): where the drums dig, the ground is marked as cut, so the
+rover's own trench is not mapped as a crater or a wall (``mark_excavated``).
 Publishes (docs/INTERFACES.md): map/elevation and map/elevation_variance (32FC1, same grid
 as the costmap), map/elevation_cloud, map/costmap (OccupancyGrid, MAP = TRANSIENT_LOCAL),
 map/hazards (MarkerArray: ns ``craters`` cylinders, pose = centre, scale.x = diameter,
@@ -63,8 +65,17 @@ def _focal_from_contract(contract) -> float:
     return contract.camera_width / (2.0 * math.tan(contract.camera_hfov_rad / 2.0))
 
 
+def _rover_yaml() -> dict:
+    import yaml
+
+    from mining_rover.paths import config_path
+    return yaml.safe_load(config_path('rover.yaml').read_text())
+
+
 def _params(contract) -> list:
     xyz, rpy = _urdf_camera()
+    rover = _rover_yaml()
+    arm, drum = rover['arm'], rover['drum']
     m, t, h, e = MapParams(), TraversabilityParams(), HazardParams(), StereoErrorModel()
     three = lambda v: None if len(v) == 3 and all(math.isfinite(x) for x in v) else 'needs 3 finite values'
     return [
@@ -114,6 +125,19 @@ def _params(contract) -> list:
         Param('crater_min_diameter_m', h.crater_min_diameter_m, 'smallest crater reported, m', 0.05, 100.0),
         Param('crater_max_diameter_m', h.crater_max_diameter_m, 'widest crater found, m', 0.2, 100.0),
         Param('crater_margin_m', h.crater_margin_m, 'lethal margin around a crater, m', 0.0, 5.0),
+        Param('mark_excavated', True, 'mark the ground under a digging drum (excavator/state: drums '
+              'turning to dig with the arms lowered) as cut: a trench, not a crater or a wall'),
+        Param('drum_reach_m', float(arm['pivot_x']), 'arm pivot distance from base_link along x, fore '
+              'and aft, m (rover.yaml arm.pivot_x); the drum centre is at pivot + arm_length cos(arm)', 0.0, 5.0),
+        Param('arm_length_m', float(arm['length']), 'arm pivot to drum axis, m (rover.yaml)', 0.01, 5.0),
+        Param('drum_footprint_m', [2.0 * float(drum['radius']), float(drum['length'])],
+              'cut footprint of one drum: along x, across (y), m (rover.yaml drum diameter, length)',
+              check=lambda v: None if len(v) == 2 and all(math.isfinite(x) and x > 0 for x in v)
+              else 'needs 2 finite values > 0'),
+        Param('dig_min_drum_radps', 0.5, 'drum speed (digging direction) above which a lowered drum '
+              'cuts, rad/s', 0.0, 100.0),
+        Param('dig_min_arm_rad', 0.0, 'arm angle (+ lowers) above which a turning drum is in the '
+              'ground, rad', -2.0, 2.0),
         Param('max_pose_age_s', 0.5, 'largest cloud/odometry stamp difference accepted, s', 0.0, 60.0),
         Param('publish_rate_hz', 1.0, 'rate of costmap, layers and hazards, Hz', 0.01, 50.0),
     ]
@@ -161,6 +185,8 @@ class MappingNode(Node):
         self._pub_timing = self.create_publisher(DiagnosticStatus, 'map/timing', qos.STATE)
         self.create_subscription(PointCloud2, 'stereo/points', self._on_cloud, qos.SENSOR)
         self.create_subscription(Odometry, 'odom', self._on_odom, qos.STATE)
+        if p['mark_excavated']:
+            self.create_subscription(DiagnosticStatus, 'excavator/state', self._on_excavator, qos.STATE)
         if p['use_camera_info']:
             self.create_subscription(CameraInfo, contract.right.info, self._on_info, qos.SENSOR)
         self.create_timer(1.0 / p['publish_rate_hz'], self._publish)
@@ -207,6 +233,29 @@ class MappingNode(Node):
         self._last_xy, self._last_cov_z = xy, cov_z if math.isfinite(cov_z) else self._last_cov_z
         if grow > 0.0:
             self.mapper.map.grow_variance(grow)
+
+    def _on_excavator(self, msg: DiagnosticStatus) -> None:
+        """Drums turning to dig with the arms lowered cut the ground under them (the sim
+        contract's + is "digs" for each drum): that ground is marked excavated at the
+        latest pose, the front drum ahead of base_link and the rear one behind."""
+        values = {kv.key: kv.value for kv in msg.values}
+        try:
+            arm = float(values['arm_position_rad'])
+            drum = float(values['drum_speed_radps'])
+        except (KeyError, ValueError) as exc:
+            self.get_logger().warning(f'excavator/state without a usable arm/drum value ({exc}): ignored',
+                                      throttle_duration_sec=LOG_THROTTLE_S)
+            return
+        c = self.cfg
+        if not (math.isfinite(arm) and math.isfinite(drum)) or not self._poses:
+            return
+        if drum < c['dig_min_drum_radps'] or arm < c['dig_min_arm_rad']:
+            return
+        T = self._poses[-1][1]
+        reach = c['drum_reach_m'] + c['arm_length_m'] * math.cos(arm)
+        along, across = c['drum_footprint_m']
+        for side in (1.0, -1.0):
+            self.mapper.mark_tool(T, (side * reach, 0.0), along / 2.0, across / 2.0)
 
     def _pose_at(self, stamp_s: float):
         if not self._poses:
