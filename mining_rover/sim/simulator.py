@@ -25,6 +25,8 @@ ANGLE_OF_REPOSE_DEG = 35.0
 #: Output-referred torque constants, N m/A: a brushless DC motor (k_t ~0.02-0.05 N m/A,
 #: e.g. maxon EC-i 40 data sheet) behind a ~10:1 planetary gearbox.
 KT = {'wheel': 0.5, 'arm': 0.5, 'drum': 0.3}
+#: Thinner cuts (m) are numerical slivers of a trench wall, not soil failing at a face.
+CUT_EPS_M = 1e-5
 WINDING_OHM = 0.15             # phase resistance, ohm
 HEAT_CAPACITY_J_PER_K = 400.0  # ~0.9 kg of aluminium housing (c = 900 J/kg/K)
 CONDUCTANCE_W_PER_K = 0.4      # to the chassis, held at ambient
@@ -342,11 +344,13 @@ class Simulator:
                 surf = p[2] - np.sqrt(np.clip(rad * rad - t * t, 0.0, None))
                 h = self.heights[rows, cols]
                 cut = np.where(inside, np.clip(h - surf, 0.0, None), 0.0)
-                depth = max(0.0, float(h[inside].max()) - (p[2] - rad))   # drum bottom below the face
-                if depth <= 0.0:
-                    continue
+                sel = cut > CUT_EPS_M   # cells the buckets bite into now
+                if not sel.any():
+                    continue      # turning in its own trench: no soil failed, no resistance
+                # Depth of cut: the face the drum engages, top of the cut cells down to the
+                # drum bottom (McKyes' d); not the trench walls it already left behind.
+                depth = max(0.0, float(h[sel].max()) - (p[2] - rad))
                 dens = w.regolith['density_kgpm3'][rows, cols]
-                sel = inside & (h > p[2] - rad)
                 dm = float((cut * dens).sum() * res2)
                 self.heights[rows, cols] = h - cut
                 self._terrain_dirty = True
