@@ -128,3 +128,19 @@ def test_square_gyro_fusion_beats_wheels_under_skid():
     wheels = drive_square(KinematicSim(K, skid=1.3), K, side_m=1.0, imu_weight=0.0)
     assert fused.closing_error_m < 0.05
     assert wheels.closing_error_m > 5 * fused.closing_error_m
+
+
+def test_stalled_wheels_that_are_told_to_move_are_no_standstill():
+    """A rover pushed round by its digging drums on stalled wheels: the gyro's yaw is real
+    motion (heading follows it), not bias; parked for real, the bias is learned."""
+    odo = WheelImuOdometry(K, bias_time_constant_s=1.0)
+    yaw_rate = 0.004   # rad/s: 13 deg over a 55 s cut, as seen in the mission
+    for _ in range(5500):
+        odo.update(0.01, 0.0, 0.0, yaw_rate, commanded_radps=(0.25, 0.25))
+    assert odo.gyro_bias_radps == 0.0
+    assert odo.state.yaw_rad == pytest.approx(0.98 * yaw_rate * 55.0, rel=1e-3)
+    yaw = odo.state.yaw_rad
+    for _ in range(500):   # parked: commanded and measured still, gyro reads its bias
+        odo.update(0.01, 0.0, 0.0, 0.002, commanded_radps=(0.0, 0.0))
+    assert odo.gyro_bias_radps == pytest.approx(0.002, rel=0.05)
+    assert odo.state.yaw_rad == pytest.approx(yaw, abs=1e-12)

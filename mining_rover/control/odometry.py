@@ -4,8 +4,12 @@ Skid-steer wheel odometry is good for distance and poor for heading (the wheels 
 sideways in every turn, more so on loose regolith), while a MEMS gyro is good for
 heading over minutes and useless for distance. The filter therefore takes distance
 from the wheels and yaw rate from a complementary blend that leans on the gyro
-(``imu_weight``, 0.98 by default), with the gyro bias re-estimated whenever the wheels
-say the rover stands still (zero-velocity update).
+(``imu_weight``, 0.98 by default), with the gyro bias re-estimated whenever the rover
+is parked: wheels commanded to zero *and* measured still (zero-velocity update). Wheels
+that are merely measured still are no proof: a bogged rover or one pushed round by its
+own digging drums stands on stalled wheels while it yaws, and learning that yaw as
+gyro bias turns a real rotation into a lasting heading error (found in the mission: 18
+deg over one cut).
 
 Slip: on regolith a spinning wheel is the first sign of a bogged rover. ``SlipDetector``
 reports the longitudinal slip ratio s = (v_wheel - v_true) / v_wheel (Iagnemma &
@@ -90,17 +94,22 @@ class WheelImuOdometry:
         self.state = OdometryState(x_m=x_m, y_m=y_m, yaw_rad=yaw_rad)
 
     def update(self, dt_s: float, left_radps: float, right_radps: float,
-               imu_yaw_rate_radps: float | None = None, pitch_rad: float = 0.0) -> OdometryState:
+               imu_yaw_rate_radps: float | None = None, pitch_rad: float = 0.0,
+               commanded_radps: tuple | None = None) -> OdometryState:
         """Advance by dt with the mean left/right wheel speeds (and gyro z rate if any).
 
         ``pitch_rad`` projects the distance rolled onto the horizontal plane on slopes.
-        Non-finite inputs are ignored for this step (the pose holds).
+        ``commanded_radps`` (left, right): what the wheels were told; when given, the
+        rover counts as parked only if that is zero too. Non-finite inputs are ignored
+        for this step (the pose holds).
         """
         s = self.state
         if not (finite(dt_s, left_radps, right_radps) and dt_s > 0):
             return s
         v, w_wheels = self.kinematics.wheels_to_twist(left_radps, right_radps)
         stationary = abs(left_radps) < self.stationary_radps and abs(right_radps) < self.stationary_radps
+        if commanded_radps is not None:
+            stationary = stationary and all(finite(c) and abs(c) < self.stationary_radps for c in commanded_radps)
         gyro = imu_yaw_rate_radps if imu_yaw_rate_radps is not None and finite(imu_yaw_rate_radps) else None
         if gyro is not None and stationary:
             k = min(1.0, dt_s / self.bias_time_constant_s)

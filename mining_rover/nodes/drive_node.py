@@ -216,6 +216,7 @@ class DriveNode(DriverNode):
         self.right = [n for n in self.wheels if 'right' in n]
         self.kinematics = SkidSteer(self.cfg.track_width_m, self.cfg.wheel_radius_m, self.cfg.slip_factor)
         self._target = (0.0, 0.0)
+        self._commanded_wheels = (0.0, 0.0)   # left, right wheel speeds last commanded, rad/s
         self._imu_yaw_rate = None
         self._imu_pitch = 0.0
         self._last_js_stamp = None
@@ -327,8 +328,10 @@ class DriveNode(DriverNode):
             cmd = {n: left for n in self.left}
             cmd.update({n: right for n in self.right})
             self.safety.command_velocities(cmd, feed=False)
+            self._commanded_wheels = (left, right)
         else:
             self._target = (0.0, 0.0)
+            self._commanded_wheels = (0.0, 0.0)
             self.limiter.reset()
         if self.cfg.backend != 'sim':
             self._integrate(dt)
@@ -352,7 +355,7 @@ class DriveNode(DriverNode):
         lf, rf = [x for x in left if finite(x)], [x for x in right if finite(x)]
         if lf and rf:
             self.odometry.update(dt, sum(lf) / len(lf), sum(rf) / len(rf), self._imu_yaw_rate,
-                                 self._imu_pitch)
+                                 self._imu_pitch, commanded_radps=self._commanded_wheels)
 
     def _publish_odom(self):
         s = self.odometry.state
