@@ -59,3 +59,24 @@ def test_dump_sequence_raises_reverses_and_empties():
     for _ in range(30):
         cmd = m.update(0.1, {}, {})
     assert not m.dumping and m.total_fill_kg == 0.0 and cmd.drum_radps == 0.0
+
+
+def test_one_drum_dumps_the_other_keeps_its_load():
+    m = model(dump_arm_rad=-0.6, dump_drum_radps=4.0, dump_time_s=2.0, dump_raise_time_s=1.0,
+              specific_cutting_energy_j_per_kg=10.0)
+    m.request(drum_radps=5.0, arm_rad=0.4)
+    for _ in range(100):
+        m.update(0.01, {d: 5.0 for d in DRUMS}, {d: 20.0 for d in DRUMS})
+    rear = m.fill_kg['rear_drum_joint']
+    assert rear > 1.0
+    with pytest.raises(ValueError, match='no such drum'):
+        m.start_dump(['middle_drum_joint'])
+    assert m.start_dump(['front_drum_joint'])
+    cmd = m.update(1.5, {}, {})
+    assert cmd.applies_to('front_drum_joint') and not cmd.applies_to('rear_drum_joint')
+    assert (cmd.drum_radps, cmd.arm_rad) == (-4.0, -0.6)
+    for _ in range(30):
+        m.update(0.1, {}, {})
+    assert not m.dumping
+    assert m.fill_kg['front_drum_joint'] == 0.0 and m.fill_kg['rear_drum_joint'] == pytest.approx(rear)
+    assert m.requested.drum_radps == 0.0 and m.requested.arm_rad == 0.4   # stopped; the rear arm stays

@@ -93,6 +93,19 @@ def test_dump_sequence(rig):
     assert ros.spin_until(lambda: not node.model.dumping and fake.all_stopped(list(DRUMS)), 3.0)
 
 
+def test_dump_front_only_reverses_the_front_drum(rig):
+    fake, node, ros = rig['fake'], rig['node'], rig['ros']
+    res = call(rig, Trigger, '/excavator/dump_front', Trigger.Request())
+    assert res.success and 'front_drum_joint' in res.message
+    raised = -0.6 / (2 * math.pi) * node.cfg.arm_gear_ratio
+    assert ros.spin_until(lambda: fake.axis(4).input_pos == pytest.approx(raised, rel=1e-4), 1.0)
+    assert ros.spin_until(lambda: fake.axis(6).input_vel < 0, 2.0)
+    assert fake.axis(7).input_vel == 0.0                        # the rear drum is not over the berm
+    assert fake.axis(5).input_pos == pytest.approx(0.0, abs=1e-6)  # its arm stays where it was
+    assert ros.spin_until(lambda: not node.model.dumping and fake.all_stopped(list(DRUMS)), 3.0)
+    assert call(rig, Trigger, '/excavator/dump_rear', Trigger.Request()).success
+
+
 def test_estop_blocks_drums_and_dump(rig):
     fake, ros = rig['fake'], rig['ros']
     stream(rig, drum=2.0, duration_s=0.4)

@@ -41,6 +41,7 @@ PARAMS = {
     'lookahead_m': 0.4, 'goal_tolerance_m': 0.2, 'drum_capacity_kg': CAPACITY_KG,
     'full_fraction': 0.9, 'min_haul_kg': 0.2, 'max_creep_mps': 0.3, 'control_rate_hz': 20.0,
     'status_rate_hz': 10.0, 'estop_clear_hold_s': 0.2, 'lower_timeout_s': 2.0,
+    'dump_rear_after_turn': False,   # FakeWorld has one dump service for both drums
 }
 
 

@@ -34,6 +34,8 @@ class World:
         self.fill = 0.0
         self.arm = -0.4
         self.dumping_left = 0.0
+        self.dump_floor = 0.0      # fill left when the running dump ends (the other drum's half)
+        self.dumps = []            # (drum, yaw) of each accepted dump
         self.route_seq = 0
         self.route = None
         self.inp = MissionInputs(dig_sites=(DigSite(3.0, 0.0, 1.0),), plan=PLAN)
@@ -68,9 +70,9 @@ class World:
             self.fill = min(10.0, self.fill + self.fill_rate * DT)
         if self.dumping_left > 0:
             self.dumping_left -= DT
-            self.fill = max(0.0, self.fill - 5.0 * DT)
+            self.fill = max(self.dump_floor, self.fill - 5.0 * DT)
             if self.dumping_left <= 0:
-                self.fill = 0.0
+                self.fill = self.dump_floor
         if out.goal is not None and self.plan_routes:
             self.route_seq += 1
             pts = np.linspace([self.pose.x, self.pose.y], [out.goal.x, out.goal.y], 20)
@@ -82,6 +84,11 @@ class World:
                                              'ok' if self.accept_dump else 'busy')
             if self.accept_dump:
                 self.dumping_left = 3.0
+                # both drums dig alike: one drum's dump leaves the other's half
+                other_done = bool(self.dumps) and self.dumps[-1][0] in ('front', 'rear') \
+                    and self.dumps[-1][0] != out.dump_drum
+                self.dump_floor = self.fill / 2.0 if out.dump_drum in ('front', 'rear') and not other_done else 0.0
+                self.dumps.append((out.dump_drum, self.pose.yaw))
         self.t += DT
         return out
 
@@ -131,7 +138,11 @@ def test_full_cycle_select_drive_excavate_haul_dump_select():
     assert dlv.mass_kg == pytest.approx(exc.mass_kg, abs=1e-9)  # everything dug was dumped
     assert dlv.target_kg == pytest.approx(dlv.mass_kg * 0.01)  # plan: 0.09 / 9.0
     assert dlv.volume_m3 == pytest.approx(dlv.mass_kg / 1500.0)
-    assert w.dump_calls == 1
+    assert [d for d, _ in w.dumps] == ['front', 'rear']   # each drum over the berm in turn
+    bearing = math.atan2(-w.pose.y, -3.0 - w.pose.x)           # berm at (-3, 0)
+    (_, yaw_front), (_, yaw_rear) = w.dumps
+    assert abs(math.remainder(yaw_front - bearing, 2 * math.pi)) <= CFG.berm_facing_tolerance_rad + 0.05
+    assert abs(math.remainder(yaw_rear - bearing - math.pi, 2 * math.pi)) <= CFG.berm_facing_tolerance_rad + 0.05
     # the dump happened near the berm, outside its circle
     d = math.hypot(w.pose.x + 3.0, w.pose.y)
     assert 0.5 < d < 0.5 + CFG.berm_standoff_m + CFG.goal_tolerance_m + 0.05
@@ -354,7 +365,7 @@ def test_restart_before_the_dump_answer_dumps_again_and_counts_once():
     w2 = World(record=saved)
     w2.pose, w2.fill, w2.t = w.pose, w.fill, w.t     # the request was lost with the executive
     w2.run_until(lambda w: w.m.state is State.SELECT_SITE)
-    assert w2.dump_calls == 1
+    assert [d for d, _ in w2.dumps] == ['front', 'rear']
     assert [(c.cycle_id, c.kind) for c in w2.all_commits] == [(1, 'delivered')]
     assert w2.all_commits[0].mass_kg == pytest.approx(saved['cycle']['fill_before_dump_kg'])
 
@@ -368,3 +379,12 @@ def test_ground_already_cut_is_not_chosen_again():
     for _ in range(5):                       # the planner still offers only the dug site
         w.tick()
     assert w.m.state is State.SELECT_SITE     # waits for another (zone-centre fallback later)
+
+
+def test_one_stage_dump_when_configured():
+    from dataclasses import replace
+    w = World(cfg=replace(CFG, dump_rear_after_turn=False))
+    w.run_until(lambda w: w.m.state is State.SELECT_SITE and w.m.cycle_id == 2)
+    assert [d for d, _ in w.dumps] == ['']
+    exc, dlv = w.all_commits
+    assert dlv.mass_kg == pytest.approx(exc.mass_kg, abs=1e-9)

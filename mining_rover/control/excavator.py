@@ -47,6 +47,11 @@ class ExcavatorConfig:
 class ExcavatorCommand:
     drum_radps: float
     arm_rad: float
+    #: drums this command is for (None: all); the others stop their drum and hold their arm
+    only: tuple | None = None
+
+    def applies_to(self, drum: str) -> bool:
+        return self.only is None or drum in self.only
 
 
 class Excavator:
@@ -62,6 +67,7 @@ class Excavator:
         self._backoff_left_s = 0.0
         self.dumping = False
         self._dump_t = 0.0
+        self._dump_drums = tuple(self.drums)
         self.requested = ExcavatorCommand(0.0, 0.0)
 
     @property
@@ -74,10 +80,15 @@ class Excavator:
         if arm_rad is not None and finite(arm_rad):
             self.requested.arm_rad = float(arm_rad)
 
-    def start_dump(self) -> bool:
+    def start_dump(self, drums=None) -> bool:
+        """Start the dump sequence for ``drums`` (default all). False if one is running."""
         if self.dumping:
             return False
-        self.dumping, self._dump_t = True, 0.0
+        drums = tuple(self.drums if drums is None else drums)
+        unknown = [d for d in drums if d not in self.drums]
+        if unknown or not drums:
+            raise ValueError(f'no such drum(s) {unknown or drums}: drums are {self.drums}')
+        self.dumping, self._dump_t, self._dump_drums = True, 0.0, drums
         return True
 
     def reset(self):
@@ -127,14 +138,16 @@ class Excavator:
     def _dump_step(self, dt_s: float) -> ExcavatorCommand:
         c = self.cfg
         self._dump_t += dt_s
+        only = None if set(self._dump_drums) == set(self.drums) else self._dump_drums
         if self._dump_t < c.dump_raise_time_s:
-            return ExcavatorCommand(0.0, c.dump_arm_rad)
+            return ExcavatorCommand(0.0, c.dump_arm_rad, only)
         if self._dump_t < c.dump_raise_time_s + c.dump_time_s:
-            for d in self.drums:   # reversing empties the drums over the dump time
+            for d in self._dump_drums:   # reversing empties the drums over the dump time
                 self.fill_kg[d] = max(0.0, self.fill_kg[d] - dt_s * c.capacity_kg / c.dump_time_s)
-            return ExcavatorCommand(-c.dump_drum_radps, c.dump_arm_rad)
+            return ExcavatorCommand(-c.dump_drum_radps, c.dump_arm_rad, only)
         self.dumping = False
-        for d in self.drums:
+        for d in self._dump_drums:
             self.fill_kg[d] = 0.0
-        self.requested = ExcavatorCommand(0.0, c.dump_arm_rad)
-        return ExcavatorCommand(0.0, c.dump_arm_rad)
+        # drums stay stopped after a dump; the other arm keeps its requested position
+        self.requested = ExcavatorCommand(0.0, c.dump_arm_rad if only is None else self.requested.arm_rad)
+        return ExcavatorCommand(0.0, c.dump_arm_rad, only)

@@ -81,6 +81,10 @@ class ExcavatorNode(DriverNode):
             raise ParameterError(f"parameter 'dump_arm_rad' ({c.dump_arm_rad}) outside the arm limits")
         self.drums = [j.name for j in self.contract.joints_of('drum')]
         self.arms = [j.name for j in self.contract.joints_of('arm')]
+        # each drum's arm and end of the rover: front_drum_joint -> front_arm_joint, 'front'
+        self.end_of = {d: d.split('_drum')[0] for d in self.drums}
+        self.arm_of = {d: next((a for a in self.arms if a.startswith(self.end_of[d] + '_')), None)
+                       for d in self.drums}
         self.model = Excavator(ExcavatorConfig(
             capacity_kg=c.drum_capacity_kg, max_drum_radps=c.max_drum_radps,
             drum_max_torque_nm=c.drum_max_torque_nm, free_torque_nm=c.free_torque_nm,
@@ -109,6 +113,10 @@ class ExcavatorNode(DriverNode):
         self._subs.append(self.create_subscription(Float64, 'excavator/drum_speed', self._on_drum, qos.COMMAND))
         self._subs.append(self.create_subscription(Float64, 'excavator/arm_position', self._on_arm, qos.COMMAND))
         self._srvs.append(self.create_service(Trigger, 'excavator/dump', self._on_dump))
+        for d in self.drums:   # one drum at a time: the one facing the berm (excavator/dump_front, ...)
+            self._srvs.append(self.create_service(
+                Trigger, f'excavator/dump_{self.end_of[d]}',
+                lambda request, response, d=d: self._on_dump(request, response, (d,))))
         self._timers.append(self.create_timer(1.0 / c.control_rate_hz, self._tick))
         self._publish_estop()
         self.get_logger().info(f'configured: backend {c.backend}, drums {self.drums}, arms {self.arms}')
@@ -171,16 +179,17 @@ class ExcavatorNode(DriverNode):
                                           msg.velocity[i] if i < len(msg.velocity) else math.nan,
                                           msg.effort[i] if i < len(msg.effort) else math.nan)
 
-    def _on_dump(self, request, response):
+    def _on_dump(self, request, response, drums=None):
         if not self._accepting() or self.safety.status().faults:
             response.success, response.message = False, 'not active, e-stopped or faulted'
             return response
-        started = self.model.start_dump()
+        started = self.model.start_dump(drums)
         if started:
             self.safety.feed()
             self._arm_commanded = True
         response.success = started
-        response.message = (f'dump started: arms to {self.cfg.dump_arm_rad} rad, drums reverse '
+        which = ', '.join(drums) if drums else 'all drums'
+        response.message = (f'dump started ({which}): arms to {self.cfg.dump_arm_rad} rad, drums reverse '
                             f'{self.cfg.dump_time_s} s') if started else 'dump already running'
         return response
 
@@ -199,11 +208,16 @@ class ExcavatorNode(DriverNode):
         self._last_cmd = cmd
         if status.active and not status.estop and not status.faults:
             if not status.watchdog_expired:
-                self.safety.command_velocities({d: cmd.drum_radps for d in self.drums}, feed=False)
+                self.safety.command_velocities({d: cmd.drum_radps if cmd.applies_to(d) else 0.0
+                                                for d in self.drums}, feed=False)
             elif self.model.requested.drum_radps != 0.0:
                 self.model.request(drum_radps=0.0)   # a stale request must not restart the drums
             if self._arm_commanded or self.model.stalled or self.model.dumping:
-                self.safety.command_positions({a: cmd.arm_rad for a in self.arms})
+                held = self.model.requested.arm_rad   # an arm whose drum is not dumping stays put
+                arms = {a: cmd.arm_rad for a in self.arms}
+                arms.update({self.arm_of[d]: held for d in self.drums
+                             if not cmd.applies_to(d) and self.arm_of[d] in arms})
+                self.safety.command_positions(arms)
         elif self.model.dumping:
             self.model.reset()
         if self._tick_count % max(1, int(self.cfg.control_rate_hz / 10)) == 0:

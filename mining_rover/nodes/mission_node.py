@@ -5,7 +5,8 @@ planner/excavation_plan, excavator/state, diagnostics (power and faults), estop,
 wheel_slip, mission/pause, mission/site_override, and the simulator's regolith
 telemetry (evaluation only: it changes what /mission/status reports for hazard
 contacts and the berm, never a decision). Publishes cmd_vel, excavator/drum_speed,
-excavator/arm_position, mission/goal, mission/status; calls excavator/dump (async).
+excavator/arm_position, mission/goal, mission/status; calls excavator/dump_front and
+excavator/dump_rear (or excavator/dump; async).
 
 Callbacks only convert and store; the timer (ROS time, so use_sim_time works) builds
 the inputs, steps the state machine, persists what changed in the mission store
@@ -108,6 +109,9 @@ _CONFIG_DOC = {
     'max_stalls': ('stalls per cycle before the cut ends', 1, 100),
     'stall_depth_scale': ('depth factor applied after each stall', 0.05, 1.0),
     'dump_timeout_s': ('an accepted dump that does not end in this long is a fault, s', 1.0, 600.0),
+    'dump_rear_after_turn': ('dump the front drum facing the berm, then turn the rear one to it and dump '
+                             'that (excavator/dump_front, excavator/dump_rear); false: both at once '
+                             '(excavator/dump)',),
     'dump_confirm_s': ('accepted but never seen dumping: judge by fill after this, s', 0.1, 120.0),
     'dump_retry_s': ('wait before asking again for a refused dump, s', 0.0, 120.0),
     'max_dump_attempts': ('dump attempts before a fault', 1, 100),
@@ -119,6 +123,10 @@ _CONFIG_DOC = {
     'max_cycles': ('cycles after which the mission is DONE (0 = no limit)', 0, 1000000),
     'max_tick_s': ('longest tick counted as autonomous time, s', 0.01, 60.0),
 }
+
+
+#: dump service per drum the executive names ('' = both drums at once)
+DUMP_SERVICES = {'': 'excavator/dump', 'front': 'excavator/dump_front', 'rear': 'excavator/dump_rear'}
 
 
 def _rover_defaults() -> dict:
@@ -200,7 +208,7 @@ class MissionNode(Node):
         self._arm_pub = self.create_publisher(Float64, 'excavator/arm_position', qos.COMMAND)
         self._goal_pub = self.create_publisher(PoseStamped, 'mission/goal', qos.COMMAND)
         self._status_pub = self.create_publisher(DiagnosticStatus, 'mission/status', qos.STATE)
-        self._dump = self.create_client(Trigger, 'excavator/dump')
+        self._dump = {drum: self.create_client(Trigger, DUMP_SERVICES[drum]) for drum in DUMP_SERVICES}
         sub = self.create_subscription
         self._subs = [
             sub(Odometry, 'odom', self._on_odom, qos.STATE),
@@ -417,13 +425,14 @@ class MissionNode(Node):
             g.pose = matrix_to_pose(T)
             self._goal_pub.publish(g)
         if out.dump_request is not None:
-            self._call_dump(out.dump_request)
+            self._call_dump(out.dump_request, out.dump_drum)
 
-    def _call_dump(self, seq: int):
-        if not self._dump.service_is_ready():
-            self._dump_answer = DumpResponse(seq, False, 'excavator/dump service not available')
+    def _call_dump(self, seq: int, drum: str = ''):
+        client = self._dump[drum]
+        if not client.service_is_ready():
+            self._dump_answer = DumpResponse(seq, False, f'{DUMP_SERVICES[drum]} service not available')
             return
-        future = self._dump.call_async(Trigger.Request())
+        future = client.call_async(Trigger.Request())
         future.add_done_callback(lambda f: self._on_dump_done(seq, f))
 
     def _save(self, commits, now: float):

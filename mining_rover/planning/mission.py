@@ -140,6 +140,8 @@ class MissionConfig:
     max_stalls: int = 3
     stall_depth_scale: float = 0.7          # each stall makes the next cut this much shallower
     dump_timeout_s: float = 30.0
+    dump_rear_after_turn: bool = True       # dump the front drum facing the berm, then turn
+                                            # and dump the rear one (False: both at once)
     dump_confirm_s: float = 3.0             # accepted but never seen dumping: judge by fill
     dump_retry_s: float = 2.0
     max_dump_attempts: int = 3
@@ -319,7 +321,8 @@ class MissionOutputs:
     drum_radps: float | None = 0.0             # None: do not command (the dump runs them)
     arm_rad: float | None = None               # None: hold where they are
     goal: Goal | None = None                   # publish when set (this tick)
-    dump_request: int | None = None            # call /excavator/dump with this seq
+    dump_request: int | None = None            # call the dump service with this seq ...
+    dump_drum: str = ''                        # ... for this drum ('front', 'rear'; '' both)
     commits: list = field(default_factory=list)  # CycleCommit, to persist with the record
     events: list = field(default_factory=list)   # (level, text) to log once
     persist: bool = False                      # the record changed: save it now
@@ -371,7 +374,8 @@ def fresh_record() -> dict:
 
 def _fresh_cycle() -> dict:
     return {'fill_start_kg': None, 'excavated_kg': None, 'fill_before_dump_kg': None,
-            'dump_accepted': False, 'stalls': 0, 'berm_goal': None}
+            'dump_accepted': False, 'stalls': 0, 'berm_goal': None,
+            'dump_stage': 'front', 'stage_fill_kg': None}
 
 
 # -- the machine ----------------------------------------------------------------------------
@@ -831,12 +835,17 @@ class Mission:
         if cyc['fill_before_dump_kg'] is None:
             cyc['fill_before_dump_kg'] = ex.fill_kg
             self._out.persist = True
-        before = cyc['fill_before_dump_kg']
+        stage = self._dump_stage()
+        if cyc.get('stage_fill_kg') is None:
+            cyc['stage_fill_kg'] = ex.fill_kg
+            self._out.persist = True
+        before = cyc['stage_fill_kg']
         pose = inp.pose
         if not cyc['dump_accepted'] and not ph.get('faced') and pose is not None:
-            # Face the berm first: the front drum, which did the cutting, reaches
-            # footprint_length/2 + a drum ahead and discharges over the berm.
-            err = _wrap(math.atan2(c.berm_y - pose.y, c.berm_x - pose.x) - pose.yaw)
+            # Face the berm with the drum that dumps: each drum reaches
+            # footprint_length/2 + a drum out from its end and discharges over the berm.
+            bearing = math.atan2(c.berm_y - pose.y, c.berm_x - pose.x)
+            err = _wrap(bearing + (math.pi if stage == 'rear' else 0.0) - pose.yaw)
             if abs(err) > c.berm_facing_tolerance_rad and now - self._phase['t0'] < c.dump_timeout_s:
                 self._drive(0.0, math.copysign(max(c.mapping_turn_radps, min(c.max_angular_radps,
                                                                              abs(err))), err))
@@ -868,7 +877,7 @@ class Mission:
         if ph['seen_dumping'] or (cyc['dump_accepted'] and (emptied_before or (
                 dropped and ph['accepted_t'] is not None
                 and now - ph['accepted_t'] >= c.dump_confirm_s))):
-            self._finish_dump(now, ex)
+            self._stage_done(now, ex)
             return
         if ph['accepted_t'] is not None:
             if now - ph['accepted_t'] > c.dump_timeout_s:
@@ -893,7 +902,29 @@ class Mission:
             rec['dump_seq'] += 1
             ph['asked_t'] = now
             self._out.dump_request = rec['dump_seq']
+            self._out.dump_drum = stage
             self._out.persist = True
+
+    def _dump_stage(self) -> str:
+        """'front', 'rear' (two-stage dump) or '' (both drums at once)."""
+        if not self.cfg.dump_rear_after_turn:
+            return ''
+        return self.record['cycle'].get('dump_stage') or 'front'
+
+    def _stage_done(self, now: float, ex: ExcavatorReport):
+        """One drum has dumped. Both drums dig (counter-rotating, RASSOR-style, so that
+        their reactions cancel), but only the one facing the berm is over it: after the
+        front one, the rover turns its rear drum to the berm and dumps that, unless what
+        is left is not worth the turn."""
+        c, cyc = self.cfg, self.record['cycle']
+        if self._dump_stage() == 'front' and ex.fill_kg >= c.min_haul_kg:
+            cyc.update(dump_stage='rear', stage_fill_kg=None, dump_accepted=False)
+            self._out.persist = True
+            self._event('info', f'front drum dumped: turning the rear drum ({ex.fill_kg:.2f} kg left) to the berm')
+            self._enter_dump(now)
+            self._phase.update(faced=False, t0=now)
+            return
+        self._finish_dump(now, ex)
 
     def _finish_dump(self, now: float, ex: ExcavatorReport):
         c, rec, cyc = self.cfg, self.record, self.record['cycle']
