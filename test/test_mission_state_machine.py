@@ -388,3 +388,25 @@ def test_one_stage_dump_when_configured():
     assert [d for d, _ in w.dumps] == ['']
     exc, dlv = w.all_commits
     assert dlv.mass_kg == pytest.approx(exc.mass_kg, abs=1e-9)
+
+
+def test_unreachable_dump_point_tries_other_sides_of_the_berm():
+    """The berm grows with every dump: when its dump point has no route, others around
+    the circle are tried (alternating sides) before a fault."""
+    w = World()
+    w.run_until(lambda w: w.m.state is State.HAUL and w.out.goal is not None)
+    first = list(w.m.record['cycle']['berm_goal'])
+    goals = []
+    for _ in range(3):   # the planner answers three dump points with an empty path
+        w.route = Route(w.route_seq + 100 + len(goals), np.zeros((0, 2)))
+        w.plan_routes = False
+        w.run_until(lambda w: w.out.goal is not None)
+        goals.append((w.out.goal.x, w.out.goal.y))
+    assert w.m.state is State.HAUL
+    r = CFG.berm_radius + CFG.berm_standoff_m
+    angles = [math.atan2(y - CFG.berm_y, x - CFG.berm_x) for x, y in [first] + goals]
+    assert all(math.hypot(x - CFG.berm_x, y - CFG.berm_y) == pytest.approx(r) for x, y in goals)
+    steps = [math.degrees(math.remainder(a - angles[0], 2 * math.pi)) for a in angles[1:]]
+    assert steps == pytest.approx([30.0, -30.0, 60.0])
+    w.plan_routes = True
+    w.run_until(lambda w: w.m.state is State.SELECT_SITE and w.m.cycle_id == 2)

@@ -361,6 +361,7 @@ def _clip(v: float, limit: float) -> float:
 
 
 MAX_DUG_POINTS = 500      # cut strokes remembered (as points) for site exclusion
+BERM_GOAL_STEP_RAD = math.radians(30.0)   # between dump points tried around the berm
 
 
 def fresh_record() -> dict:
@@ -818,8 +819,32 @@ class Mission:
         result = self._follow(inp, now)
         if result == 'arrived':
             self._go(S.DUMP, now, 'at the berm')
+        elif result and (result.startswith('no route') or result.startswith('blocked')) \
+                and self._next_berm_goal(now, result):
+            return
         elif result:
             self._fault(now, result)
+
+    def _next_berm_goal(self, now: float, why: str) -> bool:
+        """The dump point cannot be reached (the berm grows with every dump, and what was
+        the standoff point becomes its slope): try another point on the berm's circle,
+        alternately either side of the first, BERM_GOAL_STEP_RAD apart. False once the
+        whole circle has been tried (the caller faults)."""
+        c, cyc = self.cfg, self.record['cycle']
+        tries = cyc.get('berm_tries', 0) + 1
+        if tries > int(2 * math.pi / BERM_GOAL_STEP_RAD) or cyc['berm_goal'] is None:
+            return False
+        first = cyc.get('berm_first') or cyc['berm_goal']
+        a0 = math.atan2(first[1] - c.berm_y, first[0] - c.berm_x)
+        a = a0 + ((tries + 1) // 2) * BERM_GOAL_STEP_RAD * (1 if tries % 2 else -1)
+        r = c.berm_radius + c.berm_standoff_m
+        cyc.update(berm_tries=tries, berm_first=list(first),
+                   berm_goal=[c.berm_x + r * math.cos(a), c.berm_y + r * math.sin(a)])
+        self._out.persist = True
+        self._event('warn', f'{why}: dumping from another side of the berm '
+                            f'({cyc["berm_goal"][0]:.2f}, {cyc["berm_goal"][1]:.2f})')
+        self._phase['pending_goal'] = True
+        return True
 
     # -- DUMP ----------------------------------------------------------------------------
     def _enter_dump(self, now: float):
