@@ -44,12 +44,18 @@ def test_stall_backs_off_then_resumes():
     assert not m.stalled and cmd.drum_radps == 6.0 and cmd.arm_rad == 0.4
 
 
-def test_dump_sequence_raises_reverses_and_empties():
+def dug_model():
+    """A model whose drums have cut for 1 s (dump: raise 1 s, reverse 4 rad/s for 2 s)."""
     m = model(dump_arm_rad=-0.6, dump_drum_radps=4.0, dump_time_s=2.0, dump_raise_time_s=1.0,
               specific_cutting_energy_j_per_kg=10.0)
     m.request(drum_radps=5.0, arm_rad=0.4)
     for _ in range(100):
         m.update(0.01, {d: 5.0 for d in DRUMS}, {d: 20.0 for d in DRUMS})
+    return m
+
+
+def test_dump_sequence_raises_reverses_and_empties():
+    m = dug_model()
     assert m.total_fill_kg > 1.0
     assert m.start_dump() and not m.start_dump()
     cmd = m.update(0.5, {}, {})
@@ -62,11 +68,7 @@ def test_dump_sequence_raises_reverses_and_empties():
 
 
 def test_one_drum_dumps_the_other_keeps_its_load():
-    m = model(dump_arm_rad=-0.6, dump_drum_radps=4.0, dump_time_s=2.0, dump_raise_time_s=1.0,
-              specific_cutting_energy_j_per_kg=10.0)
-    m.request(drum_radps=5.0, arm_rad=0.4)
-    for _ in range(100):
-        m.update(0.01, {d: 5.0 for d in DRUMS}, {d: 20.0 for d in DRUMS})
+    m = dug_model()
     rear = m.fill_kg['rear_drum_joint']
     assert rear > 1.0
     with pytest.raises(ValueError, match='no such drum'):
