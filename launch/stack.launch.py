@@ -56,7 +56,7 @@ def _nodes(context):
                               {'target_resource': resource,
                                'state_file': LaunchConfiguration('state_file')}]),
         node('drive_node', [drivers, site['drive']]),
-        node('excavator_node', [drivers]),
+        node('excavator_node', [drivers, site['excavator']]),
     ]
 
 

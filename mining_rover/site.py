@@ -9,7 +9,7 @@ from __future__ import annotations
 
 
 def site_parameters(world: str) -> dict:
-    """{'planner': {...}, 'mission': {...}, 'drive': {...}, 'gravity_mps2': g,
+    """{'planner': {...}, 'mission': {...}, 'drive': {...}, 'excavator': {...}, 'gravity_mps2': g,
     'start_xy_yaw': (x, y, yaw)}: the node parameters that place one site's zones and the
     rover's start pose (odometry starts there) in the site frame.
 
@@ -33,4 +33,5 @@ def site_parameters(world: str) -> dict:
         'drive': {'initial_x_m': float(spec.zones.start_xy_yaw[0]),
                   'initial_y_m': float(spec.zones.start_xy_yaw[1]),
                   'initial_yaw_rad': float(spec.zones.start_xy_yaw[2])},
+        'excavator': {'gravity_mps2': g},   # the drums' static weigh
     }

@@ -6,10 +6,12 @@ import os
 import pytest
 from diagnostic_msgs.msg import DiagnosticStatus
 from rclpy.parameter import Parameter
+from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64
 from std_srvs.srv import SetBool, Trigger
 
 from fake_odrive import FakeOdrive
+from mining_rover.contract import load_contract
 from mining_rover.nodes.excavator_node import ExcavatorNode
 from mining_rover.ros import qos
 from mining_rover.ros.params import ParameterError
@@ -68,8 +70,12 @@ def test_drums_counter_rotate_arms_follow_and_silence_stops(rig):
     assert fake.axis(4).state == 8                                              # arms hold
     states = rig['states']
     assert rig['ros'].spin_until(lambda: len(states) > 0, 2.0)
-    assert {kv.key for kv in states[-1].values} == {
-        'fill_kg', 'cutting_torque_nm', 'stalled', 'dumping', 'arm_position_rad', 'drum_speed_radps'}
+    values = {kv.key: kv.value for kv in states[-1].values}
+    assert set(values) == {
+        'fill_kg', 'cutting_torque_nm', 'stalled', 'dumping', 'arm_position_rad', 'drum_speed_radps',
+        'weighed_fill_kg', 'weigh_age_s', 'weigh_count'}
+    # no gravity given (no site): no weigh, and the state says so
+    assert (values['weigh_count'], values['weigh_age_s'], values['weighed_fill_kg']) == ('-1', 'nan', 'nan')
 
 
 def test_arm_position_clamped_nan_rejected(rig):
@@ -128,3 +134,42 @@ def test_drum_fault_stops_drums(rig):
 def test_bad_dump_position_refuses_start(ros):
     with pytest.raises(ParameterError, match='dump_arm_rad'):
         ExcavatorNode(context=ros.context, parameter_overrides=[Parameter('dump_arm_rad', value=2.0)])
+
+
+def test_weighs_each_drum_from_its_arm_torque(ros):
+    """Sim backend: joint states of two raised, still arms holding 7 and 3 kg of regolith
+    (torques from the moment balance, rover.yaml geometry, lunar g) give that fill."""
+    g, length, arm_kg, drum_kg = 1.62, 0.45, 2.5, 5.5
+    node = ros.add(ExcavatorNode(context=ros.context, parameter_overrides=[
+        Parameter('backend', value='sim'), Parameter('gravity_mps2', value=g)]))
+    contract = load_contract()
+    helper = ros.node('exc_weigh_helper')
+    states = []
+    helper.create_subscription(DiagnosticStatus, '/excavator/state', states.append, qos.STATE)
+    js_pub = helper.create_publisher(JointState, contract.joint_states_topic, qos.STATE)
+    loads = {'front_arm_joint': 7.0, 'rear_arm_joint': 3.0}
+    arm_rad = -0.4
+    names = list(contract.joint_names)
+    effort = [-g * math.cos(arm_rad) * length * (arm_kg / 2 + drum_kg + loads[n]) if n in loads else 0.0
+              for n in names]
+    position = [arm_rad if n in loads else 0.0 for n in names]
+    msg = JointState(name=names, position=position, velocity=[0.0] * len(names), effort=effort)
+    try:
+        def weighed():
+            v = {kv.key: kv.value for kv in states[-1].values} if states else {}
+            return int(v.get('weigh_count', '0')) >= 1
+        deadline = 40   # 2 s of joint states at 20 Hz; the weigh window is 0.6 s
+        for _ in range(deadline):
+            js_pub.publish(msg)
+            ros.spin_for(0.05)
+            if weighed():
+                break
+        assert weighed(), [kv for kv in states[-1].values] if states else 'no state'
+        v = {kv.key: kv.value for kv in states[-1].values}
+        # exact torques; 1 g rounding of the published values
+        assert float(v['weighed_fill_kg']) == pytest.approx(10.0, abs=0.002)
+        assert float(v['fill_kg']) == pytest.approx(10.0, abs=0.002)
+        assert 0.0 <= float(v['weigh_age_s']) < 1.0
+        assert node.model.fill_kg == pytest.approx({'front_drum_joint': 7.0, 'rear_drum_joint': 3.0})
+    finally:
+        node.shutdown()

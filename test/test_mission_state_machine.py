@@ -47,13 +47,15 @@ class World:
         self.out = None
         self.all_commits = []
         self.freeze_pose = False   # the rover does not move (e.g. a hazard stays ahead)
+        self.weigh_count = -1      # the excavator does not weigh (WeighingWorld does)
 
     def tick(self):
         inp = self.inp
         inp.pose = self.pose
         inp.route = self.route
         inp.excavator = ExcavatorReport(self.fill, stalled=inp.excavator.stalled if inp.excavator else False,
-                                        dumping=self.dumping_left > 0, arm_position_rad=self.arm)
+                                        dumping=self.dumping_left > 0, arm_position_rad=self.arm,
+                                        weigh_count=self.weigh_count)
         out = self.m.step(inp, self.t)
         self.out = out
         self.all_commits += out.commits
@@ -146,6 +148,58 @@ def test_full_cycle_select_drive_excavate_haul_dump_select():
     # the dump happened near the berm, outside its circle
     d = math.hypot(w.pose.x + 3.0, w.pose.y)
     assert 0.5 < d < 0.5 + CFG.berm_standoff_m + CFG.goal_tolerance_m + 0.05
+
+
+
+class WeighingWorld(World):
+    """World whose fill estimate reads ``share`` of the true load while cutting, and
+    whose excavator weighs the truth once its arms are raised (<= 0.05 rad) with the
+    drums stopped for ``weigh_s`` (never, with weigh_s None)."""
+
+    def __init__(self, share=0.5, weigh_s=0.6, **kw):
+        super().__init__(**kw)
+        self.share, self.weigh_s = share, weigh_s
+        self.true_fill, self.still_s, self.weigh_count = 0.0, 0.0, 0
+        self.settle_arm = []       # arm commands between the end of the cut and HAUL
+
+    def tick(self):
+        before = self.fill
+        ending = self.m.state is State.EXCAVATE and self.m._phase.get('ending')
+        out = super().tick()
+        self.true_fill += max(0.0, self.fill - before) / self.share
+        if ending:
+            self.settle_arm.append(out.arm_rad)
+        if out.drum_radps == 0.0 and self.arm <= 0.05 and self.weigh_s is not None:
+            self.still_s += DT
+            if self.still_s >= self.weigh_s - 1e-9:
+                self.fill, self.weigh_count, self.still_s = self.true_fill, self.weigh_count + 1, 0.0
+        else:
+            self.still_s = 0.0
+        return out
+
+
+def test_cut_counts_the_weighed_fill_with_the_arms_stowed():
+    w = WeighingWorld(share=0.8)
+    w.run_until(lambda w: w.m.state is State.EXCAVATE and w.m._phase.get('ending'))
+    estimate, t_end = w.fill, w.t
+    assert estimate >= 0.9 * CFG.drum_capacity_kg        # full by the estimate ...
+    w.run_until(lambda w: w.m.state is State.HAUL, max_s=CFG.cut_settle_timeout_s + 1.0)
+    (exc,) = [c for c in w.all_commits if c.kind == 'excavated']
+    assert exc.mass_kg == pytest.approx(w.true_fill)      # ... counted as weighed: 1/0.8 of it
+    assert exc.mass_kg == pytest.approx(estimate / 0.8, rel=0.02)
+    assert set(w.settle_arm) == {CFG.arm_stow_rad}         # raised out of the ground to weigh
+    # the arm climbs at 1 rad/s here: cut angle to stow, then one weigh window
+    assert w.t - t_end < CFG.cut_settle_timeout_s
+
+
+def test_cut_without_a_fresh_weigh_counts_the_estimate_at_the_timeout():
+    w = WeighingWorld(share=0.8, weigh_s=None)   # weigh on, but none comes (no arm torque)
+    w.run_until(lambda w: w.m.state is State.EXCAVATE and w.m._phase.get('ending'))
+    t_end, estimate = w.t, w.fill
+    w.run_until(lambda w: w.m.state is State.HAUL, max_s=CFG.cut_settle_timeout_s + 1.0)
+    assert w.t - t_end == pytest.approx(CFG.cut_settle_timeout_s, abs=2 * DT)
+    (exc,) = [c for c in w.all_commits if c.kind == 'excavated']
+    assert exc.mass_kg == pytest.approx(estimate)
 
 
 def test_excavation_commands_the_planned_cut():

@@ -1,11 +1,19 @@
 """excavator_node: drum speed and arm position commands through the safety layer, fill
-estimate, stall back-off, the /excavator/dump sequence and /excavator/state.
+estimate and static weigh, stall back-off, the /excavator/dump sequence and /excavator/state.
 
 Lifecycle node like drive_node (autostart by default). Both drums get the same speed
 (+ digs for each drum joint in the sim contract, so they counter-rotate); both arms the
 same position (+ lowers). Drum speed is watchdog-guarded (``cmd_timeout_s``): a mission
 that stops talking stops the drums; the arms hold. On deactivate, e-stop, watchdog
 expiry, motor fault and shutdown: drums to zero, arms hold (shutdown: disarm).
+
+Each drum is weighed from its arm's holding torque while both are still and the drum is
+raised (mining_rover.control.excavator). The weigh needs the site's gravity
+(``gravity_mps2``, passed by launch/stack.launch.py and the mission runner from
+mining_rover.site); left at 0 it is off and the fill is the cutting-energy estimate
+alone. excavator/state reports ``weighed_fill_kg``, ``weigh_age_s`` (since the stalest
+drum's last weigh; inf: not every drum weighed yet, nan: weigh off) and ``weigh_count``
+(weighs every drum has had; -1: weigh off), which the executive waits on to count a cut.
 """
 from __future__ import annotations
 
@@ -28,6 +36,11 @@ from mining_rover.nodes.drive_node import DriveConfig, common
 from mining_rover.nodes.driver_base import DriverNode
 from mining_rover.ros import qos
 from mining_rover.ros.params import Param, declare_and_read
+
+
+#: Densest lunar regolith, kg/m^3 (1.3-1.9 g/cm^3: Carrier, Olhoeft & Mendell, Lunar
+#: Sourcebook 1991, ch. 9): the default top of a weigh is the drum volume full of it.
+DENSEST_REGOLITH_KG_M3 = 1900.0
 
 
 def _params(rover: dict) -> list:
@@ -53,6 +66,23 @@ def _params(rover: dict) -> list:
         Param('dump_drum_radps', 4.0, 'reverse drum speed while dumping, rad/s', 0.1, 100.0),
         Param('dump_time_s', 4.0, 'reverse-spin time of the dump, s', 0.1, 60.0),
         Param('dump_raise_time_s', 1.5, 'time to raise the arms before reversing, s', 0.0, 30.0),
+        # Off (0) unless the site says which body this is: a weigh with another body's
+        # gravity reads wrong by their ratio (x6 between the Moon and an Earth arena).
+        Param('gravity_mps2', 0.0, 'surface gravity for the static weigh, m/s^2 (from the site; '
+              '0 = no weigh)', 0.0, 30.0),
+        Param('arm_length_m', float(a['length']), 'arm pivot to drum axis, m (rover.yaml)', 0.01, 5.0),
+        Param('arm_mass_kg', float(a['mass']), 'one arm, kg (rover.yaml)', 0.0, 1000.0),
+        Param('drum_mass_kg', float(d['mass']), 'one empty drum, kg (rover.yaml)', 0.0, 1000.0),
+        Param('weigh_window_s', 0.6, 'arm and drum still, torque steady this long = one weigh, s',
+              0.05, 30.0),
+        Param('weigh_max_arm_rad', 0.05, 'weigh only with the arm at or above this (+ lowers: drum '
+              'off the ground), rad', -3.2, 3.2),
+        Param('weigh_max_arm_speed_radps', 0.05, 'arm counts as still below this, rad/s', 0.0, 10.0),
+        Param('weigh_max_drum_speed_radps', 0.3, 'drum counts as still below this, rad/s', 0.0, 100.0),
+        Param('weigh_steady_nm', 0.1, 'arm torque spread allowed over the weigh window, N m',
+              0.0, 100.0),
+        Param('weigh_max_kg', float(d['capacity_m3']) * DENSEST_REGOLITH_KG_M3,
+              'heaviest weigh reported per drum, kg (drum volume x 1900 kg/m^3)', 0.01, 1e4),
         Param('drum_node_ids', [6, 7], 'ODrive node id per drum (front, rear)', check=common.node_ids_check(2)),
         Param('arm_node_ids', [4, 5], 'ODrive node id per arm (front, rear)', check=common.node_ids_check(2)),
         Param('drum_directions', [1, -1], 'motor direction per drum', check=common.directions_check(2)),
@@ -92,7 +122,12 @@ class ExcavatorNode(DriverNode):
             stall_time_s=c.stall_time_s, backoff_raise_rad=c.backoff_raise_rad,
             backoff_speed_scale=c.backoff_speed_scale, backoff_time_s=c.backoff_time_s,
             dump_arm_rad=c.dump_arm_rad, dump_drum_radps=c.dump_drum_radps, dump_time_s=c.dump_time_s,
-            dump_raise_time_s=c.dump_raise_time_s), self.drums)
+            dump_raise_time_s=c.dump_raise_time_s, gravity_mps2=c.gravity_mps2,
+            arm_length_m=c.arm_length_m, arm_mass_kg=c.arm_mass_kg, drum_mass_kg=c.drum_mass_kg,
+            weigh_window_s=c.weigh_window_s, weigh_max_arm_rad=c.weigh_max_arm_rad,
+            weigh_max_arm_speed_radps=c.weigh_max_arm_speed_radps,
+            weigh_max_drum_speed_radps=c.weigh_max_drum_speed_radps,
+            weigh_steady_nm=c.weigh_steady_nm, weigh_max_kg=c.weigh_max_kg), self.drums)
         self._last_tick = None
         self._tick_count = 0
         self._arm_commanded = False
@@ -119,7 +154,9 @@ class ExcavatorNode(DriverNode):
                 lambda request, response, d=d: self._on_dump(request, response, (d,))))
         self._timers.append(self.create_timer(1.0 / c.control_rate_hz, self._tick))
         self._publish_estop()
-        self.get_logger().info(f'configured: backend {c.backend}, drums {self.drums}, arms {self.arms}')
+        weigh = f'g {c.gravity_mps2:g} m/s^2' if self.model.cfg.weigh_enabled else 'off (gravity_mps2 0)'
+        self.get_logger().info(f'configured: backend {c.backend}, drums {self.drums}, arms {self.arms}, '
+                               f'weigh {weigh}')
         return TransitionCallbackReturn.SUCCESS
 
     def _reset_motion(self):
@@ -203,8 +240,10 @@ class ExcavatorNode(DriverNode):
             self.safety.feed()   # the dump sequence is its own command source
         status = self.safety.tick()
         fb = self.backend.feedback()
+        arm_state = {d: (fb[a].position_rad, fb[a].velocity_radps, fb[a].torque_nm)
+                     for d, a in self.arm_of.items() if a is not None}
         cmd = self.model.update(dt, {d: fb[d].velocity_radps for d in self.drums},
-                                {d: fb[d].torque_nm for d in self.drums})
+                                {d: fb[d].torque_nm for d in self.drums}, arm_state)
         self._last_cmd = cmd
         if status.active and not status.estop and not status.faults:
             if not status.watchdog_expired:
@@ -237,6 +276,9 @@ class ExcavatorNode(DriverNode):
             'dumping': '1' if m.dumping else '0',
             'arm_position_rad': f'{(sum(arm) / len(arm)) if arm else math.nan:.4f}',
             'drum_speed_radps': f'{(sum(drum) / len(drum)) if drum else math.nan:.4f}',
+            'weighed_fill_kg': f'{m.weighed_fill_kg:.3f}',
+            'weigh_age_s': f'{m.weigh_age_s:.2f}',
+            'weigh_count': str(m.weigh_rounds if m.cfg.weigh_enabled else -1),
         }
         level = DiagnosticStatus.WARN if m.stalled else DiagnosticStatus.OK
         self._state_pub.publish(DiagnosticStatus(

@@ -101,8 +101,10 @@ _CONFIG_DOC = {
     'min_haul_kg': ('a cut ending with less than this tries another site, kg', 0.0, 1e4),
     'excavate_time_limit_s': ('longest cut, s', 1.0, 3600.0),
     'excavate_distance_limit_m': ('longest cut, m', 0.05, 100.0),
-    'cut_settle_s': ('a cut is counted once the reported fill has been steady this long, s', 0.0, 10.0),
-    'cut_settle_timeout_s': ('... or this long after the drums were told to stop, s', 0.1, 60.0),
+    'cut_settle_s': ('a cut is counted on a fresh weigh of the drums, or, where the excavator does not '
+                     'weigh, once the reported fill has been steady this long, s', 0.0, 10.0),
+    'cut_settle_timeout_s': ('... or this long after the drums were told to stop and the arms to stow, s',
+                             0.1, 60.0),
     'slip_timeout_s': ('wheel slip lasting this long while cutting backs off, s', 0.1, 600.0),
     'backoff_distance_m': ('reverse distance after a stall, m', 0.0, 5.0),
     'backoff_speed_mps': ('reverse speed after a stall, m/s', 0.01, 1.0),
@@ -333,7 +335,7 @@ class MissionNode(Node):
         try:
             self.inputs.excavator = ExcavatorReport(
                 float(v['fill_kg']), v.get('stalled') == '1', v.get('dumping') == '1',
-                float(v.get('arm_position_rad', 'nan')))
+                float(v.get('arm_position_rad', 'nan')), int(v.get('weigh_count', '-1')))
         except (KeyError, ValueError) as exc:
             self.get_logger().warning(f'excavator state rejected (key/value {exc})',
                                       throttle_duration_sec=5.0)

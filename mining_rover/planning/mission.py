@@ -132,8 +132,10 @@ class MissionConfig:
     min_haul_kg: float = 1.0
     excavate_time_limit_s: float = 60.0
     excavate_distance_limit_m: float = 2.0
-    cut_settle_s: float = 0.5               # a cut counts once the fill is steady this long
-    cut_settle_timeout_s: float = 3.0       # ... or this long after the drums were told to stop
+    cut_settle_s: float = 0.5               # a cut counts on a fresh weigh or, with no weigh,
+                                            # once the fill is steady this long
+    cut_settle_timeout_s: float = 6.0       # ... or this long after the drums were told to stop
+                                            # (sim: the arms stow, the rover rocks ~4 s, a 0.6 s weigh)
     slip_timeout_s: float = 3.0
     backoff_distance_m: float = 0.25
     backoff_speed_mps: float = 0.1
@@ -280,6 +282,7 @@ class ExcavatorReport:
     stalled: bool = False
     dumping: bool = False
     arm_position_rad: float = math.nan
+    weigh_count: int = -1       # weighs every drum has had (-1: the excavator does not weigh)
 
 
 @dataclass(frozen=True)
@@ -714,7 +717,7 @@ class Mission:
             cyc['fill_start_kg'] = ex.fill_kg
             self._out.persist = True
         if ph.get('ending'):
-            self._settle(inp, now, arm)
+            self._settle(inp, now)
             return
         if ex.fill_kg >= c.full_fraction * c.drum_capacity_kg:
             self._stop_cut(now, ex, f'drums full ({ex.fill_kg:.2f} kg)')
@@ -745,19 +748,28 @@ class Mission:
         self._drive(creep, c.heading_gain * _wrap(ph['yaw0'] - pose.yaw))
 
     def _stop_cut(self, now: float, ex: ExcavatorReport, reason: str):
-        """A cut's end condition is met: stop the drums and the creep, and count the cut
+        """A cut's end condition is met: stop the drums and the creep, raise the arms to
+        their stow so that the drums leave the ground and can be weighed, and count the cut
         only once the fill has settled. Drums and wheels stop a command round-trip later
         than this decision, and what they collect meanwhile belongs to this cut (counted
         at once, it would show up as more delivered than excavated)."""
-        self._stop(arm=self._phase['params'][0], drum=0.0)
-        self._phase.update(ending=reason, ending_t=now, steady_t=now, steady_fill=ex.fill_kg)
+        self._stop(arm=self.cfg.arm_stow_rad, drum=0.0)
+        self._phase.update(ending=reason, ending_t=now, steady_t=now, steady_fill=ex.fill_kg,
+                           weigh_count=ex.weigh_count)
 
-    def _settle(self, inp: MissionInputs, now: float, arm: float):
+    def _settle(self, inp: MissionInputs, now: float):
+        """Settled: a weigh of every drum newer than the end decision (the drums were
+        still and raised for it) where the excavator weighs; else a fill estimate steady
+        for cut_settle_s. At most cut_settle_timeout_s either way."""
         c, ph, ex = self.cfg, self._phase, inp.excavator
-        self._stop(arm=arm, drum=0.0)
+        self._stop(arm=c.arm_stow_rad, drum=0.0)
         if ex.fill_kg != ph['steady_fill']:
             ph.update(steady_t=now, steady_fill=ex.fill_kg)
-        if now - ph['steady_t'] >= c.cut_settle_s or now - ph['ending_t'] >= c.cut_settle_timeout_s:
+        if ex.weigh_count >= 0:   # a restarted excavator counts from 0 again: any change is news
+            settled = ex.weigh_count > 0 and ex.weigh_count != ph['weigh_count']
+        else:
+            settled = now - ph['steady_t'] >= c.cut_settle_s
+        if settled or now - ph['ending_t'] >= c.cut_settle_timeout_s:
             self._end_cut(now, ex, ph['ending'])
 
     def _end_cut(self, now: float, ex: ExcavatorReport, reason: str):
