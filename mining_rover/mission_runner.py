@@ -152,7 +152,7 @@ def run_mission(options: MissionOptions) -> tuple[int, dict]:
     monitor = MissionMonitor(timeline, recorder, contract, context=context)
     executor.add_node(monitor)
     stack = stack_mod.Stack(specs, out, env)
-    restore_sigterm = _sigterm_as_interrupt()
+    restore_signals = _signals_as_flags()
     outcome, reason, cpu = 'complete', '', {}
     cpu_at_clock = {}
     try:
@@ -171,11 +171,12 @@ def run_mission(options: MissionOptions) -> tuple[int, dict]:
             progress.message(f'mining-rover sim: mission ended early ({outcome}: {reason})')
         cpu = {'cpu_s': stack.cpu_times_s(), 'monitor_cpu_s': time.process_time(),
                'sim_time_s': monitor.timeline.mission_sim_time(), 'wall_s': time.monotonic()}
+        restore_signals()   # a second Ctrl-C while stopping interrupts at once
         codes = _stop(stack, monitor, executor, options, progress)
     finally:
         if any(p.alive() for p in stack.procs.values()):  # an error above: never leave nodes behind
             stack.stop(timeout_s=options.stop_timeout_s)
-        restore_sigterm()
+        restore_signals()
         progress.close()
         monitor.finalise()
         motors_zeroed = monitor.motors_zeroed()
@@ -238,6 +239,7 @@ def _spin_for(executor, seconds: float):
     end = time.monotonic() + seconds
     while time.monotonic() < end:
         executor.spin_once(timeout_sec=min(0.05, max(end - time.monotonic(), 0.0)))
+        _check_signals()
 
 
 def _start(stack, monitor, executor, options, progress) -> tuple[str, str]:
@@ -273,6 +275,7 @@ def _fly(stack, monitor, executor, options, progress, cpu_at_clock: dict) -> tup
     next_draw = 0.0
     while True:
         executor.spin_once(timeout_sec=0.05)
+        _check_signals()
         now = time.monotonic()
         if tl.sim_time >= options.duration_s:
             return 'complete', ''
@@ -347,15 +350,30 @@ class Terminated(KeyboardInterrupt):
     with every motor commanded to zero and a partial report."""
 
 
-def _sigterm_as_interrupt():
-    """Turn SIGTERM into Terminated in the main thread; returns the undo."""
+_SIGNALLED: list = []   # signals received during the mission, checked between spins
+
+
+def _signals_as_flags():
+    """SIGINT and SIGTERM only set a flag while the mission runs; the spin loops raise at a
+    safe point (an exception raised inside an rclpy C++ call, e.g. a deserialisation,
+    escapes as a FATAL callback error instead). Returns the undo."""
     if threading.current_thread() is not threading.main_thread():
         return lambda: None
+    _SIGNALLED.clear()
+    previous = {sig: signal.signal(sig, lambda signum, frame: _SIGNALLED.append(signum))
+                for sig in (signal.SIGINT, signal.SIGTERM)
+                if signal.getsignal(sig) is not signal.SIG_IGN}
 
-    def _raise(signum, frame):
-        raise Terminated()
-    previous = signal.signal(signal.SIGTERM, _raise)
-    return lambda: signal.signal(signal.SIGTERM, previous)
+    def restore():
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        previous.clear()
+    return restore
+
+
+def _check_signals():
+    if _SIGNALLED:
+        raise Terminated() if signal.SIGTERM in _SIGNALLED else KeyboardInterrupt()
 
 
 def _result_line(summary: dict, out: Path) -> str:
