@@ -48,6 +48,13 @@ def config_path(name: str) -> Path:
     return _existing(share_dir() / 'config' / name)
 
 
+def rover_config(path: str | Path | None = None) -> dict:
+    """config/rover.yaml (or ``path``) as a dict: the rover's geometry and ratings, the
+    single source for the xacro, the simulator, the drivers, mapping and planning."""
+    import yaml
+    return yaml.safe_load(Path(path or config_path('rover.yaml')).read_text()) or {}
+
+
 def urdf_path(name: str = 'rover.urdf.xacro') -> Path:
     """Path of a file in urdf/."""
     return _existing(share_dir() / 'urdf' / name)

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import yaml
 
-from mining_rover.paths import config_path
+from mining_rover.paths import config_path, rover_config
 
 
 @dataclass(frozen=True)
@@ -68,7 +68,7 @@ class SkidSteer:
 
 def skid_steer_from_rover(slip_factor: float = 1.0, path=None) -> SkidSteer:
     """SkidSteer from config/rover.yaml (wheel.track_width, wheel.radius)."""
-    rover = yaml.safe_load((path or config_path('rover.yaml')).read_text())
+    rover = rover_config(path)
     return SkidSteer(float(rover['wheel']['track_width']), float(rover['wheel']['radius']),
                      slip_factor)
 

@@ -7,18 +7,17 @@ still publishes the description.
 """
 from __future__ import annotations
 
-import yaml
 from rclpy.node import Node
 from std_msgs.msg import String
 
 from mining_rover.description import load_rover
-from mining_rover.paths import config_path, urdf_path
+from mining_rover.paths import rover_config, urdf_path
 from mining_rover.ros import qos
 from mining_rover.ros.params import Param, ParameterError, declare_and_read
 
 
 def _rover_defaults() -> dict:
-    return yaml.safe_load(config_path('rover.yaml').read_text())
+    return rover_config()
 
 
 def _params() -> list:

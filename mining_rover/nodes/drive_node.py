@@ -44,9 +44,8 @@ class common:  # noqa: N801  (a namespace, so the nodes read common.xxx)
 
     @staticmethod
     def rover_config() -> dict:
-        import yaml
-        from mining_rover.paths import config_path
-        return yaml.safe_load(config_path('rover.yaml').read_text())
+        from mining_rover.paths import rover_config
+        return rover_config()
 
     @staticmethod
     def common_params() -> list:

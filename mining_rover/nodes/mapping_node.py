@@ -40,6 +40,7 @@ from mining_rover.mapping.elevation_map import MapParams
 from mining_rover.mapping.hazards import HazardParams
 from mining_rover.mapping.terrain_mapper import StereoErrorModel, TerrainMapper
 from mining_rover.mapping.traversability import TraversabilityParams
+from mining_rover.paths import rover_config
 from mining_rover.ros import qos
 from mining_rover.ros.conversions import (camera_info_to_model, float_grid_to_image, make_header,
                                           numpy_to_occupancy_grid, odometry_to_matrix,
@@ -65,16 +66,9 @@ def _focal_from_contract(contract) -> float:
     return contract.camera_width / (2.0 * math.tan(contract.camera_hfov_rad / 2.0))
 
 
-def _rover_yaml() -> dict:
-    import yaml
-
-    from mining_rover.paths import config_path
-    return yaml.safe_load(config_path('rover.yaml').read_text())
-
-
 def _params(contract) -> list:
     xyz, rpy = _urdf_camera()
-    rover = _rover_yaml()
+    rover = rover_config()
     arm, drum = rover['arm'], rover['drum']
     m, t, h, e = MapParams(), TraversabilityParams(), HazardParams(), StereoErrorModel()
     three = lambda v: None if len(v) == 3 and all(math.isfinite(x) for x in v) else 'needs 3 finite values'

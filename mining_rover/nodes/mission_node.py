@@ -20,7 +20,6 @@ import sqlite3
 from dataclasses import fields
 
 import numpy as np
-import yaml
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from geometry_msgs.msg import PoseStamped, Twist, Vector3
 from nav_msgs.msg import OccupancyGrid, Odometry, Path
@@ -32,7 +31,7 @@ from visualization_msgs.msg import Marker, MarkerArray
 
 from mining_rover.contract import load_contract
 from mining_rover.control.excavator import LUNAR_BULK_DENSITY_KG_M3
-from mining_rover.paths import config_path
+from mining_rover.paths import rover_config
 from mining_rover.planning.energy import EnergyAccount, kg_per_hour, kg_per_wh, total_power_w
 from mining_rover.planning.mission import (BasicPursuit, Costmap, DigSite, DumpResponse,
                                            ExcavationPlan, ExcavatorReport, Mission,
@@ -133,7 +132,7 @@ DUMP_SERVICES = {'': 'excavator/dump', 'front': 'excavator/dump_front', 'rear': 
 
 def _rover_defaults() -> dict:
     """MissionConfig defaults that come from config/rover.yaml (geometry, capacity)."""
-    rover = yaml.safe_load(config_path('rover.yaml').read_text())
+    rover = rover_config()
     return {
         'wheel_radius_m': float(rover['wheel']['radius']),
         'arm_length_m': float(rover['arm']['length']),

@@ -15,10 +15,8 @@ from __future__ import annotations
 
 import math
 import time
-from pathlib import Path as FsPath
 
 import numpy as np
-import yaml
 from diagnostic_msgs.msg import DiagnosticStatus, KeyValue
 from geometry_msgs.msg import PoseStamped
 from nav_msgs.msg import OccupancyGrid, Odometry, Path
@@ -42,8 +40,8 @@ THROTTLE_S = 5.0
 
 def _rover_yaml() -> dict:
     try:
-        from mining_rover.paths import config_path
-        return yaml.safe_load(FsPath(config_path('rover.yaml')).read_text()) or {}
+        from mining_rover.paths import rover_config
+        return rover_config()
     except Exception:  # rover.yaml absent: the Rover dataclass defaults match it
         return {}
 

@@ -13,11 +13,10 @@ import math
 
 import mujoco
 import numpy as np
-import yaml
 
 from mining_rover.contract import load_contract
 from mining_rover.description import expand_xacro, parse_urdf
-from mining_rover.paths import config_path
+from mining_rover.paths import rover_config
 from mining_rover.sim.world import WorldSpec, bilinear, load_world
 
 #: Angle of repose of lunar regolith ~35-45 deg (Carrier et al., Lunar Sourcebook 1991, ch. 9.1.7).
@@ -50,10 +49,6 @@ KP_ARM, KV_ARM = 600.0, 40.0
 IMU_GYRO_STD, IMU_ACCEL_STD = 2e-4, 2e-3
 
 
-def _rover_yaml() -> dict:
-    return yaml.safe_load(config_path('rover.yaml').read_text())
-
-
 def _mat_to_quat_xyzw(R) -> np.ndarray:
     q = np.zeros(4)
     mujoco.mju_mat2Quat(q, np.ascontiguousarray(R, dtype=float).reshape(9))
@@ -82,7 +77,7 @@ class Simulator:
         self.radiation_rate = float(radiation_rate)
         self.width, self.height = int(camera_width), int(camera_height)
         self.contract = load_contract()
-        self.rover = _rover_yaml()
+        self.rover = rover_config()
         self._urdf = expand_xacro()
         self.robot = parse_urdf(self._urdf)
         self._init_heights = (np.zeros_like(self.world.heights) if self.flat
