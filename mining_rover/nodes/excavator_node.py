@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 import sys
 import time
+from dataclasses import fields
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rclpy.lifecycle import TransitionCallbackReturn
@@ -115,19 +116,10 @@ class ExcavatorNode(DriverNode):
         self.end_of = {d: d.split('_drum')[0] for d in self.drums}
         self.arm_of = {d: next((a for a in self.arms if a.startswith(self.end_of[d] + '_')), None)
                        for d in self.drums}
+        # every ExcavatorConfig field that is a parameter of this node, by the same name
         self.model = Excavator(ExcavatorConfig(
-            capacity_kg=c.drum_capacity_kg, max_drum_radps=c.max_drum_radps,
-            drum_max_torque_nm=c.drum_max_torque_nm, free_torque_nm=c.free_torque_nm,
-            specific_cutting_energy_j_per_kg=c.specific_cutting_energy_j_per_kg,
-            stall_time_s=c.stall_time_s, backoff_raise_rad=c.backoff_raise_rad,
-            backoff_speed_scale=c.backoff_speed_scale, backoff_time_s=c.backoff_time_s,
-            dump_arm_rad=c.dump_arm_rad, dump_drum_radps=c.dump_drum_radps, dump_time_s=c.dump_time_s,
-            dump_raise_time_s=c.dump_raise_time_s, gravity_mps2=c.gravity_mps2,
-            arm_length_m=c.arm_length_m, arm_mass_kg=c.arm_mass_kg, drum_mass_kg=c.drum_mass_kg,
-            weigh_window_s=c.weigh_window_s, weigh_max_arm_rad=c.weigh_max_arm_rad,
-            weigh_max_arm_speed_radps=c.weigh_max_arm_speed_radps,
-            weigh_max_drum_speed_radps=c.weigh_max_drum_speed_radps,
-            weigh_steady_nm=c.weigh_steady_nm, weigh_max_kg=c.weigh_max_kg), self.drums)
+            capacity_kg=c.drum_capacity_kg,
+            **{f.name: c.values[f.name] for f in fields(ExcavatorConfig) if f.name in c.values}), self.drums)
         self._last_tick = None
         self._tick_count = 0
         self._arm_commanded = False

@@ -820,11 +820,8 @@ class Mission:
         if ph.get('pending_goal'):
             if inp.pose is None:
                 return
-            if cyc['berm_goal'] is None:
-                dx, dy = inp.pose.x - c.berm_x, inp.pose.y - c.berm_y
-                n = math.hypot(dx, dy) or 1.0
-                r = c.berm_radius + c.berm_standoff_m
-                cyc['berm_goal'] = [c.berm_x + r * dx / n, c.berm_y + r * dy / n]
+            if cyc['berm_goal'] is None:   # the dump point on the rover's side of the berm
+                cyc['berm_goal'] = self._berm_point(math.atan2(inp.pose.y - c.berm_y, inp.pose.x - c.berm_x))
                 self._out.persist = True
             ph['pending_goal'] = False
             self._request_route(now, *cyc['berm_goal'], inp.pose)
@@ -836,6 +833,12 @@ class Mission:
             return
         elif result:
             self._fault(now, result)
+
+    def _berm_point(self, bearing: float) -> list:
+        """Dump point berm_standoff_m outside the berm circle, at ``bearing`` (rad) from its centre."""
+        c = self.cfg
+        r = c.berm_radius + c.berm_standoff_m
+        return [c.berm_x + r * math.cos(bearing), c.berm_y + r * math.sin(bearing)]
 
     def _next_berm_goal(self, now: float, why: str) -> bool:
         """The dump point cannot be reached (the berm grows with every dump, and what was
@@ -849,9 +852,7 @@ class Mission:
         first = cyc.get('berm_first') or cyc['berm_goal']
         a0 = math.atan2(first[1] - c.berm_y, first[0] - c.berm_x)
         a = a0 + ((tries + 1) // 2) * BERM_GOAL_STEP_RAD * (1 if tries % 2 else -1)
-        r = c.berm_radius + c.berm_standoff_m
-        cyc.update(berm_tries=tries, berm_first=list(first),
-                   berm_goal=[c.berm_x + r * math.cos(a), c.berm_y + r * math.sin(a)])
+        cyc.update(berm_tries=tries, berm_first=list(first), berm_goal=self._berm_point(a))
         self._out.persist = True
         self._event('warn', f'{why}: dumping from another side of the berm '
                             f'({cyc["berm_goal"][0]:.2f}, {cyc["berm_goal"][1]:.2f})')
