@@ -144,3 +144,33 @@ def test_stalled_wheels_that_are_told_to_move_are_no_standstill():
         odo.update(0.01, 0.0, 0.0, 0.002, commanded_radps=(0.0, 0.0))
     assert odo.gyro_bias_radps == pytest.approx(0.002, rel=0.05)
     assert odo.state.yaw_rad == pytest.approx(yaw, abs=1e-12)
+
+
+def test_slope_climb_splits_distance_into_ground_and_height():
+    """Climbing a 10 deg slope (pitch -10 deg: nose up, REP-103) 1 m along the ground:
+    0.985 m forward, 0.174 m up, and the pose carries the tilt (the mapping projects
+    stereo points with it: a pose without it misplaces the ground ahead)."""
+    odo = WheelImuOdometry(K)
+    pitch, roll = math.radians(-10.0), math.radians(3.0)
+    for _ in range(100):
+        odo.update(0.01, 5.0, 5.0, 0.0, pitch, roll_rad=roll)   # 1 m/s for 1 s
+    s = odo.state
+    assert (s.x_m, s.z_m) == pytest.approx((math.cos(pitch), -math.sin(pitch)), abs=1e-9)
+    T = s.matrix()
+    forward = T[:3, :3] @ [1.0, 0.0, 0.0]
+    assert forward[2] == pytest.approx(math.sin(math.radians(10.0)), abs=1e-9)   # x axis up the slope
+    left = T[:3, :3] @ [0.0, 1.0, 0.0]
+    assert left[2] == pytest.approx(math.cos(pitch) * math.sin(roll), abs=1e-9)   # roll lifts y
+    cov = s.pose_covariance_6x6()
+    assert 0.0 < cov[2, 2] < 1e-3 and cov[3, 3] < 1e-3 and cov[4, 4] < 1e-3
+
+
+def test_without_attitude_the_pose_stays_planar():
+    odo = WheelImuOdometry(K)
+    for _ in range(100):
+        odo.update(0.01, 5.0, 5.0, 0.0)
+    odo.update(0.01, 5.0, 5.0, 0.0, math.nan, roll_rad=0.2)   # a broken attitude is no attitude
+    s = odo.state
+    assert s.z_m == 0.0 and (s.roll_rad, s.pitch_rad) == (0.0, 0.0)
+    np.testing.assert_allclose(s.matrix()[2], [0.0, 0.0, 1.0, 0.0])
+    assert s.pose_covariance_6x6()[2, 2] == 1e3 and s.pose_covariance_6x6()[4, 4] == 1e3

@@ -286,27 +286,45 @@ def test_repeated_stalls_end_the_cut():
     assert w.m.state is State.HAUL
 
 
-def test_no_route_faults_then_retries_with_backoff():
+def test_unreachable_sites_are_given_up_then_faults_with_backoff_then_a_resurvey():
     w = World()
     w.plan_routes = False
     w.run_until(lambda w: w.m.state is State.FAULT)
-    assert 'no route' in w.m.record['fault_reason']
+    # the only site went unreachable, and so did the dig-zone centre (the same place)
+    assert 'dig-zone centre' in w.m.record['fault_reason']
+    assert w.m.record['excluded_sites']
     t_fault = w.t
     out = w.tick()
     assert (out.linear_mps, out.drum_radps) == (0.0, 0.0)
-    w.run_until(lambda w: w.m.state is State.DRIVE_TO_SITE)
-    first_wait = w.t - t_fault
-    assert first_wait == pytest.approx(CFG.fault_backoff_s, abs=0.25)
+    w.run_until(lambda w: w.m.state is State.SELECT_SITE)
+    assert w.t - t_fault == pytest.approx(CFG.fault_backoff_s, abs=0.25)
     w.run_until(lambda w: w.m.state is State.FAULT)
     t_fault = w.t
-    w.run_until(lambda w: w.m.state is State.DRIVE_TO_SITE)
+    w.run_until(lambda w: w.m.state is State.SELECT_SITE)
     assert w.t - t_fault == pytest.approx(2 * CFG.fault_backoff_s, abs=0.25)   # doubled
     w.plan_routes = True
+    # a re-survey once resurvey_interval_s has passed since the first mapping: the sites
+    # given up against the old map are tried again
+    w.run_until(lambda w: w.m.state is State.MAPPING)
+    assert w.t >= CFG.resurvey_interval_s and w.m.record['excluded_sites'] == []
     w.run_until(lambda w: w.m.state is State.EXCAVATE)
-    assert w.m.record['fault_count'] == 2
 
 
-def test_empty_route_gives_the_site_up_then_faults():
+def test_resurvey_turns_a_whole_circle():
+    from dataclasses import replace
+    w = World(cfg=replace(CFG, mapping_timeout_s=60.0, resurvey_interval_s=0.0))
+    w.inp.costmap = Costmap(np.zeros((100, 100), np.int8), 0.1, -5.0, -5.0)   # all known
+    w.run_until(lambda w: w.m.state is State.SELECT_SITE)
+    assert w.t < 1.0                          # the first mapping: the zone is known already
+    w.inp.dig_sites = ()
+    w.run_until(lambda w: w.m.state is State.MAPPING)
+    yaw0, t0 = w.pose.yaw, w.t
+    w.run_until(lambda w: w.m.state is State.SELECT_SITE)
+    assert w.pose.yaw - yaw0 == pytest.approx(2 * math.pi, abs=0.1)
+    assert w.t - t0 == pytest.approx(2 * math.pi / CFG.mapping_turn_radps, abs=0.5)
+
+
+def test_empty_route_gives_the_site_up():
     w = World()
     w.plan_routes = False
     w.run_until(lambda w: w.m.state is State.DRIVE_TO_SITE and w.out.goal is not None)
@@ -314,14 +332,14 @@ def test_empty_route_gives_the_site_up_then_faults():
     w.route = Route(99, np.zeros((0, 2)))
     w.tick()
     # unreachable from here: the site is excluded and another one is chosen
-    assert w.m.state is State.SELECT_SITE and site in w.m.record['excluded_sites']
-    # a site that was already given up (the dig-zone centre fallback) is a fault
+    assert w.m.state is State.SELECT_SITE and w.m.record['excluded_sites'] == [site]
+    # a site already given up (the dig-zone centre fallback) is given up again, once
     w.m.record['site'] = site
     w.m._go(State.DRIVE_TO_SITE, w.t, 'test: back to the excluded site')
     w.run_until(lambda w: w.out.goal is not None)
     w.route = Route(100, np.zeros((0, 2)))
     w.tick()
-    assert w.m.state is State.FAULT and 'empty path' in w.m.record['fault_reason']
+    assert w.m.state is State.SELECT_SITE and w.m.record['excluded_sites'] == [site]
 
 
 def test_driver_fault_is_a_safe_stop_until_it_clears():
@@ -424,15 +442,24 @@ def test_restart_before_the_dump_answer_dumps_again_and_counts_once():
     assert w2.all_commits[0].mass_kg == pytest.approx(saved['cycle']['fill_before_dump_kg'])
 
 
-def test_ground_already_cut_is_not_chosen_again():
+def test_a_trench_is_cut_deeper_until_max_dig_depth_then_left():
+    """The planner keeps offering the same site: each cut there goes deeper by what the
+    last ones took, until the trench is max_dig_depth_m deep and the site is left."""
     w = World()
-    w.run_until(lambda w: w.m.state is State.HAUL)
-    dug = w.m.record['dug_sites']
-    assert dug and any(math.hypot(x - 3.0, y) < 0.3 for x, y in dug)   # the stroke from the site
-    w.run_until(lambda w: w.m.state is State.SELECT_SITE)
-    for _ in range(5):                       # the planner still offers only the dug site
+    arms = []
+    for cycle in (1, 2, 3):
+        w.run_until(lambda w: w.m.state is State.EXCAVATE and 'params' in w.m._phase)
+        arms.append(w.m._phase['params'][0])
+        w.run_until(lambda w: w.m.state is State.HAUL)
+        dug = w.m.record['dug_sites']
+        assert any(math.hypot(x - 3.0, y) < 0.3 and d == pytest.approx(0.05 * cycle) for x, y, d in dug)
+        w.run_until(lambda w: w.m.state is State.SELECT_SITE)
+    expect = [arm_angle_for_depth(d, CFG.wheel_radius_m, CFG.arm_length_m, CFG.drum_radius_m)
+              for d in (0.05, 0.10, 0.15)]
+    assert arms == pytest.approx(expect)
+    for _ in range(5):                       # 0.15 m >= max_dig_depth_m: no site any more
         w.tick()
-    assert w.m.state is State.SELECT_SITE     # waits for another (zone-centre fallback later)
+    assert w.m.state is State.SELECT_SITE
 
 
 def test_one_stage_dump_when_configured():

@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from nav_msgs.msg import OccupancyGrid
 from transforms3d.euler import euler2mat
+from transforms3d.quaternions import mat2quat
 
 from mining_rover.ros import tf as rtf
 from mining_rover.ros.conversions import (matrix_to_odometry, matrix_to_pose, matrix_to_transform,
@@ -253,3 +254,17 @@ def test_null_broadcaster_with_a_real_node(ros):
     b.send(rtf.make_transform_stamped(np.eye(4), 'map', 'odom', stamp=node.get_clock().now()))
     assert b.dropped == 1
     assert node.count_publishers('/tf') == 0
+
+
+def test_imu_roll_pitch_reads_the_attitude_and_refuses_none():
+    from sensor_msgs.msg import Imu
+    from mining_rover.ros.geometry import imu_roll_pitch
+    msg = Imu()
+    w, x, y, z = mat2quat(euler2mat(0.7, -0.2, 0.1, 'rzyx'))   # yaw, pitch, roll
+    msg.orientation.w, msg.orientation.x, msg.orientation.y, msg.orientation.z = w, x, y, z
+    assert imu_roll_pitch(msg) == pytest.approx((0.1, -0.2), abs=1e-9)
+    msg.orientation_covariance[0] = -1.0          # REP-145: no orientation estimate
+    assert imu_roll_pitch(msg) == (None, None)
+    msg.orientation_covariance[0] = 0.0
+    msg.orientation.w = math.nan
+    assert imu_roll_pitch(msg) == (None, None)

@@ -28,8 +28,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from transforms3d.euler import euler2mat
+
 from mining_rover.control.kinematics import SkidSteer
 from mining_rover.control.limits import finite
+
+
+#: Variance of an IMU's gravity-referenced roll/pitch, rad^2: (1 deg)^2, the static
+#: accuracy class of consumer AHRS units (e.g. Bosch BNO055 datasheet: +-1 deg).
+ATTITUDE_VAR_RAD2 = math.radians(1.0) ** 2
 
 
 @dataclass
@@ -37,6 +44,14 @@ class OdometryState:
     x_m: float = 0.0
     y_m: float = 0.0
     yaw_rad: float = 0.0
+    #: Height and tilt: z integrated from the distance rolled along the tilted x axis,
+    #: roll/pitch taken from the IMU's gravity-referenced attitude (observable from the
+    #: accelerometer, unlike yaw). Without an attitude they stay 0 (planar odometry).
+    z_m: float = 0.0
+    roll_rad: float = 0.0
+    pitch_rad: float = 0.0
+    attitude_known: bool = False
+    var_z: float = 0.0
     linear_mps: float = 0.0
     angular_radps: float = 0.0
     distance_m: float = 0.0
@@ -44,17 +59,19 @@ class OdometryState:
     covariance: np.ndarray = field(default_factory=lambda: np.diag([1e-6, 1e-6, 1e-6]))
 
     def matrix(self) -> np.ndarray:
-        """4x4 homogeneous transform odom -> base_link (planar)."""
-        c, s = math.cos(self.yaw_rad), math.sin(self.yaw_rad)
+        """4x4 homogeneous transform odom -> base_link: R = Rz(yaw) Ry(pitch) Rx(roll).
+        The tilt matters to whoever projects sensor data with this pose: at 3 m a 5 deg
+        pitch the pose does not know of puts the ground 0.26 m too high or too low."""
         T = np.eye(4)
-        T[:2, :2] = [[c, -s], [s, c]]
-        T[0, 3], T[1, 3] = self.x_m, self.y_m
+        T[:3, :3] = euler2mat(self.roll_rad, self.pitch_rad, self.yaw_rad, 'sxyz')
+        T[:3, 3] = self.x_m, self.y_m, self.z_m
         return T
 
     def pose_covariance_6x6(self) -> np.ndarray:
         """ROS-ordered (x, y, z, roll, pitch, yaw) covariance; unobserved axes get a large
         variance (REP-105 practice for planar odometry)."""
-        cov = np.diag([0.0, 0.0, 1e3, 1e3, 1e3, 0.0])
+        tilt = ATTITUDE_VAR_RAD2 if self.attitude_known else 1e3
+        cov = np.diag([0.0, 0.0, self.var_z if self.attitude_known else 1e3, tilt, tilt, 0.0])
         idx = [0, 1, 5]
         for i, a in enumerate(idx):
             for j, b in enumerate(idx):
@@ -94,11 +111,13 @@ class WheelImuOdometry:
         self.state = OdometryState(x_m=x_m, y_m=y_m, yaw_rad=yaw_rad)
 
     def update(self, dt_s: float, left_radps: float, right_radps: float,
-               imu_yaw_rate_radps: float | None = None, pitch_rad: float = 0.0,
-               commanded_radps: tuple | None = None) -> OdometryState:
+               imu_yaw_rate_radps: float | None = None, pitch_rad: float | None = None,
+               commanded_radps: tuple | None = None, roll_rad: float | None = None) -> OdometryState:
         """Advance by dt with the mean left/right wheel speeds (and gyro z rate if any).
 
-        ``pitch_rad`` projects the distance rolled onto the horizontal plane on slopes.
+        ``pitch_rad``/``roll_rad``: the IMU's attitude (None: unknown, the pose stays
+        planar). The distance rolled is split along the tilted x axis into the horizontal
+        plane and z (pitch > 0 is nose down, REP-103), and the pose carries the tilt.
         ``commanded_radps`` (left, right): what the wheels were told; when given, the
         rover counts as parked only if that is zero too. Non-finite inputs are ignored
         for this step (the pose holds).
@@ -121,7 +140,18 @@ class WheelImuOdometry:
             w = weight * (gyro - self.gyro_bias_radps) + (1.0 - weight) * w_wheels
             if stationary:
                 w = 0.0
-        ds = v * dt_s * (math.cos(pitch_rad) if finite(pitch_rad) else 1.0)
+        tilted = pitch_rad is not None and finite(pitch_rad)
+        if tilted:
+            s.pitch_rad = float(pitch_rad)
+            s.roll_rad = float(roll_rad) if roll_rad is not None and finite(roll_rad) else 0.0
+            s.attitude_known = True
+        ds = v * dt_s * (math.cos(pitch_rad) if tilted else 1.0)
+        if tilted:
+            dz = -v * dt_s * math.sin(pitch_rad)
+            s.z_m += dz
+            # z error: the distance error along track carried onto the slope, plus the
+            # attitude error over the distance rolled.
+            s.var_z += (self.noise.along_track_frac * dz) ** 2 + ATTITUDE_VAR_RAD2 * (v * dt_s) ** 2
         dyaw = w * dt_s
         mid = s.yaw_rad + 0.5 * dyaw
         c, sn = math.cos(mid), math.sin(mid)

@@ -33,6 +33,7 @@ from mining_rover.drivers.backend import CallbackBackend, JointConfig
 from mining_rover.drivers.odrive_can import AxisConfig, OdriveCanBackend, bus_factory
 from mining_rover.nodes.driver_base import DriverNode
 from mining_rover.ros import qos
+from mining_rover.ros.geometry import imu_roll_pitch
 from mining_rover.ros.params import Param, ParameterError, declare_and_read
 from mining_rover.ros.stamps import stamp_to_seconds
 
@@ -217,7 +218,7 @@ class DriveNode(DriverNode):
         self._target = (0.0, 0.0)
         self._commanded_wheels = (0.0, 0.0)   # left, right wheel speeds last commanded, rad/s
         self._imu_yaw_rate = None
-        self._imu_pitch = 0.0
+        self._imu_tilt = (None, None)   # (roll, pitch) rad; None: the IMU gives no attitude
         self._last_js_stamp = None
         self._last_tick = None
         self._tick_count = 0
@@ -297,9 +298,7 @@ class DriveNode(DriverNode):
 
     def _on_imu(self, msg: Imu):
         self._imu_yaw_rate = msg.angular_velocity.z
-        q = msg.orientation
-        sinp = 2.0 * (q.w * q.y - q.z * q.x)
-        self._imu_pitch = math.asin(max(-1.0, min(1.0, sinp))) if finite(sinp) else 0.0
+        self._imu_tilt = imu_roll_pitch(msg)
 
     def _on_joint_states(self, msg: JointState):
         for i, name in enumerate(msg.name):
@@ -354,7 +353,8 @@ class DriveNode(DriverNode):
         lf, rf = [x for x in left if finite(x)], [x for x in right if finite(x)]
         if lf and rf:
             self.odometry.update(dt, sum(lf) / len(lf), sum(rf) / len(rf), self._imu_yaw_rate,
-                                 self._imu_pitch, commanded_radps=self._commanded_wheels)
+                                 self._imu_tilt[1], commanded_radps=self._commanded_wheels,
+                                 roll_rad=self._imu_tilt[0])
 
     def _publish_odom(self):
         s = self.odometry.state

@@ -74,8 +74,12 @@ _CONFIG_DOC = {
     'mapping_turn_radps': ('turn rate while mapping in place, rad/s', 0.0, 2.0),
     'mapping_known_fraction': ('known share of dig-zone cells that ends mapping', 0.0, 1.0),
     'mapping_timeout_s': ('mapping ends after this long regardless, s', 0.0, 3600.0),
-    'site_wait_s': ('wait this long for dig sites before using the zone centre, s', 0.0, 3600.0),
+    'site_wait_s': ('wait this long for dig sites before a re-survey, then the zone centre, s', 0.0, 3600.0),
     'site_exclusion_m': ('a site whose cut yielded too little is skipped within this, m', 0.0, 10.0),
+    'max_dig_depth_m': ('ground cut this deep is no site again; shallower trenches are cut again, '
+                        'deeper by what was taken, m', 0.0, 0.5),
+    'resurvey_interval_s': ('no usable dig site: a whole mapping turn (and the sites given up are tried '
+                            'again), at most this often, s', 0.0, 36000.0),
     'blocked_turn_s': ('hazard in the swept footprint: turn towards the route this long before '
                        'replanning, s', 0.0, 60.0),
     'blocked_timeout_s': ('hazard in the swept footprint this long: the goal is given up, s', 1.0, 600.0),

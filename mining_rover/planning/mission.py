@@ -57,7 +57,7 @@ WORKING = frozenset({S.MAPPING, S.SELECT_SITE, S.DRIVE_TO_SITE, S.EXCAVATE, S.BA
 #: FAULT any working state. Each returns only to a state it may have interrupted.
 TRANSITIONS: dict = {
     S.MAPPING: {S.SELECT_SITE},
-    S.SELECT_SITE: {S.DRIVE_TO_SITE, S.DONE},
+    S.SELECT_SITE: {S.DRIVE_TO_SITE, S.MAPPING, S.DONE},
     S.DRIVE_TO_SITE: {S.EXCAVATE, S.SELECT_SITE},
     S.EXCAVATE: {S.BACK_OFF, S.HAUL, S.SELECT_SITE},
     S.BACK_OFF: {S.EXCAVATE, S.HAUL, S.SELECT_SITE},
@@ -110,6 +110,9 @@ class MissionConfig:
     mapping_timeout_s: float = 60.0
     site_wait_s: float = 10.0               # no dig site by then: the dig-zone centre
     site_exclusion_m: float = 0.6           # a site that yielded too little is skipped
+    max_dig_depth_m: float = 0.12           # ground cut this deep is no site again; shallower
+                                            # trenches are cut again, deeper by what was taken
+    resurvey_interval_s: float = 60.0       # no usable site: a mapping turn, at most this often
     blocked_turn_s: float = 3.0             # hazard ahead: turn towards the route this long first
     blocked_timeout_s: float = 20.0         # hazard ahead this long: give the goal up
     plan_match_m: float = 1.0
@@ -166,11 +169,12 @@ class MissionConfig:
             p.append(f'route_retry_s ({self.route_retry_s}) must be below route_timeout_s')
         if self.fault_backoff_s > self.fault_backoff_max_s:
             p.append('fault_backoff_s must not exceed fault_backoff_max_s')
-        try:
-            arm_angle_for_depth(self.default_depth_m, self.wheel_radius_m, self.arm_length_m,
-                                self.drum_radius_m)
-        except ValueError as exc:
-            p.append(f'default_depth_m: {exc}')
+        for name in ('default_depth_m', 'max_dig_depth_m'):
+            try:
+                arm_angle_for_depth(getattr(self, name), self.wheel_radius_m, self.arm_length_m,
+                                    self.drum_radius_m)
+            except ValueError as exc:
+                p.append(f'{name}: {exc}')
         return p
 
 
@@ -371,7 +375,8 @@ def fresh_record() -> dict:
     """The persisted part of a mission that has just started."""
     return {'state': S.MAPPING.value, 'resume_state': None, 'cycle_id': 1, 'site': None,
             'plan': None, 'goal_seq': 0, 'dump_seq': 0, 'override_seq': 0,
-            'pending_override': None, 'excluded_sites': [], 'dug_sites': [], 'fault_count': 0,
+            'pending_override': None, 'excluded_sites': [], 'dug_sites': [], 'resurvey_t': None,
+            'fault_count': 0,
             'fault_reason': '', 'estop_events': 0, 'time_autonomous_s': 0.0,
             'cycle': _fresh_cycle()}
 
@@ -562,22 +567,37 @@ class Mission:
         return None
 
     def _excluded(self, xy) -> bool:
-        rec = self.record
-        return any(math.hypot(xy[0] - ex, xy[1] - ey) < self.cfg.site_exclusion_m
-                   for ex, ey in rec['excluded_sites'] + rec.get('dug_sites', []))
+        """Given up here (unreachable, too little yield), or cut to max_dig_depth_m."""
+        c, rec = self.cfg, self.record
+        return (any(math.hypot(xy[0] - ex, xy[1] - ey) < c.site_exclusion_m
+                    for ex, ey in rec['excluded_sites'])
+                or self._dug_depth(xy, c.site_exclusion_m) >= c.max_dig_depth_m - 1e-9)
+
+    def _dug_depth(self, xy, radius: float) -> float:
+        """Deepest cut made within ``radius`` of xy, m (0: never dug). Records from before
+        depths were kept hold bare points: those count as one default cut."""
+        c, deepest = self.cfg, 0.0
+        for d in self.record.get('dug_sites', []):
+            if math.hypot(xy[0] - d[0], xy[1] - d[1]) < radius:
+                deepest = max(deepest, d[2] if len(d) > 2 else c.default_depth_m)
+        return deepest
 
     def _remember_stroke(self):
-        """Points along the cut just made, every half exclusion radius: ground already
-        cut to the planned depth is not a site again (the planner's map may not show a
-        few centimetres of trench). Persisted with the record, kept for the mission."""
-        ph, dug = self._phase, self.record.setdefault('dug_sites', [])
+        """Points along the cut just made, every half exclusion radius, each with the depth
+        the ground there has now been cut to: the next cut near them goes that much deeper
+        (the wheels stand on the ground either side of a drum-wide trench, the planner's
+        map may not show a few centimetres of it), and ground cut to max_dig_depth_m is no
+        site again. Persisted with the record, kept for the mission."""
+        c, ph, dug = self.cfg, self._phase, self.record.setdefault('dug_sites', [])
         a, b = ph.get('start_xy'), ph.get('last_xy')
         if a is None:
             return
         b = b or a
-        n = max(1, int(math.ceil(math.hypot(b[0] - a[0], b[1] - a[1]) / (0.5 * self.cfg.site_exclusion_m))))
-        for i in range(n + 1):
-            dug.append([a[0] + (b[0] - a[0]) * i / n, a[1] + (b[1] - a[1]) * i / n])
+        cut = self.record['cycle'].get('cut_depth_m') or c.default_depth_m
+        step = 0.5 * c.site_exclusion_m
+        n = max(1, int(math.ceil(math.hypot(b[0] - a[0], b[1] - a[1]) / step)))
+        points = [(a[0] + (b[0] - a[0]) * i / n, a[1] + (b[1] - a[1]) * i / n) for i in range(n + 1)]
+        dug.extend([[x, y, self._dug_depth((x, y), step) + cut] for x, y in points])   # depths before this stroke
         del dug[:-MAX_DUG_POINTS]
 
     def _blocked(self, inp: MissionInputs, now: float, hits: int, w: float) -> str | None:
@@ -606,14 +626,31 @@ class Mission:
         return None
 
     # -- MAPPING -----------------------------------------------------------------------
+    def _enter_mapping(self, now: float):
+        """At the start the rover turns until the dig zone is known; later (a re-survey:
+        no usable site left on the map it has) a whole turn, whatever is already known,
+        and the sites given up against the old map may be tried again."""
+        rec = self.record
+        self._phase.update(resurvey=rec.get('resurvey_t') is not None, turned=0.0, yaw=None)
+        if self._phase['resurvey']:
+            rec['excluded_sites'] = []
+        rec['resurvey_t'] = now
+        self._out.persist = True
+
     def _run_mapping(self, inp: MissionInputs, now: float):
-        c = self.cfg
+        c, ph = self.cfg, self._phase
         self._stop(arm=c.arm_stow_rad)
         known = (inp.costmap.known_fraction(c.dig_zone_x, c.dig_zone_y, c.dig_zone_radius)
                  if inp.costmap is not None else 0.0)
-        if known >= c.mapping_known_fraction:
+        if inp.pose is not None:
+            if ph['yaw'] is not None:
+                ph['turned'] += abs(_wrap(inp.pose.yaw - ph['yaw']))
+            ph['yaw'] = inp.pose.yaw
+        if ph['resurvey'] and ph['turned'] >= 2.0 * math.pi:
+            self._go(S.SELECT_SITE, now, f're-survey done, {known:.0%} of the dig zone known')
+        elif not ph['resurvey'] and known >= c.mapping_known_fraction:
             self._go(S.SELECT_SITE, now, f'{known:.0%} of the dig zone mapped')
-        elif now - self._phase['t0'] > c.mapping_timeout_s:
+        elif now - ph['t0'] > c.mapping_timeout_s:
             self._go(S.SELECT_SITE, now, f'mapping timeout, {known:.0%} of the dig zone known')
         else:
             self._drive(0.0, c.mapping_turn_radps)
@@ -635,6 +672,13 @@ class Mission:
                     site, why = (s.x, s.y), f'top-ranked dig site (score {s.score:.3g})'
                     break
             if site is None and now - self._phase['t0'] > c.site_wait_s:
+                last = rec.get('resurvey_t')
+                if last is None or not 0.0 <= now - last < c.resurvey_interval_s:
+                    self._go(S.MAPPING, now, 'no usable dig site: re-surveying')
+                    return
+                if self._excluded((c.dig_zone_x, c.dig_zone_y)):
+                    self._fault(now, 'no usable dig site, and the dig-zone centre was given up')
+                    return
                 site, why = (c.dig_zone_x, c.dig_zone_y), 'no usable dig site: the dig-zone centre'
         if site is not None:
             rec['site'] = [float(site[0]), float(site[1])]
@@ -660,11 +704,11 @@ class Mission:
         result = self._follow(inp, now)
         if result == 'arrived':
             self._go(S.EXCAVATE, now, 'at the dig site')
-        elif result and (result.startswith('no route') or result.startswith('blocked')) \
-                and not self._excluded(self.record['site']):
-            # This site cannot be reached from here: another one may be (a site already
-            # given up once, such as the dig-zone centre fallback, goes the fault way).
-            self.record['excluded_sites'].append(list(self.record['site']))
+        elif result and (result.startswith('no route') or result.startswith('blocked')):
+            # This site cannot be reached from here: another one may be (when none is
+            # left, SELECT_SITE re-surveys, then faults).
+            if not self._excluded(self.record['site']):
+                self.record['excluded_sites'].append(list(self.record['site']))
             self._go(S.SELECT_SITE, now, f'{result}: trying another site')
         elif result:
             self._fault(now, result)
@@ -684,12 +728,15 @@ class Mission:
         self._phase.update(cutting=False, slip_t=None, start_xy=None, yaw0=None)
 
     def _cut_parameters(self) -> tuple:
-        """(arm angle rad, drum rad/s, creep m/s) from the plan or the defaults."""
-        c, p = self.cfg, self.record['plan']
+        """(arm angle rad, drum rad/s, creep m/s) from the plan or the defaults; the cut
+        goes below the floor of any trench already cut at the site (``_remember_stroke``)."""
+        c, p, site = self.cfg, self.record['plan'], self.record['site']
         depth = p['depth_of_cut_m'] if p else c.default_depth_m
         depth *= c.stall_depth_scale ** self.record['cycle']['stalls']
+        self.record['cycle']['cut_depth_m'] = depth
+        floor = self._dug_depth(site, 0.5 * c.site_exclusion_m) if site is not None else 0.0
         try:
-            arm = arm_angle_for_depth(depth, c.wheel_radius_m, c.arm_length_m, c.drum_radius_m)
+            arm = arm_angle_for_depth(depth + floor, c.wheel_radius_m, c.arm_length_m, c.drum_radius_m)
         except ValueError:
             arm = c.arm_upper_rad
         arm = min(max(arm, c.arm_lower_rad), c.arm_upper_rad)

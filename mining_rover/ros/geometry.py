@@ -159,3 +159,19 @@ def matrix_to_odometry(T, frame_id: str, child_frame_id: str, stamp=None, twist=
         twist=Twist(linear=Vector3(x=vx, y=vy, z=vz), angular=Vector3(x=wx, y=wy, z=wz)),
         covariance=_covariance(twist_covariance, 'twist_covariance'))
     return msg
+
+
+def imu_roll_pitch(msg) -> tuple:
+    """sensor_msgs/Imu -> (roll, pitch) rad of its orientation (Z-Y-X Euler angles, the
+    gravity-referenced part of an AHRS attitude), or (None, None) where the message has
+    no usable attitude: ``orientation_covariance[0] == -1`` (REP-145: no orientation
+    estimate), a non-finite quaternion or one whose norm is not 1."""
+    if msg.orientation_covariance[0] == -1.0:
+        return None, None
+    try:
+        R = _quat_msg_to_matrix(msg.orientation)
+    except ValueError:
+        return None, None
+    pitch = math.asin(max(-1.0, min(1.0, -R[2, 0])))
+    roll = math.atan2(R[2, 1], R[2, 2])
+    return roll, pitch
