@@ -22,8 +22,11 @@ from mining_rover.sim.world import WorldSpec, bilinear, load_world
 #: Angle of repose of lunar regolith ~35-45 deg (Carrier et al., Lunar Sourcebook 1991, ch. 9.1.7).
 ANGLE_OF_REPOSE_DEG = 35.0
 #: Output-referred torque constants, N m/A: a brushless DC motor (k_t ~0.02-0.05 N m/A,
-#: e.g. maxon EC-i 40 data sheet) behind a ~10:1 planetary gearbox.
-KT = {'wheel': 0.5, 'arm': 0.5, 'drum': 0.3}
+#: e.g. maxon EC-i 40 data sheet) behind a ~10:1 planetary gearbox; the arms behind the
+#: 100:1 reduction of config/drivers_rover.yaml (arm_gear_ratio) at ~80 % efficiency:
+#: 0.05 x 100 x 0.8 = 4 N m/A. At 0.5 N m/A an arm holding a full drum (~20 N m in
+#: lunar gravity) drew 40 A and reached its 130 C thermal stop within five cycles.
+KT = {'wheel': 0.5, 'arm': 4.0, 'drum': 0.3}
 #: Thinner cuts (m) are numerical slivers of a trench wall, not soil failing at a face.
 CUT_EPS_M = 1e-5
 WINDING_OHM = 0.15             # phase resistance, ohm
