@@ -146,23 +146,23 @@ def test_stalled_wheels_that_are_told_to_move_are_no_standstill():
     assert odo.state.yaw_rad == pytest.approx(yaw, abs=1e-12)
 
 
-def test_slope_climb_splits_distance_into_ground_and_height():
+def test_slope_climb_projects_the_distance_and_carries_the_tilt():
     """Climbing a 10 deg slope (pitch -10 deg: nose up, REP-103) 1 m along the ground:
-    0.985 m forward, 0.174 m up, and the pose carries the tilt (the mapping projects
-    stereo points with it: a pose without it misplaces the ground ahead)."""
+    0.985 m forward, and the pose carries the tilt (the mapping projects stereo points
+    with it: a pose without it misplaces the ground ahead); z is not integrated."""
     odo = WheelImuOdometry(K)
     pitch, roll = math.radians(-10.0), math.radians(3.0)
     for _ in range(100):
         odo.update(0.01, 5.0, 5.0, 0.0, pitch, roll_rad=roll)   # 1 m/s for 1 s
     s = odo.state
-    assert (s.x_m, s.z_m) == pytest.approx((math.cos(pitch), -math.sin(pitch)), abs=1e-9)
+    assert (s.x_m, s.z_m) == pytest.approx((math.cos(pitch), 0.0), abs=1e-9)
     T = s.matrix()
     forward = T[:3, :3] @ [1.0, 0.0, 0.0]
     assert forward[2] == pytest.approx(math.sin(math.radians(10.0)), abs=1e-9)   # x axis up the slope
     left = T[:3, :3] @ [0.0, 1.0, 0.0]
     assert left[2] == pytest.approx(math.cos(pitch) * math.sin(roll), abs=1e-9)   # roll lifts y
     cov = s.pose_covariance_6x6()
-    assert 0.0 < cov[2, 2] < 1e-3 and cov[3, 3] < 1e-3 and cov[4, 4] < 1e-3
+    assert cov[2, 2] == 1e3 and cov[3, 3] < 1e-3 and cov[4, 4] < 1e-3
 
 
 def test_without_attitude_the_pose_stays_planar():
@@ -174,3 +174,22 @@ def test_without_attitude_the_pose_stays_planar():
     assert s.z_m == 0.0 and (s.roll_rad, s.pitch_rad) == (0.0, 0.0)
     np.testing.assert_allclose(s.matrix()[2], [0.0, 0.0, 1.0, 0.0])
     assert s.pose_covariance_6x6()[2, 2] == 1e3 and s.pose_covariance_6x6()[4, 4] == 1e3
+
+
+def test_turn_about_a_loaded_end_moves_base_link_sideways():
+    """A full rear drum: the rover pivots behind its centre, and a 180 deg turn in place
+    swings base_link round that point, to twice the pivot's offset (the embedded
+    simulator: 0.5 m)."""
+    from mining_rover.control.odometry import TurnPivot
+    pivot = TurnPivot().pivot_x_m(0.0, 18.0)
+    assert -0.26 <= pivot < -0.2
+    assert TurnPivot().pivot_x_m(0.0, 0.0) == 0.0 and TurnPivot().pivot_x_m(9.0, 9.0) == 0.0
+    assert TurnPivot().pivot_x_m(math.nan, 1.0) == 0.0 and TurnPivot().pivot_x_m(-1.0, 1.0) == 0.0
+    odo = WheelImuOdometry(K)
+    left, right = K.twist_to_wheels(0.0, 0.5)
+    n = 1000
+    for _ in range(n):                       # pi rad at 0.5 rad/s
+        odo.update(2 * math.pi / n, left, right, 0.5, pivot_x_m=pivot)
+    s = odo.state
+    assert abs(s.yaw_rad) == pytest.approx(math.pi, abs=1e-3)
+    assert (s.x_m, s.y_m) == pytest.approx((2 * pivot, 0.0), abs=1e-3)

@@ -172,3 +172,30 @@ def test_shutdown_disarms(rig):
 def test_bad_parameters_refuse_start(ros, name, value, match):
     with pytest.raises(ParameterError, match=match):
         DriveNode(context=ros.context, parameter_overrides=[Parameter(name, value=value)])
+
+
+def test_a_loaded_rear_drum_moves_the_turning_pivot_in_odometry(rig):
+    """Turning in place with empty drums leaves base_link where it is; with a full rear
+    drum the rover pivots behind its centre and odometry moves base_link sideways. A
+    fill that is no mass is logged and counted as an empty drum."""
+    from diagnostic_msgs.msg import KeyValue
+    ros, got = rig['ros'], rig['got']
+    exc_pub = rig['helper'].create_publisher(DiagnosticStatus, '/excavator/state', qos.STATE)
+
+    def load(front, rear):
+        exc_pub.publish(DiagnosticStatus(name='excavator', values=[
+            KeyValue(key='fill_kg', value='0'), KeyValue(key='fill_kg.front_drum_joint', value=front),
+            KeyValue(key='fill_kg.rear_drum_joint', value=rear)]))
+
+    def xy():
+        p = got['odom'][-1].pose.pose.position
+        return p.x, p.y
+
+    load('0.0', 'nan')
+    stream(rig, twist(0.0, 0.5), 1.5)
+    assert ros.spin_until(lambda: got['odom'], 2.0)
+    assert math.hypot(*xy()) < 0.01
+    load('0.0', '18.0')
+    ros.spin_for(0.2)
+    stream(rig, twist(0.0, 0.5), 1.5)
+    assert math.hypot(*xy()) > 0.05

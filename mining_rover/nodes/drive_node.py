@@ -28,7 +28,7 @@ from std_msgs.msg import Float64
 from mining_rover.contract import load_contract
 from mining_rover.control.kinematics import SkidSteer
 from mining_rover.control.limits import ActuatorLimits, MotionLimiter, TwistLimiter, finite
-from mining_rover.control.odometry import SlipDetector, WheelImuOdometry
+from mining_rover.control.odometry import SlipDetector, TurnPivot, WheelImuOdometry
 from mining_rover.drivers.backend import CallbackBackend, JointConfig
 from mining_rover.drivers.odrive_can import AxisConfig, OdriveCanBackend, bus_factory
 from mining_rover.nodes.driver_base import DriverNode
@@ -156,7 +156,9 @@ class common:  # noqa: N801  (a namespace, so the nodes read common.xxx)
 
 
 def _params(rover: dict) -> list:
-    w = rover['wheel']
+    w, arm = rover['wheel'], rover['arm']
+    # drum centre from base_link with the arm stowed (-0.4 rad, mission.yaml arm_stow_rad)
+    drum_x = float(arm['pivot_x']) + float(arm['length']) * math.cos(0.4)
     return [
         *common.common_params(),
         Param('cmd_timeout_s', 0.5, 'stop the wheels when /cmd_vel is older than this, s', 0.05, 5.0),
@@ -171,6 +173,13 @@ def _params(rover: dict) -> list:
         Param('wheel_radius_m', float(w['radius']), 'wheel radius, m (rover.yaml)', 0.01, 2.0),
         Param('slip_factor', 1.0, 'effective track width / track width (skid-steer ICR), >= 1', 1.0, 5.0),
         Param('imu_weight', 0.98, 'weight of the gyro yaw rate against the wheels in odometry', 0.0, 1.0),
+        Param('turn_pivot_gain', TurnPivot.gain, 'turning in place, the pivot lies this many times the '
+              "drum loads' centre-of-mass offset from the centre (0: always the centre; "
+              'control/odometry.py TurnPivot)', 0.0, 10.0),
+        Param('turn_pivot_max_m', TurnPivot.max_m, 'farthest the pivot moves from the centre, m', 0.0, 2.0),
+        Param('rover_mass_kg', TurnPivot.rover_mass_kg, 'rover mass without regolith, kg (rover.yaml)', 1.0, 1e4),
+        Param('drum_x_m', round(drum_x, 3), 'drum centre ahead/behind base_link, arm stowed, m (rover.yaml)',
+              0.0, 10.0),
         Param('slip_threshold', 0.3, 'slip ratio above which /wheel_slip reports slipping', 0.01, 1.0),
         Param('odom_frame', 'odom', 'odometry frame (REP-105)'),
         Param('initial_x_m', 0.0, 'odometry starts here: x of the landing/start pose in the site frame, m',
@@ -219,6 +228,7 @@ class DriveNode(DriverNode):
         self._commanded_wheels = (0.0, 0.0)   # left, right wheel speeds last commanded, rad/s
         self._imu_yaw_rate = None
         self._imu_tilt = (None, None)   # (roll, pitch) rad; None: the IMU gives no attitude
+        self._drum_kg = (0.0, 0.0)      # (front, rear) regolith in the drums (excavator/state)
         self._last_js_stamp = None
         self._last_tick = None
         self._tick_count = 0
@@ -239,12 +249,15 @@ class DriveNode(DriverNode):
         self.limiter = TwistLimiter(MotionLimiter(c.max_linear_mps, c.max_linear_accel, c.max_linear_jerk),
                                     MotionLimiter(c.max_angular_radps, c.max_angular_accel, c.max_angular_jerk))
         self.odometry = WheelImuOdometry(self.kinematics, c.imu_weight)
+        self.pivot = TurnPivot(c.rover_mass_kg, c.drum_x_m, c.turn_pivot_gain, c.turn_pivot_max_m)
         # Without global localisation the odom frame is the site frame: it starts at the
         # surveyed start pose, so the zones the executive and planner use line up with it.
         self.odometry.reset(c.initial_x_m, c.initial_y_m, c.initial_yaw_rad)
         self.slip = SlipDetector(self.kinematics, threshold=c.slip_threshold)
         self._subs.append(self.create_subscription(Twist, 'cmd_vel', self._on_cmd_vel, qos.COMMAND))
         self._subs.append(self.create_subscription(Imu, self.contract.imu_topic, self._on_imu, qos.SENSOR))
+        self._subs.append(self.create_subscription(DiagnosticStatus, 'excavator/state', self._on_excavator,
+                                                   qos.STATE))
         self._timers.append(self.create_timer(1.0 / c.control_rate_hz, self._tick))
         if c.publish_tf:
             self._tf = common.optional_tf(self)
@@ -300,6 +313,27 @@ class DriveNode(DriverNode):
         self._imu_yaw_rate = msg.angular_velocity.z
         self._imu_tilt = imu_roll_pitch(msg)
 
+    def _on_excavator(self, msg: DiagnosticStatus):
+        """Per-drum fill (keys fill_kg.<drum joint>): where the load sits moves the point
+        the rover turns about. Missing or bad values count as empty drums."""
+        front = rear = 0.0
+        for kv in msg.values:
+            if not kv.key.startswith('fill_kg.'):
+                continue
+            try:
+                kg = float(kv.value)
+            except ValueError:
+                kg = math.nan
+            if not (finite(kg) and kg >= 0.0):
+                self.get_logger().warning(f'excavator/state {kv.key}={kv.value!r} is no mass: drum counted empty',
+                                          throttle_duration_sec=5.0)
+                continue
+            if 'front' in kv.key:
+                front += kg
+            elif 'rear' in kv.key:
+                rear += kg
+        self._drum_kg = (front, rear)
+
     def _on_joint_states(self, msg: JointState):
         for i, name in enumerate(msg.name):
             if name in self.backend.joints:
@@ -354,7 +388,7 @@ class DriveNode(DriverNode):
         if lf and rf:
             self.odometry.update(dt, sum(lf) / len(lf), sum(rf) / len(rf), self._imu_yaw_rate,
                                  self._imu_tilt[1], commanded_radps=self._commanded_wheels,
-                                 roll_rad=self._imu_tilt[0])
+                                 roll_rad=self._imu_tilt[0], pivot_x_m=self.pivot.pivot_x_m(*self._drum_kg))
 
     def _publish_odom(self):
         s = self.odometry.state

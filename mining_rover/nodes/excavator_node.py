@@ -271,6 +271,7 @@ class ExcavatorNode(DriverNode):
             'weighed_fill_kg': f'{m.weighed_fill_kg:.3f}',
             'weigh_age_s': f'{m.weigh_age_s:.2f}',
             'weigh_count': str(m.weigh_rounds if m.cfg.weigh_enabled else -1),
+            **{f'fill_kg.{d}': f'{m.fill_kg[d]:.3f}' for d in self.drums},
         }
         level = DiagnosticStatus.WARN if m.stalled else DiagnosticStatus.OK
         self._state_pub.publish(DiagnosticStatus(
