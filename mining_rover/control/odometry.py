@@ -124,7 +124,8 @@ class WheelImuOdometry:
 
     def __init__(self, kinematics: SkidSteer, imu_weight: float = 0.98,
                  noise: OdometryNoise | None = None, stationary_radps: float = 0.02,
-                 bias_time_constant_s: float = 5.0):
+                 bias_time_constant_s: float = 5.0, settle_s: float = 1.0,
+                 max_bias_radps: float = 0.05):
         if not 0.0 <= imu_weight <= 1.0:
             raise ValueError(f'imu_weight must be within [0, 1], got {imu_weight}')
         self.kinematics = kinematics
@@ -132,6 +133,16 @@ class WheelImuOdometry:
         self.noise = noise or OdometryNoise()
         self.stationary_radps = stationary_radps
         self.bias_time_constant_s = bias_time_constant_s
+        #: A rover whose wheels have just stopped still rocks and turns on its suspension
+        #: and soil for a moment: only after settle_s of standstill, and only while the
+        #: gyro reads below max_bias_radps (MEMS biases are ~0.01 rad/s: BMI088 datasheet
+        #: +-1 deg/s), is what the gyro reads its bias. Before, the settling turn is real
+        #: and integrated: a rover dithering left and right in front of a hazard for two
+        #: minutes lost 40 deg of heading when every stop counted as "not turning" and
+        #: fed the settling rate to the bias.
+        self.settle_s = settle_s
+        self.max_bias_radps = max_bias_radps
+        self._still_s = 0.0
         self.gyro_bias_radps = 0.0
         self.state = OdometryState()
 
@@ -161,16 +172,17 @@ class WheelImuOdometry:
         if commanded_radps is not None:
             stationary = stationary and all(finite(c) and abs(c) < self.stationary_radps for c in commanded_radps)
         gyro = imu_yaw_rate_radps if imu_yaw_rate_radps is not None and finite(imu_yaw_rate_radps) else None
-        if gyro is not None and stationary:
+        self._still_s = self._still_s + dt_s if stationary else 0.0
+        settled = (stationary and self._still_s >= self.settle_s
+                   and (gyro is None or abs(gyro) < self.max_bias_radps))
+        if gyro is not None and settled:
             k = min(1.0, dt_s / self.bias_time_constant_s)
             self.gyro_bias_radps += k * (gyro - self.gyro_bias_radps)
         if gyro is None:
-            w, weight = w_wheels, 0.0
+            w, weight = (0.0 if stationary else w_wheels), 0.0
         else:
             weight = self.imu_weight
-            w = weight * (gyro - self.gyro_bias_radps) + (1.0 - weight) * w_wheels
-            if stationary:
-                w = 0.0
+            w = 0.0 if settled else weight * (gyro - self.gyro_bias_radps) + (1.0 - weight) * w_wheels
         tilted = pitch_rad is not None and finite(pitch_rad)
         if tilted:
             s.pitch_rad = float(pitch_rad)

@@ -1,0 +1,32 @@
+"""bench/stack_cpu.py's Jetson run applies config/jetson.yaml to nodes the runner starts."""
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _bench():
+    spec = importlib.util.spec_from_file_location('bench_stack_cpu', REPO / 'bench' / 'stack_cpu.py')
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_jetson_overrides_are_the_jetson_file_plus_the_camera_at_the_stereo_rate():
+    over = _bench().jetson_overrides()
+    doc = yaml.safe_load((REPO / 'config' / 'jetson.yaml').read_text())
+    for node, section in doc.items():
+        assert over[node] == section['ros__parameters']
+    assert over['sim_node']['camera_rate_hz'] == doc['stereo_node']['ros__parameters']['process_rate_hz']
+
+
+def test_jetson_overrides_name_only_nodes_the_runner_starts(tmp_path):
+    from mining_rover.runner.stack import mission_nodes
+    site = {'planner': {}, 'mission': {}}
+    started = {s.name for s in mission_nodes(site, world='moon_south_pole', seed=1, rtf=0.0,
+                                             target_resource='helium3', state_file=tmp_path / 's')}
+    assert set(_bench().jetson_overrides()) <= started   # else the run would not measure them
