@@ -491,3 +491,37 @@ def test_unreachable_dump_point_tries_other_sides_of_the_berm():
     assert steps == pytest.approx([30.0, -30.0, 60.0])
     w.plan_routes = True
     w.run_until(lambda w: w.m.state is State.SELECT_SITE and w.m.cycle_id == 2)
+
+
+def test_a_berm_circled_in_vain_is_searched_again_after_the_fault():
+    w = World()
+    w.run_until(lambda w: w.m.state is State.EXCAVATE)
+    w.plan_routes = False
+    w.run_until(lambda w: w.m.state is State.FAULT, max_s=600)   # every point around the berm failed
+    assert 'no route' in w.m.record['fault_reason']
+    assert w.m.record['cycle']['berm_goal'] is None and w.m.record['cycle']['berm_tries'] == 0
+    w.plan_routes = True
+    w.run_until(lambda w: w.m.state is State.DUMP)
+
+
+def test_dump_closes_in_on_the_berm_front_forwards_rear_backwards():
+    """The route ends short of the berm (a snapped goal): facing it, the rover closes in
+    until the dumping drum's discharge point is well inside the berm, forwards for the
+    front drum, backwards for the rear one."""
+    from dataclasses import replace
+    cfg = replace(CFG, berm_standoff_m=1.0)     # dump point 1.5 m from the centre, reach 1.0 m
+    w = World(cfg=cfg)
+    w.run_until(lambda w: w.m.state is State.DUMP)
+    speeds = []
+    w.run_until(lambda w: speeds.append(w.out.linear_mps) or w.out.dump_request is not None)
+    d = math.hypot(w.pose.x - cfg.berm_x, w.pose.y - cfg.berm_y)
+    assert d - cfg.dump_reach_m == pytest.approx(cfg.dump_inside_fraction * cfg.berm_radius, abs=0.05)
+    assert max(speeds) == pytest.approx(cfg.dump_approach_mps)
+    # the turn for the rear drum pivots about the loaded end: the rover ends farther off
+    w.run_until(lambda w: w.m.record['cycle'].get('dump_stage') == 'rear')
+    away = math.atan2(w.pose.y - cfg.berm_y, w.pose.x - cfg.berm_x)
+    w.pose = Pose2D(w.pose.x + 0.3 * math.cos(away), w.pose.y + 0.3 * math.sin(away), w.pose.yaw)
+    speeds.clear()
+    w.run_until(lambda w: speeds.append(w.out.linear_mps) or w.m.state is State.SELECT_SITE)
+    assert min(speeds) == pytest.approx(-cfg.dump_approach_mps) and max(speeds) <= 0.0
+    assert [drum for drum, _ in w.dumps] == ['front', 'rear']

@@ -57,6 +57,11 @@ _CONFIG_DOC = {
     'berm_radius': ('berm zone radius, m', 0.0, 1e3),
     'berm_standoff_m': ('dump point distance outside the berm circle, m', 0.0, 10.0),
     'berm_facing_tolerance_rad': ('turn to face the berm centre within this before dumping, rad', 0.01, 3.2),
+    'dump_reach_m': ('drum discharge point ahead of (or behind) base_link, m', 0.0, 5.0),
+    'dump_inside_fraction': ('facing the berm, close in until the discharge point is this share of the berm '
+                             'radius from its centre', 0.0, 1.0),
+    'dump_approach_max_m': ('closing in on the berm: at most this far, m', 0.0, 5.0),
+    'dump_approach_mps': ('closing in on the berm: at this speed, m/s', 0.01, 1.0),
     'max_linear_mps': ('forward speed limit, m/s', 0.01, 2.0),
     'max_angular_radps': ('turn rate limit, rad/s', 0.01, 5.0),
     'lookahead_m': ('path-following lookahead distance, m', 0.05, 10.0),

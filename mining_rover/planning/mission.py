@@ -91,6 +91,10 @@ class MissionConfig:
     berm_radius: float = 1.0
     berm_standoff_m: float = 0.3            # dump point: rover centre this far outside the berm circle
     berm_facing_tolerance_rad: float = 0.2  # turn to face the berm centre within this before dumping
+    dump_reach_m: float = 1.0               # drum discharge point ahead of (or behind) base_link
+    dump_inside_fraction: float = 0.6       # dump once that point is this share of the berm radius in
+    dump_approach_max_m: float = 1.2        # at most this far towards the berm after arriving
+    dump_approach_mps: float = 0.1
     max_linear_mps: float = 0.4
     max_angular_radps: float = 0.6
     lookahead_m: float = 0.6
@@ -879,6 +883,9 @@ class Mission:
                 and self._next_berm_goal(now, result):
             return
         elif result:
+            # the whole circle failed from here: after the fault's back-off the search
+            # starts again from the side the rover is on then
+            cyc.update(berm_tries=0, berm_first=None, berm_goal=None)
             self._fault(now, result)
 
     def _berm_point(self, bearing: float) -> list:
@@ -936,6 +943,9 @@ class Mission:
                                                                              abs(err))), err))
                 return
             ph['faced'] = True
+        if not cyc['dump_accepted'] and not ph.get('approached') and pose is not None:
+            if self._approach_berm(pose, now, stage):
+                return
         r = inp.dump_response
         if ph['asked_t'] is not None and r is not None and r.seq == rec['dump_seq']:
             ph['asked_t'] = None
@@ -990,6 +1000,33 @@ class Mission:
             self._out.dump_drum = stage
             self._out.persist = True
 
+    def _approach_berm(self, pose: Pose2D, now: float, stage: str) -> bool:
+        """Facing the berm, close in until the dumping drum's discharge point (dump_reach_m
+        from base_link) is dump_inside_fraction of the berm radius from its centre. The
+        route ends where the planner's inflation around the growing pile lets it (the
+        dump goal is snapped out of the pile, up to a metre back), and dumping from there
+        lands the regolith beside the berm. The pile itself is what this drive reaches for,
+        so it ignores the costmap; it is slow, short (dump_approach_max_m, rear first for
+        the rear drum) and ends on its own time. True while driving."""
+        c, ph = self.cfg, self._phase
+        sign = -1.0 if stage == 'rear' else 1.0
+        dist = math.hypot(c.berm_x - pose.x, c.berm_y - pose.y)
+        start = ph.setdefault('approach_xy', (pose.x, pose.y))
+        t0 = ph.setdefault('approach_t', now)
+        moved = math.hypot(pose.x - start[0], pose.y - start[1])
+        limit_s = 2.0 * c.dump_approach_max_m / c.dump_approach_mps + 2.0
+        if (dist - c.dump_reach_m <= c.dump_inside_fraction * c.berm_radius
+                or moved >= c.dump_approach_max_m or now - t0 > limit_s):
+            ph['approached'] = True
+            if moved > 0.02:
+                self._event('info', f'closed {moved:.2f} m on the berm: discharge point '
+                                    f'{max(0.0, dist - c.dump_reach_m):.2f} m from its centre')
+            return False
+        bearing = math.atan2(c.berm_y - pose.y, c.berm_x - pose.x)
+        err = _wrap(bearing + (math.pi if stage == 'rear' else 0.0) - pose.yaw)
+        self._drive(sign * c.dump_approach_mps, _clip(c.heading_gain * err, c.max_angular_radps))
+        return True
+
     def _dump_stage(self) -> str:
         """'front', 'rear' (two-stage dump) or '' (both drums at once)."""
         if not self.cfg.dump_rear_after_turn:
@@ -1007,7 +1044,9 @@ class Mission:
             self._out.persist = True
             self._event('info', f'front drum dumped: turning the rear drum ({ex.fill_kg:.2f} kg left) to the berm')
             self._enter_dump(now)
-            self._phase.update(faced=False, t0=now)
+            self._phase.update(faced=False, t0=now, approached=False)
+            for k in ('approach_xy', 'approach_t'):
+                self._phase.pop(k, None)
             return
         self._finish_dump(now, ex)
 
