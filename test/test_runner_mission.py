@@ -154,8 +154,12 @@ def test_ctrl_c_ends_the_mission_cleanly_with_a_partial_report(tmp_path, sig):
     timeout): nodes stop, motors end at zero, the partial report is written, exit 130."""
     out = tmp_path / 'out'
     env = {**os.environ, 'PYTHONUNBUFFERED': '1'}
+    # A shell's background job (a CI step may be one) starts with SIGINT ignored, and the
+    # runner keeps an ignored signal ignored, as nohup'd programs should: give the child
+    # the default disposition that a terminal's Ctrl-C meets.
     proc = subprocess.Popen([sys.executable, __file__, str(out)], env=env, stderr=subprocess.PIPE,
-                            stdout=subprocess.DEVNULL, text=True)
+                            stdout=subprocess.DEVNULL, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     lines = []
     try:
         for line in proc.stderr:  # progress lines: every 5 s of wall time here
