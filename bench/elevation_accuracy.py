@@ -28,7 +28,8 @@ from mining_rover.mapping.elevation_map import MapParams, height_variance
 from mining_rover.mapping.hazards import Crater, HazardParams, Rock, match_detections
 from mining_rover.mapping.terrain_mapper import StereoErrorModel, TerrainMapper
 from mining_rover.paths import config_path
-from mining_rover.perception.stereo import IdealCamera, StereoParams, StereoPipeline
+from mining_rover.perception.stereo import StereoParams, StereoPipeline
+from mining_rover.ros.camera_info import ideal_stereo_pair
 
 NAME = 'elevation_accuracy'
 DESCRIPTION = ('fused elevation map vs ground-truth terrain at 2-6 m (RMSE, stereo error bound, '
@@ -128,7 +129,7 @@ def evaluate(frames: int, radiation: bool = False) -> dict:
     try:
         intr = src.intr
         sp = StereoParams.from_dict(_params('stereo_node', 'stereo.yaml'))
-        pipe = StereoPipeline(*IdealCamera.pair(intr), sp)
+        pipe = StereoPipeline(*ideal_stereo_pair(intr), sp)
         mp = _params('mapping_node', 'mapping.yaml')
         err_model = StereoErrorModel(focal_px=pipe.focal_px, baseline_m=pipe.baseline_m,
                                      sigma_disparity_px=mp['sigma_disparity_px'],

@@ -21,7 +21,8 @@ from mining_rover.benchmarking import metric
 from mining_rover.mapping.elevation_map import MapParams
 from mining_rover.mapping.terrain_mapper import StereoErrorModel, TerrainMapper
 from mining_rover.paths import config_path
-from mining_rover.perception.stereo import IdealCamera, StereoParams, StereoPipeline, to_gray
+from mining_rover.perception.stereo import StereoParams, StereoPipeline, to_gray
+from mining_rover.ros.camera_info import ideal_stereo_pair
 
 NAME = 'stereo_pipeline'
 DESCRIPTION = ('640x480 rendered lunar pair: images -> SGBM disparity -> cloud -> elevation map '
@@ -68,7 +69,7 @@ def _median_ms(fn, reps):
 def run(quick: bool = False) -> dict:
     left, right, intr, T_map_base, T_base_cam, _source = render_pair()
     sp = StereoParams.from_dict(_params('stereo_node', 'stereo.yaml'))
-    pipe = StereoPipeline(*IdealCamera.pair(intr), sp)
+    pipe = StereoPipeline(*ideal_stereo_pair(intr), sp)
     mp = _params('mapping_node', 'mapping.yaml')
     mapper = TerrainMapper(MapParams.from_dict(mp),
                            error_model=StereoErrorModel(focal_px=intr['fx'], baseline_m=intr['baseline_m']),

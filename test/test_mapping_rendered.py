@@ -6,7 +6,8 @@ import pytest
 
 from mining_rover.mapping.elevation_map import MapParams, height_variance
 from mining_rover.mapping.terrain_mapper import StereoErrorModel, TerrainMapper
-from mining_rover.perception.stereo import IdealCamera, StereoParams, StereoPipeline
+from mining_rover.perception.stereo import StereoParams, StereoPipeline
+from mining_rover.ros.camera_info import ideal_stereo_pair
 
 
 
@@ -17,7 +18,7 @@ def fused():
     try:
         intr = scene.intrinsics()
         Tb = scene_mod.rover_camera_extrinsics()
-        pipe = StereoPipeline(*IdealCamera.pair(intr),
+        pipe = StereoPipeline(*ideal_stereo_pair(intr),
                               StereoParams(downscale=2, num_disparities=128))
         err = StereoErrorModel(focal_px=pipe.focal_px, baseline_m=pipe.baseline_m)
         mapper = TerrainMapper(MapParams(follow_robot=False), error_model=err, T_base_cam=Tb)

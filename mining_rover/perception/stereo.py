@@ -128,30 +128,6 @@ def q_matrix(P_left, P_right) -> np.ndarray:
                      [0.0, 0.0, 1.0 / baseline, (Pr[0, 2] - cx) / baseline]])
 
 
-@dataclass(frozen=True)
-class IdealCamera:
-    """A camera model (the CameraInfo fields the Rectifier reads) of an ideal, already
-    rectified camera: no distortion, R = I, P = K with the stereo baseline in P[0, 3]."""
-    width: int
-    height: int
-    K: np.ndarray
-    D: np.ndarray
-    R: np.ndarray
-    P: np.ndarray
-
-    @classmethod
-    def pair(cls, intr: dict) -> tuple:
-        """(left, right) from intrinsics {'width', 'height', 'fx', 'cx', 'cy', 'baseline_m'}
-        (what the embedded simulator's camera_intrinsics() returns)."""
-        f, cx, cy = intr['fx'], intr['cx'], intr['cy']
-        K = np.array([[f, 0.0, cx], [0.0, f, cy], [0.0, 0.0, 1.0]])
-
-        def camera(baseline):
-            P = np.array([[f, 0.0, cx, -f * baseline], [0.0, f, cy, 0.0], [0.0, 0.0, 1.0, 0.0]])
-            return cls(int(intr['width']), int(intr['height']), K, np.zeros(5), np.eye(3), P)
-        return camera(0.0), camera(float(intr['baseline_m']))
-
-
 def _needs_rectification(model) -> bool:
     D = np.asarray(model.D, float).reshape(-1)
     K, P, R = np.asarray(model.K, float), np.asarray(model.P, float).reshape(3, 4), np.asarray(model.R, float)

@@ -114,11 +114,26 @@ def make_camera_info(width: int, height: int, fx: float, fy: float, cx: float, c
     For the right camera of a stereo pair give ``baseline_m`` > 0 (metres between the
     optical centres): P[0,3] = -fx * baseline_m, as the CameraInfo docs prescribe.
     """
+    return model_to_camera_info(ideal_camera_model(width, height, fx, fy, cx, cy, frame_id, baseline_m),
+                                stamp)
+
+
+def ideal_camera_model(width: int, height: int, fx: float, fy: float, cx: float, cy: float,
+                       frame_id: str = '', baseline_m: float = 0.0) -> CameraModel:
+    """CameraModel of an ideal (undistorted, already rectified) pinhole camera: R = I,
+    P = K, and P[0,3] = -fx * baseline_m for the right camera of a stereo pair."""
     K = [[fx, 0.0, cx], [0.0, fy, cy], [0.0, 0.0, 1.0]]
     P = [[fx, 0.0, cx, -fx * baseline_m], [0.0, fy, cy, 0.0], [0.0, 0.0, 1.0, 0.0]]
-    model = CameraModel(width=width, height=height, K=K, D=np.zeros(5), R=np.eye(3), P=P,
-                        distortion_model=PLUMB_BOB, frame_id=frame_id)
-    return model_to_camera_info(model, stamp)
+    return CameraModel(width=width, height=height, K=K, D=np.zeros(5), R=np.eye(3), P=P,
+                       distortion_model=PLUMB_BOB, frame_id=frame_id)
+
+
+def ideal_stereo_pair(intr: dict) -> tuple:
+    """(left, right) ideal CameraModels from intrinsics {'width', 'height', 'fx', 'fy',
+    'cx', 'cy', 'baseline_m'}: what the embedded simulator's camera_intrinsics() and the
+    rendered test scene's intrinsics() return."""
+    k = [intr[n] for n in ('width', 'height', 'fx', 'fy', 'cx', 'cy')]
+    return ideal_camera_model(*k), ideal_camera_model(*k, baseline_m=float(intr['baseline_m']))
 
 
 def _as_model(info) -> CameraModel:
