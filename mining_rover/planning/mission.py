@@ -367,6 +367,12 @@ def _wrap(a: float) -> float:
     return (a + math.pi) % (2.0 * math.pi) - math.pi
 
 
+def _unreachable(result: str | None) -> bool:
+    """A follow result that says the goal cannot be reached from here (no route, or a
+    hazard in the way for blocked_timeout_s), as opposed to a fault."""
+    return bool(result) and result.startswith(('no route', 'blocked'))
+
+
 def _clip(v: float, limit: float) -> float:
     return max(-limit, min(limit, v))
 
@@ -708,7 +714,7 @@ class Mission:
         result = self._follow(inp, now)
         if result == 'arrived':
             self._go(S.EXCAVATE, now, 'at the dig site')
-        elif result and (result.startswith('no route') or result.startswith('blocked')):
+        elif _unreachable(result):
             # This site cannot be reached from here: another one may be (when none is
             # left, SELECT_SITE re-surveys, then faults).
             if not self._excluded(self.record['site']):
@@ -879,8 +885,7 @@ class Mission:
         result = self._follow(inp, now)
         if result == 'arrived':
             self._go(S.DUMP, now, 'at the berm')
-        elif result and (result.startswith('no route') or result.startswith('blocked')) \
-                and self._next_berm_goal(now, result):
+        elif _unreachable(result) and self._next_berm_goal(now, result):
             return
         elif result:
             # the whole circle failed from here: after the fault's back-off the search
@@ -936,8 +941,7 @@ class Mission:
         if not cyc['dump_accepted'] and not ph.get('faced') and pose is not None:
             # Face the berm with the drum that dumps: each drum reaches
             # footprint_length/2 + a drum out from its end and discharges over the berm.
-            bearing = math.atan2(c.berm_y - pose.y, c.berm_x - pose.x)
-            err = _wrap(bearing + (math.pi if stage == 'rear' else 0.0) - pose.yaw)
+            err = self._berm_heading_error(pose, stage)
             if abs(err) > c.berm_facing_tolerance_rad and now - self._phase['t0'] < c.dump_timeout_s:
                 self._drive(0.0, math.copysign(max(c.mapping_turn_radps, min(c.max_angular_radps,
                                                                              abs(err))), err))
@@ -1022,10 +1026,16 @@ class Mission:
                 self._event('info', f'closed {moved:.2f} m on the berm: discharge point '
                                     f'{max(0.0, dist - c.dump_reach_m):.2f} m from its centre')
             return False
-        bearing = math.atan2(c.berm_y - pose.y, c.berm_x - pose.x)
-        err = _wrap(bearing + (math.pi if stage == 'rear' else 0.0) - pose.yaw)
+        err = self._berm_heading_error(pose, stage)
         self._drive(sign * c.dump_approach_mps, _clip(c.heading_gain * err, c.max_angular_radps))
         return True
+
+    def _berm_heading_error(self, pose: Pose2D, stage: str) -> float:
+        """Turn (rad) that points the dumping drum (the rear one for stage 'rear') at the
+        berm centre."""
+        c = self.cfg
+        bearing = math.atan2(c.berm_y - pose.y, c.berm_x - pose.x)
+        return _wrap(bearing + (math.pi if stage == 'rear' else 0.0) - pose.yaw)
 
     def _dump_stage(self) -> str:
         """'front', 'rear' (two-stage dump) or '' (both drums at once)."""
@@ -1043,10 +1053,7 @@ class Mission:
             cyc.update(dump_stage='rear', stage_fill_kg=None, dump_accepted=False)
             self._out.persist = True
             self._event('info', f'front drum dumped: turning the rear drum ({ex.fill_kg:.2f} kg left) to the berm')
-            self._enter_dump(now)
-            self._phase.update(faced=False, t0=now, approached=False)
-            for k in ('approach_xy', 'approach_t'):
-                self._phase.pop(k, None)
+            self._enter(now, resume=self._phase['resume'])   # a fresh DUMP phase: face, close in, dump
             return
         self._finish_dump(now, ex)
 
