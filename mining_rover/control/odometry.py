@@ -45,11 +45,10 @@ class OdometryState:
     y_m: float = 0.0
     yaw_rad: float = 0.0
     #: Tilt from the IMU's gravity-referenced attitude (observable from the accelerometer,
-    #: unlike yaw); without one it stays 0 (planar odometry). z is not integrated: the
-    #: distance rolled times sin(pitch), with the pitch of a bouncing rover and the
-    #: distance of spinning wheels, drifted 0.25 m in a 15-minute mission on ground level
-    #: to 2 cm (measured), far worse than holding z at 0 on a level work site.
-    z_m: float = 0.0
+    #: unlike yaw); without one it stays 0 (planar odometry). There is no z: the distance
+    #: rolled times sin(pitch), with the pitch of a bouncing rover and the distance of
+    #: spinning wheels, drifted 0.25 m in a 15-minute mission on ground level to 2 cm
+    #: (measured), far worse than holding base_link at z = 0 on a level work site.
     roll_rad: float = 0.0
     pitch_rad: float = 0.0
     attitude_known: bool = False
@@ -65,7 +64,7 @@ class OdometryState:
         pitch the pose does not know of puts the ground 0.26 m too high or too low."""
         T = np.eye(4)
         T[:3, :3] = euler2mat(self.roll_rad, self.pitch_rad, self.yaw_rad, 'sxyz')
-        T[:3, 3] = self.x_m, self.y_m, self.z_m
+        T[0, 3], T[1, 3] = self.x_m, self.y_m
         return T
 
     def pose_covariance_6x6(self) -> np.ndarray:
