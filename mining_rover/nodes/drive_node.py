@@ -32,6 +32,7 @@ from mining_rover.control.odometry import SlipDetector, TurnPivot, WheelImuOdome
 from mining_rover.drivers.backend import CallbackBackend, JointConfig
 from mining_rover.drivers.odrive_can import AxisConfig, OdriveCanBackend, bus_factory
 from mining_rover.nodes.driver_base import DriverNode
+from mining_rover.planning.mission import MissionConfig
 from mining_rover.ros import qos
 from mining_rover.ros.geometry import imu_roll_pitch
 from mining_rover.ros.params import Param, ParameterError, declare_and_read
@@ -157,8 +158,8 @@ class common:  # noqa: N801  (a namespace, so the nodes read common.xxx)
 
 def _params(rover: dict) -> list:
     w, arm = rover['wheel'], rover['arm']
-    # drum centre from base_link with the arm stowed (-0.4 rad, mission.yaml arm_stow_rad)
-    drum_x = float(arm['pivot_x']) + float(arm['length']) * math.cos(0.4)
+    # drum centre from base_link with the arm stowed (the executive's arm_stow_rad)
+    drum_x = float(arm['pivot_x']) + float(arm['length']) * math.cos(MissionConfig.arm_stow_rad)
     return [
         *common.common_params(),
         Param('cmd_timeout_s', 0.5, 'stop the wheels when /cmd_vel is older than this, s', 0.05, 5.0),
