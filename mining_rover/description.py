@@ -149,3 +149,25 @@ def load_rover(mappings: dict | None = None, path: str | Path | None = None) -> 
     """(urdf_xml, RobotModel) of the rover."""
     text = expand_xacro(path, mappings)
     return text, parse_urdf(text)
+
+
+#: camera link (x forward, z up) -> optical frame (z forward, x right, y down): REP-103,
+#: the rpy (-pi/2, 0, -pi/2) of the URDF's *_camera_optical_joint.
+T_LINK_OPTICAL = np.eye(4)
+T_LINK_OPTICAL[:3, :3] = transforms3d.euler.euler2mat(-np.pi / 2, 0.0, -np.pi / 2, 'sxyz')
+
+
+def xyzrpy_to_matrix(xyz, rpy) -> np.ndarray:
+    """4x4 transform of a URDF-style origin (translation m; fixed-axis roll, pitch, yaw rad)."""
+    T = np.eye(4)
+    T[:3, :3] = transforms3d.euler.euler2mat(*rpy, 'sxyz')
+    T[:3, 3] = xyz
+    return T
+
+
+def left_camera_xyz_rpy() -> tuple:
+    """(xyz, rpy) of base_link -> left_camera_link from the rover URDF: the default of
+    the nodes' ``camera_xyz`` / ``camera_rpy`` parameters."""
+    _, model = load_rover()
+    T = model.fixed_transform('base_link', 'left_camera_link')
+    return [float(v) for v in T[:3, 3]], [float(v) for v in transforms3d.euler.mat2euler(T[:3, :3], 'sxyz')]

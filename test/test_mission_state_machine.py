@@ -525,3 +525,42 @@ def test_dump_closes_in_on_the_berm_front_forwards_rear_backwards():
     w.run_until(lambda w: speeds.append(w.out.linear_mps) or w.m.state is State.SELECT_SITE)
     assert min(speeds) == pytest.approx(-cfg.dump_approach_mps) and max(speeds) <= 0.0
     assert [drum for drum, _ in w.dumps] == ['front', 'rear']
+
+
+def _rock(grid, x, y, res=0.1, origin=-5.0):
+    col, row = int((x - origin) / res), int((y - origin) / res)
+    grid[row - 1:row + 2, col - 1:col + 2] = 100
+
+
+def test_route_hazard_check_sees_the_ground_the_route_crosses_not_a_box_straight_on():
+    # a route that bends left 0.1 m ahead of the rover, a rock 0.65-0.85 m straight
+    # ahead: the old straight box (0.9 m long) held the rover; the route keeps 0.55 m off
+    grid = np.zeros((100, 100), dtype=np.int8)
+    _rock(grid, 0.75, 0.0)
+    cm = Costmap(grid, 0.1, -5.0, -5.0)
+    route = np.array([[0.0, 0.0], [0.1, 0.0], [0.1, 2.0]])
+    pose = Pose2D(0.0, 0.0, 0.0)
+    assert cm.lethal_ahead(pose, 0.5 + 0.4, 0.41, 100) > 0               # the old check
+    assert cm.lethal_ahead(pose, 0.5 + CFG.body_margin_m, 0.41, 100) == 0
+    assert cm.lethal_along(route, (pose.x, pose.y), 0.9, CFG.route_clearance_m, 100) == 0
+    # a rock on the bend is seen, and only within the stretch checked
+    _rock(grid, 0.3, 0.9)
+    cm = Costmap(grid, 0.1, -5.0, -5.0)
+    assert cm.lethal_along(route, (0.0, 0.0), 0.9, CFG.route_clearance_m, 100) > 0
+    assert cm.lethal_along(route, (0.0, 0.0), 0.1, CFG.route_clearance_m, 100) == 0
+    assert cm.lethal_along(np.empty((0, 2)), (0.0, 0.0), 0.9, 0.5, 100) == 0
+
+
+def test_a_rock_beside_the_straight_line_does_not_stop_a_route_around_it():
+    w = World()
+    w.run_until(lambda w: w.m.state is State.DRIVE_TO_SITE and w.out.linear_mps > 0)
+    grid = np.zeros((100, 100), dtype=np.int8)
+    # 0.8 m ahead and 0.7 m to the side of the straight route: outside route_clearance_m,
+    # inside the old 0.9 x 0.82 m box once the rover yaws towards it
+    p = w.pose
+    _rock(grid, p.x + 0.8 * math.cos(p.yaw) - 0.7 * math.sin(p.yaw),
+          p.y + 0.8 * math.sin(p.yaw) + 0.7 * math.cos(p.yaw))
+    w.inp.costmap = Costmap(grid, 0.1, -5.0, -5.0)
+    w.run_for(3.0)
+    assert w.m.state is State.DRIVE_TO_SITE and w.out.linear_mps > 0
+    assert not any('lethal' in text for _lvl, text in w.out.events)

@@ -11,12 +11,20 @@ guarded by a watchdog (``cmd_timeout_s``), a latched e-stop (``~/set_estop``, /e
 and the backend's faults; on deactivate, e-stop, watchdog expiry, fault and shutdown
 every wheel is commanded to zero. /estop/cmd only latches (true); clearing needs the
 explicit ``~/set_estop`` false request.
+
+Odometry (/odom, odom -> base_link): wheels + IMU (control/odometry.py) at the control
+rate, corrected over each camera interval by the stereo visual odometry on
+``visual_odometry_topic`` (stereo_node; control/visual_fusion.py) when
+``use_visual_odometry`` is set: the wheels cannot see the rover slide, the camera can.
+Without visual frames (none published, tracking lost) it is wheels + IMU alone.
 """
 from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+
+import numpy as np
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from geometry_msgs.msg import Twist
@@ -29,12 +37,13 @@ from mining_rover.contract import load_contract
 from mining_rover.control.kinematics import SkidSteer
 from mining_rover.control.limits import ActuatorLimits, MotionLimiter, TwistLimiter, finite
 from mining_rover.control.odometry import SlipDetector, TurnPivot, WheelImuOdometry
+from mining_rover.control.visual_fusion import VisualOdometryFusion
 from mining_rover.drivers.backend import CallbackBackend, JointConfig
 from mining_rover.drivers.odrive_can import AxisConfig, OdriveCanBackend, bus_factory
 from mining_rover.nodes.driver_base import DriverNode
 from mining_rover.planning.mission import MissionConfig
 from mining_rover.ros import qos
-from mining_rover.ros.geometry import imu_roll_pitch
+from mining_rover.ros.geometry import imu_roll_pitch, odometry_to_matrix
 from mining_rover.ros.params import Param, ParameterError, declare_and_read
 from mining_rover.ros.stamps import stamp_to_seconds
 
@@ -181,6 +190,15 @@ def _params(rover: dict) -> list:
         Param('rover_mass_kg', TurnPivot.rover_mass_kg, 'rover mass without regolith, kg (rover.yaml)', 1.0, 1e4),
         Param('drum_x_m', round(drum_x, 3), 'drum centre ahead/behind base_link, arm stowed, m (rover.yaml)',
               0.0, 10.0),
+        Param('use_visual_odometry', True, 'correct the wheel/IMU odometry with the stereo visual '
+              'odometry on visual_odometry_topic (control/visual_fusion.py); false: wheels and IMU only'),
+        Param('visual_odometry_topic', 'stereo/odometry', 'nav_msgs/Odometry of the stereo visual odometry'),
+        Param('vo_translation_weight', 1.0, 'share of the visual translation in each camera interval '
+              '(1: vision only, 0: wheels only)', 0.0, 1.0),
+        Param('vo_yaw_weight', 0.5, 'share of the visual heading change in each camera interval '
+              '(the rest is the gyro-fused wheel heading)', 0.0, 1.0),
+        Param('vo_max_gap_s', 2.0, 'camera intervals longer than this take the wheel increment, s',
+              0.05, 60.0),
         Param('slip_threshold', 0.3, 'slip ratio above which /wheel_slip reports slipping', 0.01, 1.0),
         Param('odom_frame', 'odom', 'odometry frame (REP-105)'),
         Param('initial_x_m', 0.0, 'odometry starts here: x of the landing/start pose in the site frame, m',
@@ -254,6 +272,11 @@ class DriveNode(DriverNode):
         # Without global localisation the odom frame is the site frame: it starts at the
         # surveyed start pose, so the zones the executive and planner use line up with it.
         self.odometry.reset(c.initial_x_m, c.initial_y_m, c.initial_yaw_rad)
+        self.fusion = VisualOdometryFusion(c.vo_translation_weight, c.vo_yaw_weight, c.vo_max_gap_s)
+        self._last_vo = None            # (stamp s, 4x4 pose) of the previous visual frame
+        if c.use_visual_odometry:
+            self._subs.append(self.create_subscription(Odometry, c.visual_odometry_topic,
+                                                       self._on_visual_odometry, qos.STATE))
         self.slip = SlipDetector(self.kinematics, threshold=c.slip_threshold)
         self._subs.append(self.create_subscription(Twist, 'cmd_vel', self._on_cmd_vel, qos.COMMAND))
         self._subs.append(self.create_subscription(Imu, self.contract.imu_topic, self._on_imu, qos.SENSOR))
@@ -344,8 +367,37 @@ class DriveNode(DriverNode):
                 self.backend.update_joint(name, pos, vel, eff)
         stamp = stamp_to_seconds(msg.header.stamp)
         if self._last_js_stamp is not None and stamp > self._last_js_stamp:
-            self._integrate(stamp - self._last_js_stamp)
+            self._integrate(stamp - self._last_js_stamp, stamp)
         self._last_js_stamp = stamp
+
+    def _on_visual_odometry(self, msg: Odometry):
+        """One stereo frame's pose in the visual odometry's own frame; the increment since
+        the previous frame corrects the odometry over that interval. pose.covariance[0]
+        < 0 marks a frame that measured no motion (tracking lost): that interval is
+        bridged by the wheels."""
+        child = msg.child_frame_id or self.cfg.base_frame
+        if child != self.cfg.base_frame:
+            self.get_logger().error(f'{self.cfg.visual_odometry_topic}: child_frame_id {child!r} is not '
+                                    f'{self.cfg.base_frame!r}: ignored', throttle_duration_sec=10.0)
+            return
+        t1 = stamp_to_seconds(msg.header.stamp)
+        T = odometry_to_matrix(msg)
+        if not (math.isfinite(t1) and np.all(np.isfinite(T))):
+            self.get_logger().error(f'{self.cfg.visual_odometry_topic}: non-finite pose or stamp: ignored',
+                                    throttle_duration_sec=10.0)
+            return
+        measured = math.isfinite(msg.pose.covariance[0]) and msg.pose.covariance[0] >= 0.0
+        prev, self._last_vo = self._last_vo, (t1, T)
+        if prev is None:
+            used = self.fusion.add_visual(t1, t1, None)
+        else:
+            rel = np.linalg.solve(prev[1], T)
+            delta = (rel[0, 3], rel[1, 3], math.atan2(rel[1, 0], rel[0, 0])) if measured else None
+            used = self.fusion.add_visual(prev[0], t1, delta)
+        if used.startswith('ignored'):
+            self.get_logger().warning(f'visual odometry frame at {t1:.2f} s {used}', throttle_duration_sec=10.0)
+        elif self.fusion.visual_intervals == 1 and used == 'visual':
+            self.get_logger().info(f'visual odometry in use ({self.cfg.visual_odometry_topic})')
 
     # -- control loop -----------------------------------------------------------------
     def _tick(self):
@@ -367,7 +419,7 @@ class DriveNode(DriverNode):
             self._commanded_wheels = (0.0, 0.0)
             self.limiter.reset()
         if self.cfg.backend != 'sim':
-            self._integrate(dt)
+            self._integrate(dt, self.get_clock().now().nanoseconds * 1e-9)
             self._publish_joint_states()
         self._publish_odom()
         every = max(1, int(self.cfg.control_rate_hz / 10))
@@ -383,16 +435,20 @@ class DriveNode(DriverNode):
         right = [fb[n].velocity_radps for n in self.right]
         return left, right
 
-    def _integrate(self, dt: float):
+    def _integrate(self, dt: float, stamp_s: float):
         left, right = self._side_speeds()
         lf, rf = [x for x in left if finite(x)], [x for x in right if finite(x)]
         if lf and rf:
             self.odometry.update(dt, sum(lf) / len(lf), sum(rf) / len(rf), self._imu_yaw_rate,
                                  self._imu_tilt[1], commanded_radps=self._commanded_wheels,
                                  roll_rad=self._imu_tilt[0], pivot_x_m=self.pivot.pivot_x_m(*self._drum_kg))
+            s = self.odometry.state
+            self.fusion.add_wheel(stamp_s, (s.x_m, s.y_m, s.yaw_rad))
 
     def _publish_odom(self):
         s = self.odometry.state
+        x, y, yaw = self.fusion.fused((s.x_m, s.y_m, s.yaw_rad))
+        s = replace(s, x_m=x, y_m=y, yaw_rad=yaw)
         stamp = self.get_clock().now().to_msg()
         msg = common.odometry_msg(s, self.cfg.odom_frame, self.cfg.base_frame, stamp,
                                   self.odometry.twist_covariance_6x6())

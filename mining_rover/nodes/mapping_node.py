@@ -25,7 +25,6 @@ import math
 from collections import deque
 
 import numpy as np
-import transforms3d
 from diagnostic_msgs.msg import DiagnosticStatus, KeyValue
 from geometry_msgs.msg import Point, Pose, Quaternion, Vector3
 from nav_msgs.msg import OccupancyGrid, Odometry
@@ -35,7 +34,7 @@ from std_msgs.msg import ColorRGBA
 from visualization_msgs.msg import Marker, MarkerArray
 
 from mining_rover.contract import load_contract
-from mining_rover.description import load_rover
+from mining_rover.description import T_LINK_OPTICAL, left_camera_xyz_rpy, xyzrpy_to_matrix
 from mining_rover.mapping.elevation_map import MapParams
 from mining_rover.mapping.hazards import HazardParams
 from mining_rover.mapping.terrain_mapper import StereoErrorModel, TerrainMapper
@@ -49,25 +48,12 @@ from mining_rover.ros.params import Param, ParameterError, declare_and_read
 from mining_rover.ros.runtime import main_wrapper
 
 LOG_THROTTLE_S = 5.0
-#: camera link (x forward, z up) -> optical frame (z forward, x right, y down): REP-103,
-#: the rpy (-pi/2, 0, -pi/2) of the URDF's *_camera_optical_joint.
-T_LINK_OPTICAL = np.eye(4)
-T_LINK_OPTICAL[:3, :3] = transforms3d.euler.euler2mat(-math.pi / 2, 0.0, -math.pi / 2, 'sxyz')
-
-
-def _urdf_camera() -> tuple:
-    """(xyz, rpy) of base_link -> left_camera_link from the rover URDF."""
-    _, model = load_rover()
-    T = model.fixed_transform('base_link', 'left_camera_link')
-    return [float(v) for v in T[:3, 3]], [float(v) for v in transforms3d.euler.mat2euler(T[:3, :3], 'sxyz')]
-
-
 def _focal_from_contract(contract) -> float:
     return contract.camera_width / (2.0 * math.tan(contract.camera_hfov_rad / 2.0))
 
 
 def _params(contract) -> list:
-    xyz, rpy = _urdf_camera()
+    xyz, rpy = left_camera_xyz_rpy()
     rover = rover_config()
     arm, drum = rover['arm'], rover['drum']
     m, t, h, e = MapParams(), TraversabilityParams(), HazardParams(), StereoErrorModel()
@@ -137,13 +123,6 @@ def _params(contract) -> list:
     ]
 
 
-def _xyzrpy_to_matrix(xyz, rpy) -> np.ndarray:
-    T = np.eye(4)
-    T[:3, :3] = transforms3d.euler.euler2mat(*rpy, 'sxyz')
-    T[:3, 3] = xyz
-    return T
-
-
 class MappingNode(Node):
     def __init__(self, **kwargs):
         super().__init__('mapping_node', **kwargs)
@@ -160,7 +139,7 @@ class MappingNode(Node):
             error = StereoErrorModel(focal_px=p['focal_px'], baseline_m=p['baseline_m'], **self._error_kwargs)
         except ValueError as exc:
             raise ParameterError(f'mapping parameters: {exc}') from exc
-        self.T_base_cam = _xyzrpy_to_matrix(p['camera_xyz'], p['camera_rpy']) @ T_LINK_OPTICAL
+        self.T_base_cam = xyzrpy_to_matrix(p['camera_xyz'], p['camera_rpy']) @ T_LINK_OPTICAL
         self.mapper = TerrainMapper(map_params, trav, hazard, error, self.T_base_cam, p['max_points'],
                                     classify_sigma_m=p['classify_sigma_m'],
                                     self_box=p['self_filter_box'] if p['self_filter'] else None)

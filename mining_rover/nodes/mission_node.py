@@ -74,7 +74,10 @@ _CONFIG_DOC = {
     'stuck_distance_m': ('progress smaller than this counts as none, m', 0.001, 5.0),
     'footprint_length_m': ('robot footprint length for the hazard check, m', 0.1, 10.0),
     'footprint_width_m': ('robot footprint width for the hazard check, m', 0.1, 10.0),
-    'hazard_lookahead_m': ('hazard check distance ahead of the footprint, m', 0.0, 10.0),
+    'hazard_lookahead_m': ('the route is checked for hazards this far beyond the footprint, m', 0.0, 10.0),
+    'body_margin_m': ('the footprint swept straight ahead this far is checked for hazards, m', 0.0, 2.0),
+    'route_clearance_m': ('hazards closer than this to the route ahead block it; keep it below the '
+                          "planner's robot_radius so a fresh route is clear, m", 0.0, 5.0),
     'lethal_cost': ('costmap cost at and above which a cell is a hazard (Nav2: 100)', 1, 100),
     'mapping_turn_radps': ('turn rate while mapping in place, rad/s', 0.0, 2.0),
     'mapping_known_fraction': ('known share of dig-zone cells that ends mapping', 0.0, 1.0),

@@ -226,6 +226,8 @@ class StereoResult:
     min_disparity: float
     max_disparity: float
     timing_ms: dict
+    #: The grey left image after rectification, full size (what visual odometry tracks).
+    left_rect: np.ndarray | None = None
 
 
 def disparity_to_points(raw: np.ndarray, Q: np.ndarray, d_min_px: float, d_max_px: float,
@@ -334,4 +336,5 @@ class StereoPipeline:
                             baseline_m=self.baseline_m, min_disparity=float(p.min_disparity // self.scale),
                             max_disparity=float((p.min_disparity + p.num_disparities) // self.scale),
                             timing_ms={'rectify': 1e3 * (t1 - t0), 'sgbm': 1e3 * (t2 - t1),
-                                       'cloud': 1e3 * (t3 - t2), 'disparity_image': 1e3 * (t4 - t3)})
+                                       'cloud': 1e3 * (t3 - t2), 'disparity_image': 1e3 * (t4 - t3)},
+                            left_rect=lg)

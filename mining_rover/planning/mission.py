@@ -108,6 +108,8 @@ class MissionConfig:
     footprint_length_m: float = 1.0
     footprint_width_m: float = 0.82
     hazard_lookahead_m: float = 0.4
+    body_margin_m: float = 0.1              # the body's own next stretch, checked straight ahead
+    route_clearance_m: float = 0.5          # below the planner's robot_radius (0.55 m)
     lethal_cost: int = 100
     mapping_turn_radps: float = 0.3
     mapping_known_fraction: float = 0.5
@@ -242,6 +244,35 @@ class Costmap:
         vals = self.values_where(lambda x, y: (x - cx) ** 2 + (y - cy) ** 2 <= radius ** 2,
                                  (cx - radius, cx + radius, cy - radius, cy + radius))
         return float(np.count_nonzero(vals >= 0)) / vals.size if vals.size else 0.0
+
+    def lethal_along(self, points, xy, length_m: float, radius_m: float, lethal: int) -> int:
+        """Number of cells with cost >= lethal within radius_m of the route ``points``
+        ((N, 2), map frame) over the length_m of it that follows the point nearest xy:
+        the ground the robot is about to drive on, as the planner's disc-shaped robot
+        sees it."""
+        pts = np.asarray(points, dtype=float).reshape(-1, 2)
+        if len(pts) == 0:
+            return 0
+        i = int(np.argmin(np.hypot(pts[:, 0] - xy[0], pts[:, 1] - xy[1])))
+        step = 0.5 * self.resolution
+        samples, left = [pts[i]], length_m
+        for a, b in zip(pts[i:-1], pts[i + 1:]):
+            seg = float(np.hypot(*(b - a)))
+            if seg <= 0.0:
+                continue
+            f = np.arange(step, min(seg, left) + 1e-12, step) / seg
+            samples.extend(a + np.outer(f, b - a))
+            left -= seg
+            if left <= 0.0:
+                break
+        s = np.asarray(samples)
+        bbox = (s[:, 0].min() - radius_m, s[:, 0].max() + radius_m,
+                s[:, 1].min() - radius_m, s[:, 1].max() + radius_m)
+
+        def inside(x, y):
+            d2 = (x[..., None] - s[:, 0]) ** 2 + (y[..., None] - s[:, 1]) ** 2
+            return d2.min(axis=-1) <= radius_m * radius_m
+        return int(np.count_nonzero(self.values_where(inside, bbox) >= lethal))
 
     def lethal_ahead(self, pose: Pose2D, length_m: float, half_width_m: float, lethal: int,
                      backwards: bool = False) -> int:
@@ -542,7 +573,7 @@ class Mission:
                 return f'no route to ({gx:.2f}, {gy:.2f}): the planner sent an empty path'
             end = r.points[-1]
             if math.hypot(end[0] - gx, end[1] - gy) <= c.route_match_m:
-                ph.update(route_seq=r.seq, follower=self._follower_factory(r.points, c),
+                ph.update(route_seq=r.seq, follower=self._follower_factory(r.points, c), route_pts=r.points,
                           route_end=(float(end[0]), float(end[1])), moved_t=now,
                           moved_xy=(pose.x, pose.y))
                 self._event('info', f'following route {r.seq} ({len(r.points)} points)')
@@ -559,8 +590,16 @@ class Mission:
             return 'arrived'
         v, w = ph['follower'].command(pose)
         if inp.costmap is not None and v != 0.0:
-            hits = inp.costmap.lethal_ahead(pose, c.footprint_length_m / 2 + c.hazard_lookahead_m,
+            # the planner keeps its disc-shaped robot off lethal ground along the route, so
+            # the route ahead is checked with (a little less than) that disc, and only the
+            # body's own next few centimetres straight ahead: a box swept straight on would
+            # see hazards the curving route passes, and block on every fresh route.
+            hits = inp.costmap.lethal_ahead(pose, c.footprint_length_m / 2 + c.body_margin_m,
                                             c.footprint_width_m / 2, c.lethal_cost, backwards=v < 0)
+            if v > 0:
+                hits += inp.costmap.lethal_along(ph['route_pts'], (pose.x, pose.y),
+                                                 c.footprint_length_m / 2 + c.hazard_lookahead_m,
+                                                 c.route_clearance_m, c.lethal_cost)
             if hits:
                 return self._blocked(inp, now, hits, w)
             ph.pop('blocked_t0', None)
