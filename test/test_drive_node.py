@@ -4,6 +4,7 @@ import math
 import os
 
 import pytest
+import rclpy.duration
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 from geometry_msgs.msg import Twist
 from nav_msgs.msg import Odometry
@@ -199,3 +200,43 @@ def test_a_loaded_rear_drum_moves_the_turning_pivot_in_odometry(rig):
     ros.spin_for(0.2)
     stream(rig, twist(0.0, 0.5), 1.5)
     assert math.hypot(*xy()) > 0.05
+
+
+def test_visual_odometry_moves_odom_where_the_wheels_saw_nothing(rig):
+    """The rover slides sideways on standing wheels: only the camera sees it. Frames that
+    measured nothing, frames in another body frame and non-finite poses change nothing."""
+    from mining_rover.ros.geometry import matrix_to_odometry
+    import numpy as np
+    ros, got, helper = rig['ros'], rig['got'], rig['helper']
+    vo_pub = helper.create_publisher(Odometry, '/stereo/odometry', qos.STATE)
+    clock = rig['node'].get_clock()
+
+    def frame(y, measured=True, child='base_link', stamp_back_s=0.1):
+        T = np.eye(4)
+        T[1, 3] = y
+        stamp = clock.now() - rclpy.duration.Duration(seconds=stamp_back_s)
+        cov = np.zeros((6, 6))
+        if not measured:
+            cov[0, 0] = -1.0
+        vo_pub.publish(matrix_to_odometry(T, 'vo_odom', child, stamp.to_msg(), pose_covariance=cov))
+        ros.spin_for(0.25)
+
+    def y():
+        return got['odom'][-1].pose.pose.position.y
+
+    assert ros.spin_until(lambda: got['odom'], 2.0)
+    ros.spin_for(0.5)                       # wheel history older than the frames' stamps
+    frame(0.0)                              # anchors
+    for k in range(1, 4):
+        frame(0.05 * k)                     # 5 cm to the left per frame
+    ros.spin_for(0.2)
+    assert y() == pytest.approx(0.15, abs=0.01)
+    frame(0.50, measured=False)             # tracking lost: the wheels (standing) bridge it
+    frame(0.50, child='left_camera_optical_frame')
+    ros.spin_for(0.2)
+    assert y() == pytest.approx(0.15, abs=0.01)
+    frame(0.55)                             # measured again, from the unmeasured frame on
+    ros.spin_for(0.2)
+    assert y() == pytest.approx(0.20, abs=0.01)
+    x = got['odom'][-1].pose.pose.position.x
+    assert math.isfinite(x) and abs(x) < 0.01

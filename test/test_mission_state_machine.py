@@ -542,13 +542,20 @@ def test_route_hazard_check_sees_the_ground_the_route_crosses_not_a_box_straight
     pose = Pose2D(0.0, 0.0, 0.0)
     assert cm.lethal_ahead(pose, 0.5 + 0.4, 0.41, 100) > 0               # the old check
     assert cm.lethal_ahead(pose, 0.5 + CFG.body_margin_m, 0.41, 100) == 0
-    assert cm.lethal_along(route, (pose.x, pose.y), 0.9, CFG.route_clearance_m, 100) == 0
+    assert cm.lethal_along(route, pose, 0.9, CFG.route_clearance_m, 100) == 0
     # a rock on the bend is seen, and only within the stretch checked
     _rock(grid, 0.3, 0.9)
     cm = Costmap(grid, 0.1, -5.0, -5.0)
-    assert cm.lethal_along(route, (0.0, 0.0), 0.9, CFG.route_clearance_m, 100) > 0
-    assert cm.lethal_along(route, (0.0, 0.0), 0.1, CFG.route_clearance_m, 100) == 0
-    assert cm.lethal_along(np.empty((0, 2)), (0.0, 0.0), 0.9, 0.5, 100) == 0
+    assert cm.lethal_along(route, pose, 0.9, CFG.route_clearance_m, 100) > 0
+    assert cm.lethal_along(route, pose, 0.1, CFG.route_clearance_m, 100) == 0
+    assert cm.lethal_along(np.empty((0, 2)), pose, 0.9, 0.5, 100) == 0
+    # ground under the body now is no obstacle (footprint clearing): a cell the rover
+    # stands on beside the route does not hold it
+    grid[:] = 0
+    _rock(grid, 0.1, 0.3)
+    cm = Costmap(grid, 0.1, -5.0, -5.0)
+    assert cm.lethal_along(route, pose, 0.9, CFG.route_clearance_m, 100, body=(0.5, 0.41)) == 0
+    assert cm.lethal_along(route, pose, 0.9, CFG.route_clearance_m, 100) > 0
 
 
 def test_a_rock_beside_the_straight_line_does_not_stop_a_route_around_it():

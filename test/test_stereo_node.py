@@ -111,3 +111,28 @@ def test_bad_parameter_refuses_start(ros):
         StereoNode(context=ros.context, parameter_overrides=[Parameter('num_disparities', value=50)])
     with pytest.raises(ParameterError, match='mode'):
         StereoNode(context=ros.context, parameter_overrides=[Parameter('mode', value='fast')])
+
+
+def test_visual_odometry_of_a_standing_camera_is_still(ros):
+    """The same textured plane (4.7 m away) again and again: the first frame measures
+    nothing (covariance[0] = -1), every later one a motion of ~zero, stamped like the images."""
+    from nav_msgs.msg import Odometry
+    from mining_rover.ros.geometry import odometry_to_matrix
+    rig = Rig(ros)
+    odoms = []
+    rig.io.create_subscription(Odometry, 'stereo/odometry', odoms.append, qos.STATE)
+    for _ in range(20):
+        rig.send()
+        ros.spin_until(lambda: len(odoms) >= 3, 0.5)
+        if len(odoms) >= 3:
+            break
+    assert len(odoms) >= 3, 'no visual odometry from stereo_node'
+    assert odoms[0].pose.covariance[0] == -1.0
+    assert odoms[0].header.frame_id == 'vo_odom' and odoms[0].child_frame_id == 'base_link'
+    for m in odoms[1:]:
+        assert m.pose.covariance[0] >= 0.0
+        T = odometry_to_matrix(m)
+        assert np.linalg.norm(T[:3, 3]) < 0.01
+    assert rig.node.vo_frames >= 2 and rig.node.vo_failures == 0
+    stamps = {(c.header.stamp.sec, c.header.stamp.nanosec) for c in rig.clouds}
+    assert (odoms[-1].header.stamp.sec, odoms[-1].header.stamp.nanosec) in stamps

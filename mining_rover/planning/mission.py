@@ -109,7 +109,7 @@ class MissionConfig:
     footprint_width_m: float = 0.82
     hazard_lookahead_m: float = 0.4
     body_margin_m: float = 0.1              # the body's own next stretch, checked straight ahead
-    route_clearance_m: float = 0.5          # below the planner's robot_radius (0.55 m)
+    route_clearance_m: float = 0.42         # half the body width; the planner keeps 0.55 m
     lethal_cost: int = 100
     mapping_turn_radps: float = 0.3
     mapping_known_fraction: float = 0.5
@@ -245,15 +245,18 @@ class Costmap:
                                  (cx - radius, cx + radius, cy - radius, cy + radius))
         return float(np.count_nonzero(vals >= 0)) / vals.size if vals.size else 0.0
 
-    def lethal_along(self, points, xy, length_m: float, radius_m: float, lethal: int) -> int:
+    def lethal_along(self, points, pose: Pose2D, length_m: float, radius_m: float, lethal: int,
+                     body: tuple = (0.0, 0.0)) -> int:
         """Number of cells with cost >= lethal within radius_m of the route ``points``
-        ((N, 2), map frame) over the length_m of it that follows the point nearest xy:
-        the ground the robot is about to drive on, as the planner's disc-shaped robot
-        sees it."""
+        ((N, 2), map frame) over the length_m of it that follows the point nearest the
+        pose: the ground the robot is about to drive on. Cells under the robot's body
+        now (``body``: half length, half width, m) do not count: it stands on them, so
+        they are no obstacle (costmap_2d's footprint clearing), and counting them would
+        hold it where it is for good."""
         pts = np.asarray(points, dtype=float).reshape(-1, 2)
         if len(pts) == 0:
             return 0
-        i = int(np.argmin(np.hypot(pts[:, 0] - xy[0], pts[:, 1] - xy[1])))
+        i = int(np.argmin(np.hypot(pts[:, 0] - pose.x, pts[:, 1] - pose.y)))
         step = 0.5 * self.resolution
         samples, left = [pts[i]], length_m
         for a, b in zip(pts[i:-1], pts[i + 1:]):
@@ -269,9 +272,14 @@ class Costmap:
         bbox = (s[:, 0].min() - radius_m, s[:, 0].max() + radius_m,
                 s[:, 1].min() - radius_m, s[:, 1].max() + radius_m)
 
+        c, sn = math.cos(pose.yaw), math.sin(pose.yaw)
+
         def inside(x, y):
             d2 = (x[..., None] - s[:, 0]) ** 2 + (y[..., None] - s[:, 1]) ** 2
-            return d2.min(axis=-1) <= radius_m * radius_m
+            fx = c * (x - pose.x) + sn * (y - pose.y)
+            fy = -sn * (x - pose.x) + c * (y - pose.y)
+            under = (np.abs(fx) <= body[0]) & (np.abs(fy) <= body[1])
+            return (d2.min(axis=-1) <= radius_m * radius_m) & ~under
         return int(np.count_nonzero(self.values_where(inside, bbox) >= lethal))
 
     def lethal_ahead(self, pose: Pose2D, length_m: float, half_width_m: float, lethal: int,
@@ -597,9 +605,10 @@ class Mission:
             hits = inp.costmap.lethal_ahead(pose, c.footprint_length_m / 2 + c.body_margin_m,
                                             c.footprint_width_m / 2, c.lethal_cost, backwards=v < 0)
             if v > 0:
-                hits += inp.costmap.lethal_along(ph['route_pts'], (pose.x, pose.y),
+                hits += inp.costmap.lethal_along(ph['route_pts'], pose,
                                                  c.footprint_length_m / 2 + c.hazard_lookahead_m,
-                                                 c.route_clearance_m, c.lethal_cost)
+                                                 c.route_clearance_m, c.lethal_cost,
+                                                 body=(c.footprint_length_m / 2, c.footprint_width_m / 2))
             if hits:
                 return self._blocked(inp, now, hits, w)
             ph.pop('blocked_t0', None)
