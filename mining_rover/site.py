@@ -25,13 +25,40 @@ def site_parameters(world: str) -> dict:
         'berm_x': float(bx), 'berm_y': float(by), 'berm_radius': float(br),
     }
     g = float(spec.gravity_mps2)
+    mission, drive = gravity_limits(g)
     return {
         'gravity_mps2': g,
         'start_xy_yaw': tuple(float(v) for v in spec.zones.start_xy_yaw),
         'planner': {**zones, 'gravity_mps2': g, 'prior_map_path': str(spec.prior_map_path)},
-        'mission': {**zones},
-        'drive': {'initial_x_m': float(spec.zones.start_xy_yaw[0]),
+        'mission': {**zones, **mission},
+        'drive': {**drive, 'initial_x_m': float(spec.zones.start_xy_yaw[0]),
                   'initial_y_m': float(spec.zones.start_xy_yaw[1]),
                   'initial_yaw_rad': float(spec.zones.start_xy_yaw[2])},
         'excavator': {'gravity_mps2': g},   # the drums' static weigh
     }
+
+
+#: The drive limits drivers_*.yaml sets (drive_node's defaults): gravity only ever lowers them.
+NOMINAL_DRIVE = {'max_linear_accel': 0.5, 'max_angular_accel': 2.0}
+
+
+def gravity_limits(gravity_mps2: float) -> tuple:
+    """(mission overrides, drive overrides): the executive's speed and turn-rate limits
+    and the drive's acceleration limits, lowered to what this gravity allows
+    (control/limits.py TraversalLimits; rover dimensions from config/rover.yaml). Only
+    limits below the configured ones are returned: on the Moon, Mars and Earth the
+    configuration stands."""
+    from mining_rover.control.limits import TraversalLimits
+    from mining_rover.paths import rover_config
+    from mining_rover.planning.mission import MissionConfig
+
+    wheel = rover_config()['wheel']
+    lim = TraversalLimits.for_gravity(gravity_mps2, float(wheel['wheelbase']), float(wheel['track_width']))
+    nominal = MissionConfig()
+    mission = {k: float(f'{v:.4g}') for k, v in (('max_linear_mps', lim.max_linear_mps),
+                                           ('max_angular_radps', lim.max_angular_radps))
+               if v < getattr(nominal, k)}
+    drive = {k: float(f'{v:.4g}') for k, v in (('max_linear_accel', lim.max_linear_accel),
+                                         ('max_angular_accel', lim.max_angular_accel))
+             if v < NOMINAL_DRIVE[k]}
+    return mission, drive

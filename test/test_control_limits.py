@@ -71,3 +71,37 @@ def test_thermal_derate_linear_stop_before_rating_and_hysteresis():
 
 def test_finite():
     assert finite(1, 2.0) and not finite(1, math.nan) and not finite('x') and not finite(None)
+
+
+def test_traversal_limits_scale_with_gravity_by_froude_number_and_traction():
+    import math
+    from mining_rover.control.limits import MAX_FROUDE, TRACTION_MU, TraversalLimits
+    moon = TraversalLimits.for_gravity(1.62, 0.6, 0.7)
+    psyche = TraversalLimits.for_gravity(0.144, 0.6, 0.7)
+    # the same Froude number: v^2 / (g L) equal on both bodies
+    for lim, g in ((moon, 1.62), (psyche, 0.144)):
+        assert lim.max_linear_mps ** 2 / (g * 0.6) == pytest.approx(MAX_FROUDE)
+        assert lim.max_linear_accel == pytest.approx(TRACTION_MU * g)
+        assert lim.max_angular_radps == pytest.approx(lim.max_linear_mps / 0.35)
+    assert psyche.max_linear_mps / moon.max_linear_mps == pytest.approx(math.sqrt(0.144 / 1.62))
+    for bad in (0.0, -1.0, math.nan):
+        with pytest.raises(ValueError, match='gravity'):
+            TraversalLimits.for_gravity(bad, 0.6, 0.7)
+
+
+def test_sites_lower_the_limits_only_where_gravity_demands():
+    from mining_rover.planning.mission import MissionConfig
+    from mining_rover.site import NOMINAL_DRIVE, gravity_limits, site_parameters
+    for g in (1.62, 3.72, 9.81):             # Moon, Mars, Earth: the configuration stands
+        assert gravity_limits(g) == ({}, {})
+    mission, drive = gravity_limits(0.144)   # Psyche
+    assert 0.1 < mission['max_linear_mps'] < MissionConfig().max_linear_mps
+    assert mission['max_angular_radps'] < MissionConfig().max_angular_radps
+    assert drive['max_linear_accel'] == pytest.approx(0.072)
+    assert drive['max_linear_accel'] < NOMINAL_DRIVE['max_linear_accel']
+    site = site_parameters('psyche')
+    assert site['mission']['max_linear_mps'] == mission['max_linear_mps']
+    assert site['drive']['max_linear_accel'] == drive['max_linear_accel']
+    # the rubble pile's milligravity gives limits far below any useful speed, but legal ones
+    m, d = gravity_limits(5e-5)
+    assert 0 < m['max_linear_mps'] < 0.01 and 0 < d['max_linear_accel'] < 1e-4

@@ -195,3 +195,39 @@ class ThermalDerate:
         if temperature_c <= self.derate_start_c:
             return 1.0
         return (self.stop_c - temperature_c) / (self.stop_c - self.derate_start_c)
+
+
+#: Froude number Fr = v^2 / (g L) up to which a wheeled vehicle moves quasi-statically
+#: (weight, not inertia, holds it on the ground: bumps do not launch it, braking does not
+#: skid it). Motion is dynamically similar across gravities at equal Fr, the scaling
+#: used to test planetary rovers in reduced gravity. 0.25 leaves the lunar speed limit of
+#: config/mission.yaml (0.4 m/s, Fr 0.16 at L = 0.6 m) alone and slows the rover on the
+#: small bodies, where 0.4 m/s would be Fr 1.9 (Psyche).
+MAX_FROUDE = 0.25
+#: Wheel-regolith friction for the traction bound a <= mu g: lunar regolith's friction
+#: angle is 30-50 deg (Heiken, Vaniman & French, "Lunar Sourcebook", 1991, sec. 9.1.7):
+#: tan(30 deg) = 0.58, rounded down.
+TRACTION_MU = 0.5
+
+
+@dataclass(frozen=True)
+class TraversalLimits:
+    """Speed and acceleration a rover can use in gravity g without leaving the ground
+    or skidding (m/s, rad/s, m/s^2, rad/s^2): v <= sqrt(Fr g L), a <= mu g, and for
+    turns the same bounds at the wheels (track / 2 from the centre)."""
+    max_linear_mps: float
+    max_angular_radps: float
+    max_linear_accel: float
+    max_angular_accel: float
+
+    @classmethod
+    def for_gravity(cls, gravity_mps2: float, wheelbase_m: float, track_width_m: float,
+                    max_froude: float = MAX_FROUDE, mu: float = TRACTION_MU) -> 'TraversalLimits':
+        if not (finite(gravity_mps2, wheelbase_m, track_width_m) and gravity_mps2 > 0.0
+                and wheelbase_m > 0.0 and track_width_m > 0.0):
+            raise ValueError(f'gravity {gravity_mps2} m/s^2, wheelbase {wheelbase_m} m and track '
+                             f'{track_width_m} m must be finite and > 0')
+        v = math.sqrt(max_froude * gravity_mps2 * wheelbase_m)
+        a = mu * gravity_mps2
+        half = track_width_m / 2.0
+        return cls(v, v / half, a, a / half)

@@ -174,8 +174,10 @@ def _params(rover: dict) -> list:
         Param('cmd_timeout_s', 0.5, 'stop the wheels when /cmd_vel is older than this, s', 0.05, 5.0),
         Param('max_linear_mps', 1.0, 'forward/backward speed limit, m/s', 0.01, 5.0),
         Param('max_angular_radps', 1.5, 'yaw rate limit, rad/s', 0.01, 10.0),
-        Param('max_linear_accel', 0.5, 'linear acceleration limit, m/s^2', 0.01, 20.0),
-        Param('max_angular_accel', 2.0, 'yaw acceleration limit, rad/s^2', 0.01, 50.0),
+        Param('max_linear_accel', 0.5, 'linear acceleration limit, m/s^2 (lowered to the traction '
+              'bound mu g by the site on small bodies: mining_rover/site.py)', 1e-5, 20.0),
+        Param('max_angular_accel', 2.0, 'yaw acceleration limit, rad/s^2 (lowered by the site on small '
+              'bodies)', 1e-5, 50.0),
         Param('max_linear_jerk', 0.0, 'linear jerk limit, m/s^3 (0 = none)', 0.0, 500.0),
         Param('max_angular_jerk', 0.0, 'yaw jerk limit, rad/s^3 (0 = none)', 0.0, 500.0),
         Param('max_wheel_radps', float(w['max_velocity']), 'wheel speed limit, rad/s (rover.yaml)', 0.1, 100.0),
