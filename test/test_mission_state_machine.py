@@ -288,6 +288,7 @@ def test_repeated_stalls_end_the_cut():
 
 def test_unreachable_sites_are_given_up_then_faults_with_backoff_then_a_resurvey():
     w = World()
+    w.inp.costmap = Costmap(np.zeros((100, 100), np.int8), 0.1, -5.0, -5.0)   # the zone is mapped
     w.plan_routes = False
     w.run_until(lambda w: w.m.state is State.FAULT)
     # the only site went unreachable, and so did the dig-zone centre (the same place)
@@ -571,3 +572,26 @@ def test_a_rock_beside_the_straight_line_does_not_stop_a_route_around_it():
     w.run_for(3.0)
     assert w.m.state is State.DRIVE_TO_SITE and w.out.linear_mps > 0
     assert not any('lethal' in text for _lvl, text in w.out.events)
+
+
+def test_an_unmapped_dig_zone_is_driven_to_not_surveyed_for_and_never_given_up():
+    """Far dig zones (12-16 m on the asteroid worlds, the map reaches 5 m): one survey
+    turn, then the rover heads for the zone; unreachable from here, it tries again
+    instead of faulting or turning in place."""
+    from dataclasses import replace
+    w = World(cfg=replace(CFG, mapping_timeout_s=600.0))
+    w.inp.costmap = Costmap(np.full((100, 100), -1, np.int8), 0.1, -5.0, -5.0)   # nothing known
+    w.inp.dig_sites = ()
+    w.run_until(lambda w: w.m.state is State.SELECT_SITE)
+    assert w.t == pytest.approx(2 * math.pi / CFG.mapping_turn_radps, abs=0.5)   # one whole turn
+    w.run_until(lambda w: w.m.state is State.DRIVE_TO_SITE)
+    assert w.m.record['site'] == [CFG.dig_zone_x, CFG.dig_zone_y]
+    assert any('unmapped' in text for _lvl, text in w.out.events)
+    w.plan_routes = False                    # unreachable for now
+    w.run_until(lambda w: w.m.state is State.SELECT_SITE, max_s=60.0)
+    states = []
+    for _ in range(int(60.0 / DT)):
+        w.tick()
+        states.append(w.m.state)
+    assert State.FAULT not in states and State.MAPPING not in states
+    assert State.DRIVE_TO_SITE in states

@@ -631,6 +631,11 @@ class Mission:
                     for ex, ey in rec['excluded_sites'])
                 or self._dug_depth(xy, c.site_exclusion_m) >= c.max_dig_depth_m - 1e-9)
 
+    def _unexclude(self, xy) -> None:
+        c, rec = self.cfg, self.record
+        rec['excluded_sites'] = [e for e in rec['excluded_sites']
+                                 if math.hypot(xy[0] - e[0], xy[1] - e[1]) >= c.site_exclusion_m]
+
     def _dug_depth(self, xy, radius: float) -> float:
         """Deepest cut made within ``radius`` of xy, m (0: never dug). Records from before
         depths were kept hold bare points: those count as one default cut."""
@@ -704,8 +709,11 @@ class Mission:
             if ph['yaw'] is not None:
                 ph['turned'] += abs(_wrap(inp.pose.yaw - ph['yaw']))
             ph['yaw'] = inp.pose.yaw
-        if ph['resurvey'] and ph['turned'] >= 2.0 * math.pi:
-            self._go(S.SELECT_SITE, now, f're-survey done, {known:.0%} of the dig zone known')
+        if ph['turned'] >= 2.0 * math.pi:
+            # a whole turn has shown all there is to see from here: a dig zone beyond the
+            # map's range stays unknown however long the rover turns
+            what = 're-survey done' if ph['resurvey'] else 'survey turn done'
+            self._go(S.SELECT_SITE, now, f'{what}, {known:.0%} of the dig zone known')
         elif not ph['resurvey'] and known >= c.mapping_known_fraction:
             self._go(S.SELECT_SITE, now, f'{known:.0%} of the dig zone mapped')
         elif now - ph['t0'] > c.mapping_timeout_s:
@@ -731,13 +739,22 @@ class Mission:
                     break
             if site is None and now - self._phase['t0'] > c.site_wait_s:
                 last = rec.get('resurvey_t')
-                if last is None or not 0.0 <= now - last < c.resurvey_interval_s:
+                known = (inp.costmap.known_fraction(c.dig_zone_x, c.dig_zone_y, c.dig_zone_radius)
+                         if inp.costmap is not None else 0.0)
+                if known < c.mapping_known_fraction:
+                    # the dig zone lies beyond what the rover has seen: no turn in place
+                    # shows it, driving there does (a far zone is never given up for good)
+                    self._unexclude((c.dig_zone_x, c.dig_zone_y))
+                    site, why = (c.dig_zone_x, c.dig_zone_y), \
+                        f'the dig zone is unmapped ({known:.0%} known): driving there'
+                elif last is None or not 0.0 <= now - last < c.resurvey_interval_s:
                     self._go(S.MAPPING, now, 'no usable dig site: re-surveying')
                     return
-                if self._excluded((c.dig_zone_x, c.dig_zone_y)):
+                elif self._excluded((c.dig_zone_x, c.dig_zone_y)):
                     self._fault(now, 'no usable dig site, and the dig-zone centre was given up')
                     return
-                site, why = (c.dig_zone_x, c.dig_zone_y), 'no usable dig site: the dig-zone centre'
+                else:
+                    site, why = (c.dig_zone_x, c.dig_zone_y), 'no usable dig site: the dig-zone centre'
         if site is not None:
             rec['site'] = [float(site[0]), float(site[1])]
             rec['plan'] = None
