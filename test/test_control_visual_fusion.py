@@ -77,7 +77,7 @@ def test_unmeasured_and_disconnected_intervals_take_the_wheels():
 
 
 def test_yaw_weight_blends_the_headings_and_late_frames_find_their_wheel_pose():
-    f = VisualOdometryFusion(yaw_weight=0.5, history_s=10.0)
+    f = VisualOdometryFusion(yaw_weight=0.5, history_s=10.0, max_yaw_disagreement_rad=1.0)
     wheel = lambda t: (0.0, 0.0, 0.1 * t)
     _drive(f, 0.0, 4.0, wheel)
     f.add_visual(1.0, 1.0, None)                       # frames arrive long after their time
@@ -88,7 +88,7 @@ def test_yaw_weight_blends_the_headings_and_late_frames_find_their_wheel_pose():
 
 
 def test_history_is_bounded_and_reset_forgets_everything():
-    f = VisualOdometryFusion(history_s=1.0)
+    f = VisualOdometryFusion(history_s=1.0, max_translation_disagreement_m=10.0)
     _drive(f, 0.0, 5.0, lambda t: (t, 0.0, 0.0))
     assert f.wheel_at(3.5) is None and f.wheel_at(4.5) is not None
     f.add_wheel(4.0, (0.0, 0.0, 0.0))                  # out of order: dropped
@@ -105,3 +105,17 @@ def test_history_is_bounded_and_reset_forgets_everything():
 def test_bad_settings_are_refused(kw):
     with pytest.raises(ValueError, match=next(iter(kw))):
         VisualOdometryFusion(**kw)
+
+
+def test_a_visual_increment_that_disagrees_with_gyro_and_wheels_is_rejected():
+    f = VisualOdometryFusion(max_yaw_disagreement_rad=0.1, max_translation_disagreement_m=0.25)
+    wheel = lambda t: (0.1 * t, 0.0, 0.0)          # straight on, no turn
+    _drive(f, 0.0, 3.0, wheel)
+    f.add_visual(0.0, 0.0, None)
+    assert f.add_visual(0.0, 0.5, (0.05, 0.0, 0.7)).startswith('rejected')    # a turn that never was
+    assert f.add_visual(0.5, 1.0, (0.6, 0.0, 0.0)).startswith('rejected')     # 0.55 m more than the wheels
+    assert f.add_visual(1.0, 1.5, (0.05, 0.04, 0.02)) == 'visual'              # a small slide is believed
+    x, y, yaw = f.fused(wheel(3.0))
+    assert (x, y) == pytest.approx((0.3, 0.04 + 0.15 * math.sin(0.01)), abs=1e-4)
+    assert yaw == pytest.approx(0.01)
+    assert f.rejected_intervals == 2 and f.visual_intervals == 1

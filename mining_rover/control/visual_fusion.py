@@ -17,7 +17,11 @@ the visual increment over [t_k-1, t_k] with the wheel increment over the same in
 (translation from vision by ``translation_weight``, heading by ``yaw_weight``: the gyro
 is good at heading too). An interval without a visual increment (tracking lost, frames
 dropped, a gap longer than ``max_gap_s``) takes the wheel increment: the fused pose never
-waits for vision. Wheel poses are kept for ``history_s`` so late frames still find the
+waits for vision. Nor does it take a visual increment whose heading change disagrees with
+the gyro's by more than ``max_yaw_disagreement_rad``, or whose translation disagrees with
+the wheels' by more than ``max_translation_disagreement_m``: one wrong RANSAC solution (a
+0.7 rad turn that never happened, seen in the lunar mission) would otherwise rotate the
+whole map. Wheel poses are kept for ``history_s`` so late frames still find the
 wheel pose of their own stamp (linear interpolation).
 
 Pure Python (no rclpy). Poses are (x m, y m, yaw rad) in the odom frame; increments in
@@ -52,19 +56,25 @@ class VisualOdometryFusion:
     ``add_visual`` per camera frame; publish ``fused(current wheel pose)``."""
 
     def __init__(self, translation_weight: float = 1.0, yaw_weight: float = 0.5,
-                 max_gap_s: float = 2.0, history_s: float = 10.0):
+                 max_gap_s: float = 2.0, history_s: float = 10.0,
+                 max_yaw_disagreement_rad: float = 0.1, max_translation_disagreement_m: float = 0.25):
         for name, v, lo, hi in (('translation_weight', translation_weight, 0.0, 1.0),
                                 ('yaw_weight', yaw_weight, 0.0, 1.0),
                                 ('max_gap_s', max_gap_s, 1e-3, 60.0),
-                                ('history_s', history_s, 0.1, 600.0)):
+                                ('history_s', history_s, 0.1, 600.0),
+                                ('max_yaw_disagreement_rad', max_yaw_disagreement_rad, 1e-3, math.pi),
+                                ('max_translation_disagreement_m', max_translation_disagreement_m, 1e-3, 100.0)):
             if not (math.isfinite(v) and lo <= v <= hi):
                 raise ValueError(f'{name} must be in [{lo}, {hi}], got {v}')
         self.translation_weight = translation_weight
         self.yaw_weight = yaw_weight
         self.max_gap_s = max_gap_s
         self.history_s = history_s
+        self.max_yaw_disagreement_rad = max_yaw_disagreement_rad
+        self.max_translation_disagreement_m = max_translation_disagreement_m
         self.visual_intervals = 0
         self.wheel_intervals = 0
+        self.rejected_intervals = 0
         self.reset()
 
     def reset(self) -> None:
@@ -118,6 +128,17 @@ class VisualOdometryFusion:
         dw = between(wa, w1)
         usable = (delta is not None and all(math.isfinite(v) for v in delta)
                   and abs(t0 - ta) < 1e-3 and t1 - t0 <= self.max_gap_s)
+        if usable and (abs(_wrap(delta[2] - dw[2])) > self.max_yaw_disagreement_rad
+                       or math.hypot(delta[0] - dw[0], delta[1] - dw[1]) > self.max_translation_disagreement_m):
+            # RANSAC can lock onto a wrong motion (the rover's own shadow, repeated
+            # texture): the gyro's heading over one frame interval is good to ~0.01 rad and
+            # the wheels never slide a quarter metre in half a second, so a frame that
+            # disagrees that much is the camera's error (the gate an EKF applies to an
+            # innovation)
+            self.rejected_intervals += 1
+            usable = False
+            self._anchor = (t1, compose(fa, dw), w1)
+            return 'rejected: disagrees with wheels and gyro'
         if usable:
             a, b = self.translation_weight, self.yaw_weight
             d = (a * delta[0] + (1 - a) * dw[0], a * delta[1] + (1 - a) * dw[1],

@@ -201,6 +201,10 @@ def _params(rover: dict) -> list:
               '(the rest is the gyro-fused wheel heading)', 0.0, 1.0),
         Param('vo_max_gap_s', 2.0, 'camera intervals longer than this take the wheel increment, s',
               0.05, 60.0),
+        Param('vo_max_yaw_disagreement_rad', 0.1, 'a visual heading change this far from the gyro-fused '
+              "wheel one in a camera interval is the camera's error: the wheels bridge it, rad", 1e-3, 3.14),
+        Param('vo_max_translation_disagreement_m', 0.25, 'a visual translation this far from the wheel '
+              "one in a camera interval is the camera's error: the wheels bridge it, m", 1e-3, 100.0),
         Param('slip_threshold', 0.3, 'slip ratio above which /wheel_slip reports slipping', 0.01, 1.0),
         Param('odom_frame', 'odom', 'odometry frame (REP-105)'),
         Param('initial_x_m', 0.0, 'odometry starts here: x of the landing/start pose in the site frame, m',
@@ -274,7 +278,9 @@ class DriveNode(DriverNode):
         # Without global localisation the odom frame is the site frame: it starts at the
         # surveyed start pose, so the zones the executive and planner use line up with it.
         self.odometry.reset(c.initial_x_m, c.initial_y_m, c.initial_yaw_rad)
-        self.fusion = VisualOdometryFusion(c.vo_translation_weight, c.vo_yaw_weight, c.vo_max_gap_s)
+        self.fusion = VisualOdometryFusion(c.vo_translation_weight, c.vo_yaw_weight, c.vo_max_gap_s,
+                                           max_yaw_disagreement_rad=c.vo_max_yaw_disagreement_rad,
+                                           max_translation_disagreement_m=c.vo_max_translation_disagreement_m)
         self._last_vo = None            # (stamp s, 4x4 pose) of the previous visual frame
         if c.use_visual_odometry:
             self._subs.append(self.create_subscription(Odometry, c.visual_odometry_topic,
@@ -396,8 +402,10 @@ class DriveNode(DriverNode):
             rel = np.linalg.solve(prev[1], T)
             delta = (rel[0, 3], rel[1, 3], math.atan2(rel[1, 0], rel[0, 0])) if measured else None
             used = self.fusion.add_visual(prev[0], t1, delta)
-        if used.startswith('ignored'):
-            self.get_logger().warning(f'visual odometry frame at {t1:.2f} s {used}', throttle_duration_sec=10.0)
+        if used.startswith(('ignored', 'rejected')):
+            self.get_logger().warning(f'visual odometry frame at {t1:.2f} s {used} '
+                                      f'({self.fusion.rejected_intervals} rejected so far)',
+                                      throttle_duration_sec=10.0)
         elif self.fusion.visual_intervals == 1 and used == 'visual':
             self.get_logger().info(f'visual odometry in use ({self.cfg.visual_odometry_topic})')
 
