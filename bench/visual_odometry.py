@@ -44,9 +44,10 @@ def drive(world: str, script=SCRIPT, frame_period_s: float = 0.5) -> dict:
     sim = Simulator(world=world, seed=1, camera_width=320)
     try:
         kin = skid_steer_from_rover(configured_slip_factor('drivers_sim.yaml'))
-        # the mission's stereo settings at 320x240 (config/mission_sim.yaml)
+        # the mission's stereo settings at 320x240 (config/stereo.yaml + mission_sim.yaml:
+        # 128 disparities on the half-size pair)
         pipe = StereoPipeline(*ideal_stereo_pair(sim.camera_intrinsics()),
-                              StereoParams(downscale=1, num_disparities=64))
+                              StereoParams(downscale=2, num_disparities=128))
         vo = StereoVisualOdometry.from_pipeline(pipe, xyzrpy_to_matrix(*left_camera_xyz_rpy()) @ T_LINK_OPTICAL)
         odo, fusion = WheelImuOdometry(kin), VisualOdometryFusion()
         T0 = np.asarray(sim.ground_truth_pose(), dtype=float)
