@@ -14,8 +14,11 @@ and carries the visual accuracy:
 
 with W the wheel/IMU pose, F the fused pose, (+) SE(2) composition and D_k the blend of
 the visual increment over [t_k-1, t_k] with the wheel increment over the same interval
-(translation from vision by ``translation_weight``, heading by ``yaw_weight``: the gyro
-is good at heading too). An interval without a visual increment (tracking lost, frames
+(translation from vision by ``translation_weight``, heading by ``yaw_weight``). Neither
+heading source is enough alone: in the 15-minute lunar mission the gyro-fused wheel
+heading alone (weight 0) was 10-38 deg off after 200-700 s, the 0.5 blend stayed within
+18 deg (per-frame visual heading changes are unbiased, 0.004 rad mean error, but they
+random-walk). An interval without a visual increment (tracking lost, frames
 dropped, a gap longer than ``max_gap_s``) takes the wheel increment: the fused pose never
 waits for vision. Nor does it take a visual increment whose heading change disagrees with
 the gyro's by more than ``max_yaw_disagreement_rad``, or whose translation disagrees with
