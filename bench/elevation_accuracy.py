@@ -15,10 +15,19 @@ config/mapping.yaml.
 * precision/recall: detections matched to truth within max(0.3 m, half the crater
   radius) (rocks: 0.3 m); truth counted where it is within 6 m and at least half of its
   footprint was observed (a hazard hidden behind a crest cannot be found by any camera);
+* survey_false_lethal_fraction: the mission's survey turn at the lunar start (320x240
+  pair, mission stereo settings, SURVEY_VIEWS views a whole turn round, true poses): of
+  the cells the costmap judges, the fraction marked lethal more than 0.5 m from any true
+  crater or rock; baseline: the same map judged without despeckling
+  (mapping/despeckle.py) and with craters found on the unfiltered grid
+  (crater_median_cells 0); and how many true hazard cells (crater or rock footprints)
+  are lethal both ways;
 * the same RMSE with radiation hits (single-event upsets: saturated pixels) on, and its
   ratio to the clean run (goal: within 10 %).
 """
 from __future__ import annotations
+
+import dataclasses
 
 import numpy as np
 import yaml
@@ -142,7 +151,9 @@ def evaluate(frames: int, radiation: bool = False) -> dict:
                 T0 = T
                 mapper = TerrainMapper(MapParams.from_dict({**mp, 'follow_robot': False}),
                                        hazard_params=HazardParams.from_dict(mp), error_model=err_model,
-                                       T_base_cam=Tb, max_points=mp['max_points'])
+                                       T_base_cam=Tb, max_points=mp['max_points'],
+                                       classify_sigma_m=mp['classify_sigma_m'],
+                                       despeckle_cells=mp['despeckle_cells'])
                 mapper.map._place(T0[:2, 3])
                 bound_sum = np.zeros_like(mapper.map.height, dtype=np.float64)
                 bound_n = np.zeros_like(bound_sum)
@@ -185,10 +196,68 @@ def evaluate(frames: int, radiation: bool = False) -> dict:
         src.close()
 
 
+SURVEY_VIEWS, SURVEY_VIEWS_QUICK = 16, 8
+
+
+def survey(views: int) -> dict:
+    """False lethal cells after the mission's survey turn at the lunar start."""
+    try:
+        from mining_rover.sim.simulator import Simulator
+    except ImportError:
+        return dict(false=None, false_raw=None, true=None, true_raw=None)
+    sim = Simulator(world='moon_south_pole', seed=1, camera_width=320, camera_height=240)
+    try:
+        pipe = StereoPipeline(*ideal_stereo_pair(sim.camera_intrinsics()),
+                              StereoParams.from_dict(_params('stereo_node', 'stereo.yaml')))
+        mp = _params('mapping_node', 'mapping.yaml')
+        err_model = StereoErrorModel(focal_px=pipe.focal_px, baseline_m=pipe.baseline_m,
+                                     sigma_disparity_px=mp['sigma_disparity_px'],
+                                     floor_m=mp['height_floor_m'], max_range_m=mp['max_range_m'])
+        x, y, yaw0 = sim.world.zones.start_xy_yaw
+        mapper = None
+        for k in range(views):
+            sim.set_base_state(pos=[x, y, float(sim.true_height(x, y)) + 0.21], yaw=yaw0 + 2 * np.pi * k / views)
+            sim.step(250)
+            left, right = sim.render_stereo()
+            T = sim.ground_truth_pose()
+            if mapper is None:
+                mapper = TerrainMapper(MapParams.from_dict({**mp, 'follow_robot': False}),
+                                       hazard_params=HazardParams.from_dict(mp), error_model=err_model,
+                                       T_base_cam=np.linalg.inv(T) @ sim.camera_pose('left'),
+                                       max_points=mp['max_points'], classify_sigma_m=mp['classify_sigma_m'],
+                                       despeckle_cells=mp['despeckle_cells'])
+                mapper.map._place(T[:2, 3])
+            mapper.integrate(pipe.process(left, right, 'rgb8').points, T)
+        xs, ys = mapper.map.cell_centres()
+        X, Y = np.meshgrid(xs, ys)
+        hazard = np.zeros(X.shape, bool)
+        near = np.zeros(X.shape, bool)
+        for h in list(sim.world.hazards.craters) + list(sim.world.hazards.rocks):
+            d = np.hypot(X - h['x'], Y - h['y'])
+            hazard |= d <= h['radius']
+            near |= d <= h['radius'] + 0.5
+        out = {}
+        configured = mapper.hazard_params
+        for tag, cells, hp in (('', mp['despeckle_cells'], configured),
+                               ('_raw', 0, dataclasses.replace(configured, crater_median_cells=0))):
+            mapper.despeckle_cells, mapper.hazard_params = cells, hp
+            judged = np.isfinite(mapper.confident_height())
+            lethal = mapper.costmap() == 100
+            free_truth = judged & ~near
+            out['false' + tag] = float(np.mean(lethal[free_truth])) if free_truth.any() else None
+            out['true' + tag] = int(np.sum(lethal & hazard))
+        return out
+    finally:
+        close = getattr(sim, 'close', None)
+        if close:
+            close()
+
+
 def run(quick: bool = False) -> dict:
     frames = FRAMES_QUICK if quick else FRAMES
     clean = evaluate(frames)
     rad = evaluate(frames, radiation=True)
+    sv = survey(SURVEY_VIEWS_QUICK if quick else SURVEY_VIEWS)
     return {
         'rmse_m': metric(clean['rmse'], 'm'),
         'stereo_bound_m': metric(clean['bound'], 'm'),
@@ -202,6 +271,12 @@ def run(quick: bool = False) -> dict:
         'rock_precision': metric(clean['rp'] if clean['n_rocks'] else None, '', '>= 0.9'),
         'rock_recall': metric(clean['rr'] if clean['n_rocks'] else None, '', '>= 0.9'),
         'rocks_observed': metric(clean['n_rocks'], ''),
+        'survey_false_lethal_fraction': metric(sv['false'], 'fraction'),
+        'survey_false_lethal_fraction_no_despeckle': metric(sv['false_raw'], 'fraction'),
+        'survey_false_lethal_ratio': metric(sv['false'] / sv['false_raw'] if sv['false_raw'] else None,
+                                            'x', '<= 0.5'),
+        'survey_true_hazard_cells_lethal': metric(sv['true'], 'cells'),
+        'survey_true_hazard_cells_lethal_no_despeckle': metric(sv['true_raw'], 'cells'),
         'rmse_m_radiation': metric(rad['rmse'], 'm'),
         'radiation_to_clean': metric(rad['rmse'] / clean['rmse'], 'x', '<= 1.1'),
     }

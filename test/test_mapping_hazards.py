@@ -102,3 +102,12 @@ def test_match_detections_counts():
     found = [Rock(0.1, 0, 0.2, 0.1), Rock(0.0, 0.1, 0.2, 0.1), Rock(9, 9, 0.2, 0.1)]
     tp, precision, recall = match_detections(found, truth, 0.5)
     assert tp == 1 and precision == pytest.approx(1 / 3) and recall == 0.5
+
+
+
+def test_crater_median_window_is_checked():
+    from mining_rover.mapping.hazards import HazardParams
+    assert HazardParams().crater_median_cells == 5
+    for bad in (2, 4, 7):
+        with pytest.raises(ValueError):
+            HazardParams(crater_median_cells=bad)

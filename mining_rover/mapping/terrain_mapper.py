@@ -14,6 +14,7 @@ import cv2
 import numpy as np
 
 from mining_rover.mapping.elevation_map import ElevationMap, MapParams, height_variance
+from mining_rover.mapping.despeckle import despeckle
 from mining_rover.mapping.hazards import HazardParams, Hazards, detect_hazards
 from mining_rover.mapping.traversability import (MAX_GRADED, Layers, TraversabilityParams, mark_lethal,
                                                  traversability)
@@ -57,11 +58,13 @@ class TerrainMapper:
                  hazard_params: HazardParams = HazardParams(),
                  error_model: StereoErrorModel = StereoErrorModel(),
                  T_base_cam=np.eye(4), max_points: int = 60000, classify_sigma_m: float = 0.05,
-                 self_box=None):
+                 self_box=None, despeckle_cells: int = 3):
         if not (classify_sigma_m > 0.0 and np.isfinite(classify_sigma_m)):
             raise ValueError(f'classify_sigma_m must be > 0, got {classify_sigma_m}')
         self.map = ElevationMap(map_params)
         self.classify_sigma_m = float(classify_sigma_m)
+        despeckle(np.zeros((1, 1), np.float32), despeckle_cells)   # ValueError for a bad window
+        self.despeckle_cells = int(despeckle_cells)
         # The rover's own body (drums, arms, wheels) in base_link: (xmin, xmax, ymin, ymax,
         # zmin, zmax), m. The cameras see the front drum; mapped, it would be a rock that
         # drives ahead of the rover forever.
@@ -112,7 +115,8 @@ class TerrainMapper:
         return n
 
     def confident_height(self) -> np.ndarray:
-        """Heights known to within ``classify_sigma_m`` (1 sigma); NaN elsewhere.
+        """Heights known to within ``classify_sigma_m`` (1 sigma), despeckled (a
+        ``despeckle_cells`` median: mapping/despeckle.py); NaN elsewhere.
 
         Slope, roughness, steps and hazards are only judged from these: a far cell seen
         once by stereo carries decimetres of noise (sigma_z grows with z^2), which would
@@ -122,7 +126,8 @@ class TerrainMapper:
         h = self.map.height
         with np.errstate(invalid='ignore'):
             sure = self.map.variance <= self.classify_sigma_m ** 2
-        return np.where(sure, h, np.nan).astype(h.dtype, copy=False)
+        sure_h = np.where(sure, h, np.nan).astype(np.float32, copy=False)
+        return despeckle(sure_h, self.despeckle_cells)
 
     def layers(self) -> Layers:
         return traversability(self.confident_height(), self.map.resolution, self.trav_params)

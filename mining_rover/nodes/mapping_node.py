@@ -99,12 +99,18 @@ def _params(contract) -> list:
               and all(v[i] < v[i + 1] for i in (0, 2, 4)) else 'needs 6 finite values, each min < max'),
         Param('classify_sigma_m', 0.05, 'judge slope, roughness, steps and hazards only from cells '
               'whose height is known to this (1 sigma), m; noisier cells stay unknown', 0.001, 1.0),
+        Param('despeckle_cells', 3, 'median window (cells) over the confident heights before '
+              'they are judged: removes stereo specks that would be painted lethal '
+              '(0 or 1: off; 3 or 5)', check=lambda v: None if v in (0, 1, 3, 5) else 'must be 0, 1, 3 or 5'),
         Param('rock_min_height_m', h.rock_min_height_m, 'rocks this tall or taller are hazards, m', 0.01, 5.0),
         Param('rock_max_diameter_m', h.rock_max_diameter_m, 'widest rock, m', 0.1, 10.0),
         Param('crater_min_depth_m', h.crater_min_depth_m, 'shallowest crater reported, m', 0.005, 10.0),
         Param('crater_min_diameter_m', h.crater_min_diameter_m, 'smallest crater reported, m', 0.05, 100.0),
         Param('crater_max_diameter_m', h.crater_max_diameter_m, 'widest crater found, m', 0.2, 100.0),
         Param('crater_margin_m', h.crater_margin_m, 'lethal margin around a crater, m', 0.0, 5.0),
+        Param('crater_median_cells', h.crater_median_cells, 'median window (cells) the crater detector '
+              'judges depressions on (0 or 1: none; 3 or 5)',
+              check=lambda v: None if v in (0, 1, 3, 5) else 'must be 0, 1, 3 or 5'),
         Param('mark_excavated', True, 'mark the ground under a digging drum (excavator/state: drums '
               'turning to dig with the arms lowered) as cut: a trench, not a crater or a wall'),
         Param('drum_reach_m', float(arm['pivot_x']), 'arm pivot distance from base_link along x, fore '
@@ -142,7 +148,8 @@ class MappingNode(Node):
         self.T_base_cam = xyzrpy_to_matrix(p['camera_xyz'], p['camera_rpy']) @ T_LINK_OPTICAL
         self.mapper = TerrainMapper(map_params, trav, hazard, error, self.T_base_cam, p['max_points'],
                                     classify_sigma_m=p['classify_sigma_m'],
-                                    self_box=p['self_filter_box'] if p['self_filter'] else None)
+                                    self_box=p['self_filter_box'] if p['self_filter'] else None,
+                                    despeckle_cells=p['despeckle_cells'])
         self._poses = deque(maxlen=200)     # (stamp_s, 4x4 map->base)
         self._last_xy = None
         self._last_cov_z = None

@@ -1,0 +1,40 @@
+"""The mission's survey turn at the lunar start, rendered by the embedded simulator and
+mapped with the mission's stereo and mapping settings (bench/elevation_accuracy.survey):
+the map must not invent hazards on ground the world has none on, and must keep the real
+ones in view. Before despeckling and the crater median, 6 % of the judged hazard-free
+cells were lethal (four false craters, one in the dig zone)."""
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip('mujoco')
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _bench():
+    spec = importlib.util.spec_from_file_location('bench_elevation_accuracy', REPO / 'bench' / 'elevation_accuracy.py')
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+@pytest.fixture(scope='module')
+def survey():
+    try:
+        return _bench().survey(16)
+    except Exception as exc:   # no EGL/GL context on this machine
+        if 'gl' in str(exc).lower() or 'egl' in str(exc).lower():
+            pytest.skip(f'MuJoCo cannot render here: {exc}')
+        raise
+
+
+def test_survey_turn_invents_no_hazards(survey):
+    assert survey['false_raw'] > 0.02            # the unfiltered map does: the test can fail
+    assert survey['false'] < 0.005
+
+
+def test_survey_turn_keeps_the_real_hazards(survey):
+    assert survey['true'] >= 0.8 * survey['true_raw'] > 0
