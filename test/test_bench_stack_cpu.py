@@ -1,19 +1,12 @@
 """bench/stack_cpu.py's Jetson run applies config/jetson.yaml to nodes the runner starts."""
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import yaml
-
-REPO = Path(__file__).resolve().parent.parent
+from bench_modules import REPO, load_bench
 
 
 def _bench():
-    spec = importlib.util.spec_from_file_location('bench_stack_cpu', REPO / 'bench' / 'stack_cpu.py')
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_bench('stack_cpu')
 
 
 def test_jetson_overrides_are_the_jetson_file_plus_the_camera_at_the_stereo_rate():

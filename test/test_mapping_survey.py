@@ -5,20 +5,14 @@ ones in view. Before despeckling and the crater median, 6 % of the judged hazard
 cells were lethal (four false craters, one in the dig zone)."""
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import pytest
+from bench_modules import load_bench
 
 pytest.importorskip('mujoco')
-REPO = Path(__file__).resolve().parent.parent
 
 
 def _bench():
-    spec = importlib.util.spec_from_file_location('bench_elevation_accuracy', REPO / 'bench' / 'elevation_accuracy.py')
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_bench('elevation_accuracy')
 
 
 @pytest.fixture(scope='module')
