@@ -53,6 +53,20 @@ def _params(node, name):
     return yaml.safe_load(config_path(name).read_text())[node]['ros__parameters']
 
 
+def _mapper(pipe, mp: dict, T_base_cam, T_map_base) -> TerrainMapper:
+    """A TerrainMapper with config/mapping.yaml's settings and ``pipe``'s stereo error model,
+    its grid fixed around ``T_map_base``."""
+    err_model = StereoErrorModel(focal_px=pipe.focal_px, baseline_m=pipe.baseline_m,
+                                 sigma_disparity_px=mp['sigma_disparity_px'],
+                                 floor_m=mp['height_floor_m'], max_range_m=mp['max_range_m'])
+    mapper = TerrainMapper(MapParams.from_dict({**mp, 'follow_robot': False}),
+                           hazard_params=HazardParams.from_dict(mp), error_model=err_model,
+                           T_base_cam=T_base_cam, max_points=mp['max_points'],
+                           classify_sigma_m=mp['classify_sigma_m'], despeckle_cells=mp['despeckle_cells'])
+    mapper.map._place(T_map_base[:2, 3])
+    return mapper
+
+
 class _SceneSource:
     """The rendered test scene, driven by setting the pose."""
 
@@ -140,21 +154,14 @@ def evaluate(frames: int, radiation: bool = False) -> dict:
         sp = StereoParams.from_dict(_params('stereo_node', 'stereo.yaml'))
         pipe = StereoPipeline(*ideal_stereo_pair(intr), sp)
         mp = _params('mapping_node', 'mapping.yaml')
-        err_model = StereoErrorModel(focal_px=pipe.focal_px, baseline_m=pipe.baseline_m,
-                                     sigma_disparity_px=mp['sigma_disparity_px'],
-                                     floor_m=mp['height_floor_m'], max_range_m=mp['max_range_m'])
         mapper = None
         bound_sum = np.zeros(0)
         for i in range(frames):
             left, right, T, Tb = src.view(i)
             if mapper is None:
                 T0 = T
-                mapper = TerrainMapper(MapParams.from_dict({**mp, 'follow_robot': False}),
-                                       hazard_params=HazardParams.from_dict(mp), error_model=err_model,
-                                       T_base_cam=Tb, max_points=mp['max_points'],
-                                       classify_sigma_m=mp['classify_sigma_m'],
-                                       despeckle_cells=mp['despeckle_cells'])
-                mapper.map._place(T0[:2, 3])
+                mapper = _mapper(pipe, mp, Tb, T0)
+                err_model = mapper.error
                 bound_sum = np.zeros_like(mapper.map.height, dtype=np.float64)
                 bound_n = np.zeros_like(bound_sum)
             res = pipe.process(left, right, 'rgb8')
@@ -210,9 +217,6 @@ def survey(views: int) -> dict:
         pipe = StereoPipeline(*ideal_stereo_pair(sim.camera_intrinsics()),
                               StereoParams.from_dict(_params('stereo_node', 'stereo.yaml')))
         mp = _params('mapping_node', 'mapping.yaml')
-        err_model = StereoErrorModel(focal_px=pipe.focal_px, baseline_m=pipe.baseline_m,
-                                     sigma_disparity_px=mp['sigma_disparity_px'],
-                                     floor_m=mp['height_floor_m'], max_range_m=mp['max_range_m'])
         x, y, yaw0 = sim.world.zones.start_xy_yaw
         mapper = None
         for k in range(views):
@@ -221,12 +225,7 @@ def survey(views: int) -> dict:
             left, right = sim.render_stereo()
             T = sim.ground_truth_pose()
             if mapper is None:
-                mapper = TerrainMapper(MapParams.from_dict({**mp, 'follow_robot': False}),
-                                       hazard_params=HazardParams.from_dict(mp), error_model=err_model,
-                                       T_base_cam=np.linalg.inv(T) @ sim.camera_pose('left'),
-                                       max_points=mp['max_points'], classify_sigma_m=mp['classify_sigma_m'],
-                                       despeckle_cells=mp['despeckle_cells'])
-                mapper.map._place(T[:2, 3])
+                mapper = _mapper(pipe, mp, np.linalg.inv(T) @ sim.camera_pose('left'), T)
             mapper.integrate(pipe.process(left, right, 'rgb8').points, T)
         xs, ys = mapper.map.cell_centres()
         X, Y = np.meshgrid(xs, ys)
@@ -241,8 +240,9 @@ def survey(views: int) -> dict:
         for tag, cells, hp in (('', mp['despeckle_cells'], configured),
                                ('_raw', 0, dataclasses.replace(configured, crater_median_cells=0))):
             mapper.despeckle_cells, mapper.hazard_params = cells, hp
-            judged = np.isfinite(mapper.confident_height())
-            lethal = mapper.costmap() == 100
+            height = mapper.confident_height()
+            judged = np.isfinite(height)
+            lethal = mapper.costmap(mapper.layers(height), mapper.hazards(height)) == 100
             free_truth = judged & ~near
             out['false' + tag] = float(np.mean(lethal[free_truth])) if free_truth.any() else None
             out['true' + tag] = int(np.sum(lethal & hazard))

@@ -104,7 +104,6 @@ def test_match_detections_counts():
     assert tp == 1 and precision == pytest.approx(1 / 3) and recall == 0.5
 
 
-
 def test_crater_median_window_is_checked():
     from mining_rover.mapping.hazards import HazardParams
     assert HazardParams().crater_median_cells == 5

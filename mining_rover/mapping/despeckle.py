@@ -17,7 +17,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from mining_rover.mapping.hazards import fill_unknown
+from mining_rover.mapping.hazards import check_median_window, fill_unknown
 
 
 def despeckle(height: np.ndarray, window_cells: int = 3) -> np.ndarray:
@@ -25,11 +25,9 @@ def despeckle(height: np.ndarray, window_cells: int = 3) -> np.ndarray:
     of the ``window_cells`` x ``window_cells`` cells around it; ``window_cells`` 0 or 1
     returns an unfiltered copy. ValueError for a window other than 0, 1, 3 or 5 (OpenCV's
     float32 median goes to 5)."""
-    k = int(window_cells)
+    k = check_median_window(window_cells, 'despeckle window')
     if k in (0, 1):
         return np.array(height, copy=True)
-    if k not in (3, 5):
-        raise ValueError(f'despeckle window must be 0, 1, 3 or 5 cells, got {window_cells}')
     h = np.asarray(height, dtype=np.float32)
     known = np.isfinite(h)
     out = h.copy()

@@ -50,6 +50,18 @@ class Crater:
     depth: float    # m, floor below the surrounding ground
 
 
+#: Median windows (cells) the mapping filters accept: 0 or 1 = none; OpenCV's float32
+#: median goes to 5.
+MEDIAN_WINDOWS = (0, 1, 3, 5)
+
+
+def check_median_window(cells, name: str) -> int:
+    """``cells`` as an int, or ValueError naming ``name`` when it is not in MEDIAN_WINDOWS."""
+    if cells not in MEDIAN_WINDOWS:
+        raise ValueError(f'{name} must be 0, 1, 3 or 5 cells, got {cells}')
+    return int(cells)
+
+
 @dataclass(frozen=True)
 class HazardParams:
     rock_min_height_m: float = 0.15
@@ -71,8 +83,7 @@ class HazardParams:
             raise ValueError('crater_max_diameter_m must exceed crater_min_diameter_m')
         if self.min_known_fraction > 1.0:
             raise ValueError(f'min_known_fraction must be <= 1, got {self.min_known_fraction}')
-        if self.crater_median_cells not in (0, 1, 3, 5):
-            raise ValueError(f'crater_median_cells must be 0, 1, 3 or 5, got {self.crater_median_cells}')
+        check_median_window(self.crater_median_cells, 'crater_median_cells')
 
     @classmethod
     def from_dict(cls, values: dict) -> 'HazardParams':

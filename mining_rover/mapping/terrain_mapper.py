@@ -15,7 +15,7 @@ import numpy as np
 
 from mining_rover.mapping.elevation_map import ElevationMap, MapParams, height_variance
 from mining_rover.mapping.despeckle import despeckle
-from mining_rover.mapping.hazards import HazardParams, Hazards, detect_hazards
+from mining_rover.mapping.hazards import HazardParams, Hazards, check_median_window, detect_hazards
 from mining_rover.mapping.traversability import (MAX_GRADED, Layers, TraversabilityParams, mark_lethal,
                                                  traversability)
 
@@ -63,8 +63,7 @@ class TerrainMapper:
             raise ValueError(f'classify_sigma_m must be > 0, got {classify_sigma_m}')
         self.map = ElevationMap(map_params)
         self.classify_sigma_m = float(classify_sigma_m)
-        despeckle(np.zeros((1, 1), np.float32), despeckle_cells)   # ValueError for a bad window
-        self.despeckle_cells = int(despeckle_cells)
+        self.despeckle_cells = check_median_window(despeckle_cells, 'despeckle_cells')
         # The rover's own body (drums, arms, wheels) in base_link: (xmin, xmax, ymin, ymax,
         # zmin, zmax), m. The cameras see the front drum; mapped, it would be a rock that
         # drives ahead of the rover forever.
@@ -129,11 +128,16 @@ class TerrainMapper:
         sure_h = np.where(sure, h, np.nan).astype(np.float32, copy=False)
         return despeckle(sure_h, self.despeckle_cells)
 
-    def layers(self) -> Layers:
-        return traversability(self.confident_height(), self.map.resolution, self.trav_params)
+    def layers(self, height: np.ndarray | None = None) -> Layers:
+        """Traversability layers of ``height`` (default: confident_height(); pass it in
+        when the hazards are judged on the same grid: it costs a median filter)."""
+        height = self.confident_height() if height is None else height
+        return traversability(height, self.map.resolution, self.trav_params)
 
-    def hazards(self) -> Hazards:
-        return detect_hazards(self.confident_height(), self.map.resolution, self.map.origin,
+    def hazards(self, height: np.ndarray | None = None) -> Hazards:
+        """Rocks and craters of ``height`` (default: confident_height())."""
+        height = self.confident_height() if height is None else height
+        return detect_hazards(height, self.map.resolution, self.map.origin,
                               self.hazard_params, excavated=self.excavated_zone())
 
     def excavated_zone(self) -> np.ndarray:
@@ -153,8 +157,12 @@ class TerrainMapper:
         and rough, but the rover made them at a depth it can drive (the executive plans
         the cut), and must be able to leave its own trench; the planner still prefers
         uncut ground."""
-        layers = layers or self.layers()
-        hazards = hazards or self.hazards()
+        if layers is None or hazards is None:
+            height = self.confident_height()
+            if layers is None:
+                layers = self.layers(height)
+            if hazards is None:
+                hazards = self.hazards(height)
         cost = layers.cost
         ex = self.excavated_zone()
         if ex.any():

@@ -36,7 +36,7 @@ from visualization_msgs.msg import Marker, MarkerArray
 from mining_rover.contract import load_contract
 from mining_rover.description import T_LINK_OPTICAL, left_camera_xyz_rpy, xyzrpy_to_matrix
 from mining_rover.mapping.elevation_map import MapParams
-from mining_rover.mapping.hazards import HazardParams
+from mining_rover.mapping.hazards import MEDIAN_WINDOWS, HazardParams
 from mining_rover.mapping.terrain_mapper import StereoErrorModel, TerrainMapper
 from mining_rover.mapping.traversability import TraversabilityParams
 from mining_rover.paths import rover_config
@@ -50,6 +50,10 @@ from mining_rover.ros.runtime import main_wrapper
 LOG_THROTTLE_S = 5.0
 def _focal_from_contract(contract) -> float:
     return contract.camera_width / (2.0 * math.tan(contract.camera_hfov_rad / 2.0))
+
+
+def _median_window(v) -> str | None:
+    return None if v in MEDIAN_WINDOWS else 'must be 0, 1, 3 or 5'
 
 
 def _params(contract) -> list:
@@ -101,7 +105,7 @@ def _params(contract) -> list:
               'whose height is known to this (1 sigma), m; noisier cells stay unknown', 0.001, 1.0),
         Param('despeckle_cells', 3, 'median window (cells) over the confident heights before '
               'they are judged: removes stereo specks that would be painted lethal '
-              '(0 or 1: off; 3 or 5)', check=lambda v: None if v in (0, 1, 3, 5) else 'must be 0, 1, 3 or 5'),
+              '(0 or 1: off; 3 or 5)', check=_median_window),
         Param('rock_min_height_m', h.rock_min_height_m, 'rocks this tall or taller are hazards, m', 0.01, 5.0),
         Param('rock_max_diameter_m', h.rock_max_diameter_m, 'widest rock, m', 0.1, 10.0),
         Param('crater_min_depth_m', h.crater_min_depth_m, 'shallowest crater reported, m', 0.005, 10.0),
@@ -110,7 +114,7 @@ def _params(contract) -> list:
         Param('crater_margin_m', h.crater_margin_m, 'lethal margin around a crater, m', 0.0, 5.0),
         Param('crater_median_cells', h.crater_median_cells, 'median window (cells) the crater detector '
               'judges depressions on (0 or 1: none; 3 or 5)',
-              check=lambda v: None if v in (0, 1, 3, 5) else 'must be 0, 1, 3 or 5'),
+              check=_median_window),
         Param('mark_excavated', True, 'mark the ground under a digging drum (excavator/state: drums '
               'turning to dig with the arms lowered) as cut: a trench, not a crater or a wall'),
         Param('drum_reach_m', float(arm['pivot_x']), 'arm pivot distance from base_link along x, fore '
@@ -266,8 +270,9 @@ class MappingNode(Node):
         t0 = time.perf_counter()
         m = self.mapper.map
         m.clear_stale(self.get_clock().now().nanoseconds * 1e-9)
-        layers = self.mapper.layers()
-        hazards = self.mapper.hazards()
+        height = self.mapper.confident_height()
+        layers = self.mapper.layers(height)
+        hazards = self.mapper.hazards(height)
         cost = self.mapper.costmap(layers, hazards)
         self.last_hazards = hazards
         layers_ms = 1e3 * (time.perf_counter() - t0)
