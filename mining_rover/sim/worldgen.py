@@ -63,31 +63,35 @@ class WorldDef:
     seed: int = 0
 
 
+#: The excavation site: start, dig zone and berm laid out as RASSOR-class operations are
+#: (Mueller et al. 2013, "Design of an excavation robot: Regolith Advanced Surface Systems
+#: Operations Robot (RASSOR) 1.0", ASCE Earth & Space): the berm a few metres from the dig
+#: face, so a cycle is cutting, not driving. Long traverses to a distant site are a
+#: separate capability (the map is fused to 5 m around the rover).
+SITE = dict(start=(-2.5, -1.5, 0.5), dig=(1.0, 0.5, 1.5), berm=(-2.5, 2.0, 1.2))
+
 WORLDS = {w.name: w for w in [
     WorldDef('moon_south_pole', 1.62,
              'Moon surface gravity 1.62 m/s^2: NASA NSSDCA Moon Fact Sheet '
              '(nssdc.gsfc.nasa.gov/planetary/factsheet/moonfact.html)',
              size=24.0, n=257, temperature_k=100.0, sun_elevation_deg=5.0,
              sun_source='sun within a few degrees of the horizon near the lunar south pole '
-                        '(Mazarico et al. 2011, Icarus 211, 1066)', seed=1,
-             # an excavate-haul-dump site laid out as RASSOR-class operations are: the
-             # berm a few metres from the dig face, so a cycle is cutting, not driving
-             start=(-2.5, -1.5, 0.5), dig=(1.0, 0.5, 1.5), berm=(-2.5, 2.0, 1.2)),
+                        '(Mazarico et al. 2011, Icarus 211, 1066)', seed=1, **SITE),
     WorldDef('psyche', 0.144,
              '(16) Psyche surface gravity ~0.144 m/s^2: NASA Psyche mission facts '
              '(psyche.asu.edu; Elkins-Tanton et al. 2020, JGR Planets 125)',
              temperature_k=110.0, sun_elevation_deg=25.0, density=(2500.0, 3500.0),
              cohesion=(50.0, 500.0), friction=(30.0, 45.0),
              regolith_source='metal-rich regolith: assumed bulk density 2.5-3.5 g/cm^3 '
-                             '(Elkins-Tanton et al. 2020)', seed=2),
+                             '(Elkins-Tanton et al. 2020)', seed=2, **SITE),
     WorldDef('vesta', 0.25,
              '4 Vesta surface gravity ~0.22-0.25 m/s^2: Dawn (Russell et al. 2012, Science 336, 684)',
              temperature_k=180.0, sun_elevation_deg=20.0, density=(1300.0, 1700.0),
-             cohesion=(50.0, 600.0), seed=3),
+             cohesion=(50.0, 600.0), seed=3, **SITE),
     WorldDef('ceres', 0.28,
              '1 Ceres surface gravity ~0.28 m/s^2: Dawn (NASA Ceres in depth; Russell et al. 2016, Science 353)',
              temperature_k=160.0, sun_elevation_deg=20.0, density=(1200.0, 1600.0),
-             cohesion=(100.0, 1500.0), friction=(25.0, 40.0), seed=4),
+             cohesion=(100.0, 1500.0), friction=(25.0, 40.0), seed=4, **SITE),
     WorldDef('rubble_pile', 5e-5,
              'Bennu-like rubble-pile asteroid, surface acceleration of order 1e-5..1e-4 m/s^2 '
              '(OSIRIS-REx: Scheeres et al. 2019, Nature Astronomy 3, 352; Lauretta et al. 2019, Nature 568, 55)',
@@ -106,7 +110,7 @@ WORLDS = {w.name: w for w in [
              sun_elevation_deg=35.0, ambient=0.25, density=(1200.0, 1600.0),
              cohesion=(200.0, 3000.0), friction=(30.0, 40.0),
              regolith_source='Martian soil: cohesion 0-several kPa, friction 30-40 deg '
-                             '(Sullivan et al. 2011, JGR 116)', seed=6),
+                             '(Sullivan et al. 2011, JGR 116)', seed=6, **SITE),
     WorldDef('lunabotics_arena', 9.81, 'standard gravity 9.80665 m/s^2 (Earth, NASA KSC Artemis Arena)',
              size=8.0, n=129, pressure_pa=101325.0, density_kgpm3=1.2, temperature_k=293.0,
              atmosphere_source='indoor arena at sea level (ISA)', sun_elevation_deg=60.0, ambient=0.35,
