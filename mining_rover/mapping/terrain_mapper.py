@@ -13,9 +13,10 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from mining_rover.mapping.elevation_map import ElevationMap, MapParams, height_variance
 from mining_rover.mapping.despeckle import despeckle
+from mining_rover.mapping.elevation_map import ElevationMap, MapParams, height_variance
 from mining_rover.mapping.hazards import HazardParams, Hazards, check_median_window, detect_hazards
+from mining_rover.mapping.self_occlusion import seen_through
 from mining_rover.mapping.traversability import (MAX_GRADED, Layers, TraversabilityParams, mark_lethal,
                                                  traversability)
 
@@ -74,6 +75,10 @@ class TerrainMapper:
                 raise ValueError(f'self_box must be finite (xmin, xmax, ymin, ymax, zmin, zmax) '
                                  f'with each min < max, got {self_box}')
             self.self_box = b
+        # Drums in base_link (mapping/self_occlusion.py): points seen through one are the
+        # drum mismatched by SGBM, never ground. Set per frame from the arm angle.
+        self.occluders = ()
+        self.last_occluded = 0
         self.trav_params = trav_params
         self.hazard_params = hazard_params
         self.error = error_model
@@ -95,13 +100,20 @@ class TerrainMapper:
             raise ValueError(f'points must be (N, 3), got shape {pts.shape}')
         ok = np.isfinite(pts).all(axis=1) & (pts[:, 2] > 0.0) & (pts[:, 2] <= self.error.max_range_m)
         pts = pts[ok]
-        if self.self_box is not None and len(pts):
-            b = self.self_box
+        self.last_occluded = 0
+        if (self.self_box is not None or self.occluders) and len(pts):
             Rb, tb = self.T_base_cam[:3, :3].astype(np.float32), self.T_base_cam[:3, 3].astype(np.float32)
             pb = pts @ Rb.T + tb
-            inside = ((pb[:, 0] >= b[0]) & (pb[:, 0] <= b[1]) & (pb[:, 1] >= b[2]) & (pb[:, 1] <= b[3])
-                      & (pb[:, 2] >= b[4]) & (pb[:, 2] <= b[5]))
-            pts = pts[~inside]
+            drop = np.zeros(len(pts), bool)
+            if self.self_box is not None:
+                b = self.self_box
+                drop |= ((pb[:, 0] >= b[0]) & (pb[:, 0] <= b[1]) & (pb[:, 1] >= b[2]) & (pb[:, 1] <= b[3])
+                         & (pb[:, 2] >= b[4]) & (pb[:, 2] <= b[5]))
+            if self.occluders:
+                shadow = seen_through(pb, tb, self.occluders)
+                self.last_occluded = int(np.count_nonzero(shadow & ~drop))
+                drop |= shadow
+            pts = pts[~drop]
         if len(pts) > self.max_points:
             pts = pts[self._rng.choice(len(pts), self.max_points, replace=False)]
         self.map.move_to(*T_map_base[:2, 3])

@@ -10,7 +10,8 @@ Publishes (docs/INTERFACES.md): map/elevation and map/elevation_variance (32FC1,
 as the costmap), map/elevation_cloud, map/costmap (OccupancyGrid, MAP = TRANSIENT_LOCAL),
 map/hazards (MarkerArray: ns ``craters`` cylinders, pose = centre, scale.x = diameter,
 scale.z = depth; ns ``rocks``, pose = centre, scale.z = height; a DELETEALL marker first),
-map/timing (DiagnosticStatus: update_ms, cells_known, layers_ms).
+map/timing (DiagnosticStatus: update_ms, cells_known, layers_ms, points_shadowed: points
+dropped so far because their line of sight crosses a drum, ``self_shadow``).
 
 Clouds are fused in their callback (a vectorised update of a few ms); layers, hazards and
 the costmap are computed on a ``publish_rate_hz`` timer. Dropped with a throttled reason,
@@ -37,6 +38,7 @@ from mining_rover.contract import load_contract
 from mining_rover.description import T_LINK_OPTICAL, left_camera_xyz_rpy, xyzrpy_to_matrix
 from mining_rover.mapping.elevation_map import MapParams
 from mining_rover.mapping.hazards import MEDIAN_WINDOWS, HazardParams
+from mining_rover.mapping.self_occlusion import drum_on_arm
 from mining_rover.mapping.terrain_mapper import StereoErrorModel, TerrainMapper
 from mining_rover.mapping.traversability import TraversabilityParams
 from mining_rover.paths import rover_config
@@ -101,6 +103,9 @@ def _params(contract) -> list:
               'reach 1.06 m fore and aft: rover.yaml arm.pivot_x + arm.length + drum.radius)',
               check=lambda v: None if len(v) == 6 and all(math.isfinite(x) for x in v)
               and all(v[i] < v[i + 1] for i in (0, 2, 4)) else 'needs 6 finite values, each min < max'),
+        Param('self_shadow', True, 'drop points whose line of sight crosses a drum (at the arm angle of '
+              'excavator/state): SGBM mismatches a lit drum onto the hidden ground behind it'),
+        Param('self_shadow_margin_m', 0.03, 'the drums are widened by this for the shadow test, m', 0.0, 0.5),
         Param('classify_sigma_m', 0.05, 'judge slope, roughness, steps and hazards only from cells '
               'whose height is known to this (1 sigma), m; noisier cells stay unknown', 0.001, 1.0),
         Param('despeckle_cells', 3, 'median window (cells) over the confident heights before '
@@ -159,6 +164,7 @@ class MappingNode(Node):
         self._last_cov_z = None
         self.clouds_fused = 0
         self.clouds_dropped = 0
+        self.points_shadowed = 0
         self.last_hazards = None
 
         self._pub_elev = self.create_publisher(Image, 'map/elevation', qos.MAP)
@@ -169,7 +175,7 @@ class MappingNode(Node):
         self._pub_timing = self.create_publisher(DiagnosticStatus, 'map/timing', qos.STATE)
         self.create_subscription(PointCloud2, 'stereo/points', self._on_cloud, qos.SENSOR)
         self.create_subscription(Odometry, 'odom', self._on_odom, qos.STATE)
-        if p['mark_excavated']:
+        if p['mark_excavated'] or p['self_shadow']:
             self.create_subscription(DiagnosticStatus, 'excavator/state', self._on_excavator, qos.STATE)
         if p['use_camera_info']:
             self.create_subscription(CameraInfo, contract.right.info, self._on_info, qos.SENSOR)
@@ -231,7 +237,13 @@ class MappingNode(Node):
                                       throttle_duration_sec=LOG_THROTTLE_S)
             return
         c = self.cfg
-        if not (math.isfinite(arm) and math.isfinite(drum)) or not self._poses:
+        if not (math.isfinite(arm) and math.isfinite(drum)):
+            self.get_logger().warning('excavator/state with a non-finite arm/drum value: ignored',
+                                      throttle_duration_sec=LOG_THROTTLE_S)
+            return
+        if c['self_shadow']:
+            self._set_drums(arm)
+        if not c['mark_excavated'] or not self._poses:
             return
         if drum < c['dig_min_drum_radps'] or arm < c['dig_min_arm_rad']:
             return
@@ -240,6 +252,19 @@ class MappingNode(Node):
         along, across = c['drum_footprint_m']
         for side in (1.0, -1.0):
             self.mapper.mark_tool(T, (side * reach, 0.0), along / 2.0, across / 2.0)
+
+    def _set_drums(self, arm_rad: float) -> None:
+        """Front and rear drum at ``arm_rad`` (both arms move together) for the shadow test."""
+        c = self.cfg
+        diameter, length = c['drum_footprint_m']
+        first = not self.mapper.occluders
+        self.mapper.occluders = tuple(
+            drum_on_arm(c['drum_reach_m'], c['arm_length_m'], arm_rad, diameter / 2.0, length,
+                        front=front, margin_m=c['self_shadow_margin_m']) for front in (True, False))
+        if first:
+            d = self.mapper.occluders[0]
+            self.get_logger().info(f'self shadow: front drum at x {d.x:.2f} m, z {d.z:.2f} m '
+                                   f'(arm {arm_rad:.2f} rad); points seen through a drum are dropped')
 
     def _pose_at(self, stamp_s: float):
         if not self._poses:
@@ -263,6 +288,7 @@ class MappingNode(Node):
         except ValueError as exc:
             return self._drop(f'malformed cloud: {exc}')
         self.clouds_fused += 1
+        self.points_shadowed += self.mapper.last_occluded
 
     # -- outputs ----------------------------------------------------------------------
     def _publish(self) -> None:
@@ -292,7 +318,8 @@ class MappingNode(Node):
                                   message=f'{len(hazards.rocks)} rocks, {len(hazards.craters)} craters')
         status.values = [KeyValue(key='update_ms', value=f'{self.mapper.last_update_ms:.3f}'),
                          KeyValue(key='cells_known', value=str(int(rows.size))),
-                         KeyValue(key='layers_ms', value=f'{layers_ms:.3f}')]
+                         KeyValue(key='layers_ms', value=f'{layers_ms:.3f}'),
+                         KeyValue(key='points_shadowed', value=str(self.points_shadowed))]
         self._pub_timing.publish(status)
 
     def _markers(self, hazards, frame, stamp) -> MarkerArray:
