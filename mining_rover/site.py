@@ -34,7 +34,7 @@ def site_parameters(world: str) -> dict:
         'drive': {**drive, 'initial_x_m': float(spec.zones.start_xy_yaw[0]),
                   'initial_y_m': float(spec.zones.start_xy_yaw[1]),
                   'initial_yaw_rad': float(spec.zones.start_xy_yaw[2])},
-        'excavator': {'gravity_mps2': g},   # the drums' static weigh
+        'excavator': {'gravity_mps2': g},   # the drums' static weigh, the arms' swing limits
     }
 
 

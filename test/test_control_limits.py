@@ -4,7 +4,8 @@ import math
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from mining_rover.control.limits import ActuatorLimits, MotionLimiter, ThermalDerate, finite
+from mining_rover.control.limits import (ARM_WEIGHT_SHARE, ActuatorLimits, ArmSwingLimits, MotionLimiter,
+                                         ThermalDerate, finite)
 
 targets = st.lists(st.one_of(st.floats(-50, 50, allow_nan=False),
                              st.sampled_from([math.nan, math.inf, -math.inf, 1e300])),
@@ -105,3 +106,28 @@ def test_sites_lower_the_limits_only_where_gravity_demands():
     # the rubble pile's milligravity gives limits far below any useful speed, but legal ones
     m, d = gravity_limits(5e-5)
     assert 0 < m['max_linear_mps'] < 0.01 and 0 < d['max_linear_accel'] < 1e-4
+
+
+def test_arm_swing_limits_keep_the_wheels_loaded():
+    rover, swung, arm = 79.5, 52.0, 0.45
+    moon = ArmSwingLimits.for_gravity(1.62, rover, swung, arm, 1.0, 2.0)
+    assert moon.max_radps == 1.0                        # the motor's rating rules on the Moon
+    psyche = ArmSwingLimits.for_gravity(0.144, rover, swung, arm, 1.0, 2.0)
+    assert psyche.max_radps < 0.4 and psyche.max_radps2 < 0.15
+    # the peak pivot reaction m L (alpha + omega^2) stays within half the weight
+    reaction = swung * arm * (psyche.max_radps2 + psyche.max_radps ** 2)
+    assert reaction == pytest.approx(ARM_WEIGHT_SHARE * rover * 0.144)
+    assert ArmSwingLimits.for_gravity(0.0, rover, swung, arm, 1.0, 2.0) == ArmSwingLimits(1.0, 2.0)
+    for bad in ((-1.0, rover, swung, arm, 1.0, 2.0), (0.144, rover, 0.0, arm, 1.0, 2.0),
+                (math.nan, rover, swung, arm, 1.0, 2.0), (0.144, rover, swung, arm, 1.0, 2.0, 1.5)):
+        with pytest.raises(ValueError):
+            ArmSwingLimits.for_gravity(*bad)
+
+
+def test_swing_time_is_a_trapezoid():
+    lim = ArmSwingLimits(1.0, 2.0)
+    assert lim.swing_time_s(0.0) == 0.0
+    assert lim.swing_time_s(0.5) == pytest.approx(2.0 * math.sqrt(0.5 / 2.0))   # triangular
+    assert lim.swing_time_s(-1.2) == pytest.approx(1.2 / 1.0 + 1.0 / 2.0)      # cruise at 1 rad/s
+    times = [lim.swing_time_s(a) for a in (0.1, 0.4, 0.5, 0.6, 1.0)]
+    assert times == sorted(times)

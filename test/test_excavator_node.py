@@ -59,7 +59,7 @@ def call(rig, srv_type, name, request):
 
 def test_drums_counter_rotate_arms_follow_and_silence_stops(rig):
     fake, node = rig['fake'], rig['node']
-    stream(rig, drum=2.0, arm=0.3)
+    stream(rig, drum=2.0, arm=0.3, duration_s=1.2)   # the arm swings 0.3 rad in ~0.8 s (1 rad/s, 2 rad/s^2)
     gear = node.cfg.drum_gear_ratio
     # + digs for each drum joint; the rear drum motor is mounted mirrored.
     assert fake.axis(6).input_vel == pytest.approx(2.0 / (2 * math.pi) * gear, rel=1e-5)
@@ -82,7 +82,7 @@ def test_drums_counter_rotate_arms_follow_and_silence_stops(rig):
 
 def test_arm_position_clamped_nan_rejected(rig):
     fake, node = rig['fake'], rig['node']
-    stream(rig, arm=5.0, duration_s=0.3)
+    stream(rig, arm=5.0, duration_s=1.5)          # swings to the lowered limit, 0.6 rad
     assert fake.axis(4).input_pos == pytest.approx(0.6 / (2 * math.pi) * node.cfg.arm_gear_ratio, rel=1e-4)
     stream(rig, arm=math.nan, drum=math.nan, duration_s=0.3)
     assert fake.axis(4).input_pos == pytest.approx(0.6 / (2 * math.pi) * node.cfg.arm_gear_ratio, rel=1e-4)
@@ -94,7 +94,7 @@ def test_dump_sequence(rig):
     res = call(rig, Trigger, '/excavator/dump', Trigger.Request())
     assert res.success
     raised = -0.6 / (2 * math.pi) * node.cfg.arm_gear_ratio
-    assert ros.spin_until(lambda: fake.axis(4).input_pos == pytest.approx(raised, rel=1e-4), 1.0)
+    assert ros.spin_until(lambda: fake.axis(4).input_pos == pytest.approx(raised, rel=1e-4), 2.5)
     assert ros.spin_until(lambda: fake.axis(6).input_vel < 0 and fake.axis(7).input_vel > 0, 2.0)
     assert ros.spin_until(lambda: any(kv.key == 'dumping' and kv.value == '1'
                                       for s in rig['states'] for kv in s.values), 2.0)
@@ -106,7 +106,7 @@ def test_dump_front_only_reverses_the_front_drum(rig):
     res = call(rig, Trigger, '/excavator/dump_front', Trigger.Request())
     assert res.success and 'front_drum_joint' in res.message
     raised = -0.6 / (2 * math.pi) * node.cfg.arm_gear_ratio
-    assert ros.spin_until(lambda: fake.axis(4).input_pos == pytest.approx(raised, rel=1e-4), 1.0)
+    assert ros.spin_until(lambda: fake.axis(4).input_pos == pytest.approx(raised, rel=1e-4), 2.5)
     assert ros.spin_until(lambda: fake.axis(6).input_vel < 0, 2.0)
     assert fake.axis(7).input_vel == 0.0                        # the rear drum is not over the berm
     assert fake.axis(5).input_pos == pytest.approx(0.0, abs=1e-6)  # its arm stays where it was
@@ -175,3 +175,32 @@ def test_weighs_each_drum_from_its_arm_torque(ros):
         assert node.model.fill_kg == pytest.approx({'front_drum_joint': 7.0, 'rear_drum_joint': 3.0})
     finally:
         node.shutdown()
+
+
+def test_arms_swing_gently_enough_to_keep_the_wheels_down_on_psyche(ros):
+    """On Psyche (g 0.144) a step arm command is followed as a slow trapezoidal swing: the
+    commanded angle never moves faster than the gravity limit, and the dump waits for it."""
+    channel = f'exc_{os.getpid()}_{next(_channels)}'
+    fake = FakeOdrive(channel, [*ARMS, *DRUMS], watchdog_timeout_s=0.3).start()
+    node = ros.add(ExcavatorNode(context=ros.context, parameter_overrides=[
+        Parameter('backend', value='odrive_can'), Parameter('can_interface', value='virtual'),
+        Parameter('can_channel', value=channel), Parameter('gravity_mps2', value=0.144)]))
+    try:
+        limits = node.arm_swing
+        assert limits.max_radps < 0.5 * node.cfg.arm_max_radps and limits.max_radps2 < 0.2
+        assert node.model.cfg.dump_raise_time_s >= limits.swing_time_s(1.2)
+        helper = ros.node('exc_swing_helper')
+        arm = helper.create_publisher(Float64, '/excavator/arm_position', qos.COMMAND)
+        to_rad = 2 * math.pi / node.cfg.arm_gear_ratio
+        samples = []
+        for _ in range(40):                                      # 2 s of a step to +0.5 rad
+            arm.publish(Float64(data=0.5))
+            ros.spin_for(0.05)
+            samples.append((node.get_clock().now().nanoseconds * 1e-9, fake.axis(4).input_pos * to_rad))
+        moved = samples[-1][1] - samples[0][1]
+        assert 0.0 < moved < 0.5
+        rates = [(b[1] - a[1]) / (b[0] - a[0]) for a, b in zip(samples, samples[1:]) if b[0] > a[0]]
+        assert max(rates) <= limits.max_radps * 1.5               # 1.5: sample timing jitter
+    finally:
+        node.shutdown()
+        fake.stop()

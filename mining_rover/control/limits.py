@@ -231,3 +231,48 @@ class TraversalLimits:
         a = mu * gravity_mps2
         half = track_width_m / 2.0
         return cls(v, v / half, a, a / half)
+
+
+#: Share of the rover's weight an arm swing may put on, or take off, its wheels. The
+#: swung drums' reaction at the pivots peaks at m L (alpha + omega^2) (tangential plus
+#: centripetal, rigid-body dynamics); kept under half the weight, the wheels stay loaded.
+#: Measured without it on Psyche (g = 0.144, 2026-12-04): the arms raised two full drums
+#: at ~2 rad/s at the end of a cut and threw the 100 kg rover 2.3 m into the air.
+ARM_WEIGHT_SHARE = 0.5
+
+
+@dataclass(frozen=True)
+class ArmSwingLimits:
+    """Arm speed (rad/s) and acceleration (rad/s^2) that keep the rover's wheels on the
+    ground in gravity g while the arms swing their drums."""
+    max_radps: float
+    max_radps2: float
+
+    @classmethod
+    def for_gravity(cls, gravity_mps2: float, rover_mass_kg: float, swung_mass_kg: float,
+                    arm_length_m: float, rated_radps: float, rated_radps2: float,
+                    weight_share: float = ARM_WEIGHT_SHARE) -> 'ArmSwingLimits':
+        """``swung_mass_kg``: everything the arms swing together (arms, drums, a full load),
+        taken at the drum axis ``arm_length_m`` out (conservative). The share of the weight
+        is split evenly between the centripetal and the tangential term. ``gravity_mps2`` 0
+        (body unknown): the rated limits."""
+        if not (finite(gravity_mps2, rover_mass_kg, swung_mass_kg, arm_length_m, rated_radps,
+                       rated_radps2, weight_share) and gravity_mps2 >= 0.0 and rover_mass_kg > 0.0
+                and swung_mass_kg > 0.0 and arm_length_m > 0.0 and rated_radps > 0.0
+                and rated_radps2 > 0.0 and 0.0 < weight_share <= 1.0):
+            raise ValueError(f'arm swing limits need gravity >= 0, masses, arm length and rated limits > 0 '
+                             f'and a weight share in (0, 1], got g {gravity_mps2}, rover {rover_mass_kg} kg, '
+                             f'swung {swung_mass_kg} kg, arm {arm_length_m} m, rated {rated_radps} rad/s, '
+                             f'{rated_radps2} rad/s^2, share {weight_share}')
+        if gravity_mps2 == 0.0:
+            return cls(rated_radps, rated_radps2)
+        k = weight_share * rover_mass_kg * gravity_mps2 / (2.0 * swung_mass_kg * arm_length_m)
+        return cls(min(rated_radps, math.sqrt(k)), min(rated_radps2, k))
+
+    def swing_time_s(self, angle_rad: float) -> float:
+        """Time a trapezoidal swing through ``angle_rad`` takes from rest to rest."""
+        a = abs(angle_rad)
+        w, al = self.max_radps, self.max_radps2
+        if a <= w * w / al:                        # triangular: never reaches max speed
+            return 2.0 * math.sqrt(a / al)
+        return a / w + w / al

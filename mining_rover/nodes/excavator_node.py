@@ -14,6 +14,13 @@ mining_rover.site); left at 0 it is off and the fill is the cutting-energy estim
 alone. excavator/state reports ``weighed_fill_kg``, ``weigh_age_s`` (since the stalest
 drum's last weigh; inf: not every drum weighed yet, nan: weigh off) and ``weigh_count``
 (weighs every drum has had; -1: weigh off), which the executive waits on to count a cut.
+
+Every arm position command is followed as a trapezoidal swing (a jerk-limited
+MotionLimiter on the position: speed <= the arm speed, acceleration <= the arm
+acceleration), whatever the backend: a step command to a stiff position servo swings the
+arms at the servo's pace. In low gravity both limits come down to what keeps the wheels
+loaded (control.limits.ArmSwingLimits: on Psyche 0.33 rad/s and 0.11 rad/s^2), and the
+dump's raise time grows to the swing it needs.
 """
 from __future__ import annotations
 
@@ -30,7 +37,7 @@ from std_srvs.srv import Trigger
 
 from mining_rover.contract import load_contract
 from mining_rover.control.excavator import LUNAR_BULK_DENSITY_KG_M3, Excavator, ExcavatorConfig
-from mining_rover.control.limits import ActuatorLimits, finite
+from mining_rover.control.limits import ARM_WEIGHT_SHARE, ActuatorLimits, ArmSwingLimits, MotionLimiter, finite
 from mining_rover.drivers.backend import CallbackBackend, JointConfig
 from mining_rover.drivers.odrive_can import AxisConfig, OdriveCanBackend, bus_factory
 from mining_rover.nodes.drive_node import DriveConfig, common
@@ -42,6 +49,12 @@ from mining_rover.ros.params import Param, declare_and_read
 #: Densest lunar regolith, kg/m^3 (1.3-1.9 g/cm^3: Carrier, Olhoeft & Mendell, Lunar
 #: Sourcebook 1991, ch. 9): the default top of a weigh is the drum volume full of it.
 DENSEST_REGOLITH_KG_M3 = 1900.0
+
+
+def _rover_mass_kg(rover: dict) -> float:
+    """Chassis, mast, four wheels, two arms and two empty drums (rover.yaml), kg."""
+    return float(rover['chassis']['mass'] + rover['mast']['mass'] + 4 * rover['wheel']['mass']
+                 + 2 * rover['arm']['mass'] + 2 * rover['drum']['mass'])
 
 
 def _params(rover: dict) -> list:
@@ -56,6 +69,12 @@ def _params(rover: dict) -> list:
         Param('arm_lower_rad', float(a['lower_limit']), 'arm position limit, raised end, rad', -3.2, 3.2),
         Param('arm_upper_rad', float(a['upper_limit']), 'arm position limit, lowered end, rad', -3.2, 3.2),
         Param('arm_max_radps', float(a['max_velocity']), 'arm speed limit, rad/s', 0.01, 20.0),
+        Param('arm_max_radps2', 2.0, 'arm acceleration limit, rad/s^2 (the trapezoidal swing every '
+              'arm position command follows; lower on a small body: arm_swing_weight_share)', 0.01, 100.0),
+        Param('arm_swing_weight_share', ARM_WEIGHT_SHARE, "share of the rover's weight an arm swing may "
+              'put on or take off the wheels (needs gravity_mps2); sets the arm speed and acceleration '
+              'in low gravity', 0.01, 1.0),
+        Param('rover_mass_kg', _rover_mass_kg(rover), 'whole rover, empty, kg (rover.yaml)', 1.0, 10000.0),
         Param('drum_capacity_kg', capacity, 'regolith one drum holds, kg', 0.01, 1000.0),
         Param('free_torque_nm', 1.0, 'torque of a free-spinning drum (friction), N m', 0.0, 100.0),
         Param('specific_cutting_energy_j_per_kg', 500.0, 'cutting energy per kg excavated, J/kg', 1.0, 1e6),
@@ -116,10 +135,21 @@ class ExcavatorNode(DriverNode):
         self.end_of = {d: d.split('_drum')[0] for d in self.drums}
         self.arm_of = {d: next((a for a in self.arms if a.startswith(self.end_of[d] + '_')), None)
                        for d in self.drums}
+        # Both arms swing together, each with its drum full: taken at the drum axis.
+        swung = 2.0 * (c.arm_mass_kg + c.drum_mass_kg + c.drum_capacity_kg)
+        self.arm_swing = ArmSwingLimits.for_gravity(c.gravity_mps2, c.rover_mass_kg, swung, c.arm_length_m,
+                                                    c.arm_max_radps, c.arm_max_radps2, c.arm_swing_weight_share)
+        reach = max(abs(c.dump_arm_rad - c.arm_lower_rad), abs(c.arm_upper_rad - c.dump_arm_rad))
+        values = dict(c.values)
+        values['dump_raise_time_s'] = max(c.dump_raise_time_s, self.arm_swing.swing_time_s(reach))
+        self._arm_slew = {a: MotionLimiter(max(abs(c.arm_lower_rad), abs(c.arm_upper_rad)),
+                                           self.arm_swing.max_radps, self.arm_swing.max_radps2)
+                          for a in self.arms}
+        self._arm_slew_live = False
         # every ExcavatorConfig field that is a parameter of this node, by the same name
         self.model = Excavator(ExcavatorConfig(
             capacity_kg=c.drum_capacity_kg,
-            **{f.name: c.values[f.name] for f in fields(ExcavatorConfig) if f.name in c.values}), self.drums)
+            **{f.name: values[f.name] for f in fields(ExcavatorConfig) if f.name in values}), self.drums)
         self._last_tick = None
         self._tick_count = 0
         self._arm_commanded = False
@@ -148,7 +178,9 @@ class ExcavatorNode(DriverNode):
         self._publish_estop()
         weigh = f'g {c.gravity_mps2:g} m/s^2' if self.model.cfg.weigh_enabled else 'off (gravity_mps2 0)'
         self.get_logger().info(f'configured: backend {c.backend}, drums {self.drums}, arms {self.arms}, '
-                               f'weigh {weigh}')
+                               f'weigh {weigh}, arm swing <= {self.arm_swing.max_radps:.3g} rad/s and '
+                               f'{self.arm_swing.max_radps2:.3g} rad/s^2 (g = {c.gravity_mps2:g} m/s^2), '
+                               f'dump raise {self.model.cfg.dump_raise_time_s:.3g} s')
         return TransitionCallbackReturn.SUCCESS
 
     def _reset_motion(self):
@@ -248,14 +280,27 @@ class ExcavatorNode(DriverNode):
                 arms = {a: cmd.arm_rad for a in self.arms}
                 arms.update({self.arm_of[d]: held for d in self.drums
                              if not cmd.applies_to(d) and self.arm_of[d] in arms})
-                self.safety.command_positions(arms)
-        elif self.model.dumping:
-            self.model.reset()
+                self.safety.command_positions(self._swing(arms, fb, dt))
+        else:
+            self._arm_slew_live = False
+            if self.model.dumping:
+                self.model.reset()
         if self._tick_count % max(1, int(self.cfg.control_rate_hz / 10)) == 0:
             self._publish_state(fb)
         if self._tick_count % max(1, int(self.cfg.control_rate_hz / self.cfg.diagnostics_rate_hz)) == 0:
             self._diag_pub.publish(common.motor_diagnostics(self, self.backend, self.safety))
         self._publish_estop()
+
+    def _swing(self, targets: dict, fb: dict, dt: float) -> dict:
+        """The next point of each arm's trapezoidal swing towards its target; a swing
+        (re)starts from the measured arm angle, or the target where none is measured."""
+        if not self._arm_slew_live:
+            for a, target in targets.items():
+                measured = fb[a].position_rad if a in fb else math.nan
+                self._arm_slew[a].reset(measured if finite(measured) else target)
+            self._arm_slew_live = True
+        lo, hi = self.cfg.arm_lower_rad, self.cfg.arm_upper_rad
+        return {a: self._arm_slew[a].step(min(max(target, lo), hi), dt) for a, target in targets.items()}
 
     def _publish_state(self, fb):
         arm = [fb[a].position_rad for a in self.arms if finite(fb[a].position_rad)]
