@@ -248,9 +248,7 @@ def survey(views: int) -> dict:
             out['true' + tag] = int(np.sum(lethal & hazard))
         return out
     finally:
-        close = getattr(sim, 'close', None)
-        if close:
-            close()
+        sim.close()
 
 
 def run(quick: bool = False) -> dict:

@@ -19,7 +19,7 @@ Every arm position command is followed as a trapezoidal swing (a jerk-limited
 MotionLimiter on the position: speed <= the arm speed, acceleration <= the arm
 acceleration), whatever the backend: a step command to a stiff position servo swings the
 arms at the servo's pace. In low gravity both limits come down to what keeps the wheels
-loaded (control.limits.ArmSwingLimits: on Psyche 0.33 rad/s and 0.11 rad/s^2), and the
+loaded (control.limits.ArmSwingLimits: on Psyche 0.35 rad/s and 0.12 rad/s^2), and the
 dump's raise time grows to the swing it needs.
 """
 from __future__ import annotations
