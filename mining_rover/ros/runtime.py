@@ -4,6 +4,7 @@ from __future__ import annotations
 import signal
 import sys
 import threading
+import time
 
 import rclpy
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
@@ -13,6 +14,14 @@ from mining_rover.ros.params import ParameterError
 
 
 SPIN_PERIOD_S = 0.1   # longest wait before a stop request is seen
+#: How long a node with a shutdown() hook lingers after it, before it is destroyed, so
+#: that what the hook published (drivers: zero to every actuator) reaches the readers.
+#: Destroyed at once, the last sample is lost when the participant goes before a reader
+#: has it: measured here (Fast DDS, one host), a zero published just before exit never
+#: arrived in 14 of 25 runs, and in 0 of 20 with a 0.1 s linger; a mission that ended
+#: mid-dump left the drum commanded to reverse. (rclpy's wait_for_all_acked is no help:
+#: it timed out with the reader present and spinning.)
+SHUTDOWN_LINGER_S = 0.25
 _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
@@ -67,6 +76,7 @@ def run_node(factory, args=None, executor_cls=SingleThreadedExecutor) -> int:
                     node.shutdown()
                 except Exception as exc:  # still destroy the node
                     node.get_logger().error(f'shutdown hook failed: {exc}')
+                time.sleep(SHUTDOWN_LINGER_S)
             node.destroy_node()
         rclpy.try_shutdown()
     return code
