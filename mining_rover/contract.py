@@ -51,6 +51,8 @@ class Contract:
     regolith_topic: str
     regolith_keys: tuple
     motors_topic: str
+    holddown_topic: str
+    holddown_timeout_s: float
     reset_service: str
     pause_service: str
     joints: tuple  # of JointSpec, in file order
@@ -129,6 +131,8 @@ def load_contract(path: str | Path | None = None) -> Contract:
         regolith_topic=get('telemetry', 'regolith'),
         regolith_keys=tuple(get('telemetry', 'regolith_keys')),
         motors_topic=get('telemetry', 'motors'),
+        holddown_topic=get('holddown', 'topic'),
+        holddown_timeout_s=float(get('holddown', 'timeout_s')),
         reset_service=get('services', 'reset'),
         pause_service=get('services', 'pause'),
         joints=tuple(joints),

@@ -55,6 +55,14 @@ def rover_config(path: str | Path | None = None) -> dict:
     return yaml.safe_load(Path(path or config_path('rover.yaml')).read_text()) or {}
 
 
+def rover_mass_kg(rover: dict | None = None) -> float:
+    """The whole rover, empty, kg: chassis, mast, four wheels, two arms and two empty
+    drums of config/rover.yaml (or ``rover``, a parsed rover.yaml); the URDF sums the same."""
+    r = rover if rover is not None else rover_config()
+    return float(r['chassis']['mass'] + r['mast']['mass'] + 4 * r['wheel']['mass']
+                 + 2 * r['arm']['mass'] + 2 * r['drum']['mass'])
+
+
 def urdf_path(name: str = 'rover.urdf.xacro') -> Path:
     """Path of a file in urdf/."""
     return _existing(share_dir() / 'urdf' / name)

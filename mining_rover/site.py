@@ -10,8 +10,11 @@ from __future__ import annotations
 
 def site_parameters(world: str) -> dict:
     """{'planner': {...}, 'mission': {...}, 'drive': {...}, 'excavator': {...}, 'gravity_mps2': g,
-    'start_xy_yaw': (x, y, yaw)}: the node parameters that place one site's zones and the
-    rover's start pose (odometry starts there) in the site frame.
+    'holddown_n': F, 'start_xy_yaw': (x, y, yaw)}: the node parameters that place one site's
+    zones and the rover's start pose (odometry starts there) in the site frame, and fit
+    the rover's limits to the body's gravity. Where gravity alone cannot react a useful
+    cut (a rubble pile) the hold-down thrusters fire (``site_holddown_n``) and every
+    limit that depends on what presses the wheels down sees gravity + thrust / mass.
 
     Raises ValueError (listing the known worlds) for an unknown world.
     """
@@ -24,18 +27,49 @@ def site_parameters(world: str) -> dict:
         'dig_zone_x': float(dx), 'dig_zone_y': float(dy), 'dig_zone_radius': float(dr),
         'berm_x': float(bx), 'berm_y': float(by), 'berm_radius': float(br),
     }
+    from mining_rover.control.holddown import effective_gravity
+    from mining_rover.paths import rover_mass_kg
+
     g = float(spec.gravity_mps2)
-    mission, drive = gravity_limits(g)
+    thrust = site_holddown_n(g)
+    mission, drive = gravity_limits(effective_gravity(g, thrust, rover_mass_kg()))
+    held = {'holddown_n': thrust} if thrust > 0.0 else {}
     return {
         'gravity_mps2': g,
+        'holddown_n': thrust,
         'start_xy_yaw': tuple(float(v) for v in spec.zones.start_xy_yaw),
-        'planner': {**zones, 'gravity_mps2': g, 'prior_map_path': str(spec.prior_map_path)},
+        'planner': {**zones, 'gravity_mps2': g, 'prior_map_path': str(spec.prior_map_path), **held},
         'mission': {**zones, **mission},
         'drive': {**drive, 'initial_x_m': float(spec.zones.start_xy_yaw[0]),
                   'initial_y_m': float(spec.zones.start_xy_yaw[1]),
-                  'initial_yaw_rad': float(spec.zones.start_xy_yaw[2])},
-        'excavator': {'gravity_mps2': g},   # the drums' static weigh, the arms' swing limits
+                  'initial_yaw_rad': float(spec.zones.start_xy_yaw[2]), **held},
+        # the drums' static weigh (true g), the arms' swing limits (g + thrust / mass)
+        'excavator': {'gravity_mps2': g, **held},
     }
+
+
+def site_holddown_n(gravity_mps2: float) -> float:
+    """Hold-down thrust this gravity needs, N, judged with the planner's nominal regolith
+    (config/regolith_nominal.yaml) and the rover of config/rover.yaml: 0 where the cut the
+    planner would plan with gravity alone fills the drums in time (the Moon, Mars, Earth,
+    Psyche, Vesta, Ceres); elsewhere the fewest thrusters that fill them in time with the
+    drums taken to cancel only half of each other's pull (control/holddown.py
+    thrust_for_site, SIZING_DRUM_IMBALANCE): three of the four 4 N thrusters (12 N) on a
+    rubble pile."""
+    from mining_rover.control.holddown import SIZING_DRUM_IMBALANCE, HoldDown, fills_in_time, thrust_for_site
+    from mining_rover.paths import config_path, rover_config, rover_mass_kg
+    from mining_rover.planning.regolith import Rover, load_params, plan_cut
+
+    rover = rover_config()
+    nominal = load_params(config_path('regolith_nominal.yaml'))
+    mass = rover_mass_kg(rover)
+    if fills_in_time(plan_cut(Rover(mass_kg=mass), nominal, gravity_mps2)):
+        return 0.0
+
+    def sizing_plan(thrust_n):
+        return plan_cut(Rover(mass_kg=mass, holddown_n=thrust_n, drum_imbalance=SIZING_DRUM_IMBALANCE),
+                        nominal, gravity_mps2)
+    return float(thrust_for_site(HoldDown.from_rover(rover), gravity_mps2, sizing_plan))
 
 
 #: The drive limits drivers_*.yaml sets (drive_node's defaults): gravity only ever lowers them.

@@ -240,3 +240,47 @@ def test_visual_odometry_moves_odom_where_the_wheels_saw_nothing(rig):
     assert y() == pytest.approx(0.20, abs=0.01)
     x = got['odom'][-1].pose.pose.position.x
     assert math.isfinite(x) and abs(x) < 0.01
+
+
+def test_holddown_thrust_while_active_off_on_estop_and_shutdown(ros):
+    """On a rubble pile the site sets holddown_n: the node commands that thrust while active,
+    0 on an e-stop, and 0 as its last word on shutdown."""
+    from std_msgs.msg import Float64
+    from mining_rover.contract import load_contract
+    channel = f'drive_{os.getpid()}_{next(_channels)}'
+    fake = FakeOdrive(channel, WHEEL_IDS, watchdog_timeout_s=1.0).start()
+    node = ros.add(DriveNode(context=ros.context, parameter_overrides=[
+        Parameter('backend', value='odrive_can'), Parameter('can_interface', value='virtual'),
+        Parameter('can_channel', value=channel), Parameter('holddown_n', value=2.5)]))
+    helper = ros.node('drive_holddown_helper')
+    thrust = []
+    helper.create_subscription(Float64, '/' + load_contract().holddown_topic,
+                               lambda m: thrust.append(m.data), qos.COMMAND)
+    estop = helper.create_publisher(Bool, '/estop/cmd', qos.COMMAND)
+    try:
+        assert ros.spin_until(lambda: thrust and thrust[-1] == 2.5, 5.0)
+        estop.publish(Bool(data=True))
+        assert ros.spin_until(lambda: thrust[-1] == 0.0, 2.0)
+        ros.spin_for(0.3)
+        assert thrust[-1] == 0.0
+        assert node.safety.estop.engaged
+        node.safety.set_estop(False)
+        assert ros.spin_until(lambda: thrust[-1] == 2.5, 2.0)
+        # tipped past holddown_max_tilt_rad (IMU attitude): off, it would push the rover away
+        from sensor_msgs.msg import Imu
+        imu = helper.create_publisher(Imu, '/' + load_contract().imu_topic, qos.SENSOR)
+
+        def tilted(roll_rad):
+            m = Imu()
+            m.orientation.w, m.orientation.x = math.cos(roll_rad / 2), math.sin(roll_rad / 2)
+            return m
+        for roll, expected in ((2.0, 0.0), (0.2, 2.5)):
+            def sent(roll=roll, expected=expected):
+                imu.publish(tilted(roll))
+                return thrust[-1] == expected
+            assert ros.spin_until(sent, 3.0), (roll, thrust[-5:])
+        node.shutdown()
+        assert ros.spin_until(lambda: thrust[-1] == 0.0, 2.0)
+    finally:
+        node.shutdown()
+        fake.stop()

@@ -245,6 +245,25 @@ def test_estop_zeroes_commands_and_is_counted(ros, launch_node, tmp_path):
     proc.stop()
 
 
+def test_an_infeasible_plan_holds_the_drums_stowed_and_says_why(ros, launch_node, tmp_path):
+    """The planner's plan says feasible 0 (no cut the rover can react): at the site the
+    executive keeps the drums stopped and stowed and logs the planner's reason."""
+    world = FakeWorld(ros)
+    reason = 'no cut fits: the smallest (0.5 mm at 0.005 m/s) needs 0.0113 N horizontal'
+    world.plan_pub.publish(_status('plan', {
+        'site_x': SITE[0], 'site_y': SITE[1], 'depth_of_cut_m': 0.0, 'drum_speed_radps': 0.0,
+        'drive_speed_mps': 0.0, 'expected_mass_kg': 0.0, 'expected_target_kg': 0.0, 'feasible': 0},
+        DiagnosticStatus.WARN, reason))
+    proc = _start(launch_node, tmp_path, tmp_path / 'm.sqlite')
+    assert ros.spin_until(lambda: world.status and world.status['state'] == 'EXCAVATE', 60.0), \
+        (world.status, proc.stop())
+    ros.spin_for(3.0)
+    assert world.status['state'] == 'EXCAVATE'
+    assert world.drum == 0.0 and world.arm_target == pytest.approx(-0.4) and world.fill == 0.0
+    out = proc.stop()
+    assert 'no cut fits at this site, holding: ' + reason in out
+
+
 def test_bad_parameters_refuse_start_naming_the_parameter(launch_node, tmp_path):
     p = _start(launch_node, tmp_path, tmp_path / 'm.sqlite', arm_stow_rad=1.5)
     p.proc.wait(timeout=30)

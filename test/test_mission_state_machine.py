@@ -211,6 +211,43 @@ def test_excavation_commands_the_planned_cut():
     assert w.out.linear_mps == pytest.approx(0.1)
 
 
+def test_an_infeasible_plan_holds_stowed_until_a_cut_fits():
+    """The planner says no cut fits (a rubble pile without hold-down thrust): the
+    executive does not lower the drums with a zero-depth 'plan' or the default cut; it
+    holds, stowed, says why once, and cuts when a feasible plan arrives."""
+    from dataclasses import replace
+    w = World()
+    w.inp.plan = replace(PLAN, depth_of_cut_m=0.0, drum_speed_radps=0.0, drive_speed_mps=0.0,
+                         feasible=False, reason='no cut fits: the smallest needs 0.011 N against 0.002 N')
+    w.run_until(lambda w: w.m.state is State.EXCAVATE)
+    told = []
+    for _ in range(300):   # 30 s: beyond plan_wait_s and the excavation time limit
+        told += [text for _level, text in w.tick().events if 'no cut fits' in text]
+        assert w.m.state is State.EXCAVATE
+        assert (w.out.arm_rad, w.out.drum_radps, w.out.linear_mps) == (CFG.arm_stow_rad, 0.0, 0.0)
+    assert len(told) == 1 and '0.011 N' in told[0]
+    assert w.fill == 0.0
+    w.inp.plan = PLAN
+    w.run_until(lambda w: w.out.linear_mps > 0 and w.out.drum_radps == 5.0, max_s=10.0)
+
+
+def test_a_cut_ends_past_the_planned_fill_length():
+    """Where the fill estimate runs behind (no weigh) or the cut shoves the rover on, the
+    cut ends fill_length_margin x the plan's fill length on, and what is in the drums is hauled."""
+    from dataclasses import replace
+    w = World()
+    w.fill_rate = 0.2        # the estimate says the drums fill at a fifth of the planned rate
+    w.inp.plan = replace(PLAN, fill_length_m=0.4)
+    w.run_until(lambda w: w.m.state is State.EXCAVATE and w.out.linear_mps > 0)
+    x0 = w.pose.x
+    events = []
+    while w.m.state is State.EXCAVATE:
+        events += [t for _l, t in w.tick().events]
+    assert w.m.state is State.HAUL
+    assert w.pose.x - x0 == pytest.approx(CFG.fill_length_margin * 0.4, abs=0.05)
+    assert any(t.startswith('EXCAVATE -> HAUL: planned fill length reached (0.6') for t in events), events
+
+
 def test_max_cycles_ends_in_done_with_everything_stopped():
     w = World(cfg=MissionConfig(**{**CFG.__dict__, 'max_cycles': 2}))
     w.run_until(lambda w: w.m.state is State.DONE, max_s=600)

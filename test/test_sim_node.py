@@ -73,6 +73,21 @@ def test_sim_node_publishes_the_contract_and_follows_wheel_commands(ros, launch_
     ros.spin_for(1.0)
     assert all(abs(v - 2.0) < 0.3 for v in wheel_speeds())
 
+    # hold-down thrust: followed while commanded, a bad value rejected, off when it goes stale
+    thrust = n.create_publisher(Float64, c.holddown_topic, qos.COMMAND)
+
+    def telemetry(key):
+        return float({kv.key: kv.value for kv in got[c.regolith_topic][-1].values}[key])
+
+    def held():
+        thrust.publish(Float64(data=3.0))
+        return telemetry('holddown_n') == 3.0
+    assert ros.spin_until(held, timeout_s=10.0)
+    thrust.publish(Float64(data=-1.0))
+    ros.spin_for(0.1)
+    assert ros.spin_until(lambda: telemetry('holddown_n') == 0.0, timeout_s=5.0)
+    assert telemetry('propellant_used_kg') > 0.0
+
     pause = n.create_client(SetBool, c.pause_service)
     reset = n.create_client(Trigger, c.reset_service)
     assert pause.wait_for_service(timeout_sec=5.0) and reset.wait_for_service(timeout_sec=5.0)
@@ -82,6 +97,7 @@ def test_sim_node_publishes_the_contract_and_follows_wheel_commands(ros, launch_
     assert ros.spin_until(fut.done, timeout_s=5.0) and fut.result().success
     out = proc.stop()
     assert 'rejected command for ' + bad in out
+    assert 'rejected hold-down command' in out and 'thrust off' in out
 
 
 def test_sim_node_refuses_a_malformed_world(tmp_path, launch_node):

@@ -56,6 +56,11 @@ from typing import NamedTuple
 from mining_rover.control.limits import finite
 
 LUNAR_BULK_DENSITY_KG_M3 = 1500.0
+#: A weigh must resolve this share of a full drum: the torque spread it accepts
+#: (weigh_steady_nm) over g x arm length is at most this x capacity. Psyche (0.144 m/s^2):
+#: 0.1 N m / (0.144 x 0.45 m) = 1.5 kg of an 18 kg drum.
+WEIGH_RESOLUTION_SHARE = 0.1
+
 #: A weigh needs the arm within 60 deg of horizontal: the moment arm L cos(theta) is at
 #: least half the arm, so an angle error costs at most twice what it does horizontal.
 MIN_WEIGH_COS = 0.5
@@ -93,8 +98,18 @@ class ExcavatorConfig:
     weigh_max_kg: float | None = None    # heaviest weigh reported per drum, kg (None: capacity_kg)
 
     @property
+    def weigh_resolution_kg(self) -> float:
+        """Mass a torque of ``weigh_steady_nm`` at the drum stands for, kg (inf without gravity)."""
+        if self.gravity_mps2 is None or self.gravity_mps2 <= 0.0:
+            return math.inf
+        return self.weigh_steady_nm / (self.gravity_mps2 * self.arm_length_m)
+
+    @property
     def weigh_enabled(self) -> bool:
-        return self.gravity_mps2 is not None and self.gravity_mps2 > 0.0
+        """A weigh needs gravity, and gravity strong enough that the arm torque resolves
+        WEIGH_RESOLUTION_SHARE of a full drum (on a rubble pile at 5e-5 m/s^2 a full drum
+        pulls its arm with 1e-5 N m: the cutting-energy estimate is all there is)."""
+        return self.weigh_resolution_kg <= WEIGH_RESOLUTION_SHARE * self.capacity_kg
 
 
 class ArmState(NamedTuple):

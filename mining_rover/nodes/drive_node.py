@@ -10,7 +10,9 @@ wheel joint states itself. Safety: commands are limited (speed, acceleration, je
 guarded by a watchdog (``cmd_timeout_s``), a latched e-stop (``~/set_estop``, /estop/cmd)
 and the backend's faults; on deactivate, e-stop, watchdog expiry, fault and shutdown
 every wheel is commanded to zero. /estop/cmd only latches (true); clearing needs the
-explicit ``~/set_estop`` false request.
+explicit ``~/set_estop`` false request. Where the site needs it (``holddown_n`` > 0, a
+rubble pile: control/holddown.py) the node also commands the hold-down thrust on the sim
+contract's holddown topic while active and not e-stopped, and zero otherwise.
 
 Odometry (/odom, odom -> base_link): wheels + IMU (control/odometry.py) at the control
 rate, corrected over each camera interval by the stereo visual odometry on
@@ -205,6 +207,11 @@ def _params(rover: dict) -> list:
               "wheel one in a camera interval is the camera's error: the wheels bridge it, rad", 1e-3, 3.14),
         Param('vo_max_translation_disagreement_m', 0.25, 'a visual translation this far from the wheel '
               "one in a camera interval is the camera's error: the wheels bridge it, m", 1e-3, 100.0),
+        Param('holddown_n', 0.0, 'hold-down thrust commanded on the sim contract holddown topic while '
+              'the drive is active and not e-stopped, N (from the site, control/holddown.py; 0 = none)',
+              0.0, 1000.0),
+        Param('holddown_max_tilt_rad', 1.57, 'hold-down thrust off while the IMU tilt exceeds this (a tipped '
+              'rover would be pushed off the ground), rad', 0.1, 3.14),
         Param('slip_threshold', 0.3, 'slip ratio above which /wheel_slip reports slipping', 0.01, 1.0),
         Param('odom_frame', 'odom', 'odometry frame (REP-105)'),
         Param('initial_x_m', 0.0, 'odometry starts here: x of the landing/start pose in the site frame, m',
@@ -259,6 +266,9 @@ class DriveNode(DriverNode):
         self._tick_count = 0
         self.rejected_commands = 0
         self._odom_pub = self.create_publisher(Odometry, 'odom', qos.STATE)
+        self._holddown_pub = (self.create_publisher(Float64, self.contract.holddown_topic, qos.COMMAND)
+                              if self.cfg.holddown_n > 0.0 else None)
+        self._holddown_on = None   # last commanded state, for the log
         self._slip_pub = self.create_publisher(DiagnosticStatus, 'wheel_slip', qos.STATE)
         self._diag_pub = self.create_publisher(DiagnosticArray, 'diagnostics', qos.STATE)
         self._js_pub = None
@@ -428,6 +438,7 @@ class DriveNode(DriverNode):
             self._target = (0.0, 0.0)
             self._commanded_wheels = (0.0, 0.0)
             self.limiter.reset()
+        self._command_holddown(status.active and not status.estop and not self._tipped())
         if self.cfg.backend != 'sim':
             self._integrate(dt, self.get_clock().now().nanoseconds * 1e-9)
             self._publish_joint_states()
@@ -438,6 +449,31 @@ class DriveNode(DriverNode):
         if self._tick_count % max(1, int(self.cfg.control_rate_hz / self.cfg.diagnostics_rate_hz)) == 0:
             self._diag_pub.publish(common.motor_diagnostics(self, self.backend, self.safety))
         self._publish_estop()
+
+    def _tipped(self) -> bool:
+        roll, pitch = self._imu_tilt
+        if roll is None or pitch is None:
+            return False
+        tilt = math.acos(max(-1.0, min(1.0, math.cos(roll) * math.cos(pitch))))
+        return tilt > self.cfg.holddown_max_tilt_rad
+
+    def _command_holddown(self, on: bool):
+        """Hold-down thrust while the drive is active and not e-stopped (the wheels may
+        move or the drums cut at any moment), zero otherwise; republished every tick, as
+        the simulator drops a thrust command that goes stale."""
+        if self._holddown_pub is None:
+            return
+        self._holddown_pub.publish(Float64(data=self.cfg.holddown_n if on else 0.0))
+        if on != self._holddown_on:
+            self._holddown_on = on
+            self.get_logger().info(f'hold-down thrust {self.cfg.holddown_n:g} N on' if on
+                                   else 'hold-down thrust off' + (' (tipped over)' if self._tipped() else ''))
+
+    def shutdown(self):
+        """Thrust off, then every wheel to zero (DriverNode.shutdown)."""
+        if not self._shut:
+            self._command_holddown(False)
+        super().shutdown()
 
     def _side_speeds(self):
         fb = self.backend.feedback()

@@ -37,11 +37,13 @@ from std_srvs.srv import Trigger
 
 from mining_rover.contract import load_contract
 from mining_rover.control.excavator import LUNAR_BULK_DENSITY_KG_M3, Excavator, ExcavatorConfig
+from mining_rover.control.holddown import effective_gravity
 from mining_rover.control.limits import ARM_WEIGHT_SHARE, ActuatorLimits, ArmSwingLimits, MotionLimiter, finite
 from mining_rover.drivers.backend import CallbackBackend, JointConfig
 from mining_rover.drivers.odrive_can import AxisConfig, OdriveCanBackend, bus_factory
 from mining_rover.nodes.drive_node import DriveConfig, common
 from mining_rover.nodes.driver_base import DriverNode
+from mining_rover.paths import rover_mass_kg
 from mining_rover.ros import qos
 from mining_rover.ros.params import Param, declare_and_read
 
@@ -49,12 +51,6 @@ from mining_rover.ros.params import Param, declare_and_read
 #: Densest lunar regolith, kg/m^3 (1.3-1.9 g/cm^3: Carrier, Olhoeft & Mendell, Lunar
 #: Sourcebook 1991, ch. 9): the default top of a weigh is the drum volume full of it.
 DENSEST_REGOLITH_KG_M3 = 1900.0
-
-
-def _rover_mass_kg(rover: dict) -> float:
-    """Chassis, mast, four wheels, two arms and two empty drums (rover.yaml), kg."""
-    return float(rover['chassis']['mass'] + rover['mast']['mass'] + 4 * rover['wheel']['mass']
-                 + 2 * rover['arm']['mass'] + 2 * rover['drum']['mass'])
 
 
 def _params(rover: dict) -> list:
@@ -74,7 +70,7 @@ def _params(rover: dict) -> list:
         Param('arm_swing_weight_share', ARM_WEIGHT_SHARE, "share of the rover's weight an arm swing may "
               'put on or take off the wheels (needs gravity_mps2); sets the arm speed and acceleration '
               'in low gravity', 0.01, 1.0),
-        Param('rover_mass_kg', _rover_mass_kg(rover), 'whole rover, empty, kg (rover.yaml)', 1.0, 10000.0),
+        Param('rover_mass_kg', rover_mass_kg(rover), 'whole rover, empty, kg (rover.yaml)', 1.0, 10000.0),
         Param('drum_capacity_kg', capacity, 'regolith one drum holds, kg', 0.01, 1000.0),
         Param('free_torque_nm', 1.0, 'torque of a free-spinning drum (friction), N m', 0.0, 100.0),
         Param('specific_cutting_energy_j_per_kg', 500.0, 'cutting energy per kg excavated, J/kg', 1.0, 1e6),
@@ -90,6 +86,8 @@ def _params(rover: dict) -> list:
         # gravity reads wrong by their ratio (x6 between the Moon and an Earth arena).
         Param('gravity_mps2', 0.0, 'surface gravity for the static weigh, m/s^2 (from the site; '
               '0 = no weigh)', 0.0, 30.0),
+        Param('holddown_n', 0.0, 'hold-down thrust pressing the rover onto the ground, N (from the site, '
+              'control/holddown.py): the arm swing limits see gravity + thrust / rover mass', 0.0, 1000.0),
         Param('arm_length_m', float(a['length']), 'arm pivot to drum axis, m (rover.yaml)', 0.01, 5.0),
         Param('arm_mass_kg', float(a['mass']), 'one arm, kg (rover.yaml)', 0.0, 1000.0),
         Param('drum_mass_kg', float(d['mass']), 'one empty drum, kg (rover.yaml)', 0.0, 1000.0),
@@ -137,7 +135,9 @@ class ExcavatorNode(DriverNode):
                        for d in self.drums}
         # Both arms swing together, each with its drum full: taken at the drum axis.
         swung = 2.0 * (c.arm_mass_kg + c.drum_mass_kg + c.drum_capacity_kg)
-        self.arm_swing = ArmSwingLimits.for_gravity(c.gravity_mps2, c.rover_mass_kg, swung, c.arm_length_m,
+        # Hold-down thrust loads the wheels like weight (control/holddown.py).
+        load_g = effective_gravity(c.gravity_mps2, c.holddown_n, c.rover_mass_kg) if c.gravity_mps2 > 0 else 0.0
+        self.arm_swing = ArmSwingLimits.for_gravity(load_g, c.rover_mass_kg, swung, c.arm_length_m,
                                                     c.arm_max_radps, c.arm_max_radps2, c.arm_swing_weight_share)
         reach = max(abs(c.dump_arm_rad - c.arm_lower_rad), abs(c.arm_upper_rad - c.dump_arm_rad))
         values = dict(c.values)
@@ -176,11 +176,14 @@ class ExcavatorNode(DriverNode):
                 lambda request, response, d=d: self._on_dump(request, response, (d,))))
         self._timers.append(self.create_timer(1.0 / c.control_rate_hz, self._tick))
         self._publish_estop()
-        weigh = f'g {c.gravity_mps2:g} m/s^2' if self.model.cfg.weigh_enabled else 'off (gravity_mps2 0)'
+        cfg = self.model.cfg
+        weigh = (f'g {c.gravity_mps2:g} m/s^2' if cfg.weigh_enabled else 'off (gravity_mps2 0)'
+                 if c.gravity_mps2 <= 0 else f'off (g {c.gravity_mps2:g} m/s^2 resolves only '
+                 f'{cfg.weigh_resolution_kg:.3g} kg: fill from cutting energy)')
         self.get_logger().info(f'configured: backend {c.backend}, drums {self.drums}, arms {self.arms}, '
                                f'weigh {weigh}, arm swing <= {self.arm_swing.max_radps:.3g} rad/s and '
-                               f'{self.arm_swing.max_radps2:.3g} rad/s^2 (g = {c.gravity_mps2:g} m/s^2), '
-                               f'dump raise {self.model.cfg.dump_raise_time_s:.3g} s')
+                               f'{self.arm_swing.max_radps2:.3g} rad/s^2 (g = {c.gravity_mps2:g} m/s^2, '
+                               f'hold-down {c.holddown_n:g} N), dump raise {cfg.dump_raise_time_s:.3g} s')
         return TransitionCallbackReturn.SUCCESS
 
     def _reset_motion(self):

@@ -113,6 +113,8 @@ _CONFIG_DOC = {
     'min_haul_kg': ('a cut ending with less than this tries another site, kg', 0.0, 1e4),
     'excavate_time_limit_s': ('longest cut, s', 1.0, 3600.0),
     'excavate_distance_limit_m': ('longest cut, m', 0.05, 100.0),
+    'fill_length_margin': ("a cut ends this many times the plan's fill length on (the length that fills "
+                           'the drums by the cut model)', 1.0, 100.0),
     'cut_settle_s': ('a cut is counted on a fresh weigh of the drums, or, where the excavator does not '
                      'weigh, once the reported fill has been steady this long, s', 0.0, 10.0),
     'cut_settle_timeout_s': ('... or this long after the drums were told to stop and the arms to stow, s',
@@ -337,7 +339,9 @@ class MissionNode(Node):
             self.inputs.plan = ExcavationPlan(
                 float(v['site_x']), float(v['site_y']), float(v['depth_of_cut_m']),
                 float(v['drum_speed_radps']), float(v['drive_speed_mps']),
-                float(v.get('expected_mass_kg', 0.0)), float(v.get('expected_target_kg', 0.0)))
+                float(v.get('expected_mass_kg', 0.0)), float(v.get('expected_target_kg', 0.0)),
+                v.get('feasible', '1') != '0', msg.message if v.get('feasible', '1') == '0' else '',
+                float(v.get('fill_length_m', 'inf')))
         except (KeyError, ValueError) as exc:
             self.get_logger().warning(f'excavation plan rejected (key/value {exc})',
                                       throttle_duration_sec=5.0)

@@ -24,6 +24,7 @@ from rclpy.node import Node
 from sensor_msgs.msg import Image
 from visualization_msgs.msg import Marker, MarkerArray
 
+from mining_rover.paths import rover_mass_kg
 from mining_rover.planning.astar import Grid, GridPlanner, PlannerConfig
 from mining_rover.planning.regolith import (RegolithEstimator, RegolithParams, Rover,
                                             load_params, plan_cut)
@@ -72,7 +73,9 @@ def planner_params() -> list:
         Param('map_timeout_s', 60.0, 'a costmap older than this is stale: no route, s', 0.1, 1e5),
         Param('safety_margin', 0.3, 'share of traction and weight the cut must leave unused', 0.0, 0.95),
         Param('design_slip', 0.2, 'wheel slip at which traction is counted', 0.01, 0.9),
-        Param('rover_mass_kg', 80.0, 'rover mass (Lunabotics limit), kg', 1.0, 5000.0),
+        Param('rover_mass_kg', rover_mass_kg(), 'whole rover, empty, kg (rover.yaml)', 1.0, 5000.0),
+        Param('holddown_n', 0.0, 'hold-down thrust pressing the rover onto the ground, N (from the site, '
+              'control/holddown.py): counted with the weight for traction and lift-off', 0.0, 1000.0),
         Param('wheel_soil_friction', 0.6, 'Coulomb mu for the mu*m*g traction bound', 0.05, 2.0),
         Param('drum_imbalance', 0.15, 'residual share of one drum force left by counter-rotation', 0.0, 1.0),
         Param('drum_radius_m', float(drum.get('radius', 0.16)), 'drum radius, m', 0.01, 2.0),
@@ -114,7 +117,7 @@ class PlannerNode(Node):
                            drum_max_torque_nm=p['drum_max_torque_nm'],
                            drum_max_speed_radps=p['drum_max_speed_radps'],
                            drum_imbalance=p['drum_imbalance'],
-                           wheel_soil_friction=p['wheel_soil_friction'])
+                           wheel_soil_friction=p['wheel_soil_friction'], holddown_n=p['holddown_n'])
         self.site_cfg = SiteConfig(spacing_m=p['site_spacing_m'], footprint_width_m=p['drum_length_m'],
                                    max_slope_deg=p['max_slope_deg'], min_clearance_m=p['min_clearance_m'],
                                    max_sites=p['max_sites'])
@@ -151,7 +154,8 @@ class PlannerNode(Node):
         self._route_timer = self.create_timer(0.1, self._plan_route)
         self._sites_timer = self.create_timer(p['sites_period_s'], self._update_sites)
         self.get_logger().info(
-            f"planner ready: g = {p['gravity_mps2']} m/s^2, target {p['target_resource']}, "
+            f"planner ready: g = {p['gravity_mps2']} m/s^2, hold-down {p['holddown_n']:g} N, "
+            f"target {p['target_resource']}, "
             f"robot radius {p['robot_radius']} m, unknown {'allowed' if p['allow_unknown'] else 'lethal'}")
 
     # -- helpers ---------------------------------------------------------------------------
@@ -381,6 +385,9 @@ class PlannerNode(Node):
             'horizontal_force_n': plan.horizontal_force_n, 'traction_limit_n': plan.traction_limit_n,
             'vertical_force_n': plan.vertical_force_n, 'weight_n': plan.weight_n,
             'feasible': 1 if plan.feasible else 0,
+            # cut length that fills the drums at this depth and creep by the cut model
+            'fill_length_m': (plan.expected_mass_kg / plan.mass_rate_kgps * plan.drive_speed_mps
+                              if plan.feasible and plan.mass_rate_kgps > 0 else math.inf),
             'regolith_density_kgm3': params.density_kgm3, 'regolith_cohesion_pa': params.cohesion_pa,
             'regolith_friction_deg': params.friction_deg,
         }

@@ -2,7 +2,8 @@
 
 Publishes /clock, stereo images + camera infos, IMU, joint states, ground-truth odometry,
 regolith telemetry and motor diagnostics; takes one std_msgs/Float64 per joint command
-topic; services reset (std_srvs/Trigger) and pause (std_srvs/SetBool). A steady wall
+topic and the hold-down thrust (std_msgs/Float64, N; off when no command came for the
+contract's timeout, wall time); services reset (std_srvs/Trigger) and pause (std_srvs/SetBool). A steady wall
 timer advances the simulation in chunks (10 ms of sim time each) paced by
 real_time_factor (0 = as fast as possible) and publishes /clock every chunk; images are
 rendered only when a camera frame is due.
@@ -75,6 +76,8 @@ class SimNode(Node):
         self.pub_mot = self.create_publisher(DiagnosticArray, c.motors_topic, qos.STATE)
         self._subs = [self.create_subscription(Float64, j.topic, self._on_cmd(j.name), qos.COMMAND)
                       for j in c.joints]
+        self._subs.append(self.create_subscription(Float64, c.holddown_topic, self._on_holddown, qos.COMMAND))
+        self._holddown_t = None   # wall time (monotonic) of the last accepted hold-down command
         self.create_service(Trigger, c.reset_service, self._on_reset)
         self.create_service(SetBool, c.pause_service, self._on_pause)
         k = self.sim.camera_intrinsics()
@@ -101,8 +104,25 @@ class SimNode(Node):
                 self.get_logger().warning(f'rejected command for {joint}: {exc}', throttle_duration_sec=2.0)
         return cb
 
+    def _on_holddown(self, msg):
+        try:
+            self.sim.set_holddown(msg.data)
+            self._holddown_t = time.monotonic()
+        except ValueError as exc:
+            self.get_logger().warning(f'rejected hold-down command: {exc}', throttle_duration_sec=2.0)
+
+    def _holddown_watchdog(self):
+        """No hold-down command for holddown_timeout_s: thrust off. Wall time, as a valve
+        driver would count it: run as fast as possible, the simulation covers the timeout's
+        worth of sim time between two commands of a healthy 50 Hz publisher."""
+        if self._holddown_t is not None and time.monotonic() - self._holddown_t > self.c.holddown_timeout_s:
+            self.sim.set_holddown(0.0)
+            self._holddown_t = None
+            self.get_logger().warning(f'no hold-down command for {self.c.holddown_timeout_s:g} s: thrust off')
+
     def _on_reset(self, request, response):
         self.sim.reset()
+        self._holddown_t = None
         self._next = dict.fromkeys(self._next, 0.0)
         self._wall0, self._sim0 = time.monotonic(), self.sim.time
         response.success, response.message = True, f'reset {self.sim.world.name}'
@@ -126,6 +146,7 @@ class SimNode(Node):
                 if self.sim.time + CHUNK_S > target + 1e-9:
                     break
             self.sim.step(self.steps_per_chunk)
+            self._holddown_watchdog()
             self._publish()
         if rtf > 0 and self._sim0 + rtf * (time.monotonic() - self._wall0) - self.sim.time > 1.0:
             # cannot keep up: drop the backlog rather than run in bursts

@@ -141,6 +141,7 @@ class MissionConfig:
     min_haul_kg: float = 1.0
     excavate_time_limit_s: float = 60.0
     excavate_distance_limit_m: float = 2.0
+    fill_length_margin: float = 1.5         # a cut ends this many planned fill lengths on
     cut_settle_s: float = 0.5               # a cut counts on a fresh weigh or, with no weigh,
                                             # once the fill is steady this long
     cut_settle_timeout_s: float = 6.0       # ... or this long after the drums were told to stop
@@ -321,6 +322,9 @@ class ExcavationPlan:
     drive_speed_mps: float
     expected_mass_kg: float = 0.0
     expected_target_kg: float = 0.0
+    feasible: bool = True              # False: no cut the rover can react (planner's reason)
+    reason: str = ''
+    fill_length_m: float = math.inf    # cut length that fills the drums by the cut model
 
 
 @dataclass(frozen=True)
@@ -825,6 +829,16 @@ class Mission:
         if self.record['plan'] is None and now - ph['t0'] < c.plan_wait_s:
             self._stop(arm=c.arm_stow_rad)
             return
+        plan = self.record['plan']
+        if plan is not None and not plan.get('feasible', True):
+            # The planner found no cut the rover can react here (too little weight and
+            # traction): lowering the drums would lift or push the rover. Hold, stowed,
+            # until a plan (a new regolith estimate, another site) says otherwise.
+            self._stop(arm=c.arm_stow_rad)
+            if not ph.get('infeasible_told'):
+                ph['infeasible_told'] = True
+                self._event('warn', f'no cut fits at this site, holding: {plan.get("reason") or "planner"}')
+            return
         if 'params' not in ph:
             ph['params'] = self._cut_parameters()
             if self.record['plan'] is None:
@@ -857,6 +871,14 @@ class Mission:
         dist = math.hypot(pose.x - ph['start_xy'][0], pose.y - ph['start_xy'][1])
         if dist >= c.excavate_distance_limit_m:
             self._stop_cut(now, ex, f'cut length {dist:.2f} m reached')
+            return
+        plan = self.record['plan']
+        planned = c.fill_length_margin * float(plan.get('fill_length_m', math.inf)) if plan else math.inf
+        if dist >= planned:
+            # The fill estimate (cutting energy, where there is no weigh) can run behind,
+            # and a cut that outpulls the wheels shoves the rover on (a rubble pile):
+            # past the length that fills the drums, more cutting only spills.
+            self._stop_cut(now, ex, f'planned fill length reached ({dist:.2f} m of {planned:.2f} m)')
             return
         if now - ph['cut_t'] >= c.excavate_time_limit_s:
             self._stop_cut(now, ex, f'cut time {c.excavate_time_limit_s:.0f} s reached')

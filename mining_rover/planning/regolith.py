@@ -235,6 +235,12 @@ class Rover:
     drums_digging: int = 2               # both drums dig, counter-rotating
     drum_imbalance: float = 0.15         # residual share of one drum's horizontal force
     wheel_soil_friction: float = 0.6     # Coulomb mu for the mu*m*g bound
+    holddown_n: float = 0.0              # hold-down thrust pressing the rover down, N
+                                         # (control/holddown.py; 0: gravity alone)
+
+    def normal_load_n(self, gravity_mps2: float) -> float:
+        """What presses the wheels onto level ground, N: weight plus hold-down thrust."""
+        return self.mass_kg * gravity_mps2 + self.holddown_n
 
 
 @dataclass(frozen=True)
@@ -280,8 +286,9 @@ def traction(rover: Rover, params: RegolithParams, gravity_mps2: float,
     (cohesion over the contact area, friction from the weight) less the compaction
     resistance b k z^(n+1)/(n+1) of each wheel; the smaller of the two is the limit. In
     microgravity the sinkage, hence the contact area and its cohesive share, go to zero
-    with the weight: no traction is invented from cohesion alone."""
-    weight = rover.mass_kg * gravity_mps2
+    with the weight: no traction is invented from cohesion alone. Hold-down thrust
+    (``rover.holddown_n``) loads the wheels like weight does."""
+    weight = rover.normal_load_n(gravity_mps2)
     coulomb = rover.wheel_soil_friction * weight
     w_wheel = weight / rover.wheels
     z = wheel_sinkage_m(w_wheel, rover.wheel_radius_m, rover.wheel_width_m, params)
@@ -414,7 +421,7 @@ def plan_cut(rover: Rover, params: RegolithParams, gravity_mps2: float,
         reason = (f'no cut fits: the smallest ({D[k] * 1000:.1f} mm at {V[k]:.3f} m/s) needs '
                   f'{cut.horizontal_n[k]:.3g} N horizontal / {cut.vertical_n[k]:.3g} N vertical '
                   f'against traction {tr.limit_n:.3g} N and weight {tr.weight_n:.3g} N '
-                  f'(g = {gravity_mps2:.3g} m/s^2, margin {safety_margin:.0%})')
+                  f'(g = {gravity_mps2:.3g} m/s^2, hold-down {rover.holddown_n:g} N, margin {safety_margin:.0%})')
         return CutPlan(False, 0.0, 0.0, 0.0, 0.0, 0.0, tr.limit_n, tr.weight_n, 0.0, 0.0, 0.0, reason)
     # Mass per second up to the rate that fills the drums in min_fill_time_s (faster buys
     # nothing but force); among those, the largest margin to traction and weight.
@@ -543,7 +550,7 @@ class RegolithEstimator:
         if not all(map(math.isfinite, (slip, thrust_n, sinkage_m))) or slip <= 0:
             return
         r = self.rover
-        w_wheel = r.mass_kg * self.g / r.wheels
+        w_wheel = r.normal_load_n(self.g) / r.wheels
         L = contact_length_m(sinkage_m, r.wheel_radius_m)
         for m in self.models:
             j = janosi_hanamoto_factor(slip, L, self._params(m).shear_modulus_k_m)

@@ -226,6 +226,8 @@ def _draw_table(ax, summary: dict, scores: dict):
             'regolith_delivered_kg', 'kg_per_hour', 'kg_per_wh', 'energy_wh',
             'target_resource_kg', 'hazard_contacts', 'estop_events', 'mission_state')
     rows = [[k, _fmt(summary.get(k))] for k in keys]
+    if summary.get('sim_propellant_used_kg'):   # hold-down thrust fired (a rubble pile)
+        rows.append(['hold-down propellant_kg', _fmt(summary['sim_propellant_used_kg'])])
     rows += [[k.split(' (')[0], _fmt(v)] for k, v in scores.items()]
     table = ax.table(cellText=rows, colLabels=['figure', 'value'], cellLoc='left', bbox=[0.0, 0.0, 1.0, 0.94])
     table.auto_set_font_size(False)

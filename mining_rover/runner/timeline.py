@@ -27,7 +27,7 @@ STATUS_FIGURES = {
 
 #: /sim/regolith keys (sim contract) stored in summary.json as ``sim_<key>``.
 SIM_FIGURES = ('excavated_kg', 'carried_kg', 'dumped_kg', 'spilled_kg', 'berm_mass_kg',
-               'berm_volume_m3', 'rover_mass_kg', 'hazard_contacts')
+               'berm_volume_m3', 'rover_mass_kg', 'hazard_contacts', 'propellant_used_kg')
 
 #: summary.json keys every run writes (the issue's list), mission figures included.
 SUMMARY_KEYS = ('world', 'gravity_mps2', 'sim_time_s', 'wall_time_s', 'real_time_factor',

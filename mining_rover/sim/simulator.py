@@ -15,6 +15,7 @@ import mujoco
 import numpy as np
 
 from mining_rover.contract import load_contract
+from mining_rover.control.holddown import HoldDown
 from mining_rover.description import expand_xacro, parse_urdf
 from mining_rover.paths import rover_config
 from mining_rover.sim.world import WorldSpec, bilinear, load_world
@@ -81,6 +82,7 @@ class Simulator:
         self.width, self.height = int(camera_width), int(camera_height)
         self.contract = load_contract()
         self.rover = rover_config()
+        self.holddown = HoldDown.from_rover(self.rover)
         self._urdf = expand_xacro()
         self.robot = parse_urdf(self._urdf)
         self._init_heights = (np.zeros_like(self.world.heights) if self.flat
@@ -187,6 +189,7 @@ class Simulator:
         m = self.model
         self._hfield_id = mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_HFIELD, 'terrain')
         self._base_id = mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_BODY, 'base_link')
+        self._chassis_id = mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_BODY, 'chassis')
         self._act = {j.name: mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_ACTUATOR, j.name) for j in self.contract.joints}
         self._jnt = {j.name: mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_JOINT, j.name) for j in self.contract.joints}
         self._qadr = {n: m.jnt_qposadr[i] for n, i in self._jnt.items()}
@@ -242,7 +245,8 @@ class Simulator:
         self._rng = np.random.default_rng(self.seed)
         self._carried = {n: 0.0 for n in self._drums}
         self._tel = dict(excavated_kg=0.0, carried_kg=0.0, dumped_kg=0.0, spilled_kg=0.0, berm_mass_kg=0.0,
-                         berm_volume_m3=0.0, hazard_contacts=0)
+                         berm_volume_m3=0.0, hazard_contacts=0, holddown_n=0.0, propellant_used_kg=0.0)
+        self._holddown_cmd = 0.0
         self._in_hazard = set()
         self._temp_k = {n: CHASSIS_K for n in self._act}
         self._steps = 0
@@ -289,6 +293,50 @@ class Simulator:
         self._cmd[joint] = v
         self.data.ctrl[self._act[joint]] = v
 
+    @property
+    def max_holddown_n(self) -> float:
+        return self.holddown.max_thrust_n
+
+    def set_holddown(self, thrust_n: float):
+        """Total hold-down thrust, N (config/rover.yaml holddown): pushes the chassis along
+        its -z, and burns propellant until the loaded propellant is spent. ValueError for a
+        non-finite or out-of-range value (the last command holds)."""
+        try:
+            v = float(thrust_n)
+        except (TypeError, ValueError):
+            raise ValueError(f'hold-down: command {thrust_n!r} is not a number') from None
+        if not math.isfinite(v) or v < 0.0 or v > self.max_holddown_n + 1e-9:
+            raise ValueError(f'hold-down: command {v} N outside [0, {self.max_holddown_n:g}] N; '
+                             f'holding {self._holddown_cmd:g} N')
+        self._holddown_cmd = v
+
+    def _holddown(self, dt):
+        """Apply the hold-down thrust (after _regolith cleared xfrc_applied) and book its
+        propellant; with the tank empty the thrust is 0."""
+        left = self.holddown.propellant_kg - self._tel['propellant_used_kg']
+        thrust = self._holddown_cmd if left > 0.0 else 0.0
+        self._tel['holddown_n'] = thrust
+        if thrust <= 0.0:
+            return
+        self._tel['propellant_used_kg'] += min(left, self.holddown.propellant_rate_kgps(thrust) * dt)
+        # Four thrusters canted out from the chassis z axis (rover.yaml holddown), placed
+        # symmetrically about the chassis' centre of mass (where xfrc_applied acts) and
+        # throttled differentially, keep the net force on the local vertical while the
+        # chassis tilts less than the cant; tilted further, the best they do is the cone's
+        # edge nearest the vertical.
+        d, b = self.data, self._chassis_id
+        up = d.xmat[b].reshape(3, 3)[:, 2]
+        tilt = math.acos(max(-1.0, min(1.0, float(up[2]))))
+        a = self.holddown.cant_rad
+        if tilt <= a:
+            f = np.array([0.0, 0.0, -thrust])
+        else:
+            # the body axis turned by the cant towards the vertical (in their plane)
+            side = np.array([0.0, 0.0, 1.0]) - up[2] * up
+            side /= np.linalg.norm(side) or 1.0
+            f = -thrust * (math.cos(a) * up + math.sin(a) * side)
+        d.xfrc_applied[b, :3] += f
+
     def step(self, n: int = 1):
         m, d = self.model, self.data
         for _ in range(int(n)):
@@ -296,6 +344,7 @@ class Simulator:
             self._steps += 1
             if self._steps % DIG_EVERY == 0:
                 self._regolith(DIG_EVERY * m.opt.timestep)
+                self._holddown(DIG_EVERY * m.opt.timestep)
                 self._hazards()
             self._thermal(m.opt.timestep)
 

@@ -99,8 +99,7 @@ WORLDS = {w.name: w for w in [
              cohesion=(1.0, 100.0), friction=(30.0, 40.0),
              regolith_source='rubble-pile surface: cohesion of order 1-100 Pa from van der Waals '
                              'forces (Scheeres et al. 2010, Icarus 210, 968)',
-             start=(-5.0, -4.0, 0.0), dig=(3.0, 3.0, 1.5), berm=(-5.0, 4.0, 1.2),
-             crater_d_max=5.0, rocks=45, seed=5),
+             crater_d_max=5.0, rocks=45, seed=5, **SITE),
     WorldDef('mars', 3.72,
              'Mars surface gravity 3.71 m/s^2: NASA NSSDCA Mars Fact Sheet '
              '(nssdc.gsfc.nasa.gov/planetary/factsheet/marsfact.html)',

@@ -1,0 +1,108 @@
+"""Hold-down thrust: pressing the rover onto the ground where gravity alone is too weak.
+
+On a rubble-pile asteroid (g ~ 5e-5 m/s^2) the 80 kg rover weighs 4 mN: its wheels
+react 2 mN and the smallest drum cut (0.5 mm) needs ~11 mN, so nothing can be dug or
+driven. Thrusters firing away from the ground add a force F along the rover's -z that
+loads the wheels like weight does: traction, lift-off margin, the Froude speed limit and
+the arm swing limits all see the effective gravity g + F / m, while the regolith's own
+weight (the cut's gamma = rho g term) and a drum weigh still see g. The price is
+propellant, F / (Isp g0) kg/s, which the mission reports.
+
+``thrust_for_site`` picks the smallest number of thrusters (0 where gravity suffices)
+with which ``plan_cut`` fills the drums within its fill time, else all of them; site.py
+judges that with the counter-rotating drums cancelling only half of each other's pull
+(SIZING_DRUM_IMBALANCE), not the 0.15 the planner plans with.
+Pure arithmetic (no ROS); config/rover.yaml ``holddown`` holds the hardware.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from mining_rover.control.limits import finite
+
+#: Standard gravity, m/s^2, converting specific impulse (s) to exhaust velocity
+#: (BIPM SI Brochure, 9th ed., 2019: g_n = 9.80665 m/s^2).
+STANDARD_GRAVITY_MPS2 = 9.80665
+
+#: Share of one drum's horizontal force left after counter-rotation, for sizing the
+#: hold-down (the planner plans with 0.15). In a cut longer than the drum spacing the rear
+#: drum runs in the trench the front one cut and reacts nothing; seen on the rubble pile
+#: (2026-12-04): with the hold-down sized at 0.15 (4 N) the end of a cut lifted the rover
+#: 0.15 m and rolled it 17 deg, and the odometry came out of it 70 deg off.
+SIZING_DRUM_IMBALANCE = 0.5
+
+
+@dataclass(frozen=True)
+class HoldDown:
+    """The rover's hold-down thrusters (config/rover.yaml ``holddown``)."""
+    thrusters: int = 4
+    thrust_n: float = 1.0          # per thruster, N
+    isp_s: float = 220.0           # specific impulse, s
+    propellant_kg: float = 10.0    # loaded propellant, kg
+    cant_rad: float = math.radians(30.0)   # each thruster's tilt from the chassis z axis, rad
+
+    def __post_init__(self):
+        if not (isinstance(self.thrusters, int) and self.thrusters >= 0
+                and finite(self.thrust_n, self.isp_s, self.propellant_kg, self.cant_rad)
+                and self.thrust_n >= 0.0 and self.isp_s > 0.0 and self.propellant_kg >= 0.0
+                and 0.0 <= self.cant_rad < math.pi / 2):
+            raise ValueError('hold-down needs thrusters >= 0 (int), thrust_n >= 0, isp_s > 0, '
+                             f'propellant_kg >= 0 and a cant in [0, 90) deg, got {self.thrusters}, '
+                             f'{self.thrust_n}, {self.isp_s}, {self.propellant_kg}, {self.cant_rad}')
+
+    @classmethod
+    def from_rover(cls, rover: dict) -> 'HoldDown':
+        """From a parsed config/rover.yaml; a rover without a ``holddown`` section has none."""
+        h = rover.get('holddown') or {}
+        if not h:
+            return cls(thrusters=0)
+        return cls(int(h['thrusters']), float(h['thrust_n']), float(h['isp_s']), float(h['propellant_kg']),
+                   math.radians(float(h.get('cant_deg', 30.0))))
+
+    @property
+    def max_thrust_n(self) -> float:
+        """The largest net hold-down force, N: every thruster's thrust along the chassis z."""
+        return self.thrusters * self.thrust_n * math.cos(self.cant_rad)
+
+    def propellant_rate_kgps(self, thrust_n: float) -> float:
+        """Propellant flow for this net hold-down force, kg/s: F / (cos(cant) Isp g0)."""
+        return max(0.0, thrust_n) / (math.cos(self.cant_rad) * self.isp_s * STANDARD_GRAVITY_MPS2)
+
+    def endurance_s(self, thrust_n: float) -> float:
+        """How long the loaded propellant lasts at this thrust, s (inf at zero thrust)."""
+        rate = self.propellant_rate_kgps(thrust_n)
+        return math.inf if rate <= 0.0 else self.propellant_kg / rate
+
+
+def effective_gravity(gravity_mps2: float, thrust_n: float, rover_mass_kg: float) -> float:
+    """The gravity that would load the wheels as weight plus hold-down thrust does, m/s^2."""
+    if not (finite(gravity_mps2, thrust_n, rover_mass_kg) and gravity_mps2 >= 0.0
+            and thrust_n >= 0.0 and rover_mass_kg > 0.0):
+        raise ValueError(f'effective gravity needs g >= 0, thrust >= 0 and mass > 0, got '
+                         f'{gravity_mps2}, {thrust_n}, {rover_mass_kg}')
+    return gravity_mps2 + thrust_n / rover_mass_kg
+
+
+def thrust_for_site(holddown: HoldDown, gravity_mps2: float, plan) -> float:
+    """Total hold-down thrust a site needs, N: 0 where gravity alone gives a cut that fills
+    the drums in time, else the fewest thrusters that do, else all of them (0 if the
+    rover has none).
+
+    ``plan(thrust_n)`` returns a regolith.CutPlan for that hold-down, judged by
+    ``fills_in_time``.
+    """
+    if not (finite(gravity_mps2) and gravity_mps2 > 0.0):
+        raise ValueError(f'gravity must be finite and > 0 m/s^2, got {gravity_mps2}')
+    for n in range(holddown.thrusters + 1):
+        thrust = n * holddown.thrust_n * math.cos(holddown.cant_rad)
+        if fills_in_time(plan(thrust)):
+            return thrust
+    return holddown.max_thrust_n
+
+
+def fills_in_time(cut_plan, min_fill_time_s: float = 60.0) -> bool:
+    """A feasible cut whose drums fill within ``min_fill_time_s`` (plan_cut's target)."""
+    if not cut_plan.feasible or cut_plan.mass_rate_kgps <= 0.0:
+        return False
+    return cut_plan.expected_mass_kg / cut_plan.mass_rate_kgps <= min_fill_time_s * (1.0 + 1e-9)
