@@ -6,7 +6,7 @@ simulator:=gazebo    Gazebo Harmonic through ros_gz_sim, spawned from /robot_des
 use_sim_time is set once, here, for every node.
 """
 from launch import LaunchDescription
-from launch.actions import (DeclareLaunchArgument, GroupAction, IncludeLaunchDescription,
+from launch.actions import (DeclareLaunchArgument, GroupAction, IncludeLaunchDescription, LogInfo,
                             OpaqueFunction)
 from launch.conditions import IfCondition
 from launch.launch_description_sources import PythonLaunchDescriptionSource
@@ -58,7 +58,13 @@ def _simulator(context):
                             '-Y', str(start[2])])
     bridge = Node(package='ros_gz_bridge', executable='parameter_bridge', output='screen',
                   parameters=[{'config_file': _share('config', 'gz_bridge.yaml')}])
-    return [gz, spawn, bridge]
+    from mining_rover.site import site_parameters
+    warn = []
+    if site_parameters(world)['holddown_n'] > 0.0:
+        warn = [LogInfo(msg=f'WARNING: {world} needs hold-down thrust (control/holddown.py), which '
+                            'only the embedded simulator models: in Gazebo the planned cuts will '
+                            'shove the rover; use simulator:=embedded')]
+    return warn + [gz, spawn, bridge]
 
 
 def generate_launch_description():
