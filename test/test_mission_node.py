@@ -257,11 +257,16 @@ def test_an_infeasible_plan_holds_the_drums_stowed_and_says_why(ros, launch_node
     proc = _start(launch_node, tmp_path, tmp_path / 'm.sqlite')
     assert ros.spin_until(lambda: world.status and world.status['state'] == 'EXCAVATE', 60.0), \
         (world.status, proc.stop())
+    # a plan with a NaN in it is rejected (it would not even persist): the hold stands
+    world.plan_pub.publish(_status('plan', {
+        'site_x': SITE[0], 'site_y': SITE[1], 'depth_of_cut_m': 'nan', 'drum_speed_radps': 4.0,
+        'drive_speed_mps': 0.2, 'feasible': 1}))
     ros.spin_for(3.0)
     assert world.status['state'] == 'EXCAVATE'
     assert world.drum == 0.0 and world.arm_target == pytest.approx(-0.4) and world.fill == 0.0
     out = proc.stop()
     assert 'no cut fits at this site, holding: ' + reason in out
+    assert 'excavation plan rejected' in out and 'non-finite' in out
 
 
 def test_bad_parameters_refuse_start_naming_the_parameter(launch_node, tmp_path):

@@ -183,6 +183,12 @@ def mission_params() -> list:
     ]
 
 
+
+def _finite_or_zero(text: str) -> float:
+    """A plan value that may be missing or not finite (the record is stored as strict JSON): 0."""
+    v = float(text)
+    return v if math.isfinite(v) else 0.0
+
 class MissionNode(Node):
     def __init__(self, **kwargs):
         super().__init__('mission_node', **kwargs)
@@ -336,12 +342,14 @@ class MissionNode(Node):
     def _on_plan(self, msg: DiagnosticStatus):
         v = self._values(msg)
         try:
-            self.inputs.plan = ExcavationPlan(
-                float(v['site_x']), float(v['site_y']), float(v['depth_of_cut_m']),
-                float(v['drum_speed_radps']), float(v['drive_speed_mps']),
-                float(v.get('expected_mass_kg', 0.0)), float(v.get('expected_target_kg', 0.0)),
-                v.get('feasible', '1') != '0', msg.message if v.get('feasible', '1') == '0' else '',
-                float(v.get('fill_length_m', 'inf')))
+            numbers = [float(v[k]) for k in ('site_x', 'site_y', 'depth_of_cut_m', 'drum_speed_radps',
+                                             'drive_speed_mps')]
+            numbers += [float(v.get(k, 0.0)) for k in ('expected_mass_kg', 'expected_target_kg')]
+            if not all(map(math.isfinite, numbers)):
+                raise ValueError(f'non-finite value in {numbers}')
+            feasible = v.get('feasible', '1') != '0'
+            self.inputs.plan = ExcavationPlan(*numbers, feasible, '' if feasible else msg.message,
+                                              _finite_or_zero(v.get('fill_length_m', '0')))
         except (KeyError, ValueError) as exc:
             self.get_logger().warning(f'excavation plan rejected (key/value {exc})',
                                       throttle_duration_sec=5.0)

@@ -387,7 +387,7 @@ class PlannerNode(Node):
             'feasible': 1 if plan.feasible else 0,
             # cut length that fills the drums at this depth and creep by the cut model
             'fill_length_m': (plan.expected_mass_kg / plan.mass_rate_kgps * plan.drive_speed_mps
-                              if plan.feasible and plan.mass_rate_kgps > 0 else math.inf),
+                              if plan.feasible and plan.mass_rate_kgps > 0 else 0.0),   # 0: unknown
             'regolith_density_kgm3': params.density_kgm3, 'regolith_cohesion_pa': params.cohesion_pa,
             'regolith_friction_deg': params.friction_deg,
         }

@@ -324,7 +324,7 @@ class ExcavationPlan:
     expected_target_kg: float = 0.0
     feasible: bool = True              # False: no cut the rover can react (planner's reason)
     reason: str = ''
-    fill_length_m: float = math.inf    # cut length that fills the drums by the cut model
+    fill_length_m: float = 0.0         # cut length that fills the drums by the cut model (0: unknown)
 
 
 @dataclass(frozen=True)
@@ -873,7 +873,8 @@ class Mission:
             self._stop_cut(now, ex, f'cut length {dist:.2f} m reached')
             return
         plan = self.record['plan']
-        planned = c.fill_length_margin * float(plan.get('fill_length_m', math.inf)) if plan else math.inf
+        fill_length = float(plan.get('fill_length_m', 0.0)) if plan else 0.0
+        planned = c.fill_length_margin * fill_length if fill_length > 0.0 else math.inf
         if dist >= planned:
             # The fill estimate (cutting energy, where there is no weigh) can run behind,
             # and a cut that outpulls the wheels shoves the rover on (a rubble pile):
