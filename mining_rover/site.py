@@ -54,8 +54,8 @@ def site_holddown_n(gravity_mps2: float) -> float:
     planner would plan with gravity alone fills the drums in time (the Moon, Mars, Earth,
     Psyche, Vesta, Ceres); elsewhere the fewest thrusters that fill them in time with the
     drums taken to cancel only half of each other's pull (control/holddown.py
-    thrust_for_site, SIZING_DRUM_IMBALANCE): three of the four 4 N thrusters (12 N) on a
-    rubble pile."""
+    thrust_for_site, SIZING_DRUM_IMBALANCE): all four 4 N thrusters on a rubble pile,
+    13.9 N net of their 30 deg cant."""
     from mining_rover.control.holddown import SIZING_DRUM_IMBALANCE, HoldDown, fills_in_time, thrust_for_site
     from mining_rover.paths import config_path, rover_config, rover_mass_kg
     from mining_rover.planning.regolith import Rover, load_params, plan_cut

@@ -6,7 +6,7 @@ driven. Thrusters firing away from the ground add a force F along the rover's -z
 loads the wheels like weight does: traction, lift-off margin, the Froude speed limit and
 the arm swing limits all see the effective gravity g + F / m, while the regolith's own
 weight (the cut's gamma = rho g term) and a drum weigh still see g. The price is
-propellant, F / (Isp g0) kg/s, which the mission reports.
+propellant, F / (cos(cant) Isp g0) kg/s, which the mission reports.
 
 ``thrust_for_site`` picks the smallest number of thrusters (0 where gravity suffices)
 with which ``plan_cut`` fills the drums within its fill time, else all of them; site.py
@@ -26,10 +26,11 @@ from mining_rover.control.limits import finite
 STANDARD_GRAVITY_MPS2 = 9.80665
 
 #: Share of one drum's horizontal force left after counter-rotation, for sizing the
-#: hold-down (the planner plans with 0.15). In a cut longer than the drum spacing the rear
-#: drum runs in the trench the front one cut and reacts nothing; seen on the rubble pile
-#: (2026-12-04): with the hold-down sized at 0.15 (4 N) the end of a cut lifted the rover
-#: 0.15 m and rolled it 17 deg, and the odometry came out of it 70 deg off.
+#: hold-down: a margin, not a derivation. The planner's 0.15 assumes both drums bite
+#: alike; a rear drum that runs in the front one's trench (cuts longer than the ~1.1 m
+#: between them) or bites shallower leaves up to all of the front drum's pull. Sized at
+#: 0.5 the rubble pile gets 13.9 N, with which the rover completed 3 cycles in 800 s
+#: without a hazard contact (2026-12-04).
 SIZING_DRUM_IMBALANCE = 0.5
 
 
@@ -37,7 +38,7 @@ SIZING_DRUM_IMBALANCE = 0.5
 class HoldDown:
     """The rover's hold-down thrusters (config/rover.yaml ``holddown``)."""
     thrusters: int = 4
-    thrust_n: float = 1.0          # per thruster, N
+    thrust_n: float = 4.0          # per thruster, N
     isp_s: float = 220.0           # specific impulse, s
     propellant_kg: float = 10.0    # loaded propellant, kg
     cant_rad: float = math.radians(30.0)   # each thruster's tilt from the chassis z axis, rad

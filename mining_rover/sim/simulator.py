@@ -3,7 +3,8 @@
 Pure Python (mujoco + numpy, no rclpy); sim_node wraps it in the sim contract. Physics:
 MuJoCo rigid bodies on a heightfield with the world's gravity; regolith excavation and
 dumping are modelled on the heightfield (mass-conserving bookkeeping, McKyes-style
-cutting resistance from the world's hidden regolith); motors have a lumped thermal model.
+cutting resistance from the world's hidden regolith); motors have a lumped thermal model;
+hold-down thrusters (control/holddown.py) push the chassis down and book their propellant.
 
 Frames: the world frame is ``map``; ``ground_truth_pose()`` is map -> base_link.
 """
@@ -298,9 +299,10 @@ class Simulator:
         return self.holddown.max_thrust_n
 
     def set_holddown(self, thrust_n: float):
-        """Total hold-down thrust, N (config/rover.yaml holddown): pushes the chassis along
-        its -z, and burns propellant until the loaded propellant is spent. ValueError for a
-        non-finite or out-of-range value (the last command holds)."""
+        """Net hold-down force, N (config/rover.yaml holddown): pushes the chassis down
+        (vertically within the thrusters' cant, see _holddown) and burns propellant until
+        the loaded propellant is spent. ValueError for a non-finite or out-of-range value
+        (the last command holds)."""
         try:
             v = float(thrust_n)
         except (TypeError, ValueError):
