@@ -49,27 +49,21 @@ def site_parameters(world: str) -> dict:
 
 
 def site_holddown_n(gravity_mps2: float) -> float:
-    """Hold-down thrust this gravity needs, N, judged with the planner's nominal regolith
-    (config/regolith_nominal.yaml) and the rover of config/rover.yaml: 0 where the cut the
-    planner would plan with gravity alone fills the drums in time (the Moon, Mars, Earth,
-    Psyche, Vesta, Ceres); elsewhere the fewest thrusters that fill them in time with the
-    drums taken to cancel only half of each other's pull (control/holddown.py
-    thrust_for_site, SIZING_DRUM_IMBALANCE): all four 4 N thrusters on a rubble pile,
-    13.9 N net of their 30 deg cant."""
-    from mining_rover.control.holddown import SIZING_DRUM_IMBALANCE, HoldDown, fills_in_time, thrust_for_site
+    """Hold-down thrust this gravity needs, N (control/holddown.py thrust_for_site), judged
+    as the planner will plan its cuts: with its nominal regolith
+    (config/regolith_nominal.yaml) and the rover of config/rover.yaml. 0 on the Moon,
+    Mars, Earth, Psyche, Vesta and Ceres; two of the four 4 N thrusters on a rubble pile,
+    6.9 N net of their 30 deg cant."""
+    from mining_rover.control.holddown import HoldDown, thrust_for_site
     from mining_rover.paths import config_path, rover_config, rover_mass_kg
     from mining_rover.planning.regolith import Rover, load_params, plan_cut
 
     rover = rover_config()
     nominal = load_params(config_path('regolith_nominal.yaml'))
     mass = rover_mass_kg(rover)
-    if fills_in_time(plan_cut(Rover(mass_kg=mass), nominal, gravity_mps2)):
-        return 0.0
-
-    def sizing_plan(thrust_n):
-        return plan_cut(Rover(mass_kg=mass, holddown_n=thrust_n, drum_imbalance=SIZING_DRUM_IMBALANCE),
-                        nominal, gravity_mps2)
-    return float(thrust_for_site(HoldDown.from_rover(rover), gravity_mps2, sizing_plan))
+    return float(thrust_for_site(HoldDown.from_rover(rover), gravity_mps2,
+                                 lambda thrust_n: plan_cut(Rover(mass_kg=mass, holddown_n=thrust_n),
+                                                           nominal, gravity_mps2)))
 
 
 #: The drive limits drivers_*.yaml sets (drive_node's defaults): gravity only ever lowers them.

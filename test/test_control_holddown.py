@@ -89,7 +89,7 @@ def test_thrust_loads_the_wheels_like_weight():
 
 def test_sites_fire_the_thrusters_only_on_the_rubble_pile():
     rubble = site_parameters('rubble_pile')
-    net = 16.0 * math.cos(math.radians(30.0))    # all four 4 N thrusters, canted 30 deg
+    net = 8.0 * math.cos(math.radians(30.0))     # two of the four 4 N thrusters, canted 30 deg
     g_eff = effective_gravity(RUBBLE_G, net, rover_mass_kg())
     assert rubble['holddown_n'] == pytest.approx(net)
     for node in ('planner', 'drive', 'excavator'):
