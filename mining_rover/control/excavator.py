@@ -108,7 +108,7 @@ class ExcavatorConfig:
     def weigh_enabled(self) -> bool:
         """A weigh needs gravity, and gravity strong enough that the arm torque resolves
         WEIGH_RESOLUTION_SHARE of a full drum (on a rubble pile at 5e-5 m/s^2 a full drum
-        pulls its arm with 1e-5 N m: the cutting-energy estimate is all there is)."""
+        pulls its arm with 4e-4 N m: the cutting-energy estimate is all there is)."""
         return self.weigh_resolution_kg <= WEIGH_RESOLUTION_SHARE * self.capacity_kg
 
 

@@ -97,6 +97,4 @@ def thrust_for_site(holddown: HoldDown, gravity_mps2: float, plan) -> float:
 
 def fills_in_time(cut_plan, min_fill_time_s: float = 60.0) -> bool:
     """A feasible cut whose drums fill within ``min_fill_time_s`` (plan_cut's target)."""
-    if not cut_plan.feasible or cut_plan.mass_rate_kgps <= 0.0:
-        return False
-    return cut_plan.expected_mass_kg / cut_plan.mass_rate_kgps <= min_fill_time_s * (1.0 + 1e-9)
+    return cut_plan.fill_time_s <= min_fill_time_s * (1.0 + 1e-9)

@@ -177,9 +177,13 @@ class ExcavatorNode(DriverNode):
         self._timers.append(self.create_timer(1.0 / c.control_rate_hz, self._tick))
         self._publish_estop()
         cfg = self.model.cfg
-        weigh = (f'g {c.gravity_mps2:g} m/s^2' if cfg.weigh_enabled else 'off (gravity_mps2 0)'
-                 if c.gravity_mps2 <= 0 else f'off (g {c.gravity_mps2:g} m/s^2 resolves only '
-                 f'{cfg.weigh_resolution_kg:.3g} kg: fill from cutting energy)')
+        if cfg.weigh_enabled:
+            weigh = f'g {c.gravity_mps2:g} m/s^2'
+        elif c.gravity_mps2 <= 0:
+            weigh = 'off (gravity_mps2 0)'
+        else:
+            weigh = (f'off (g {c.gravity_mps2:g} m/s^2 resolves only {cfg.weigh_resolution_kg:.3g} kg: '
+                     'fill from cutting energy)')
         self.get_logger().info(f'configured: backend {c.backend}, drums {self.drums}, arms {self.arms}, '
                                f'weigh {weigh}, arm swing <= {self.arm_swing.max_radps:.3g} rad/s and '
                                f'{self.arm_swing.max_radps2:.3g} rad/s^2 (g = {c.gravity_mps2:g} m/s^2, '

@@ -183,11 +183,11 @@ def mission_params() -> list:
     ]
 
 
-
 def _finite_or_zero(text: str) -> float:
     """A plan value that may be missing or not finite (the record is stored as strict JSON): 0."""
     v = float(text)
     return v if math.isfinite(v) else 0.0
+
 
 class MissionNode(Node):
     def __init__(self, **kwargs):

@@ -386,8 +386,8 @@ class PlannerNode(Node):
             'vertical_force_n': plan.vertical_force_n, 'weight_n': plan.weight_n,
             'feasible': 1 if plan.feasible else 0,
             # cut length that fills the drums at this depth and creep by the cut model
-            'fill_length_m': (plan.expected_mass_kg / plan.mass_rate_kgps * plan.drive_speed_mps
-                              if plan.feasible and plan.mass_rate_kgps > 0 else 0.0),   # 0: unknown
+            'fill_length_m': (plan.fill_time_s * plan.drive_speed_mps
+                              if math.isfinite(plan.fill_time_s) else 0.0),   # 0: unknown
             'regolith_density_kgm3': params.density_kgm3, 'regolith_cohesion_pa': params.cohesion_pa,
             'regolith_friction_deg': params.friction_deg,
         }

@@ -841,7 +841,7 @@ class Mission:
             return
         if 'params' not in ph:
             ph['params'] = self._cut_parameters()
-            if self.record['plan'] is None:
+            if plan is None:
                 self._event('warn', 'no excavation plan for this site: default cut')
             ph['lower_t'] = now
         arm, drum, creep = ph['params']
@@ -872,7 +872,6 @@ class Mission:
         if dist >= c.excavate_distance_limit_m:
             self._stop_cut(now, ex, f'cut length {dist:.2f} m reached')
             return
-        plan = self.record['plan']
         fill_length = float(plan.get('fill_length_m', 0.0)) if plan else 0.0
         planned = c.fill_length_margin * fill_length if fill_length > 0.0 else math.inf
         if dist >= planned:

@@ -379,6 +379,13 @@ class CutPlan:
     expected_mass_kg: float      # one fill of the digging drums at this cut's density
     reason: str = ''
 
+    @property
+    def fill_time_s(self) -> float:
+        """Time this cut takes to fill the drums, s (inf when it is infeasible or takes nothing)."""
+        if not self.feasible or self.mass_rate_kgps <= 0.0:
+            return math.inf
+        return self.expected_mass_kg / self.mass_rate_kgps
+
     def as_dict(self) -> dict:
         return asdict(self)
 
