@@ -39,6 +39,19 @@ class PursuitConfig:
     rotate_gain: float = 1.5
     goal_tolerance_m: float = 0.25
 
+    @classmethod
+    def within(cls, max_linear_mps: float, max_angular_radps: float, arrival_tolerance_m: float,
+               stuck_distance_m: float, stuck_time_s: float) -> 'PursuitConfig':
+        """The follower inside an executive's limits: its speed and turn-rate limits; a
+        goal tolerance of half the executive's own arrival distance, so the follower
+        never stops short of where the executive counts the goal reached; and an
+        approach speed floor of four times the progress the executive's stuck detector
+        asks for (stuck_distance_m per stuck_time_s), at least 0.1 m/s, so the slow
+        approach to a goal never reads as stuck."""
+        return cls(max_linear_mps=max_linear_mps, max_angular_radps=max_angular_radps,
+                   goal_tolerance_m=0.5 * arrival_tolerance_m,
+                   min_approach_mps=max(0.1, 4.0 * stuck_distance_m / stuck_time_s))
+
     def check(self) -> list:
         problems = []
         for name in ('max_linear_mps', 'max_angular_radps', 'min_lookahead_m', 'goal_tolerance_m',
@@ -140,5 +153,3 @@ class RegulatedPurePursuit:
             w = math.copysign(cfg.max_angular_radps, w)
         self._speed = v
         return v, w
-
-    __call__ = compute

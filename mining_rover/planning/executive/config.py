@@ -1,0 +1,201 @@
+"""The executive's settings: one frozen dataclass, each field documented once.
+
+Every field is made with ``setting(default, description, min, max)``; mission_node
+derives its parameter table (names, defaults, descriptions, ranges) from these fields,
+so a setting is described here and nowhere else. Units are in the names or the
+descriptions (m, s, rad, kg; REP-103).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, fields
+
+
+def setting(default, description: str, min_value=None, max_value=None):
+    """A MissionConfig field with its description and allowed range (None: no range)."""
+    return field(default=default, metadata={'description': description,
+                                            'range': (min_value, max_value)})
+
+
+@dataclass(frozen=True)
+class MissionConfig:
+    """Every tunable of the executive; mission_node fills it from its parameters."""
+    dig_zone_x: float = setting(0.0,
+        'dig zone centre x, map frame, m (from the world)', -10000.0, 10000.0)
+    dig_zone_y: float = setting(0.0, 'dig zone centre y, map frame, m', -10000.0, 10000.0)
+    dig_zone_radius: float = setting(3.0, 'dig zone radius, m', 0.1, 1000.0)
+    berm_x: float = setting(-4.0, 'berm (dump) zone centre x, map frame, m', -10000.0, 10000.0)
+    berm_y: float = setting(0.0, 'berm zone centre y, map frame, m', -10000.0, 10000.0)
+    berm_radius: float = setting(1.0, 'berm zone radius, m', 0.0, 1000.0)
+    berm_standoff_m: float = setting(0.3,
+        'dump point distance outside the berm circle, m', 0.0, 10.0)
+    berm_facing_tolerance_rad: float = setting(0.2,
+        'turn to face the berm centre within this before dumping, rad', 0.01, 3.2)
+    dump_reach_m: float = setting(1.0,
+        'drum discharge point ahead of (or behind) base_link, m', 0.0, 5.0)
+    dump_inside_fraction: float = setting(0.6,
+        'facing the berm, close in until the discharge point is this share of '
+        'the berm radius from its centre', 0.0, 1.0)
+    dump_approach_max_m: float = setting(1.2,
+        'closing in on the berm: at most this far, m', 0.0, 5.0)
+    dump_approach_mps: float = setting(0.1,
+        'closing in on the berm: at this speed, m/s', 0.01, 1.0)
+    max_linear_mps: float = setting(0.4,
+        'forward speed limit, m/s (lowered by the site on small bodies: '
+        'mining_rover/site.py)', 0.0001, 2.0)
+    max_angular_radps: float = setting(0.6,
+        'turn rate limit, rad/s (lowered by the site on small bodies)', 0.0001, 5.0)
+    lookahead_m: float = setting(0.6, 'path-following lookahead distance, m', 0.05, 10.0)
+    goal_tolerance_m: float = setting(0.35, 'arrival distance to a goal, m', 0.02, 5.0)
+    route_match_m: float = setting(1.0,
+        'a route counts for a goal when it ends this near it, m', 0.05, 20.0)
+    route_retry_s: float = setting(3.0,
+        're-publish the goal after this long without a route, s', 0.1, 600.0)
+    route_timeout_s: float = setting(15.0, 'no route after this long is a fault, s', 0.5, 3600.0)
+    drive_timeout_s: float = setting(240.0, 'a drive longer than this is a fault, s', 1.0, 36000.0)
+    stuck_time_s: float = setting(10.0,
+        'no progress for this long triggers a replan, s', 0.5, 600.0)
+    stuck_distance_m: float = setting(0.05,
+        'progress smaller than this counts as none, m', 0.001, 5.0)
+    footprint_length_m: float = setting(1.0,
+        'robot footprint length for the hazard check, m', 0.1, 10.0)
+    footprint_width_m: float = setting(0.82,
+        'robot footprint width for the hazard check, m', 0.1, 10.0)
+    hazard_lookahead_m: float = setting(0.4,
+        'the route is checked for hazards this far beyond the footprint, m', 0.0, 10.0)
+    body_margin_m: float = setting(0.1,
+        'the footprint swept straight ahead this far is checked for hazards, m', 0.0, 2.0)
+    route_clearance_m: float = setting(0.42,
+        'hazards closer than this to the route ahead block it; keep it below '
+        "the planner's robot_radius so a fresh route is clear, m", 0.0, 5.0)
+    lethal_cost: int = setting(100,
+        'costmap cost at and above which a cell is a hazard (Nav2: 100)', 1, 100)
+    mapping_turn_radps: float = setting(0.3, 'turn rate while mapping in place, rad/s', 0.0, 2.0)
+    mapping_known_fraction: float = setting(0.5,
+        'known share of dig-zone cells that ends mapping', 0.0, 1.0)
+    mapping_timeout_s: float = setting(60.0,
+        'mapping ends after this long regardless, s', 0.0, 3600.0)
+    site_wait_s: float = setting(10.0,
+        'wait this long for dig sites before a re-survey, then the zone centre, s', 0.0, 3600.0)
+    site_exclusion_m: float = setting(0.6,
+        'a site whose cut yielded too little is skipped within this, m', 0.0, 10.0)
+    max_dig_depth_m: float = setting(0.12,
+        'ground cut this deep is no site again; shallower trenches are cut '
+        'again, deeper by what was taken, m', 0.0, 0.5)
+    resurvey_interval_s: float = setting(60.0,
+        'no usable dig site: a whole mapping turn (and the sites given up are '
+        'tried again), at most this often, s', 0.0, 36000.0)
+    blocked_turn_s: float = setting(3.0,
+        'hazard in the swept footprint: turn towards the route this long before'
+        ' replanning, s', 0.0, 60.0)
+    blocked_timeout_s: float = setting(20.0,
+        'hazard in the swept footprint this long: the goal is given up, s', 1.0, 600.0)
+    plan_match_m: float = setting(1.0,
+        'an excavation plan applies to a site this near it, m', 0.01, 20.0)
+    plan_wait_s: float = setting(5.0,
+        'wait this long at a site for its plan before the default cut, s', 0.0, 600.0)
+    default_depth_m: float = setting(0.03, 'depth of cut without a plan, m', 0.0, 0.3)
+    default_drum_radps: float = setting(4.0, 'drum speed without a plan, rad/s', 0.1, 100.0)
+    default_creep_mps: float = setting(0.05,
+        'creep speed while cutting without a plan, m/s', 0.0, 1.0)
+    max_creep_mps: float = setting(0.15, 'creep speed limit while cutting, m/s', 0.0, 1.0)
+    heading_gain: float = setting(1.0, 'heading hold gain while cutting, (rad/s)/rad', 0.0, 20.0)
+    wheel_radius_m: float = setting(0.20,
+        'wheel radius = arm pivot height, m (rover.yaml)', 0.01, 2.0)
+    arm_length_m: float = setting(0.45, 'arm pivot to drum centre, m (rover.yaml)', 0.01, 5.0)
+    drum_radius_m: float = setting(0.16, 'drum radius, m (rover.yaml)', 0.01, 2.0)
+    arm_lower_rad: float = setting(-0.8, 'arm limit, raised end, rad (rover.yaml)', -3.2, 3.2)
+    arm_upper_rad: float = setting(0.6, 'arm limit, lowered end, rad (rover.yaml)', -3.2, 3.2)
+    arm_stow_rad: float = setting(-0.4,
+        'arm position for driving and hauling, rad (+ lowers)', -3.2, 3.2)
+    arm_tolerance_rad: float = setting(0.05,
+        'arm counts as lowered within this of its target, rad', 0.001, 1.0)
+    lower_timeout_s: float = setting(5.0,
+        'start cutting after this long even if the arm is not there, s', 0.0, 120.0)
+    drum_capacity_kg: float = setting(36.0,
+        'regolith both drums hold together, kg (rover.yaml volume x density)', 0.01, 10000.0)
+    full_fraction: float = setting(0.9, 'fill share of capacity that ends a cut', 0.05, 1.0)
+    min_haul_kg: float = setting(1.0,
+        'a cut ending with less than this tries another site, kg', 0.0, 10000.0)
+    excavate_time_limit_s: float = setting(60.0, 'longest cut, s', 1.0, 3600.0)
+    excavate_distance_limit_m: float = setting(2.0, 'longest cut, m', 0.05, 100.0)
+    fill_length_margin: float = setting(1.5,
+        "a cut ends this many times the plan's fill length on (the length that "
+        'fills the drums by the cut model)', 1.0, 100.0)
+    cut_settle_s: float = setting(0.5,
+        'a cut is counted on a fresh weigh of the drums, or, where the '
+        'excavator does not weigh, once the reported fill has been steady this '
+        'long, s', 0.0, 10.0)
+    cut_settle_timeout_s: float = setting(6.0,
+        '... or this long after the drums were told to stop and the arms to stow, s', 0.1, 60.0)
+    slip_timeout_s: float = setting(3.0,
+        'wheel slip lasting this long while cutting backs off, s', 0.1, 600.0)
+    backoff_distance_m: float = setting(0.25, 'reverse distance after a stall, m', 0.0, 5.0)
+    backoff_speed_mps: float = setting(0.1, 'reverse speed after a stall, m/s', 0.01, 1.0)
+    max_stalls: int = setting(3, 'stalls per cycle before the cut ends', 1, 100)
+    stall_depth_scale: float = setting(0.7, 'depth factor applied after each stall', 0.05, 1.0)
+    dump_timeout_s: float = setting(30.0,
+        'an accepted dump that does not end in this long is a fault, s', 1.0, 600.0)
+    dump_rear_after_turn: bool = setting(True,
+        'dump the front drum facing the berm, then turn the rear one to it and '
+        'dump that (excavator/dump_front, excavator/dump_rear); false: both at '
+        'once (excavator/dump)')
+    dump_confirm_s: float = setting(3.0,
+        'accepted but never seen dumping: judge by fill after this, s', 0.1, 120.0)
+    dump_retry_s: float = setting(2.0,
+        'wait before asking again for a refused dump, s', 0.0, 120.0)
+    max_dump_attempts: int = setting(3, 'dump attempts before a fault', 1, 100)
+    service_timeout_s: float = setting(5.0, 'wait for the dump service answer, s', 0.1, 120.0)
+    fault_backoff_s: float = setting(2.0,
+        'first retry delay after a fault (doubles each time), s', 0.1, 3600.0)
+    fault_backoff_max_s: float = setting(60.0,
+        'longest retry delay after a fault, s', 0.1, 36000.0)
+    estop_clear_hold_s: float = setting(1.0,
+        'the e-stop must stay clear this long before resuming, s', 0.0, 60.0)
+    bulk_density_kg_m3: float = setting(1500.0,
+        'loose regolith bulk density for berm volume, kg/m^3', 100.0, 5000.0)
+    max_cycles: int = setting(0,
+        'cycles after which the mission is DONE (0 = no limit)', 0, 1000000)
+    max_tick_s: float = setting(1.0, 'longest tick counted as autonomous time, s', 0.01, 60.0)
+
+    def check(self) -> list:
+        """Problems that make the configuration unusable, each naming the field."""
+        p = []
+        for f in fields(self):
+            lo, hi = f.metadata['range']
+            v = getattr(self, f.name)
+            if lo is not None and not lo <= v <= hi:
+                p.append(f'{f.name} ({v}) outside [{lo}, {hi}]')
+        if not self.arm_lower_rad < self.arm_upper_rad:
+            p.append(f'arm_upper_rad ({self.arm_upper_rad}) must exceed arm_lower_rad '
+                     f'({self.arm_lower_rad})')
+        if not self.arm_lower_rad <= self.arm_stow_rad <= self.arm_upper_rad:
+            p.append(f'arm_stow_rad ({self.arm_stow_rad}) outside the arm limits')
+        if self.route_retry_s >= self.route_timeout_s:
+            p.append(f'route_retry_s ({self.route_retry_s}) must be below route_timeout_s')
+        if self.fault_backoff_s > self.fault_backoff_max_s:
+            p.append('fault_backoff_s must not exceed fault_backoff_max_s')
+        for name in ('default_depth_m', 'max_dig_depth_m'):
+            try:
+                arm_angle_for_depth(getattr(self, name), self.wheel_radius_m, self.arm_length_m,
+                                    self.drum_radius_m)
+            except ValueError as exc:
+                p.append(f'{name}: {exc}')
+        return p
+
+
+def arm_angle_for_depth(depth_m: float, wheel_radius_m: float, arm_length_m: float,
+                        drum_radius_m: float) -> float:
+    """Arm angle (rad, + lowers) that puts the drum's bottom ``depth_m`` below the ground.
+
+    Geometry (config/rover.yaml): the arm pivots on the axle plane, ``wheel_radius_m``
+    above flat ground; the drum centre sits ``arm_length_m`` out along the arm, so the
+    drum bottom's height is ``wheel_radius - arm_length * sin(angle) - drum_radius``.
+    Setting that to ``-depth_m`` gives ``sin(angle) = (wheel_radius - drum_radius +
+    depth) / arm_length``. ValueError when the arm cannot reach that depth.
+    """
+    s = (wheel_radius_m - drum_radius_m + depth_m) / arm_length_m
+    if not -1.0 <= s <= 1.0:
+        raise ValueError(f'depth {depth_m} m is out of reach of a {arm_length_m} m arm '
+                         f'(sin = {s:.3f})')
+    return math.asin(s)

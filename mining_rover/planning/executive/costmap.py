@@ -1,0 +1,102 @@
+"""The costmap as the executive reads it: known share of an area, lethal cells ahead.
+
+Pure numpy. Costs follow nav_msgs/OccupancyGrid (0..100, -1 unknown; Nav2's lethal 100).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from mining_rover.planning.executive.io import Pose2D
+
+
+@dataclass(frozen=True)
+class Costmap:
+    """An occupancy grid: ``grid[row, col]`` int8 costs 0..100 / -1 unknown, row 0 at
+    the lowest y; cell (r, c) has its lower-left corner at origin + R(yaw)(c, r)*res."""
+    grid: np.ndarray
+    resolution: float
+    origin_x: float
+    origin_y: float
+    origin_yaw: float = 0.0
+
+    def values_where(self, inside, bbox=None) -> np.ndarray:
+        """Costs of the cells whose centre (map frame x, y arrays) satisfies inside(x, y).
+
+        ``bbox`` (xmin, xmax, ymin, ymax), map frame, limits the cells examined."""
+        h, w = self.grid.shape
+        r0, r1, c0, c1 = 0, h, 0, w
+        if bbox is not None and abs(self.origin_yaw) < 1e-9:
+            res = self.resolution
+            c0 = max(0, int(math.floor((bbox[0] - self.origin_x) / res)))
+            c1 = min(w, int(math.ceil((bbox[1] - self.origin_x) / res)) + 1)
+            r0 = max(0, int(math.floor((bbox[2] - self.origin_y) / res)))
+            r1 = min(h, int(math.ceil((bbox[3] - self.origin_y) / res)) + 1)
+            if r0 >= r1 or c0 >= c1:
+                return np.zeros(0, dtype=self.grid.dtype)
+        rows, cols = np.mgrid[r0:r1, c0:c1]
+        c, s = math.cos(self.origin_yaw), math.sin(self.origin_yaw)
+        lx, ly = (cols + 0.5) * self.resolution, (rows + 0.5) * self.resolution
+        x = self.origin_x + c * lx - s * ly
+        y = self.origin_y + s * lx + c * ly
+        return self.grid[r0:r1, c0:c1][inside(x, y)]
+
+    def known_fraction(self, cx: float, cy: float, radius: float) -> float:
+        vals = self.values_where(lambda x, y: (x - cx) ** 2 + (y - cy) ** 2 <= radius ** 2,
+                                 (cx - radius, cx + radius, cy - radius, cy + radius))
+        return float(np.count_nonzero(vals >= 0)) / vals.size if vals.size else 0.0
+
+    def lethal_along(self, points, pose: Pose2D, length_m: float, radius_m: float, lethal: int,
+                     body: tuple = (0.0, 0.0)) -> int:
+        """Number of cells with cost >= lethal within radius_m of the route ``points``
+        ((N, 2), map frame) over the length_m of it that follows the point nearest the
+        pose: the ground the robot is about to drive on. Cells under the robot's body
+        now (``body``: half length, half width, m) do not count: it stands on them, so
+        they are no obstacle (costmap_2d's footprint clearing), and counting them would
+        hold it where it is for good."""
+        pts = np.asarray(points, dtype=float).reshape(-1, 2)
+        if len(pts) == 0:
+            return 0
+        i = int(np.argmin(np.hypot(pts[:, 0] - pose.x, pts[:, 1] - pose.y)))
+        step = 0.5 * self.resolution
+        samples, left = [pts[i]], length_m
+        for a, b in zip(pts[i:-1], pts[i + 1:]):
+            seg = float(np.hypot(*(b - a)))
+            if seg <= 0.0:
+                continue
+            f = np.arange(step, min(seg, left) + 1e-12, step) / seg
+            samples.extend(a + np.outer(f, b - a))
+            left -= seg
+            if left <= 0.0:
+                break
+        s = np.asarray(samples)
+        bbox = (s[:, 0].min() - radius_m, s[:, 0].max() + radius_m,
+                s[:, 1].min() - radius_m, s[:, 1].max() + radius_m)
+
+        c, sn = math.cos(pose.yaw), math.sin(pose.yaw)
+
+        def inside(x, y):
+            d2 = (x[..., None] - s[:, 0]) ** 2 + (y[..., None] - s[:, 1]) ** 2
+            fx = c * (x - pose.x) + sn * (y - pose.y)
+            fy = -sn * (x - pose.x) + c * (y - pose.y)
+            under = (np.abs(fx) <= body[0]) & (np.abs(fy) <= body[1])
+            return (d2.min(axis=-1) <= radius_m * radius_m) & ~under
+        return int(np.count_nonzero(self.values_where(inside, bbox) >= lethal))
+
+    def lethal_ahead(self, pose: Pose2D, length_m: float, half_width_m: float, lethal: int,
+                     backwards: bool = False) -> int:
+        """Number of cells with cost >= lethal in the rectangle swept ahead of the robot
+        (robot frame x in [0, length], |y| <= half_width; behind it when backwards)."""
+        c, s = math.cos(pose.yaw), math.sin(pose.yaw)
+        sign = -1.0 if backwards else 1.0
+
+        def inside(x, y):
+            dx, dy = x - pose.x, y - pose.y
+            fx = sign * (c * dx + s * dy)
+            fy = -s * dx + c * dy
+            return (fx >= 0.0) & (fx <= length_m) & (np.abs(fy) <= half_width_m)
+        reach = math.hypot(length_m, half_width_m)
+        bbox = (pose.x - reach, pose.x + reach, pose.y - reach, pose.y + reach)
+        return int(np.count_nonzero(self.values_where(inside, bbox) >= lethal))

@@ -1,0 +1,104 @@
+"""What the executive reads at each tick (``MissionInputs``) and what it commands
+(``MissionOutputs``), as plain dataclasses: mission_node converts messages to these.
+
+Units: m, s, rad, rad/s, kg (REP-103). Poses are (x, y, yaw) in the map frame.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from mining_rover.planning.executive.costmap import Costmap
+
+
+@dataclass(frozen=True)
+class Pose2D:
+    x: float
+    y: float
+    yaw: float
+
+
+@dataclass(frozen=True)
+class Route:
+    seq: int                 # increases with every /planner/route received
+    points: np.ndarray       # (N, 2) map frame
+
+
+@dataclass(frozen=True)
+class DigSite:
+    x: float
+    y: float
+    score: float = 0.0
+
+
+@dataclass(frozen=True)
+class ExcavationPlan:
+    site_x: float
+    site_y: float
+    depth_of_cut_m: float
+    drum_speed_radps: float
+    drive_speed_mps: float
+    expected_mass_kg: float = 0.0
+    expected_target_kg: float = 0.0
+    feasible: bool = True              # False: no cut the rover can react (planner's reason)
+    reason: str = ''
+    fill_length_m: float = 0.0         # cut length that fills the drums by the cut model (0: unknown)
+
+
+@dataclass(frozen=True)
+class ExcavatorReport:
+    fill_kg: float
+    stalled: bool = False
+    dumping: bool = False
+    arm_position_rad: float = math.nan
+    weigh_count: int = -1       # weighs every drum has had (-1: the excavator does not weigh)
+
+
+@dataclass(frozen=True)
+class DumpResponse:
+    seq: int
+    success: bool
+    message: str = ''
+
+
+@dataclass
+class MissionInputs:
+    pose: Pose2D | None = None
+    costmap: Costmap | None = None             # executive.costmap.Costmap
+    route: Route | None = None
+    dig_sites: tuple = ()                      # DigSite, best first
+    plan: ExcavationPlan | None = None
+    excavator: ExcavatorReport | None = None
+    estop: bool = False
+    paused: bool = False
+    slipping: bool = False
+    driver_fault: str = ''                     # non-empty: which motor reports an error
+    site_override: tuple | None = None         # (seq, x, y)
+    dump_response: DumpResponse | None = None
+
+
+@dataclass(frozen=True)
+class Goal:
+    seq: int
+    x: float
+    y: float
+    yaw: float
+
+
+@dataclass
+class MissionOutputs:
+    state: str = ''
+    linear_mps: float = 0.0
+    angular_radps: float = 0.0
+    drum_radps: float | None = 0.0             # None: do not command (the dump runs them)
+    arm_rad: float | None = None               # None: hold where they are
+    goal: Goal | None = None                   # publish when set (this tick)
+    dump_request: int | None = None            # call the dump service with this seq ...
+    dump_drum: str = ''                        # ... for this drum ('front', 'rear'; '' both)
+    commits: list = field(default_factory=list)  # CycleCommit, to persist with the record
+    events: list = field(default_factory=list)   # (level, text) to log once
+    persist: bool = False                      # the record changed: save it now

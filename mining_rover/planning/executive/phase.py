@@ -1,0 +1,119 @@
+"""What every phase shares: the states, the transition a step returns, the context it
+acts through, and the Phase base class.
+
+A phase is a class with ``state`` (the State it runs), ``exits`` (the states its step
+may go to), a dataclass ``Data`` for its own per-entry data, ``enter(ctx, now, resume)
+-> Data`` and ``step(ctx, data, inputs, now) -> Transition | None``. The machine
+(machine.py) keeps one ``Data`` per entry, walks the interrupts, applies transitions.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from enum import Enum
+from typing import ClassVar
+
+from mining_rover.planning.executive.config import MissionConfig
+from mining_rover.planning.executive.io import MissionInputs, MissionOutputs
+from mining_rover.planning.executive.record import MissionRecord
+from mining_rover.planning.mission_store import CycleCommit
+
+
+class State(str, Enum):
+    MAPPING = 'MAPPING'
+    SELECT_SITE = 'SELECT_SITE'
+    DRIVE_TO_SITE = 'DRIVE_TO_SITE'
+    EXCAVATE = 'EXCAVATE'
+    BACK_OFF = 'BACK_OFF'
+    HAUL = 'HAUL'
+    DUMP = 'DUMP'
+    ESTOP = 'ESTOP'
+    PAUSED = 'PAUSED'
+    FAULT = 'FAULT'
+    DONE = 'DONE'
+
+
+@dataclass(frozen=True)
+class Transition:
+    """What a step asks for: go to ``target``; ``fault``: a safe stop (FAULT) that
+    remembers the state to retry; ``resume``: back to the state an interrupt held."""
+    target: State | None
+    reason: str
+    fault: bool = False
+    resume: bool = False
+
+
+def go(target: State, reason: str) -> Transition:
+    return Transition(target, reason)
+
+
+def fault(reason: str) -> Transition:
+    return Transition(State.FAULT, reason, fault=True)
+
+
+def resume(reason: str) -> Transition:
+    return Transition(None, reason, resume=True)
+
+
+class Context:
+    """What a phase acts through: the settings, the persisted record, this tick's
+    outputs, and the one route follower every driving phase shares."""
+
+    def __init__(self, cfg: MissionConfig, record: MissionRecord, route=None):
+        self.cfg = cfg
+        self.record = record
+        self.out = MissionOutputs()
+        self.route = route
+
+    @property
+    def cycle(self):
+        return self.record.cycle
+
+    def stop(self, arm: float | None = None, drum: float | None = 0.0) -> None:
+        """Wheels still; the drums at ``drum`` (None: not commanded), arms to ``arm``
+        (None: held where they are)."""
+        o = self.out
+        o.linear_mps, o.angular_radps, o.drum_radps, o.arm_rad = 0.0, 0.0, drum, arm
+
+    def drive(self, v: float, w: float) -> None:
+        self.out.linear_mps = clip(v, self.cfg.max_linear_mps)
+        self.out.angular_radps = clip(w, self.cfg.max_angular_radps)
+
+    def event(self, level: str, text: str) -> None:
+        self.out.events.append((level, text))
+
+    def persist(self) -> None:
+        """The record changed in a way a restart must see: save it this tick."""
+        self.out.persist = True
+
+    def commit(self, kind: str, mass_kg: float, **kw) -> None:
+        self.out.commits.append(CycleCommit(self.record.cycle_id, kind, mass_kg, **kw))
+
+
+class Phase:
+    """Base of every phase (see the module docstring)."""
+    state: ClassVar[State]
+    exits: ClassVar[frozenset] = frozenset()
+    #: time in this phase counts as autonomous operation
+    autonomous: ClassVar[bool] = True
+    #: an interrupt's holding phase (ESTOP, PAUSED, FAULT): never a resume target
+    holding: ClassVar[bool] = False
+
+    @dataclass
+    class Data:
+        t0: float
+        resume: bool = False
+
+    def enter(self, ctx: Context, now: float, resume: bool):
+        return self.Data(t0=now, resume=resume)
+
+    def step(self, ctx: Context, d, inp: MissionInputs, now: float) -> Transition | None:
+        raise NotImplementedError
+
+
+def wrap(a: float) -> float:
+    return (a + math.pi) % (2.0 * math.pi) - math.pi
+
+
+def clip(v: float, limit: float) -> float:
+    return max(-limit, min(limit, v))

@@ -1,0 +1,53 @@
+"""Site bookkeeping every phase that picks or gives up a dig site shares: which sites are
+excluded, how deep the ground around a point has been cut."""
+from __future__ import annotations
+
+import math
+
+MAX_DUG_POINTS = 500      # cut strokes remembered (as points) for site exclusion
+
+
+def excluded(ctx, xy) -> bool:
+    """Given up here (unreachable, too little yield), or cut to max_dig_depth_m."""
+    c, rec = ctx.cfg, ctx.record
+    return (any(math.hypot(xy[0] - ex, xy[1] - ey) < c.site_exclusion_m
+                for ex, ey in rec.excluded_sites)
+            or dug_depth(ctx, xy, c.site_exclusion_m) >= c.max_dig_depth_m - 1e-9)
+
+
+def exclude(ctx, xy) -> None:
+    ctx.record.excluded_sites.append((float(xy[0]), float(xy[1])))
+
+
+def unexclude(ctx, xy) -> None:
+    c, rec = ctx.cfg, ctx.record
+    rec.excluded_sites = [e for e in rec.excluded_sites
+                          if math.hypot(xy[0] - e[0], xy[1] - e[1]) >= c.site_exclusion_m]
+
+
+def dug_depth(ctx, xy, radius: float) -> float:
+    """Deepest cut made within ``radius`` of xy, m (0: never dug)."""
+    deepest = 0.0
+    for x, y, depth in ctx.record.dug_sites:
+        if math.hypot(xy[0] - x, xy[1] - y) < radius:
+            deepest = max(deepest, depth)
+    return deepest
+
+
+def remember_stroke(ctx, a, b) -> None:
+    """Points along the cut just made from a to b (map frame; b None: a alone), every
+    half exclusion radius, each with the depth the ground there has now been cut to: the
+    next cut near them goes that much deeper (the wheels stand on the ground either side
+    of a drum-wide trench, the planner's map may not show a few centimetres of it), and
+    ground cut to max_dig_depth_m is no site again. Kept for the mission."""
+    c, dug = ctx.cfg, ctx.record.dug_sites
+    if a is None:
+        return
+    b = b or a
+    cut = ctx.cycle.cut_depth_m or c.default_depth_m
+    step = 0.5 * c.site_exclusion_m
+    n = max(1, int(math.ceil(math.hypot(b[0] - a[0], b[1] - a[1]) / step)))
+    points = [(a[0] + (b[0] - a[0]) * i / n, a[1] + (b[1] - a[1]) * i / n) for i in range(n + 1)]
+    # depths before this stroke, then the stroke's own
+    dug.extend([(x, y, dug_depth(ctx, (x, y), step) + cut) for x, y in points])
+    del dug[:-MAX_DUG_POINTS]

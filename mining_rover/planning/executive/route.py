@@ -1,0 +1,164 @@
+"""Route following shared by every driving phase (DRIVE_TO_SITE, HAUL): ask the planner
+for a route to a goal, follow it with control/pure_pursuit's regulated pure pursuit,
+stop short of hazards in the costmap, replan when stuck or blocked, and say how it ended.
+
+One ``RouteFollower`` lives in the executive's Context; a driving phase calls
+``start(now)`` when it is entered, ``request(...)`` for each goal and ``follow(...)``
+each tick.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from mining_rover.control.pure_pursuit import PursuitConfig, RegulatedPurePursuit
+from mining_rover.planning.executive.io import Goal, MissionInputs, Pose2D
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How following ended: ``arrived``, ``unreachable`` (no route or blocked: another
+    goal may do), else a failure (a fault); ``reason`` says why."""
+    reason: str
+    arrived: bool = False
+    unreachable: bool = False
+
+
+ARRIVED = Outcome('arrived', arrived=True)
+
+
+@dataclass
+class RouteData:
+    """Per-entry following state (reset by ``start``)."""
+    t0: float                                  # the driving phase began (drive timeout)
+    goal: tuple | None = None                  # (x, y, yaw)
+    asked_t: float | None = None               # goal last published
+    asked_first_t: float | None = None         # first asked (route timeout)
+    last_route_seq: int = -1                   # newest route seen
+    route_after: int = -1                      # only routes newer than this answer the goal
+    route_seq: int | None = None               # the route being followed
+    follower: RegulatedPurePursuit | None = None
+    route_pts: np.ndarray | None = None
+    route_end: tuple | None = None
+    moved_t: float = 0.0                       # last progress (stuck detection)
+    moved_xy: tuple = (0.0, 0.0)
+    blocked_t0: float | None = None            # hazard ahead since
+    blocked_replan_t: float = -math.inf
+
+
+class RouteFollower:
+    def __init__(self, ctx):
+        self.ctx = ctx
+        self.d = RouteData(t0=0.0)
+
+    def start(self, now: float) -> None:
+        self.d = RouteData(t0=now)
+
+    def request(self, now: float, x: float, y: float, pose: Pose2D | None) -> None:
+        """Ask the planner for a route to (x, y): a new goal seq; following waits for it."""
+        rec, d = self.ctx.record, self.d
+        rec.goal_seq += 1
+        yaw = math.atan2(y - pose.y, x - pose.x) if pose else 0.0
+        self.ctx.out.goal = Goal(rec.goal_seq, x, y, yaw)
+        d.goal, d.asked_t = (x, y, yaw), now
+        d.asked_first_t = now if d.asked_first_t is None else d.asked_first_t
+        d.route_after, d.follower, d.route_end = d.last_route_seq, None, None
+
+    def follow(self, inp: MissionInputs, now: float) -> Outcome | None:
+        """One tick towards the goal: an Outcome when it ended, None while under way."""
+        c, d, ctx = self.ctx.cfg, self.d, self.ctx
+        pose, r = inp.pose, inp.route
+        if r is not None:
+            d.last_route_seq = max(d.last_route_seq, r.seq)
+        if pose is None:
+            return None
+        gx, gy, _ = d.goal
+        if now - d.t0 > c.drive_timeout_s:
+            return Outcome(f'drive timeout ({c.drive_timeout_s:.0f} s) to ({gx:.2f}, {gy:.2f})')
+        if math.hypot(gx - pose.x, gy - pose.y) <= c.goal_tolerance_m:
+            return ARRIVED
+        if r is not None and r.seq > d.route_after and r.seq != d.route_seq:
+            if len(r.points) == 0:
+                return Outcome(f'no route to ({gx:.2f}, {gy:.2f}): the planner sent an empty path',
+                               unreachable=True)
+            end = r.points[-1]
+            if math.hypot(end[0] - gx, end[1] - gy) <= c.route_match_m:
+                try:
+                    follower = RegulatedPurePursuit(r.points, PursuitConfig.within(
+                        c.max_linear_mps, c.max_angular_radps, c.goal_tolerance_m,
+                        c.stuck_distance_m, c.stuck_time_s))
+                except ValueError as exc:
+                    return Outcome(f'no route to ({gx:.2f}, {gy:.2f}): {exc}', unreachable=True)
+                d.route_seq, d.follower, d.route_pts = r.seq, follower, r.points
+                d.route_end = (float(end[0]), float(end[1]))
+                d.moved_t, d.moved_xy = now, (pose.x, pose.y)
+                ctx.event('info', f'following route {r.seq} ({len(r.points)} points)')
+        if d.follower is None:
+            if now - d.asked_first_t > c.route_timeout_s:
+                return Outcome(f'no route to ({gx:.2f}, {gy:.2f}) within {c.route_timeout_s:.0f} s',
+                               unreachable=True)
+            if now - d.asked_t >= c.route_retry_s:
+                d.asked_t = now
+                ctx.record.goal_seq += 1
+                ctx.out.goal = Goal(ctx.record.goal_seq, *d.goal)
+            return None
+        ex, ey = d.route_end
+        if math.hypot(ex - pose.x, ey - pose.y) <= c.goal_tolerance_m:
+            return ARRIVED
+        v, w = (float(u) for u in d.follower.compute((pose.x, pose.y, pose.yaw)))
+        if inp.costmap is not None and v != 0.0:
+            # the planner keeps its disc-shaped robot off lethal ground along the route, so
+            # the route ahead is checked with (a little less than) that disc, and only the
+            # body's own next few centimetres straight ahead: a box swept straight on would
+            # see hazards the curving route passes, and block on every fresh route.
+            hits = inp.costmap.lethal_ahead(pose, c.footprint_length_m / 2 + c.body_margin_m,
+                                            c.footprint_width_m / 2, c.lethal_cost, backwards=v < 0)
+            if v > 0:
+                hits += inp.costmap.lethal_along(
+                    d.route_pts, pose, c.footprint_length_m / 2 + c.hazard_lookahead_m,
+                    c.route_clearance_m, c.lethal_cost,
+                    body=(c.footprint_length_m / 2, c.footprint_width_m / 2))
+            if hits:
+                return self._blocked(pose, now, hits, w)
+            d.blocked_t0 = None
+        mx, my = d.moved_xy
+        if math.hypot(pose.x - mx, pose.y - my) >= c.stuck_distance_m:
+            d.moved_t, d.moved_xy = now, (pose.x, pose.y)
+        elif now - d.moved_t > c.stuck_time_s:
+            ctx.event('warn', f'no progress for {c.stuck_time_s:.0f} s at ({pose.x:.2f}, '
+                              f'{pose.y:.2f}): replanning')
+            self.request(now, gx, gy, pose)
+            d.asked_first_t = now
+            return None
+        ctx.drive(v, w)
+        return None
+
+    def _blocked(self, pose: Pose2D, now: float, hits: int, w: float) -> Outcome | None:
+        """Lethal cells in the footprint swept ahead: never drive on. The route may still be
+        clear (the rover is not yet facing along it), so first turn in place towards it
+        (turning sweeps no new ground ahead), then ask for a new route every
+        route_retry_s; blocked for blocked_timeout_s, the goal is given up."""
+        c, d, ctx = self.ctx.cfg, self.d, self.ctx
+        gx, gy, _ = d.goal
+        if d.blocked_t0 is None:
+            d.blocked_t0 = now
+        t0 = d.blocked_t0
+        if now - t0 > c.blocked_timeout_s:
+            d.blocked_t0 = None
+            return Outcome(f'blocked by hazards ahead at ({pose.x:.2f}, {pose.y:.2f}) for '
+                           f'{c.blocked_timeout_s:.0f} s on the way to ({gx:.2f}, {gy:.2f})',
+                           unreachable=True)
+        if now == t0:
+            ctx.event('warn', f'{hits} lethal cells ahead at ({pose.x:.2f}, {pose.y:.2f}): '
+                              'turning towards the route')
+        if now - t0 >= c.blocked_turn_s and now - d.blocked_replan_t >= c.route_retry_s:
+            ctx.event('warn', f'{hits} lethal cells still ahead at ({pose.x:.2f}, {pose.y:.2f}): '
+                              'replanning')
+            d.blocked_replan_t = now
+            self.request(now, gx, gy, pose)
+            d.asked_first_t = now
+            return None
+        ctx.drive(0.0, math.copysign(max(abs(w), c.mapping_turn_radps), w if w != 0.0 else 1.0))
+        return None
