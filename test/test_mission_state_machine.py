@@ -1,20 +1,23 @@
-"""The executive's state machine with scripted inputs: no ROS, a tiny kinematic world.
+"""The executive's machine with scripted inputs: no ROS, a tiny kinematic world.
 
 ``World`` integrates the commanded twist exactly (unicycle), answers every goal with a
 straight-line route, fills the drums while they cut, and runs a dump in a fixed time,
-so each test can script the one thing it is about (a stall, an e-stop, no route).
+so each test can script the one thing it is about (a stall, an e-stop, no route) and
+asserts on what the rover is told to do. Each phase alone: test_executive_phases.py;
+the record and its migration: test_mission_record.py.
 """
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
 import pytest
 
-from mining_rover.planning.mission import (TRANSITIONS, WORKING, Costmap, DigSite, DumpResponse,
-                                           ExcavationPlan, ExcavatorReport, Mission, MissionConfig,
-                                           MissionInputs, Pose2D, Route, State,
-                                           arm_angle_for_depth)
+from mining_rover.planning.executive import (Costmap, DigSite, DumpResponse, ExcavationPlan,
+                                             ExcavatorReport, Mission, MissionConfig, MissionInputs,
+                                             MissionRecord, Pose2D, Route, State,
+                                             arm_angle_for_depth)
 
 DT = 0.1
 CFG = MissionConfig(dig_zone_x=3.0, dig_zone_y=0.0, dig_zone_radius=1.0, berm_x=-3.0, berm_y=0.0,
@@ -108,16 +111,6 @@ class World:
             self.tick()
 
 
-def test_transition_table_is_closed_and_interrupts_are_everywhere():
-    for s, targets in TRANSITIONS.items():
-        assert all(isinstance(t, State) for t in targets)
-        if s is not State.ESTOP:
-            assert State.ESTOP in targets, s
-    for s in WORKING:
-        assert State.FAULT in TRANSITIONS[s] and State.PAUSED in TRANSITIONS[s]
-    assert TRANSITIONS[State.FAULT] == set(WORKING) | {State.ESTOP, State.PAUSED}
-
-
 def test_arm_angle_for_depth_matches_the_geometry():
     # rover.yaml: wheel radius 0.20, arm 0.45, drum radius 0.16
     a = arm_angle_for_depth(0.05, 0.20, 0.45, 0.16)
@@ -164,7 +157,7 @@ class WeighingWorld(World):
 
     def tick(self):
         before = self.fill
-        ending = self.m.state is State.EXCAVATE and self.m._phase.get('ending')
+        ending = self.m.state is State.EXCAVATE and self.m.data.ending
         out = super().tick()
         self.true_fill += max(0.0, self.fill - before) / self.share
         if ending:
@@ -180,7 +173,7 @@ class WeighingWorld(World):
 
 def test_cut_counts_the_weighed_fill_with_the_arms_stowed():
     w = WeighingWorld(share=0.8)
-    w.run_until(lambda w: w.m.state is State.EXCAVATE and w.m._phase.get('ending'))
+    w.run_until(lambda w: w.m.state is State.EXCAVATE and w.m.data.ending)
     estimate, t_end = w.fill, w.t
     assert estimate >= 0.9 * CFG.drum_capacity_kg        # full by the estimate ...
     w.run_until(lambda w: w.m.state is State.HAUL, max_s=CFG.cut_settle_timeout_s + 1.0)
@@ -194,7 +187,7 @@ def test_cut_counts_the_weighed_fill_with_the_arms_stowed():
 
 def test_cut_without_a_fresh_weigh_counts_the_estimate_at_the_timeout():
     w = WeighingWorld(share=0.8, weigh_s=None)   # weigh on, but none comes (no arm torque)
-    w.run_until(lambda w: w.m.state is State.EXCAVATE and w.m._phase.get('ending'))
+    w.run_until(lambda w: w.m.state is State.EXCAVATE and w.m.data.ending)
     t_end, estimate = w.t, w.fill
     w.run_until(lambda w: w.m.state is State.HAUL, max_s=CFG.cut_settle_timeout_s + 1.0)
     assert w.t - t_end == pytest.approx(CFG.cut_settle_timeout_s, abs=2 * DT)
@@ -271,7 +264,7 @@ def test_estop_in_every_state_zeroes_outputs_and_resumes_after_clear(state):
         assert out.state == 'ESTOP'
         assert (out.linear_mps, out.angular_radps, out.drum_radps, out.arm_rad) == (0.0, 0.0, 0.0, None)
         assert out.goal is None and out.dump_request is None
-    assert w.m.record['estop_events'] == 1       # latched: counted once
+    assert w.m.record.estop_events == 1       # latched: counted once
     w.inp.estop = False
     w.tick()
     assert w.m.state is State.ESTOP              # held until clear for estop_clear_hold_s
@@ -307,7 +300,7 @@ def test_stall_backs_off_then_cuts_shallower():
     assert x0 - w.pose.x == pytest.approx(CFG.backoff_distance_m, abs=0.03)
     w.run_until(lambda w: w.out.linear_mps > 0)
     assert 0 < w.out.arm_rad < first_arm      # shallower after a stall
-    assert w.m.record['cycle']['stalls'] == 1
+    assert w.m.record.cycle.stalls == 1
 
 
 def test_repeated_stalls_end_the_cut():
@@ -315,7 +308,7 @@ def test_repeated_stalls_end_the_cut():
     w.fill_rate = 0.5
     for _ in range(CFG.max_stalls):
         w.run_until(lambda w: w.m.state is State.EXCAVATE and w.out.linear_mps > 0)
-        w.run_until(lambda w: w.fill > 0.3 * (1 + w.m.record['cycle']['stalls']))
+        w.run_until(lambda w: w.fill > 0.3 * (1 + w.m.record.cycle.stalls))
         w.inp.excavator = ExcavatorReport(w.fill, stalled=True)
         w.tick()
         w.inp.excavator = None
@@ -329,8 +322,8 @@ def test_unreachable_sites_are_given_up_then_faults_with_backoff_then_a_resurvey
     w.plan_routes = False
     w.run_until(lambda w: w.m.state is State.FAULT)
     # the only site went unreachable, and so did the dig-zone centre (the same place)
-    assert 'dig-zone centre' in w.m.record['fault_reason']
-    assert w.m.record['excluded_sites']
+    assert 'dig-zone centre' in w.m.record.fault_reason
+    assert w.m.record.excluded_sites
     t_fault = w.t
     out = w.tick()
     assert (out.linear_mps, out.drum_radps) == (0.0, 0.0)
@@ -344,7 +337,7 @@ def test_unreachable_sites_are_given_up_then_faults_with_backoff_then_a_resurvey
     # a re-survey once resurvey_interval_s has passed since the first mapping: the sites
     # given up against the old map are tried again
     w.run_until(lambda w: w.m.state is State.MAPPING)
-    assert w.t >= CFG.resurvey_interval_s and w.m.record['excluded_sites'] == []
+    assert w.t >= CFG.resurvey_interval_s and w.m.record.excluded_sites == []
     w.run_until(lambda w: w.m.state is State.EXCAVATE)
 
 
@@ -366,18 +359,19 @@ def test_empty_route_gives_the_site_up():
     w = World()
     w.plan_routes = False
     w.run_until(lambda w: w.m.state is State.DRIVE_TO_SITE and w.out.goal is not None)
-    site = list(w.m.record['site'])
+    site = w.m.record.site
     w.route = Route(99, np.zeros((0, 2)))
     w.tick()
     # unreachable from here: the site is excluded and another one is chosen
-    assert w.m.state is State.SELECT_SITE and w.m.record['excluded_sites'] == [site]
-    # a site already given up (the dig-zone centre fallback) is given up again, once
-    w.m.record['site'] = site
-    w.m._go(State.DRIVE_TO_SITE, w.t, 'test: back to the excluded site')
-    w.run_until(lambda w: w.out.goal is not None)
+    assert w.m.state is State.SELECT_SITE and w.m.record.excluded_sites == [site]
+    # with no other site, the unmapped dig zone is driven to (the same place: it is no
+    # longer given up); unreachable again, it is given up once, not twice
+    w.route = None
+    w.run_until(lambda w: w.m.state is State.DRIVE_TO_SITE and w.out.goal is not None)
+    assert w.m.record.site == site and w.m.record.excluded_sites == []
     w.route = Route(100, np.zeros((0, 2)))
     w.tick()
-    assert w.m.state is State.SELECT_SITE and w.m.record['excluded_sites'] == [site]
+    assert w.m.state is State.SELECT_SITE and w.m.record.excluded_sites == [site]
 
 
 def test_driver_fault_is_a_safe_stop_until_it_clears():
@@ -407,13 +401,13 @@ def test_lethal_cells_ahead_turn_then_replan_then_give_up():
     out = w.tick()
     assert out.linear_mps == 0.0 and out.angular_radps != 0.0   # never on: turns in place
     assert any('lethal' in text for _lvl, text in out.events)
-    seq_before = w.m.record['goal_seq']
+    seq_before = w.m.record.goal_seq
     w.run_for(CFG.blocked_turn_s + 0.5)
-    assert w.m.record['goal_seq'] > seq_before                   # then asks for a new route
-    site = list(w.m.record['site'])
+    assert w.m.record.goal_seq > seq_before                   # then asks for a new route
+    site = w.m.record.site
     w.plan_routes = True
     w.run_until(lambda w: w.m.state is not State.DRIVE_TO_SITE, max_s=CFG.blocked_timeout_s + 10)
-    assert w.m.state is State.SELECT_SITE and site in w.m.record['excluded_sites']
+    assert w.m.state is State.SELECT_SITE and site in w.m.record.excluded_sites
     w.freeze_pose = False
     w.inp.costmap = Costmap(np.zeros((100, 100), dtype=np.int8), 0.1, -5.0, -5.0)
     w.run_until(lambda w: w.m.state is State.EXCAVATE)
@@ -436,7 +430,7 @@ def test_site_override_is_used_for_the_next_selection():
     w = World()
     w.run_until(lambda w: w.m.state is State.DRIVE_TO_SITE)
     w.inp.site_override = (1, 2.0, 1.0)
-    w.run_until(lambda w: w.m.state is State.DRIVE_TO_SITE and w.m.record['site'] == [2.0, 1.0])
+    w.run_until(lambda w: w.m.state is State.DRIVE_TO_SITE and w.m.record.site == (2.0, 1.0))
     w.run_until(lambda w: w.m.state is State.EXCAVATE)
     assert math.hypot(w.pose.x - 2.0, w.pose.y - 1.0) <= CFG.goal_tolerance_m
 
@@ -445,18 +439,23 @@ def test_refused_dumps_fault_and_the_delivery_is_still_counted_once():
     w = World()
     w.accept_dump = False
     w.run_until(lambda w: w.m.state is State.FAULT)
-    assert w.dump_calls == CFG.max_dump_attempts and 'dump failed' in w.m.record['fault_reason']
+    assert w.dump_calls == CFG.max_dump_attempts and 'dump failed' in w.m.record.fault_reason
     w.accept_dump = True
     w.run_until(lambda w: w.m.state is State.SELECT_SITE and w.m.cycle_id == 2)
     assert [c.kind for c in w.all_commits] == ['excavated', 'delivered']
 
 
+def _saved(w) -> MissionRecord:
+    """The record as mission_node persists it (strict JSON) and a restart reads it."""
+    return MissionRecord.from_dict(json.loads(json.dumps(w.m.record.to_dict(), allow_nan=False)))
+
+
 def test_restart_from_record_mid_dump_commits_once():
     """A record saved mid-dump, loaded by a new machine: the dump finishes, one delivery."""
     w = World()
-    w.run_until(lambda w: w.m.state is State.DUMP and w.m.record['cycle']['dump_accepted'])
-    saved = {**w.m.record, 'cycle': dict(w.m.record['cycle'])}
-    before = saved['cycle']['fill_before_dump_kg']
+    w.run_until(lambda w: w.m.state is State.DUMP and w.m.record.cycle.dump_accepted)
+    saved = _saved(w)
+    before = saved.cycle.fill_before_dump_kg
     # the executive dies; the excavator finishes its dump meanwhile
     w.fill, w.dumping_left = 0.0, 0.0
     w2 = World(record=saved)
@@ -470,14 +469,14 @@ def test_restart_from_record_mid_dump_commits_once():
 def test_restart_before_the_dump_answer_dumps_again_and_counts_once():
     w = World()
     w.run_until(lambda w: w.m.state is State.DUMP and w.out.dump_request is not None)
-    saved = {**w.m.record, 'cycle': dict(w.m.record['cycle'])}
-    assert not saved['cycle']['dump_accepted']
+    saved = _saved(w)
+    assert not saved.cycle.dump_accepted
     w2 = World(record=saved)
     w2.pose, w2.fill, w2.t = w.pose, w.fill, w.t     # the request was lost with the executive
     w2.run_until(lambda w: w.m.state is State.SELECT_SITE)
     assert [d for d, _ in w2.dumps] == ['front', 'rear']
     assert [(c.cycle_id, c.kind) for c in w2.all_commits] == [(1, 'delivered')]
-    assert w2.all_commits[0].mass_kg == pytest.approx(saved['cycle']['fill_before_dump_kg'])
+    assert w2.all_commits[0].mass_kg == pytest.approx(saved.cycle.fill_before_dump_kg)
 
 
 def test_a_trench_is_cut_deeper_until_max_dig_depth_then_left():
@@ -486,10 +485,10 @@ def test_a_trench_is_cut_deeper_until_max_dig_depth_then_left():
     w = World()
     arms = []
     for cycle in (1, 2, 3):
-        w.run_until(lambda w: w.m.state is State.EXCAVATE and 'params' in w.m._phase)
-        arms.append(w.m._phase['params'][0])
+        w.run_until(lambda w: w.m.state is State.EXCAVATE and w.m.data.params is not None)
+        arms.append(w.m.data.params[0])
         w.run_until(lambda w: w.m.state is State.HAUL)
-        dug = w.m.record['dug_sites']
+        dug = w.m.record.dug_sites
         assert any(math.hypot(x - 3.0, y) < 0.3 and d == pytest.approx(0.05 * cycle) for x, y, d in dug)
         w.run_until(lambda w: w.m.state is State.SELECT_SITE)
     expect = [arm_angle_for_depth(d, CFG.wheel_radius_m, CFG.arm_length_m, CFG.drum_radius_m)
@@ -514,7 +513,7 @@ def test_unreachable_dump_point_tries_other_sides_of_the_berm():
     the circle are tried (alternating sides) before a fault."""
     w = World()
     w.run_until(lambda w: w.m.state is State.HAUL and w.out.goal is not None)
-    first = list(w.m.record['cycle']['berm_goal'])
+    first = w.m.record.cycle.berm_goal
     goals = []
     for _ in range(3):   # the planner answers three dump points with an empty path
         w.route = Route(w.route_seq + 100 + len(goals), np.zeros((0, 2)))
@@ -536,8 +535,8 @@ def test_a_berm_circled_in_vain_is_searched_again_after_the_fault():
     w.run_until(lambda w: w.m.state is State.EXCAVATE)
     w.plan_routes = False
     w.run_until(lambda w: w.m.state is State.FAULT, max_s=600)   # every point around the berm failed
-    assert 'no route' in w.m.record['fault_reason']
-    assert w.m.record['cycle']['berm_goal'] is None and w.m.record['cycle']['berm_tries'] == 0
+    assert 'no route' in w.m.record.fault_reason
+    assert w.m.record.cycle.berm_goal is None and w.m.record.cycle.berm_tries == 0
     w.plan_routes = True
     w.run_until(lambda w: w.m.state is State.DUMP)
 
@@ -556,7 +555,7 @@ def test_dump_closes_in_on_the_berm_front_forwards_rear_backwards():
     assert d - cfg.dump_reach_m == pytest.approx(cfg.dump_inside_fraction * cfg.berm_radius, abs=0.05)
     assert max(speeds) == pytest.approx(cfg.dump_approach_mps)
     # the turn for the rear drum pivots about the loaded end: the rover ends farther off
-    w.run_until(lambda w: w.m.record['cycle'].get('dump_stage') == 'rear')
+    w.run_until(lambda w: w.m.record.cycle.dump_stage == 'rear')
     away = math.atan2(w.pose.y - cfg.berm_y, w.pose.x - cfg.berm_x)
     w.pose = Pose2D(w.pose.x + 0.3 * math.cos(away), w.pose.y + 0.3 * math.sin(away), w.pose.yaw)
     speeds.clear()
@@ -622,7 +621,7 @@ def test_an_unmapped_dig_zone_is_driven_to_not_surveyed_for_and_never_given_up()
     w.run_until(lambda w: w.m.state is State.SELECT_SITE)
     assert w.t == pytest.approx(2 * math.pi / CFG.mapping_turn_radps, abs=0.5)   # one whole turn
     w.run_until(lambda w: w.m.state is State.DRIVE_TO_SITE)
-    assert w.m.record['site'] == [CFG.dig_zone_x, CFG.dig_zone_y]
+    assert w.m.record.site == (CFG.dig_zone_x, CFG.dig_zone_y)
     assert any('unmapped' in text for _lvl, text in w.out.events)
     w.plan_routes = False                    # unreachable for now
     w.run_until(lambda w: w.m.state is State.SELECT_SITE, max_s=60.0)

@@ -17,7 +17,7 @@ import math
 import time
 
 import numpy as np
-from diagnostic_msgs.msg import DiagnosticStatus, KeyValue
+from diagnostic_msgs.msg import DiagnosticStatus
 from geometry_msgs.msg import PoseStamped
 from nav_msgs.msg import OccupancyGrid, Odometry, Path
 from rclpy.node import Node
@@ -35,6 +35,7 @@ from mining_rover.ros.conversions import (image_to_float_grid, occupancy_grid_to
                                           odometry_to_matrix, odometry_to_twist,
                                           yaw_from_matrix, yaw_to_quaternion)
 from mining_rover.ros.params import Param, ParameterError, declare_and_read
+from mining_rover.ros.status_codec import ExcavationPlanStatus
 
 THROTTLE_S = 5.0
 
@@ -377,22 +378,19 @@ class PlannerNode(Node):
         st.level = DiagnosticStatus.OK if ok else DiagnosticStatus.WARN
         st.message = 'ok' if ok else (plan.reason or 'no dig site')
         sx, sy = (site.x, site.y) if site else (self.p['dig_zone_x'], self.p['dig_zone_y'])
-        values = {
-            'site_x': sx, 'site_y': sy,
-            'depth_of_cut_m': plan.depth_of_cut_m, 'drum_speed_radps': plan.drum_speed_radps,
-            'drive_speed_mps': plan.drive_speed_mps, 'expected_mass_kg': plan.expected_mass_kg,
-            'expected_target_kg': site.expected_target_kg if site else 0.0,
-            'horizontal_force_n': plan.horizontal_force_n, 'traction_limit_n': plan.traction_limit_n,
-            'vertical_force_n': plan.vertical_force_n, 'weight_n': plan.weight_n,
-            'feasible': 1 if plan.feasible else 0,
+        st.values = ExcavationPlanStatus(
+            site_x=sx, site_y=sy,
+            depth_of_cut_m=plan.depth_of_cut_m, drum_speed_radps=plan.drum_speed_radps,
+            drive_speed_mps=plan.drive_speed_mps, expected_mass_kg=plan.expected_mass_kg,
+            expected_target_kg=site.expected_target_kg if site else 0.0,
+            horizontal_force_n=plan.horizontal_force_n, traction_limit_n=plan.traction_limit_n,
+            vertical_force_n=plan.vertical_force_n, weight_n=plan.weight_n,
+            feasible=bool(plan.feasible),
             # cut length that fills the drums at this depth and creep by the cut model
-            'fill_length_m': (plan.fill_time_s * plan.drive_speed_mps
-                              if math.isfinite(plan.fill_time_s) else 0.0),   # 0: unknown
-            'regolith_density_kgm3': params.density_kgm3, 'regolith_cohesion_pa': params.cohesion_pa,
-            'regolith_friction_deg': params.friction_deg,
-        }
-        st.values = [KeyValue(key=k, value=f'{v:.6g}' if isinstance(v, float) else str(v))
-                     for k, v in values.items()]
+            fill_length_m=(plan.fill_time_s * plan.drive_speed_mps
+                           if math.isfinite(plan.fill_time_s) else 0.0),   # 0: unknown
+            regolith_density_kgm3=params.density_kgm3, regolith_cohesion_pa=params.cohesion_pa,
+            regolith_friction_deg=params.friction_deg).encode()
         self._plan_pub.publish(st)
 
 

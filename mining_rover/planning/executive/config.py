@@ -45,7 +45,9 @@ class MissionConfig:
         'mining_rover/site.py)', 0.0001, 2.0)
     max_angular_radps: float = setting(0.6,
         'turn rate limit, rad/s (lowered by the site on small bodies)', 0.0001, 5.0)
-    lookahead_m: float = setting(0.6, 'path-following lookahead distance, m', 0.05, 10.0)
+    lookahead_m: float = setting(0.6,
+        'unused: the regulated pure pursuit scales its lookahead with speed '
+        '(control/pure_pursuit.py); kept so that parameter files setting it load, m', 0.05, 10.0)
     goal_tolerance_m: float = setting(0.35, 'arrival distance to a goal, m', 0.02, 5.0)
     route_match_m: float = setting(1.0,
         'a route counts for a goal when it ends this near it, m', 0.05, 20.0)
