@@ -10,6 +10,7 @@ against what really left the drums, across a ``kill -9`` and a restart.
 from __future__ import annotations
 
 import math
+import pathlib
 import signal
 
 import numpy as np
@@ -28,6 +29,7 @@ from mining_rover.planning.mission_store import MissionStore  # noqa: E402
 from mining_rover.ros import qos  # noqa: E402
 from mining_rover.ros.conversions import matrix_to_odometry, matrix_to_pose  # noqa: E402
 
+REPO = pathlib.Path(__file__).resolve().parent.parent
 SITE = (1.5, 0.0)
 CAPACITY_KG = 2.0
 FILL_RATE_KG_S = 2.0
@@ -170,6 +172,23 @@ def _fresh_status(ros, world, timeout_s=20.0):
 
 TALLY_KEYS = ('cycles', 'regolith_excavated_kg', 'regolith_delivered_kg', 'berm_volume_m3',
               'target_resource_kg', 'estop_events')
+
+
+def test_every_executive_setting_is_a_parameter_described_and_ranged_by_its_field():
+    from dataclasses import fields
+
+    import yaml
+
+    from mining_rover.nodes.mission_node import mission_params
+    from mining_rover.planning.executive import MissionConfig
+    params = {p.name: p for p in mission_params()}
+    for f in fields(MissionConfig):
+        p = params[f.name]
+        assert p.description == f.metadata['description'] and p.description
+        assert (p.min, p.max) == f.metadata['range']
+    yaml_keys = yaml.safe_load((REPO / 'config' / 'mission.yaml').read_text())['mission_node'][
+        'ros__parameters']
+    assert set(yaml_keys) <= set(params)
 
 
 def test_kill_9_and_restart_resume_the_same_state_and_tally(ros, launch_node, tmp_path):

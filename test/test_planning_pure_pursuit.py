@@ -60,3 +60,19 @@ def test_bad_paths_are_refused():
     for bad in ([], [[np.nan, 0]], np.zeros((3,))):
         with pytest.raises(ValueError):
             RegulatedPurePursuit(bad)
+
+
+def test_within_an_executive_it_arrives_inside_its_tolerance_and_never_crawls():
+    """PursuitConfig.within: the follower stops inside the executive's arrival distance
+    (not short of it, where the executive would wait for ever) and approaches a goal no
+    slower than the stuck detector's progress allows."""
+    cfg = PursuitConfig.within(max_linear_mps=0.3, max_angular_radps=0.5, arrival_tolerance_m=0.35,
+                               stuck_distance_m=0.05, stuck_time_s=10.0)
+    assert (cfg.max_linear_mps, cfg.max_angular_radps) == (0.3, 0.5)
+    rpp = RegulatedPurePursuit([[0, 0], [3, 0]], cfg)
+    trace, end = _drive(rpp, (0.0, 0.0, 0.0))
+    assert rpp.done and math.hypot(end[0] - 3.0, end[1]) <= 0.35 / 2 + 1e-9
+    moving = trace[trace[:, 2] > 0, 2]
+    assert moving.min() >= 0.1 - 1e-9                     # 4 x 0.05 m / 10 s is less: 0.1 floor
+    fast = PursuitConfig.within(0.3, 0.5, 0.35, stuck_distance_m=0.5, stuck_time_s=5.0)
+    assert fast.min_approach_mps == pytest.approx(0.4)
