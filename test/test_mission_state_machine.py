@@ -313,7 +313,10 @@ def test_repeated_stalls_end_the_cut():
         w.tick()
         w.inp.excavator = None
         w.run_until(lambda w: w.m.state is not State.BACK_OFF)
-    assert w.m.state is State.HAUL
+    assert w.m.state is State.HAUL and w.m.record.cycle.stalls == CFG.max_stalls
+    assert w.states[3:] == ['EXCAVATE', 'BACK_OFF'] * CFG.max_stalls + ['HAUL']
+    (exc,) = w.all_commits                       # what the stalled cuts took is hauled
+    assert exc.kind == 'excavated' and exc.mass_kg == pytest.approx(w.fill, abs=0.06)
 
 
 def test_unreachable_sites_are_given_up_then_faults_with_backoff_then_a_resurvey():
