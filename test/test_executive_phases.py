@@ -178,7 +178,8 @@ def test_excavate_lowers_to_the_planned_depth_cuts_and_counts_the_weighed_fill()
     t, out = step(ph, ctx, d, 0.4, pose=Pose2D(3.2, 0, 0),
                   excavator=_excavator(9.5, arm, weigh_count=3))
     assert t is None and (out.drum_radps, out.arm_rad) == (0.0, CFG.arm_stow_rad) and d.ending
-    t, _ = step(ph, ctx, d, 0.5, pose=Pose2D(3.2, 0, 0), excavator=_excavator(9.5, -0.4, weigh_count=3))
+    t, _ = step(ph, ctx, d, 0.5, pose=Pose2D(3.2, 0, 0),
+                excavator=_excavator(9.5, -0.4, weigh_count=3))
     assert t is None                                         # the same weigh: not settled
     t, out = step(ph, ctx, d, 1.5, pose=Pose2D(3.2, 0, 0),
                   excavator=_excavator(9.8, -0.4, weigh_count=4))
@@ -192,7 +193,8 @@ def test_excavate_backs_off_on_a_stall_and_back_off_returns_to_cut_shallower():
     d = ph.enter(ctx, 0.0, False)
     arm = arm_angle_for_depth(0.05, CFG.wheel_radius_m, CFG.arm_length_m, CFG.drum_radius_m)
     step(ph, ctx, d, 0.1, pose=Pose2D(3, 0, 0), excavator=_excavator(1.0, arm))
-    t, _ = step(ph, ctx, d, 0.2, pose=Pose2D(3, 0, 0), excavator=_excavator(1.0, arm, stalled=True))
+    t, _ = step(ph, ctx, d, 0.2, pose=Pose2D(3, 0, 0),
+                excavator=_excavator(1.0, arm, stalled=True))
     assert t.target is State.BACK_OFF
     bo = BackOff()
     d = bo.enter(ctx, 0.3, False)
@@ -202,7 +204,8 @@ def test_excavate_backs_off_on_a_stall_and_back_off_returns_to_cut_shallower():
     assert t.target is State.EXCAVATE and ctx.cycle.stalls == 1
     d = ph.enter(ctx, 3.1, False)
     _, out = step(ph, ctx, d, 3.2, pose=Pose2D(2.75, 0, 0), excavator=_excavator(1.0, arm))
-    assert 0 < out.arm_rad < arm and ctx.cycle.cut_depth_m == pytest.approx(0.05 * CFG.stall_depth_scale)
+    assert 0 < out.arm_rad < arm
+    assert ctx.cycle.cut_depth_m == pytest.approx(0.05 * CFG.stall_depth_scale)
 
 
 def test_back_off_after_the_last_stall_ends_the_cut_with_what_it_has():

@@ -16,7 +16,8 @@ from mining_rover.planning.executive.phase import State
 from mining_rover.planning.executive.record import (RECORD_VERSION, CycleRecord, MissionRecord,
                                                     migrate_v0)
 
-__all__ = ['MissionConfig', 'arm_angle_for_depth', 'setting', 'Costmap', 'DigSite', 'DumpResponse',
-           'ExcavationPlan', 'ExcavatorReport', 'Goal', 'MissionInputs', 'MissionOutputs', 'Pose2D',
-           'Route', 'DISPATCH', 'INTERRUPTS', 'TRANSITIONS', 'WORKING', 'Interrupt', 'Mission',
-           'State', 'RECORD_VERSION', 'CycleRecord', 'MissionRecord', 'migrate_v0']
+__all__ = ['MissionConfig', 'arm_angle_for_depth', 'setting', 'Costmap', 'DigSite',
+           'DumpResponse', 'ExcavationPlan', 'ExcavatorReport', 'Goal', 'MissionInputs',
+           'MissionOutputs', 'Pose2D', 'Route', 'DISPATCH', 'INTERRUPTS', 'TRANSITIONS', 'WORKING',
+           'Interrupt', 'Mission', 'State', 'RECORD_VERSION', 'CycleRecord', 'MissionRecord',
+           'migrate_v0']

@@ -46,7 +46,7 @@ class ExcavationPlan:
     expected_target_kg: float = 0.0
     feasible: bool = True              # False: no cut the rover can react (planner's reason)
     reason: str = ''
-    fill_length_m: float = 0.0         # cut length that fills the drums by the cut model (0: unknown)
+    fill_length_m: float = 0.0         # cut length that fills the drums (cut model; 0: unknown)
 
 
 @dataclass(frozen=True)

@@ -110,7 +110,8 @@ class Mission:
     def step(self, inp: MissionInputs, now: float) -> MissionOutputs:
         out = self.ctx.out = MissionOutputs()
         if self._last_now is not None and self.phase.autonomous:
-            self.record.time_autonomous_s += min(max(0.0, now - self._last_now), self.cfg.max_tick_s)
+            dt = min(max(0.0, now - self._last_now), self.cfg.max_tick_s)
+            self.record.time_autonomous_s += dt
         self._last_now = now
         if self._needs_enter:
             self._needs_enter = False
@@ -152,7 +153,8 @@ class Mission:
         if t.fault:
             rec.fault_reason = t.reason
         if target not in TRANSITIONS[self.state]:
-            raise RuntimeError(f'illegal transition {self.state.value} -> {target.value} ({t.reason})')
+            raise RuntimeError(f'illegal transition {self.state.value} -> {target.value} '
+                               f'({t.reason})')
         self.ctx.event('info', f'{self.state.value} -> {target.value}: {t.reason}')
         self.state = target
         rec.state = target.value

@@ -114,7 +114,8 @@ class MissionRecord:
             known = {f.name for f in fields(ExcavationPlan)}
             rec.plan = ExcavationPlan(**{k: v for k, v in plan.items() if k in known})
         rec.site = None if rec.site is None else _pair(rec.site)
-        rec.pending_override = None if rec.pending_override is None else _pair(rec.pending_override)
+        if rec.pending_override is not None:
+            rec.pending_override = _pair(rec.pending_override)
         rec.excluded_sites = [_pair(p) for p in rec.excluded_sites]
         rec.dug_sites = [(float(p[0]), float(p[1]), float(p[2])) for p in rec.dug_sites]
         return rec

@@ -97,8 +97,8 @@ class RouteFollower:
                 ctx.event('info', f'following route {r.seq} ({len(r.points)} points)')
         if d.follower is None:
             if now - d.asked_first_t > c.route_timeout_s:
-                return Outcome(f'no route to ({gx:.2f}, {gy:.2f}) within {c.route_timeout_s:.0f} s',
-                               unreachable=True)
+                return Outcome(f'no route to ({gx:.2f}, {gy:.2f}) within '
+                               f'{c.route_timeout_s:.0f} s', unreachable=True)
             if now - d.asked_t >= c.route_retry_s:
                 d.asked_t = now
                 ctx.record.goal_seq += 1
@@ -113,8 +113,9 @@ class RouteFollower:
             # the route ahead is checked with (a little less than) that disc, and only the
             # body's own next few centimetres straight ahead: a box swept straight on would
             # see hazards the curving route passes, and block on every fresh route.
-            hits = inp.costmap.lethal_ahead(pose, c.footprint_length_m / 2 + c.body_margin_m,
-                                            c.footprint_width_m / 2, c.lethal_cost, backwards=v < 0)
+            hits = inp.costmap.lethal_ahead(
+                pose, c.footprint_length_m / 2 + c.body_margin_m, c.footprint_width_m / 2,
+                c.lethal_cost, backwards=v < 0)
             if v > 0:
                 hits += inp.costmap.lethal_along(
                     d.route_pts, pose, c.footprint_length_m / 2 + c.hazard_lookahead_m,

@@ -13,7 +13,8 @@ def remember_plan(ctx, inp) -> None:
     p, site = inp.plan, ctx.record.site
     if p is None or site is None:
         return
-    if math.hypot(p.site_x - site[0], p.site_y - site[1]) <= ctx.cfg.plan_match_m and p != ctx.record.plan:
+    near = math.hypot(p.site_x - site[0], p.site_y - site[1]) <= ctx.cfg.plan_match_m
+    if near and p != ctx.record.plan:
         ctx.record.plan = p
         ctx.persist()
 

@@ -94,8 +94,8 @@ class Dump(Phase):
         c = ctx.cfg
         err = self._heading_error(c, pose, stage)
         if abs(err) > c.berm_facing_tolerance_rad and now - d.t0 < c.dump_timeout_s:
-            ctx.drive(0.0, math.copysign(max(c.mapping_turn_radps, min(c.max_angular_radps, abs(err))),
-                                         err))
+            rate = max(c.mapping_turn_radps, min(c.max_angular_radps, abs(err)))
+            ctx.drive(0.0, math.copysign(rate, err))
             return True
         return False
 
@@ -200,7 +200,8 @@ class Dump(Phase):
         c, rec, cyc = ctx.cfg, ctx.record, ctx.cycle
         delivered = max(0.0, cyc.fill_before_dump_kg - ex.fill_kg)
         p = rec.plan
-        ratio = p.expected_target_kg / p.expected_mass_kg if p and p.expected_mass_kg > 0.0 else 0.0
+        ratio = (p.expected_target_kg / p.expected_mass_kg
+                 if p and p.expected_mass_kg > 0.0 else 0.0)
         if cyc.excavated_kg is None:   # excavated before a restart that lost nothing else
             ctx.commit('excavated', max(0.0, cyc.fill_before_dump_kg - (cyc.fill_start_kg or 0.0)))
         ctx.commit('delivered', delivered, target_kg=delivered * ratio,

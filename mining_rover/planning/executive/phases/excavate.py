@@ -123,7 +123,8 @@ class Excavate(Phase):
             return self._stop_cut(ctx, d, ex, now,
                                   f'planned fill length reached ({dist:.2f} m of {planned:.2f} m)')
         if now - d.cut_t >= c.excavate_time_limit_s:
-            return self._stop_cut(ctx, d, ex, now, f'cut time {c.excavate_time_limit_s:.0f} s reached')
+            return self._stop_cut(ctx, d, ex, now,
+                                  f'cut time {c.excavate_time_limit_s:.0f} s reached')
         if inp.slipping:
             d.slip_t = d.slip_t if d.slip_t is not None else now
             if now - d.slip_t > c.slip_timeout_s:
@@ -188,7 +189,8 @@ class BackOff(Phase):
             return None
         cyc.stalls += 1
         if cyc.stalls < c.max_stalls:
-            return go(State.EXCAVATE, f'backed off {moved:.2f} m (stall {cyc.stalls}): cutting shallower')
+            return go(State.EXCAVATE,
+                      f'backed off {moved:.2f} m (stall {cyc.stalls}): cutting shallower')
         ex = inp.excavator or ExcavatorReport(fill_kg=0.0)
         # the cut's own stroke went with the EXCAVATE that stalled: the point the rover
         # backed off from stands for it

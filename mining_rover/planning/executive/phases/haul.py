@@ -37,7 +37,8 @@ class Haul(Phase):
             if inp.pose is None:
                 return None
             if cyc.berm_goal is None:   # the dump point on the rover's side of the berm
-                cyc.berm_goal = berm_point(c, math.atan2(inp.pose.y - c.berm_y, inp.pose.x - c.berm_x))
+                bearing = math.atan2(inp.pose.y - c.berm_y, inp.pose.x - c.berm_x)
+                cyc.berm_goal = berm_point(c, bearing)
                 ctx.persist()
             d.pending_goal = False
             ctx.route.request(now, *cyc.berm_goal, inp.pose)

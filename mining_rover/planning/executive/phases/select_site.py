@@ -34,7 +34,8 @@ class SelectSite(Phase):
                     unexclude(ctx, zone)
                     site = zone
                     why = f'the dig zone is unmapped ({known:.0%} known): driving there'
-                elif rec.resurvey_t is None or not 0.0 <= now - rec.resurvey_t < c.resurvey_interval_s:
+                elif (rec.resurvey_t is None
+                      or not 0.0 <= now - rec.resurvey_t < c.resurvey_interval_s):
                     return go(State.MAPPING, 'no usable dig site: re-surveying')
                 elif excluded(ctx, zone):
                     return fault('no usable dig site, and the dig-zone centre was given up')
