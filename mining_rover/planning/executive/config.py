@@ -67,6 +67,7 @@ class MissionConfig:
         'the route is checked for hazards this far beyond the footprint, m', 0.0, 10.0)
     body_margin_m: float = setting(0.1,
         'the footprint swept straight ahead this far is checked for hazards, m', 0.0, 2.0)
+    # half the body width; the planner keeps 0.55 m
     route_clearance_m: float = setting(0.42,
         'hazards closer than this to the route ahead block it; keep it below '
         "the planner's robot_radius so a fresh route is clear, m", 0.0, 5.0)
@@ -128,6 +129,7 @@ class MissionConfig:
         'a cut is counted on a fresh weigh of the drums, or, where the '
         'excavator does not weigh, once the reported fill has been steady this '
         'long, s', 0.0, 10.0)
+    # sim: the arms stow, the rover rocks ~4 s, then a 0.6 s weigh
     cut_settle_timeout_s: float = setting(6.0,
         '... or this long after the drums were told to stop and the arms to stow, s', 0.1, 60.0)
     slip_timeout_s: float = setting(3.0,
@@ -154,6 +156,7 @@ class MissionConfig:
         'longest retry delay after a fault, s', 0.1, 36000.0)
     estop_clear_hold_s: float = setting(1.0,
         'the e-stop must stay clear this long before resuming, s', 0.0, 60.0)
+    # loose lunar regolith (Carrier et al., Lunar Sourcebook 1991)
     bulk_density_kg_m3: float = setting(1500.0,
         'loose regolith bulk density for berm volume, kg/m^3', 100.0, 5000.0)
     max_cycles: int = setting(0,
