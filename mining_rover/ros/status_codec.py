@@ -7,8 +7,8 @@ them back typed. A publisher and its subscribers use the same codec, so a key is
 formatted and parsed in one place, and docs/INTERFACES.md is checked against
 ``CODECS`` by test/test_ros_status_codec.py.
 
-Encoding: floats as ``format(v, fmt)`` (default ``.6g``), bools as '1'/'0', ints and
-strings as str(). Decoding: a missing key takes the field's default or, without one,
+Encoding: float keys as ``format(float(v), fmt)`` (default ``.6g``), bools as '1'/'0',
+ints and strings as str(). Decoding: a missing key takes the field's default or, without one,
 raises ``StatusError`` naming the key; a value that does not parse raises too.
 """
 from __future__ import annotations
@@ -29,11 +29,11 @@ def key(description: str, default=MISSING, fmt: str = '.6g'):
     return field(default=default, metadata={'description': description, 'fmt': fmt})
 
 
-def _encode_value(v, fmt: str) -> str:
-    if isinstance(v, bool):
+def _encode_value(v, typ: str, fmt: str) -> str:
+    if typ == 'bool':
         return '1' if v else '0'
-    if isinstance(v, float):
-        return format(v, fmt)
+    if typ == 'float':
+        return format(float(v), fmt)
     return str(v)
 
 
@@ -60,7 +60,8 @@ class _Codec:
         return tuple(f.name for f in fields(cls))
 
     def encode(self) -> list:
-        return [KeyValue(key=f.name, value=_encode_value(getattr(self, f.name), f.metadata['fmt']))
+        return [KeyValue(key=f.name,
+                         value=_encode_value(getattr(self, f.name), f.type, f.metadata['fmt']))
                 for f in fields(self)]
 
     @classmethod
