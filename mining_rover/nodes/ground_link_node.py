@@ -47,6 +47,7 @@ from mining_rover.ros import qos
 from mining_rover.ros.conversions import (image_to_numpy, numpy_to_image,
                                           numpy_to_occupancy_grid, occupancy_grid_to_numpy)
 from mining_rover.ros.params import Param, ParameterError, declare_and_read, make_set_callback
+from mining_rover.ros.runtime import node_main
 
 BITS_PER_BYTE = 8
 #: Serialized size of an empty sensor_msgs/Image or OccupancyGrid is under this; used only
@@ -278,9 +279,7 @@ class GroundLinkNode(Node):
 
 
 def main(args=None):
-    from mining_rover.ros.runtime import run_node
-    import sys
-    sys.exit(run_node(GroundLinkNode, args))
+    node_main(GroundLinkNode, args)
 
 
 if __name__ == '__main__':

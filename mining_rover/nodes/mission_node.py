@@ -41,6 +41,7 @@ from mining_rover.ros import qos
 from mining_rover.ros.conversions import (matrix_to_pose, occupancy_grid_to_numpy,
                                           odometry_to_matrix, yaw_from_matrix)
 from mining_rover.ros.params import Param, ParameterError, declare_and_read
+from mining_rover.ros.runtime import node_main
 
 #: Evaluation telemetry may come best effort or reliable: a best-effort reader takes both.
 TELEMETRY = QoSProfile(depth=5, reliability=ReliabilityPolicy.BEST_EFFORT,
@@ -533,5 +534,8 @@ def _level(level) -> int:
 
 
 def main(args=None):
-    from mining_rover.ros.runtime import main_wrapper
-    return main_wrapper(MissionNode)(args)
+    node_main(MissionNode, args)
+
+
+if __name__ == '__main__':
+    main()

@@ -35,6 +35,7 @@ from mining_rover.ros.conversions import (image_to_float_grid, occupancy_grid_to
                                           odometry_to_matrix, odometry_to_twist,
                                           yaw_from_matrix, yaw_to_quaternion)
 from mining_rover.ros.params import Param, ParameterError, declare_and_read
+from mining_rover.ros.runtime import node_main
 
 THROTTLE_S = 5.0
 
@@ -397,5 +398,8 @@ class PlannerNode(Node):
 
 
 def main(args=None):
-    from mining_rover.ros.runtime import main_wrapper
-    return main_wrapper(PlannerNode)(args)
+    node_main(PlannerNode, args)
+
+
+if __name__ == '__main__':
+    main()

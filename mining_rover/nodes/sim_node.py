@@ -28,6 +28,7 @@ from mining_rover.ros.geometry import matrix_to_odometry
 from mining_rover.ros.image import numpy_to_image
 from mining_rover.ros.params import Param, ParameterError, declare_and_read
 from mining_rover.ros.stamps import make_header, seconds_to_stamp
+from mining_rover.ros.runtime import node_main
 
 CHUNK_S = 0.01          # sim time per chunk
 TICK_S = 0.01           # wall timer period
@@ -215,9 +216,7 @@ class SimNode(Node):
 
 
 def main(args=None):
-    import sys
-    from mining_rover.ros.runtime import run_node
-    sys.exit(run_node(SimNode, args))
+    node_main(SimNode, args)
 
 
 if __name__ == '__main__':
