@@ -277,6 +277,8 @@ class DriveNode(DriverNode):
                 for n, node_id, direction in zip(self.wheels, c.wheel_node_ids, c.wheel_directions)]
         if self._js_pub is None:
             self._js_pub = self.create_publisher(JointState, self.contract.joint_states_topic, qos.STATE)
+        # The backend's heartbeat and bus timeouts stay on its own monotonic clock: they
+        # watch real hardware on a real bus, where sim time means nothing.
         return OdriveCanBackend(axes, bus_factory(c.can_interface, c.can_channel, c.can_bitrate),
                                 heartbeat_timeout_s=c.heartbeat_timeout_s)
 

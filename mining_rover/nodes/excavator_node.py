@@ -260,6 +260,7 @@ class ExcavatorNode(DriverNode):
                 for n, i, d in zip(self.drums, c.drum_node_ids, c.drum_directions)]
         axes += [AxisConfig(n, 'arm', i, c.arm_gear_ratio, d, c.arm_max_radps, c.motor_current_limit_a)
                  for n, i, d in zip(self.arms, c.arm_node_ids, c.arm_directions)]
+        # Heartbeat and bus timeouts: the backend's monotonic clock (real hardware).
         return OdriveCanBackend(axes, bus_factory(c.can_interface, c.can_channel, c.can_bitrate),
                                 heartbeat_timeout_s=c.heartbeat_timeout_s)
 

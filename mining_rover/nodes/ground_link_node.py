@@ -82,7 +82,7 @@ def _params() -> list:
         Param('link_timeout_s', 3.0, 'link_up = 0 after this long without downlink traffic, s',
               0.01, 36000.0),
         Param('seed', 0, 'seed of the link models (uplink uses seed + 1)', 0, 2**31 - 1),
-        Param('outage', False, 'the link is down (settable at run time to simulate a drop)'),
+        Param('outage', False, 'the link is down (settable at run time to simulate a drop)', runtime=True),
     ]
 
 
@@ -137,7 +137,7 @@ class GroundLinkNode(Node):
         if p['costmap_rate_hz'] > 0:
             self._timers.append(self.create_timer(1.0 / p['costmap_rate_hz'], self._send_costmap))
         self.add_on_set_parameters_callback(
-            make_set_callback(self._spec, self._apply, runtime={'outage'}))
+            make_set_callback(self._spec, self._apply))
         self.get_logger().info(
             f'link up: one-way {p["one_way_latency_s"]} s (+ jitter {p["jitter_s"]} s), loss '
             f'{p["loss_probability"]}, down {p["downlink_bandwidth_bps"]:.0f} bit/s, up '

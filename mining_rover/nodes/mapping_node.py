@@ -293,7 +293,7 @@ class MappingNode(Node):
     # -- outputs ----------------------------------------------------------------------
     def _publish(self) -> None:
         import time
-        t0 = time.perf_counter()
+        t0 = time.perf_counter()   # compute time of this callback (a load figure): wall time
         m = self.mapper.map
         m.clear_stale(self.get_clock().now().nanoseconds * 1e-9)
         height = self.mapper.confident_height()

@@ -181,7 +181,7 @@ class PlannerNode(Node):
         colon): rclpy throttles per call site, which is this one line for all of them, so
         a repeating warning would otherwise hide every other one."""
         key = text.split(':', 1)[0]
-        now = time.monotonic()
+        now = time.monotonic()   # a log rate for people reading it: wall time, as rclpy's throttle
         if now - self._warned.get(key, -math.inf) >= THROTTLE_S:
             self._warned[key] = now
             self.get_logger().warning(text)

@@ -62,12 +62,14 @@ def _restore_handlers(previous: dict):
         signal.signal(sig, handler)
 
 
-def run_node(factory, args=None, executor_cls=SingleThreadedExecutor) -> int:
+def run_node(factory, args=None, executor_cls=SingleThreadedExecutor, keep_handlers: bool = False) -> int:
     """rclpy.init, build the node with factory(), spin until stopped; returns an exit code.
 
     A ParameterError (bad configuration) ends with exit code 2 after logging the reason.
     The node's ``shutdown()`` method, if any, runs before the node is destroyed so that
-    drivers command zero on Ctrl-C.
+    drivers command zero on Ctrl-C. ``keep_handlers``: leave the stop handlers installed
+    on return (a process about to exit: a late second signal must not kill it with the
+    default disposition, -15, or raise KeyboardInterrupt in the interpreter's exit).
     """
     # No rclpy signal handler (it would shut the context down before the node could
     # command zero) and no KeyboardInterrupt either: raised at an arbitrary bytecode it can
@@ -107,7 +109,8 @@ def run_node(factory, args=None, executor_cls=SingleThreadedExecutor) -> int:
                 rclpy.logging.get_logger(name).info(f'clean shutdown ({why})')
             rclpy.try_shutdown()
     finally:
-        _restore_handlers(previous)
+        if not keep_handlers:
+            _restore_handlers(previous)
     return 0
 
 
@@ -116,4 +119,12 @@ def node_main(factory, args=None):
 
     ``def main(args=None): node_main(MyNode, args)``
     """
-    sys.exit(run_node(factory, args))
+    code = run_node(factory, args, keep_handlers=True)
+    # The node is gone; what is left is the interpreter's and the DDS threads' exit. Python
+    # resets signals with Python handlers to the default disposition as it finalises, so
+    # a late second Ctrl-C would end the process with -2/-15 (seen: launch's forwarded
+    # SIGINT after a fast node's clean shutdown); ignored signals stay ignored.
+    if threading.current_thread() is threading.main_thread():
+        for sig in _STOP_SIGNALS:
+            signal.signal(sig, signal.SIG_IGN)
+    sys.exit(code)
