@@ -99,10 +99,17 @@ def test_twist_drives_and_silence_stops(rig):
 
 
 @pytest.mark.parametrize('bad', [math.nan, math.inf, -math.inf])
-def test_non_finite_twist_rejected(rig, bad):
-    stream(rig, twist(bad, 0.0), 0.5)
-    assert rig['fake'].all_stopped()
-    assert rig['node'].rejected_commands >= 5
+def test_non_finite_twist_is_rejected_and_stops_a_moving_rover(rig, bad):
+    """A driving rover that then gets only non-finite commands stops (they never feed the
+    watchdog) and never commands a non-finite speed: the wheels were turning first, so
+    a node that did nothing would fail here."""
+    fake, node = rig['fake'], rig['node']
+    stream(rig, twist(0.5, 0.0), 1.0)
+    assert moving(fake)
+    stream(rig, twist(bad, 0.0), 0.8)      # longer than cmd_timeout_s (0.3 s)
+    assert fake.all_stopped(), [fake.axis(i).input_vel for i in WHEEL_IDS]
+    assert all(math.isfinite(fake.axis(i).input_vel) for i in WHEEL_IDS)
+    assert node.rejected_commands >= 10
 
 
 def test_huge_twist_clamped(rig):
@@ -131,6 +138,7 @@ def test_estop_service_latches_and_blocks(rig):
 def test_estop_topic_latches(rig):
     fake = rig['fake']
     stream(rig, twist(0.5), 0.8)
+    assert moving(fake)
     rig['estop_pub'].publish(Bool(data=True))
     assert rig['ros'].spin_until(lambda: fake.all_stopped(), 1.0)
     rig['estop_pub'].publish(Bool(data=False))         # the topic cannot clear it
@@ -141,6 +149,7 @@ def test_estop_topic_latches(rig):
 def test_motor_fault_safe_state(rig):
     fake = rig['fake']
     stream(rig, twist(0.5), 0.8)
+    assert moving(fake)
     fake.motor_error(3, 0x2000)   # MOTOR_OVER_TEMP on one wheel
     stream(rig, twist(0.5), 0.5)
     assert fake.all_stopped()
