@@ -109,7 +109,7 @@ def test_non_finite_twist_is_rejected_and_stops_a_moving_rover(rig, bad):
     stream(rig, twist(bad, 0.0), 0.8)      # longer than cmd_timeout_s (0.3 s)
     assert fake.all_stopped(), [fake.axis(i).input_vel for i in WHEEL_IDS]
     assert all(math.isfinite(fake.axis(i).input_vel) for i in WHEEL_IDS)
-    assert node.rejected_commands >= 10
+    assert node.rejected_commands >= 5
 
 
 def test_huge_twist_clamped(rig):
