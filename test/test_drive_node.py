@@ -358,6 +358,7 @@ def test_the_watchdog_runs_on_sim_time_at_any_real_time_factor(ros):
     fast_trips, fast_latency, fast_rtf = _run_on_sim_clock(ros, 3.0)
     figures = (f'rtf {slow_rtf:.2f}: {slow_trips} trips, latency {slow_latency:.3f} s; '
                f'rtf {fast_rtf:.2f}: {fast_trips} trips, latency {fast_latency:.3f} s (sim)')
+    print(figures)   # shown with pytest -rP
     assert slow_rtf < 1.0 < fast_rtf, figures
     assert slow_trips == 0 and fast_trips == 0, figures
     # trips after cmd_timeout_s of sim time, within a few control ticks and clock steps
