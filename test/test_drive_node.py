@@ -302,24 +302,33 @@ SIM_TIMEOUT_S = 0.5         # cmd_timeout_s of the node under test
 MAX_CLOCK_STEP_S = 0.04     # one /clock step at most (a loaded machine makes the steps coarse)
 
 
-def _run_on_sim_clock(ros, rtf):
-    """drive_node under use_sim_time with /clock at ``rtf`` x wall time: 3 s (sim) of
-    commands every 0.2 s (sim), then none. Returns (wheel zeros while commands flowed,
-    sim seconds from the last command to the first zero, achieved rtf)."""
+def _run_on_sim_clock(ros, launch_node, rtf):
+    """drive_node (its console script) under use_sim_time with /clock at ``rtf`` x wall
+    time: 3 s (sim) of commands every 0.2 s (sim), then none. Returns (wheel zeros while
+    commands flowed, sim seconds from the last command to the first zero, achieved rtf)."""
     from rosgraph_msgs.msg import Clock
     from std_msgs.msg import Float64
     from mining_rover.contract import load_contract
-    node = ros.add(DriveNode(context=ros.context, parameter_overrides=[
-        Parameter('backend', value='sim'), Parameter('use_sim_time', value=True),
-        Parameter('cmd_timeout_s', value=SIM_TIMEOUT_S)]))
+    proc = launch_node('drive_node', '--ros-args', '-p', 'backend:=sim', '-p', 'use_sim_time:=true',
+                       '-p', f'cmd_timeout_s:={SIM_TIMEOUT_S}')
     helper = ros.node(f'sim_clock_helper_{int(rtf * 10)}')
     clock_pub = helper.create_publisher(Clock, '/clock', qos.CLOCK)
     cmd_pub = helper.create_publisher(Twist, '/cmd_vel', qos.COMMAND)
-    wheel = load_contract().joints_of('wheel')[0]
-    got = []   # (sim time of arrival, wheel command)
-    helper.create_subscription(Float64, '/' + wheel.topic.lstrip('/'),
-                               lambda m: got.append((node.now_s(), m.data)), qos.COMMAND)
+    topic = '/' + load_contract().joints_of('wheel')[0].topic.lstrip('/')
     sim = 100.0
+    got = []   # (sim time of arrival, wheel command)
+    helper.create_subscription(Float64, topic, lambda m: got.append((sim, m.data)), qos.COMMAND)
+
+    def publish_clock():
+        msg = Clock()
+        msg.clock.sec, msg.clock.nanosec = int(sim), int((sim % 1.0) * 1e9)
+        clock_pub.publish(msg)
+
+    def up():
+        publish_clock()
+        return helper.count_subscribers('/cmd_vel') > 0 and helper.count_publishers(topic) > 0
+    assert ros.spin_until(up, 60.0), proc.stop()
+    ros.spin_for(1.0)
     wall = time.monotonic()
     wall0, sim0 = wall, sim
     last_cmd = None
@@ -329,33 +338,30 @@ def _run_on_sim_clock(ros, rtf):
         now = time.monotonic()
         sim += min(rtf * (now - wall), MAX_CLOCK_STEP_S)
         wall = now
-        msg = Clock()
-        msg.clock.sec, msg.clock.nanosec = int(sim), int((sim % 1.0) * 1e9)
-        clock_pub.publish(msg)
-        ros.executor.spin_once(timeout_sec=0.001)
+        publish_clock()
+        ros.executor.spin_once(timeout_sec=0.002)
 
-    try:
-        while sim < sim0 + 3.0:
-            advance()
-            if last_cmd is None or sim - last_cmd >= CMD_PERIOD_SIM_S:
-                cmd_pub.publish(twist(0.5))
-                last_cmd = sim
-        moving = [t for t, v in got if v != 0.0]
-        assert moving, 'the wheels never turned'
-        trips = sum(1 for t, v in got if v == 0.0 and t > moving[0])
-        stop_sim = last_cmd
-        while sim < stop_sim + 3 * SIM_TIMEOUT_S:
-            advance()
-        zeros = [t for t, v in got if v == 0.0 and t > stop_sim]
-        assert zeros, 'the watchdog never stopped the wheels'
-        return trips, zeros[0] - stop_sim, (sim - sim0) / (wall - wall0)
-    finally:
-        node.shutdown()
+    while sim < sim0 + 3.0:
+        advance()
+        if last_cmd is None or sim - last_cmd >= CMD_PERIOD_SIM_S:
+            cmd_pub.publish(twist(0.5))
+            last_cmd = sim
+    achieved = (sim - sim0) / (wall - wall0)
+    moving = [t for t, v in got if v != 0.0]
+    assert moving, ('the wheels never turned', proc.stop())
+    trips = sum(1 for t, v in got if v == 0.0 and t > moving[0])
+    stop_sim = last_cmd
+    while sim < stop_sim + 3 * SIM_TIMEOUT_S:
+        advance()
+    zeros = [t for t, v in got if v == 0.0 and t > stop_sim]
+    assert zeros, ('the watchdog never stopped the wheels', proc.stop())
+    proc.stop()
+    return trips, zeros[0] - stop_sim, achieved
 
 
-def test_the_watchdog_runs_on_sim_time_at_any_real_time_factor(ros):
-    slow_trips, slow_latency, slow_rtf = _run_on_sim_clock(ros, 0.3)
-    fast_trips, fast_latency, fast_rtf = _run_on_sim_clock(ros, 3.0)
+def test_the_watchdog_runs_on_sim_time_at_any_real_time_factor(ros, launch_node):
+    slow_trips, slow_latency, slow_rtf = _run_on_sim_clock(ros, launch_node, 0.3)
+    fast_trips, fast_latency, fast_rtf = _run_on_sim_clock(ros, launch_node, 3.0)
     figures = (f'rtf {slow_rtf:.2f}: {slow_trips} trips, latency {slow_latency:.3f} s; '
                f'rtf {fast_rtf:.2f}: {fast_trips} trips, latency {fast_latency:.3f} s (sim)')
     print(figures)   # shown with pytest -rP
