@@ -367,7 +367,10 @@ def test_the_watchdog_runs_on_sim_time_at_any_real_time_factor(ros, launch_node)
     print(figures)   # shown with pytest -rP
     assert slow_rtf < 1.0 < fast_rtf, figures
     assert slow_trips == 0 and fast_trips == 0, figures
-    # trips after cmd_timeout_s of sim time, within a few control ticks and clock steps
+    # Trips after cmd_timeout_s of sim time. The margin: a control tick (0.02 s), a clock
+    # step (0.04 s) and the delivery of the command and of the zero, which on a loaded
+    # machine take tens of ms of wall time: x RTF in sim time. On wall time the fast run
+    # tripped 0.9 s later than this and the slow one tripped between commands.
     for latency in (slow_latency, fast_latency):
-        assert SIM_TIMEOUT_S <= latency <= SIM_TIMEOUT_S + 0.2, figures
-    assert abs(slow_latency - fast_latency) <= 0.15, figures
+        assert SIM_TIMEOUT_S <= latency <= SIM_TIMEOUT_S + 0.3, figures
+    assert abs(slow_latency - fast_latency) <= 0.25, figures
