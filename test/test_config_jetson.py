@@ -42,9 +42,9 @@ NODES = {
     'mission_node': NodeSpec('mining_rover.nodes.mission_node', 'MissionNode',
                              lambda m: m.mission_params(), 'mission.yaml'),
     'drive_node': NodeSpec('mining_rover.nodes.drive_node', 'DriveNode',
-                           lambda m: m._params(m.common.rover_config()), 'drivers_rover.yaml'),
+                           lambda m: m._params(m.rover_config()), 'drivers_rover.yaml'),
     'excavator_node': NodeSpec('mining_rover.nodes.excavator_node', 'ExcavatorNode',
-                               lambda m: m._params(m.common.rover_config()), 'drivers_rover.yaml'),
+                               lambda m: m._params(m.rover_config()), 'drivers_rover.yaml'),
     'ground_link_node': NodeSpec('mining_rover.nodes.ground_link_node', 'GroundLinkNode',
                                  lambda m: m._params(), 'ground_link.yaml'),
 }

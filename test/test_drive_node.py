@@ -2,6 +2,7 @@
 import itertools
 import math
 import os
+import time
 
 import pytest
 import rclpy.duration
@@ -98,10 +99,17 @@ def test_twist_drives_and_silence_stops(rig):
 
 
 @pytest.mark.parametrize('bad', [math.nan, math.inf, -math.inf])
-def test_non_finite_twist_rejected(rig, bad):
-    stream(rig, twist(bad, 0.0), 0.5)
-    assert rig['fake'].all_stopped()
-    assert rig['node'].rejected_commands >= 5
+def test_non_finite_twist_is_rejected_and_stops_a_moving_rover(rig, bad):
+    """A driving rover that then gets only non-finite commands stops (they never feed the
+    watchdog) and never commands a non-finite speed: the wheels were turning first, so
+    a node that did nothing would fail here."""
+    fake, node = rig['fake'], rig['node']
+    stream(rig, twist(0.5, 0.0), 1.0)
+    assert moving(fake)
+    stream(rig, twist(bad, 0.0), 0.8)      # longer than cmd_timeout_s (0.3 s)
+    assert fake.all_stopped(), [fake.axis(i).input_vel for i in WHEEL_IDS]
+    assert all(math.isfinite(fake.axis(i).input_vel) for i in WHEEL_IDS)
+    assert node.rejected_commands >= 5
 
 
 def test_huge_twist_clamped(rig):
@@ -130,6 +138,7 @@ def test_estop_service_latches_and_blocks(rig):
 def test_estop_topic_latches(rig):
     fake = rig['fake']
     stream(rig, twist(0.5), 0.8)
+    assert moving(fake)
     rig['estop_pub'].publish(Bool(data=True))
     assert rig['ros'].spin_until(lambda: fake.all_stopped(), 1.0)
     rig['estop_pub'].publish(Bool(data=False))         # the topic cannot clear it
@@ -140,6 +149,7 @@ def test_estop_topic_latches(rig):
 def test_motor_fault_safe_state(rig):
     fake = rig['fake']
     stream(rig, twist(0.5), 0.8)
+    assert moving(fake)
     fake.motor_error(3, 0x2000)   # MOTOR_OVER_TEMP on one wheel
     stream(rig, twist(0.5), 0.5)
     assert fake.all_stopped()
@@ -284,3 +294,83 @@ def test_holddown_thrust_while_active_off_on_estop_and_shutdown(ros):
     finally:
         node.shutdown()
         fake.stop()
+
+
+# -- sim time: the command watchdog runs on the node clock -----------------------------------
+CMD_PERIOD_SIM_S = 0.2      # a mission_node-like command stream, paced in sim time
+SIM_TIMEOUT_S = 0.5         # cmd_timeout_s of the node under test
+MAX_CLOCK_STEP_S = 0.04     # one /clock step at most (a loaded machine makes the steps coarse)
+
+
+def _run_on_sim_clock(ros, launch_node, rtf):
+    """drive_node (its console script) under use_sim_time with /clock at ``rtf`` x wall
+    time: 3 s (sim) of commands every 0.2 s (sim), then none. Returns (wheel zeros while
+    commands flowed, sim seconds from the last command to the first zero, achieved rtf)."""
+    from rosgraph_msgs.msg import Clock
+    from std_msgs.msg import Float64
+    from mining_rover.contract import load_contract
+    proc = launch_node('drive_node', '--ros-args', '-p', 'backend:=sim', '-p', 'use_sim_time:=true',
+                       '-p', f'cmd_timeout_s:={SIM_TIMEOUT_S}')
+    helper = ros.node(f'sim_clock_helper_{int(rtf * 10)}')
+    clock_pub = helper.create_publisher(Clock, '/clock', qos.CLOCK)
+    cmd_pub = helper.create_publisher(Twist, '/cmd_vel', qos.COMMAND)
+    topic = '/' + load_contract().joints_of('wheel')[0].topic.lstrip('/')
+    sim = 100.0
+    got = []   # (sim time of arrival, wheel command)
+    helper.create_subscription(Float64, topic, lambda m: got.append((sim, m.data)), qos.COMMAND)
+
+    def publish_clock():
+        msg = Clock()
+        msg.clock.sec, msg.clock.nanosec = int(sim), int((sim % 1.0) * 1e9)
+        clock_pub.publish(msg)
+
+    def up():
+        publish_clock()
+        return helper.count_subscribers('/cmd_vel') > 0 and helper.count_publishers(topic) > 0
+    assert ros.spin_until(up, 60.0), proc.stop()
+    ros.spin_for(1.0)
+    wall = time.monotonic()
+    wall0, sim0 = wall, sim
+    last_cmd = None
+
+    def advance():
+        nonlocal sim, wall
+        now = time.monotonic()
+        sim += min(rtf * (now - wall), MAX_CLOCK_STEP_S)
+        wall = now
+        publish_clock()
+        ros.executor.spin_once(timeout_sec=0.002)
+
+    while sim < sim0 + 3.0:
+        advance()
+        if last_cmd is None or sim - last_cmd >= CMD_PERIOD_SIM_S:
+            cmd_pub.publish(twist(0.5))
+            last_cmd = sim
+    achieved = (sim - sim0) / (wall - wall0)
+    moving = [t for t, v in got if v != 0.0]
+    assert moving, ('the wheels never turned', proc.stop())
+    trips = sum(1 for t, v in got if v == 0.0 and t > moving[0])
+    stop_sim = last_cmd
+    while sim < stop_sim + 3 * SIM_TIMEOUT_S:
+        advance()
+    zeros = [t for t, v in got if v == 0.0 and t > stop_sim]
+    assert zeros, ('the watchdog never stopped the wheels', proc.stop())
+    proc.stop()
+    return trips, zeros[0] - stop_sim, achieved
+
+
+def test_the_watchdog_runs_on_sim_time_at_any_real_time_factor(ros, launch_node):
+    slow_trips, slow_latency, slow_rtf = _run_on_sim_clock(ros, launch_node, 0.3)
+    fast_trips, fast_latency, fast_rtf = _run_on_sim_clock(ros, launch_node, 3.0)
+    figures = (f'rtf {slow_rtf:.2f}: {slow_trips} trips, latency {slow_latency:.3f} s; '
+               f'rtf {fast_rtf:.2f}: {fast_trips} trips, latency {fast_latency:.3f} s (sim)')
+    print(figures)   # shown with pytest -rP
+    assert slow_rtf < 1.0 < fast_rtf, figures
+    assert slow_trips == 0 and fast_trips == 0, figures
+    # Trips after cmd_timeout_s of sim time. The margin: a control tick (0.02 s), a clock
+    # step (0.04 s) and the delivery of the command and of the zero, which on a loaded
+    # machine take tens of ms of wall time: x RTF in sim time. On wall time the fast run
+    # tripped 0.9 s later than this and the slow one tripped between commands.
+    for latency in (slow_latency, fast_latency):
+        assert SIM_TIMEOUT_S <= latency <= SIM_TIMEOUT_S + 0.3, figures
+    assert abs(slow_latency - fast_latency) <= 0.25, figures

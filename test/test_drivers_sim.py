@@ -1,12 +1,8 @@
 """drive_node and excavator_node with the sim backend against the embedded simulator
-(sim_node over real DDS), and the odometry square in the Simulator itself.
-
-Skipped, with the reason, where the embedded simulator is not built yet."""
-import importlib.util
+(sim_node over real DDS), and the odometry square in the Simulator itself."""
 import math
 
 import numpy as np
-import pytest
 from geometry_msgs.msg import Twist
 from nav_msgs.msg import Odometry
 from rclpy.parameter import Parameter
@@ -15,10 +11,6 @@ from std_msgs.msg import Float64
 from mining_rover.contract import load_contract
 from mining_rover.ros import qos
 
-HAVE_SIM = importlib.util.find_spec('mining_rover.sim.simulator') is not None and \
-    importlib.util.find_spec('mining_rover.nodes.sim_node') is not None
-pytestmark = pytest.mark.skipif(not HAVE_SIM, reason='embedded simulator (mining_rover.sim.simulator, '
-                                                     'sim_node) not available')
 
 
 def test_square_in_simulator_closes():

@@ -114,9 +114,14 @@ def test_dump_front_only_reverses_the_front_drum(rig):
     assert call(rig, Trigger, '/excavator/dump_rear', Trigger.Request()).success
 
 
+def turning(fake):
+    return all(abs(fake.axis(i).input_vel) > 0.05 for i in DRUMS)
+
+
 def test_estop_blocks_drums_and_dump(rig):
     fake, ros = rig['fake'], rig['ros']
     stream(rig, drum=2.0, duration_s=0.4)
+    assert turning(fake)      # stopped afterwards by the e-stop, not for want of a command
     assert call(rig, SetBool, '/excavator_node/set_estop', SetBool.Request(data=True)).success
     assert ros.spin_until(lambda: fake.all_stopped(list(DRUMS)), 1.0)
     stream(rig, drum=2.0, duration_s=0.4)
@@ -127,6 +132,7 @@ def test_estop_blocks_drums_and_dump(rig):
 def test_drum_fault_stops_drums(rig):
     fake, node = rig['fake'], rig['node']
     stream(rig, drum=2.0, duration_s=0.4)
+    assert turning(fake)
     fake.motor_error(7, 0x20)
     stream(rig, drum=2.0, duration_s=0.4)
     assert fake.all_stopped(list(DRUMS))

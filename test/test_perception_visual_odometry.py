@@ -24,7 +24,7 @@ def _planar(T):
 
 @pytest.fixture(scope='module')
 def rig():
-    scene_mod = pytest.importorskip('mining_rover.perception.scene')
+    import mining_rover.perception.scene as scene_mod
     scene = scene_mod.StereoScene(scene_mod.SceneConfig(), scene_mod.DEFAULT_CRATERS, scene_mod.DEFAULT_ROCKS)
     Tb = scene_mod.rover_camera_extrinsics()
     pipe = StereoPipeline(*ideal_stereo_pair(scene.intrinsics()), StereoParams(downscale=2, num_disparities=128))

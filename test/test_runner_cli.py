@@ -3,7 +3,6 @@ refused with the list of known worlds (exit 2), an output directory that cannot 
 or written is refused (exit 2), and in both cases no node process is started."""
 from __future__ import annotations
 
-import importlib.util
 import os
 import subprocess
 import sys
@@ -85,8 +84,6 @@ def test_bad_duration_is_refused(fake_worlds, no_nodes, tmp_path, capsys):
     assert code == 2 and '--duration' in err
 
 
-@pytest.mark.skipif(importlib.util.find_spec('mining_rover.sim.world') is None,
-                    reason='the embedded simulator (mining_rover.sim.world) is not in this build yet')
 def test_the_installed_command_lists_the_real_worlds(tmp_path):
     from mining_rover.sim.world import list_worlds
     exe = os.path.join(os.path.dirname(sys.executable), 'mining-rover')

@@ -85,7 +85,8 @@ def test_sim_node_publishes_the_contract_and_follows_wheel_commands(ros, launch_
     assert ros.spin_until(held, timeout_s=10.0)
     thrust.publish(Float64(data=-1.0))
     ros.spin_for(0.1)
-    assert ros.spin_until(lambda: telemetry('holddown_n') == 0.0, timeout_s=5.0)
+    # the command timeout counts sim time: a deadline in wall time generous for a slow machine
+    assert ros.spin_until(lambda: telemetry('holddown_n') == 0.0, timeout_s=30.0)
     assert telemetry('propellant_used_kg') > 0.0
 
     pause = n.create_client(SetBool, c.pause_service)

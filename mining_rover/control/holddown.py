@@ -69,6 +69,20 @@ class HoldDown:
         return math.inf if rate <= 0.0 else self.propellant_kg / rate
 
 
+def tilt_rad(roll_rad: float, pitch_rad: float) -> float:
+    """Angle between the rover's z axis and the vertical, rad, from the IMU attitude:
+    cos(tilt) = cos(roll) cos(pitch) for a roll-pitch-yaw attitude (REP-103)."""
+    return math.acos(max(-1.0, min(1.0, math.cos(roll_rad) * math.cos(pitch_rad))))
+
+
+def tipped(roll_rad: float | None, pitch_rad: float | None, max_tilt_rad: float) -> bool:
+    """True when the attitude is known and tilted beyond ``max_tilt_rad``: thrust along
+    the rover's -z would then push it off the ground, not onto it."""
+    if roll_rad is None or pitch_rad is None or not finite(roll_rad, pitch_rad):
+        return False
+    return tilt_rad(roll_rad, pitch_rad) > max_tilt_rad
+
+
 def effective_gravity(gravity_mps2: float, thrust_n: float, rover_mass_kg: float) -> float:
     """The gravity that would load the wheels as weight plus hold-down thrust does, m/s^2."""
     if not (finite(gravity_mps2, thrust_n, rover_mass_kg) and gravity_mps2 >= 0.0

@@ -22,6 +22,41 @@ def clamp(value: float, low: float, high: float) -> float:
     return low if value < low else high if value > high else value
 
 
+def finite_mean(values) -> float:
+    """Mean of the finite values (a wheel or drum whose feedback is missing is left
+    out); NaN when none is finite."""
+    good = [float(v) for v in values if finite(v)]
+    return sum(good) / len(good) if good else math.nan
+
+
+class ControlTicker:
+    """The time step of a periodic control loop from the clock it runs on.
+
+    ``step(now_s)`` returns the time since the previous tick, s: the nominal period on the
+    first tick, and again where the clock went backwards (a simulator reset under sim
+    time), so a limiter never gets a negative step. It also counts ticks, so slower
+    outputs go out every ``every(rate_hz)``-th tick.
+    """
+
+    def __init__(self, rate_hz: float):
+        if not (finite(rate_hz) and rate_hz > 0):
+            raise ValueError(f'control rate must be > 0 Hz, got {rate_hz}')
+        self.rate_hz = float(rate_hz)
+        self.count = 0
+        self._last = None
+
+    def step(self, now_s: float) -> float:
+        nominal = 1.0 / self.rate_hz
+        dt = nominal if self._last is None or not now_s > self._last else now_s - self._last
+        self._last = now_s
+        self.count += 1
+        return dt
+
+    def due(self, rate_hz: float) -> bool:
+        """True on the ticks where an output at ``rate_hz`` (<= the loop rate) goes out."""
+        return self.count % max(1, int(self.rate_hz / rate_hz)) == 0
+
+
 @dataclass
 class MotionLimiter:
     """Limits one command channel's value, its rate of change and the rate of that.
@@ -268,6 +303,28 @@ class ArmSwingLimits:
             return cls(rated_radps, rated_radps2)
         k = weight_share * rover_mass_kg * gravity_mps2 / (2.0 * swung_mass_kg * arm_length_m)
         return cls(min(rated_radps, math.sqrt(k)), min(rated_radps2, k))
+
+    @classmethod
+    def for_rover(cls, gravity_mps2: float, holddown_n: float, rover_mass_kg: float,
+                  arm_mass_kg: float, drum_mass_kg: float, drum_capacity_kg: float,
+                  arm_length_m: float, rated_radps: float, rated_radps2: float,
+                  weight_share: float = ARM_WEIGHT_SHARE) -> 'ArmSwingLimits':
+        """``for_gravity`` for a rover whose two arms swing together, each with its drum
+        full, in gravity ``gravity_mps2`` (0: body unknown, rated limits) plus the
+        hold-down thrust ``holddown_n``, which loads the wheels like weight
+        (control/holddown.py)."""
+        from mining_rover.control.holddown import effective_gravity
+        swung = 2.0 * (arm_mass_kg + drum_mass_kg + drum_capacity_kg)
+        load_g = effective_gravity(gravity_mps2, holddown_n, rover_mass_kg) if gravity_mps2 > 0 else 0.0
+        return cls.for_gravity(load_g, rover_mass_kg, swung, arm_length_m, rated_radps, rated_radps2,
+                               weight_share)
+
+    def dump_raise_time_s(self, lower_rad: float, upper_rad: float, dump_rad: float,
+                          minimum_s: float) -> float:
+        """Time the dump allows its arms to reach ``dump_rad`` from anywhere in
+        [lower_rad, upper_rad]: the longer swing's time, at least ``minimum_s``."""
+        reach = max(abs(dump_rad - lower_rad), abs(upper_rad - dump_rad))
+        return max(minimum_s, self.swing_time_s(reach))
 
     def swing_time_s(self, angle_rad: float) -> float:
         """Time a trapezoidal swing through ``angle_rad`` takes from rest to rest."""

@@ -118,6 +118,35 @@ class TurnPivot:
         return max(-self.max_m, min(self.max_m, self.gain * x_cg))
 
 
+def stowed_drum_x_m(arm_pivot_x_m: float, arm_length_m: float, arm_stow_rad: float) -> float:
+    """Drum centre ahead of (and, mirrored, behind) base_link with the arm stowed, m: the
+    arm pivot's x plus the arm's horizontal reach at the stow angle (+ lowers)."""
+    return arm_pivot_x_m + arm_length_m * math.cos(arm_stow_rad)
+
+
+def drum_loads_kg(fills: dict) -> tuple:
+    """(front kg, rear kg, rejected) from the excavator's per-drum fills
+    ``{'fill_kg.front_drum_joint': '3.2', ...}`` (other keys ignored). A value that is no
+    mass (not a number, non-finite, negative) counts as an empty drum and its key is
+    listed in ``rejected``."""
+    front = rear = 0.0
+    rejected = []
+    for key, text in fills.items():
+        if not key.startswith('fill_kg.'):
+            continue
+        try:
+            kg = float(text)
+        except (TypeError, ValueError):
+            kg = math.nan
+        if not (finite(kg) and kg >= 0.0):
+            rejected.append(key)
+        elif 'front' in key:
+            front += kg
+        elif 'rear' in key:
+            rear += kg
+    return front, rear, rejected
+
+
 class WheelImuOdometry:
     """Integrates wheel speeds (rad/s) and the IMU yaw rate (rad/s) into a planar pose."""
 

@@ -54,6 +54,15 @@ def between(a: tuple, b: tuple) -> tuple:
     return (c * dx + s * dy, -s * dx + c * dy, _wrap(b[2] - a[2]))
 
 
+def planar_increment(T_prev, T) -> tuple:
+    """(dx m, dy m, dyaw rad) of the 4x4 pose ``T`` in the frame of the 4x4 pose
+    ``T_prev`` (both in the same fixed frame), projected on the plane: a visual
+    odometry frame's increment over its interval."""
+    import numpy as np
+    rel = np.linalg.solve(np.asarray(T_prev, dtype=float), np.asarray(T, dtype=float))
+    return float(rel[0, 3]), float(rel[1, 3]), math.atan2(rel[1, 0], rel[0, 0])
+
+
 class VisualOdometryFusion:
     """See the module docstring. Feed ``add_wheel`` at the control rate and
     ``add_visual`` per camera frame; publish ``fused(current wheel pose)``."""

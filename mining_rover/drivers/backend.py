@@ -221,3 +221,66 @@ def simulator_backend(simulator, joints: list):
     backend.pull_feedback = pull_feedback
     return backend
 
+
+
+#: ODrive's factory CAN bit rate, bit/s (ODrive documentation, "CAN Protocol":
+#: ``can.config.baud_rate`` defaults to 250000): what to suggest when none is configured.
+ODRIVE_DEFAULT_BITRATE = 250_000
+
+# errno values of Linux (asm-generic/errno.h) that python-can's socketcan passes on.
+_EAFNOSUPPORT, _ENODEV, _ENETDOWN, _EPERM, _EACCES = 97, 19, 100, 1, 13
+
+
+class BusOpenError(OSError):
+    """A CAN bus could not be opened; the message names the interface, the channel and
+    the likely fix."""
+
+
+def can_open_error(interface: str, channel: str, bitrate: int, exc: BaseException) -> str:
+    """One line for a CAN bus that failed to open: which interface and channel, the
+    error, and the command that most likely fixes it."""
+    rate = bitrate or ODRIVE_DEFAULT_BITRATE
+    up = f'sudo ip link set {channel} up type can bitrate {rate}'
+    errno = getattr(exc, 'errno', None)
+    if interface == 'socketcan':
+        if errno == _EAFNOSUPPORT:
+            fix = (f'this kernel has no SocketCAN loaded: sudo modprobe can_raw (and sudo modprobe gs_usb '
+                   f'for a USB adapter such as candleLight/CANable), then {up}')
+        elif errno == _ENODEV:
+            fix = (f'no network interface {channel!r} (ip link show): plug in the adapter or sudo modprobe '
+                   f'gs_usb for a USB one (sudo ip link add dev {channel} type vcan for a virtual bus), '
+                   f'then {up}')
+        elif errno == _ENETDOWN:
+            fix = f'the interface is down: {up}'
+        elif errno in (_EPERM, _EACCES):
+            fix = f'no permission to use {channel!r}: bring it up as root ({up})'
+        else:
+            fix = f'check the adapter and its kernel module (sudo modprobe can_raw gs_usb), then {up}'
+    elif interface == 'gs_usb':
+        fix = ('the python-can gs_usb interface needs pyusb (pip install pyusb) and access to the USB '
+               'device (a udev rule or root); or use the kernel driver: sudo modprobe gs_usb, '
+               f'can_interface socketcan and {up}')
+    elif interface == 'slcan':
+        fix = (f'check that the serial device {channel!r} exists and is readable (dialout group) and that '
+               'pyserial is installed (pip install pyserial)')
+    elif interface in ('pcan', 'kvaser'):
+        fix = f'install the vendor driver and library for {interface} and check the adapter is connected'
+    else:
+        fix = 'check the adapter and the python-can interface name'
+    return f'{interface} channel {channel!r}: {exc}: {fix}'
+
+
+def open_can_bus(interface: str, channel: str, bitrate: int = 0, opener=None):
+    """Open a python-can bus; BusOpenError (can_open_error's text) when it cannot be.
+
+    ``opener``: ``can.Bus`` unless given (tests pass one that fails)."""
+    if opener is None:
+        import can
+        opener = can.Bus
+    kwargs = {'interface': interface, 'channel': channel}
+    if bitrate:
+        kwargs['bitrate'] = bitrate
+    try:
+        return opener(**kwargs)
+    except Exception as exc:
+        raise BusOpenError(can_open_error(interface, channel, bitrate, exc)) from exc

@@ -441,7 +441,5 @@ def bus_factory(interface: str, channel: str, bitrate: int = 0):
     """A factory for ``can.Bus`` (socketcan on the rover, virtual in tests)."""
     if interface == 'virtual':
         return virtual_bus_factory(channel)
-    kwargs = {'interface': interface, 'channel': channel}
-    if bitrate:
-        kwargs['bitrate'] = bitrate
-    return lambda: can.Bus(**kwargs)
+    from mining_rover.drivers.backend import open_can_bus   # its errors name the fix
+    return lambda: open_can_bus(interface, channel, bitrate)

@@ -14,6 +14,7 @@ from mining_rover.description import load_rover
 from mining_rover.paths import rover_config, urdf_path
 from mining_rover.ros import qos
 from mining_rover.ros.params import Param, ParameterError, declare_and_read
+from mining_rover.ros.runtime import node_main
 
 
 def _rover_defaults() -> dict:
@@ -77,9 +78,7 @@ class DescriptionNode(Node):
 
 
 def main(args=None):
-    from mining_rover.ros.runtime import run_node
-    import sys
-    sys.exit(run_node(DescriptionNode, args))
+    node_main(DescriptionNode, args)
 
 
 if __name__ == '__main__':

@@ -23,10 +23,7 @@ Without visual frames (none published, tracking lost) it is wheels + IMU alone.
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import dataclass, replace
-
-import numpy as np
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from geometry_msgs.msg import Twist
@@ -36,146 +33,40 @@ from sensor_msgs.msg import Imu, JointState
 from std_msgs.msg import Float64
 
 from mining_rover.contract import load_contract
+from mining_rover.control.holddown import tipped
 from mining_rover.control.kinematics import SkidSteer
-from mining_rover.control.limits import ActuatorLimits, MotionLimiter, TwistLimiter, finite
-from mining_rover.control.odometry import SlipDetector, TurnPivot, WheelImuOdometry
-from mining_rover.control.visual_fusion import VisualOdometryFusion
+from mining_rover.control.limits import (ActuatorLimits, ControlTicker, MotionLimiter, TwistLimiter,
+                                         finite, finite_mean)
+from mining_rover.control.odometry import (SlipDetector, TurnPivot, WheelImuOdometry, drum_loads_kg,
+                                           stowed_drum_x_m)
+from mining_rover.control.visual_fusion import VisualOdometryFusion, planar_increment
 from mining_rover.drivers.backend import CallbackBackend, JointConfig
 from mining_rover.drivers.odrive_can import AxisConfig, OdriveCanBackend, bus_factory
-from mining_rover.nodes.driver_base import DriverNode
-from mining_rover.planning.mission import MissionConfig
+from mining_rover.nodes.driver_base import (DriverConfig, DriverNode, directions_check, driver_params,
+                                            feed_sim_motors, motor_diagnostics, node_ids_check,
+                                            optional_tf, rover_config, send_tf)
 from mining_rover.ros import qos
+from mining_rover.ros.conversions import matrix_to_odometry
 from mining_rover.ros.geometry import imu_roll_pitch, odometry_to_matrix
-from mining_rover.ros.params import Param, ParameterError, declare_and_read
+from mining_rover.ros.params import Param, ParameterError
+from mining_rover.ros.runtime import node_main
 from mining_rover.ros.stamps import stamp_to_seconds
 
-# -- node-layer helpers shared with excavator_node ----------------------------------------
-
-
-class common:  # noqa: N801  (a namespace, so the nodes read common.xxx)
-    """Parameters and message builders both driver nodes use."""
-
-    @staticmethod
-    def rover_config() -> dict:
-        from mining_rover.paths import rover_config
-        return rover_config()
-
-    @staticmethod
-    def common_params() -> list:
-        return [
-            Param('autostart', True, 'configure and activate at start (no lifecycle manager needed)'),
-            Param('backend', 'sim', 'actuator backend', choices=('sim', 'odrive_can')),
-            Param('control_rate_hz', 50.0, 'safety and control loop rate, Hz', 5.0, 500.0),
-            Param('diagnostics_rate_hz', 2.0, '/diagnostics rate, Hz', 0.1, 50.0),
-            Param('thermal_derate_start_c', 100.0, 'motor temperature where derating starts, C', 0.0, 300.0),
-            Param('thermal_stop_c', 130.0, 'motor temperature where the motor stops, C', 0.0, 300.0),
-            Param('thermal_rated_c', 155.0, 'rated winding temperature (class F: 155 C), C', 0.0, 300.0),
-            Param('can_interface', 'socketcan', 'python-can interface (odrive_can backend)',
-                  choices=('socketcan', 'virtual', 'slcan', 'pcan', 'kvaser', 'gs_usb')),
-            Param('can_channel', 'can0', 'CAN channel (odrive_can backend)'),
-            Param('can_bitrate', 0, 'CAN bit rate, bit/s (0 = as the interface is set up)', 0, 1000000),
-            Param('heartbeat_timeout_s', 0.25, 'ODrive heartbeat age that faults an axis, s', 0.02, 5.0),
-        ]
-
-    @staticmethod
-    def node_ids_check(count: int):
-        def check(value):
-            if len(value) != count or any(not isinstance(v, int) or not 0 <= v <= 63 for v in value):
-                return f'needs {count} integers in 0..63, got {list(value)}'
-            if len(set(value)) != count:
-                return f'node ids must be unique, got {list(value)}'
-            return None
-        return check
-
-    @staticmethod
-    def directions_check(count: int):
-        def check(value):
-            if len(value) != count or any(v not in (1, -1) for v in value):
-                return f'needs {count} entries of +1 or -1, got {list(value)}'
-            return None
-        return check
-
-    @staticmethod
-    def check_thermal(cfg):
-        if not cfg.thermal_derate_start_c < cfg.thermal_stop_c < cfg.thermal_rated_c:
-            raise ParameterError(
-                "parameter 'thermal_stop_c' must lie between thermal_derate_start_c and "
-                f'thermal_rated_c (got {cfg.thermal_derate_start_c} < {cfg.thermal_stop_c} < '
-                f'{cfg.thermal_rated_c} false): the motor must stop before its rating')
-
-    @staticmethod
-    def optional_tf(node):
-        try:
-            from mining_rover.ros.tf import make_tf_broadcaster, tf_available
-        except ImportError:
-            return None
-        if not tf_available():
-            node.get_logger().info('tf2_ros not installed: odom -> base_link not broadcast')
-            return None
-        return make_tf_broadcaster(node, static=False)
-
-    @staticmethod
-    def send_tf(broadcaster, T, parent, child, stamp):
-        from mining_rover.ros.tf import make_transform_stamped
-        broadcaster.send([make_transform_stamped(T, parent, child, stamp)])
-
-    @staticmethod
-    def feed_sim_motors(backend, msg):
-        """/sim/motors (one status per joint, keys current_a, temperature_c, torque_nm)."""
-        for status in msg.status:
-            values = {kv.key: kv.value for kv in status.values}
-
-            def num(key):
-                try:
-                    return float(values[key])
-                except (KeyError, ValueError):
-                    return math.nan
-            backend.update_motor(status.name, num('current_a'), num('temperature_c'), num('torque_nm'),
-                                 num('bus_voltage_v'))
-
-    @staticmethod
-    def motor_diagnostics(node, backend, safety) -> DiagnosticArray:
-        """One DiagnosticStatus per motor, keys as docs/INTERFACES.md lists."""
-        array = DiagnosticArray()
-        array.header.stamp = node.get_clock().now().to_msg()
-        status = safety.status()
-        for name, fb in backend.feedback().items():
-            fault = status.faults.get(name) or status.faults.get('bus', '')
-            scale = status.thermal_scale.get(name, 1.0)
-            level = DiagnosticStatus.ERROR if fault or scale <= 0 else \
-                DiagnosticStatus.WARN if fb.error_flags or scale < 1 or status.estop else DiagnosticStatus.OK
-            message = fault or ('thermal stop' if scale <= 0 else f'thermal derate {scale:.2f}' if scale < 1
-                                else 'e-stop' if status.estop else fb.state)
-            array.status.append(DiagnosticStatus(
-                level=level, name=name, hardware_id=node.get_name(), message=message,
-                values=[KeyValue(key='velocity_radps', value=f'{fb.velocity_radps:.4f}'),
-                        KeyValue(key='current_a', value=f'{fb.current_a:.3f}'),
-                        KeyValue(key='temperature_c', value=f'{fb.temperature_c:.2f}'),
-                        KeyValue(key='bus_voltage_v', value=f'{fb.bus_voltage_v:.2f}'),
-                        KeyValue(key='power_w', value=f'{fb.power_w:.2f}'),
-                        KeyValue(key='error_flags', value=str(fb.error_flags)),
-                        KeyValue(key='errors', value=','.join(fb.errors)),
-                        KeyValue(key='thermal_scale', value=f'{scale:.3f}')]))
-        return array
-
-    @staticmethod
-    def odometry_msg(state, frame, child, stamp, twist_cov):
-        from mining_rover.ros.conversions import matrix_to_odometry
-        return matrix_to_odometry(state.matrix(), frame, child, stamp,
-                                  twist=(state.linear_mps, 0.0, 0.0, 0.0, 0.0, state.angular_radps),
-                                  pose_covariance=state.pose_covariance_6x6(), twist_covariance=twist_cov)
-
+#: The executive's travel arm position (config/mission.yaml ``arm_stow_rad``; the stack
+#: gives the drivers the same key): only the default when no file sets it.
+ARM_STOW_RAD = -0.4
 
 
 def _params(rover: dict) -> list:
     w, arm = rover['wheel'], rover['arm']
-    # drum centre from base_link with the arm stowed (the executive's arm_stow_rad)
-    drum_x = float(arm['pivot_x']) + float(arm['length']) * math.cos(MissionConfig.arm_stow_rad)
     return [
-        *common.common_params(),
-        Param('cmd_timeout_s', 0.5, 'stop the wheels when /cmd_vel is older than this, s', 0.05, 5.0),
-        Param('max_linear_mps', 1.0, 'forward/backward speed limit, m/s', 0.01, 5.0),
-        Param('max_angular_radps', 1.5, 'yaw rate limit, rad/s', 0.01, 10.0),
+        *driver_params(),
+        Param('cmd_timeout_s', 0.5, 'stop the wheels when /cmd_vel is older than this (node clock), s',
+              0.05, 5.0),
+        Param('max_linear_mps', 1.0, 'forward/backward speed limit, m/s (changes at run time)', 0.01, 5.0,
+              runtime=True),
+        Param('max_angular_radps', 1.5, 'yaw rate limit, rad/s (changes at run time)', 0.01, 10.0,
+              runtime=True),
         Param('max_linear_accel', 0.5, 'linear acceleration limit, m/s^2 (lowered to the traction '
               'bound mu g by the site on small bodies: mining_rover/site.py)', 1e-5, 20.0),
         Param('max_angular_accel', 2.0, 'yaw acceleration limit, rad/s^2 (lowered by the site on small '
@@ -192,8 +83,12 @@ def _params(rover: dict) -> list:
               'control/odometry.py TurnPivot)', 0.0, 10.0),
         Param('turn_pivot_max_m', TurnPivot.max_m, 'farthest the pivot moves from the centre, m', 0.0, 2.0),
         Param('rover_mass_kg', TurnPivot.rover_mass_kg, 'rover mass without regolith, kg (rover.yaml)', 1.0, 1e4),
-        Param('drum_x_m', round(drum_x, 3), 'drum centre ahead/behind base_link, arm stowed, m (rover.yaml)',
+        Param('arm_pivot_x_m', float(arm['pivot_x']), 'arm pivot ahead/behind base_link, m (rover.yaml)',
               0.0, 10.0),
+        Param('arm_length_m', float(arm['length']), 'arm pivot to drum axis, m (rover.yaml)', 0.01, 5.0),
+        Param('arm_stow_rad', ARM_STOW_RAD, 'arm position while driving, rad (+ lowers; the same key as '
+              "config/mission.yaml's): with the arm geometry it places the drum loads for the turning pivot",
+              -3.2, 3.2),
         Param('use_visual_odometry', True, 'correct the wheel/IMU odometry with the stereo visual '
               'odometry on visual_odometry_topic (control/visual_fusion.py); false: wheels and IMU only'),
         Param('visual_odometry_topic', 'stereo/odometry', 'nav_msgs/Odometry of the stereo visual odometry'),
@@ -223,51 +118,81 @@ def _params(rover: dict) -> list:
         Param('base_frame', 'base_link', 'robot body frame (REP-105)'),
         Param('publish_tf', True, 'broadcast odom -> base_link where tf2_ros exists'),
         Param('wheel_node_ids', [0, 1, 2, 3], 'ODrive node id per wheel, in sim-contract wheel order',
-              check=common.node_ids_check(4)),
+              check=node_ids_check(4)),
         Param('wheel_directions', [1, -1, 1, -1], 'motor direction per wheel (+1/-1), contract order',
-              check=common.directions_check(4)),
+              check=directions_check(4)),
         Param('wheel_gear_ratio', 1.0, 'motor turns per wheel turn', 0.01, 1000.0),
         Param('wheel_current_limit_a', 20.0, 'ODrive current limit per wheel motor, A', 0.1, 200.0),
     ]
 
 
 @dataclass(frozen=True)
-class DriveConfig:
-    values: dict
+class DriveConfig(DriverConfig):
+    """drive_node's parameters (see ``_params`` for units and meaning) and ``drum_x_m``,
+    the stowed drum's distance from base_link derived from the arm geometry."""
+    max_linear_mps: float
+    max_angular_radps: float
+    max_linear_accel: float
+    max_angular_accel: float
+    max_linear_jerk: float
+    max_angular_jerk: float
+    max_wheel_radps: float
+    track_width_m: float
+    wheel_radius_m: float
+    slip_factor: float
+    imu_weight: float
+    turn_pivot_gain: float
+    turn_pivot_max_m: float
+    rover_mass_kg: float
+    arm_pivot_x_m: float
+    arm_length_m: float
+    arm_stow_rad: float
+    use_visual_odometry: bool
+    visual_odometry_topic: str
+    vo_translation_weight: float
+    vo_yaw_weight: float
+    vo_max_gap_s: float
+    vo_max_yaw_disagreement_rad: float
+    vo_max_translation_disagreement_m: float
+    holddown_n: float
+    holddown_max_tilt_rad: float
+    slip_threshold: float
+    odom_frame: str
+    initial_x_m: float
+    initial_y_m: float
+    initial_yaw_rad: float
+    base_frame: str
+    publish_tf: bool
+    wheel_node_ids: list
+    wheel_directions: list
+    wheel_gear_ratio: float
+    wheel_current_limit_a: float
+    drum_x_m: float
 
-    def __getattr__(self, name):
-        try:
-            return self.values[name]
-        except KeyError:
-            raise AttributeError(name) from None
+    def check(self):
+        super().check()
+        if self.max_linear_mps / self.wheel_radius_m > 10 * self.max_wheel_radps:
+            raise ParameterError("parameter 'max_linear_mps' is far beyond what max_wheel_radps allows")
 
 
 class DriveNode(DriverNode):
     armed_message = 'active: wheels armed, waiting for /cmd_vel'
 
     def __init__(self, **kwargs):
-        super().__init__('drive_node', **kwargs)
+        super().__init__('drive_node', _params(rover_config()), DriveConfig, **kwargs)
         self.contract = load_contract()
-        self.cfg = DriveConfig(declare_and_read(self, _params(common.rover_config())))
-        common.check_thermal(self.cfg)
-        if self.cfg.max_linear_mps / self.cfg.wheel_radius_m > 10 * self.cfg.max_wheel_radps:
-            raise ParameterError("parameter 'max_linear_mps' is far beyond what max_wheel_radps allows")
         self.wheels = [j.name for j in self.contract.joints_of('wheel')]
         self.left = [n for n in self.wheels if 'left' in n]
         self.right = [n for n in self.wheels if 'right' in n]
-        self.kinematics = SkidSteer(self.cfg.track_width_m, self.cfg.wheel_radius_m, self.cfg.slip_factor)
         self._target = (0.0, 0.0)
         self._commanded_wheels = (0.0, 0.0)   # left, right wheel speeds last commanded, rad/s
         self._imu_yaw_rate = None
         self._imu_tilt = (None, None)   # (roll, pitch) rad; None: the IMU gives no attitude
         self._drum_kg = (0.0, 0.0)      # (front, rear) regolith in the drums (excavator/state)
         self._last_js_stamp = None
-        self._last_tick = None
-        self._tick_count = 0
         self.rejected_commands = 0
         self._odom_pub = self.create_publisher(Odometry, 'odom', qos.STATE)
-        self._holddown_pub = (self.create_publisher(Float64, self.contract.holddown_topic, qos.COMMAND)
-                              if self.cfg.holddown_n > 0.0 else None)
+        self._holddown_pub = self.create_publisher(Float64, self.contract.holddown_topic, qos.COMMAND)
         self._holddown_on = None   # last commanded state, for the log
         self._slip_pub = self.create_publisher(DiagnosticStatus, 'wheel_slip', qos.STATE)
         self._diag_pub = self.create_publisher(DiagnosticArray, 'diagnostics', qos.STATE)
@@ -276,13 +201,21 @@ class DriveNode(DriverNode):
         if self.cfg.autostart:
             self._autostart()
 
+    def _derived(self, values: dict) -> dict:
+        return {'drum_x_m': stowed_drum_x_m(values['arm_pivot_x_m'], values['arm_length_m'],
+                                            values['arm_stow_rad'])}
+
     # -- lifecycle --------------------------------------------------------------------
     def on_configure(self, state) -> TransitionCallbackReturn:
+        if not self._read_config():
+            return TransitionCallbackReturn.FAILURE
         c = self.cfg
         if not self._configure_safety({n: ActuatorLimits(n, c.max_wheel_radps) for n in self.wheels}):
             return TransitionCallbackReturn.FAILURE
+        self.kinematics = SkidSteer(c.track_width_m, c.wheel_radius_m, c.slip_factor)
         self.limiter = TwistLimiter(MotionLimiter(c.max_linear_mps, c.max_linear_accel, c.max_linear_jerk),
                                     MotionLimiter(c.max_angular_radps, c.max_angular_accel, c.max_angular_jerk))
+        self.ticker = ControlTicker(c.control_rate_hz)
         self.odometry = WheelImuOdometry(self.kinematics, c.imu_weight)
         self.pivot = TurnPivot(c.rover_mass_kg, c.drum_x_m, c.turn_pivot_gain, c.turn_pivot_max_m)
         # Without global localisation the odom frame is the site frame: it starts at the
@@ -292,6 +225,7 @@ class DriveNode(DriverNode):
                                            max_yaw_disagreement_rad=c.vo_max_yaw_disagreement_rad,
                                            max_translation_disagreement_m=c.vo_max_translation_disagreement_m)
         self._last_vo = None            # (stamp s, 4x4 pose) of the previous visual frame
+        self._last_js_stamp = None
         if c.use_visual_odometry:
             self._subs.append(self.create_subscription(Odometry, c.visual_odometry_topic,
                                                        self._on_visual_odometry, qos.STATE))
@@ -300,13 +234,20 @@ class DriveNode(DriverNode):
         self._subs.append(self.create_subscription(Imu, self.contract.imu_topic, self._on_imu, qos.SENSOR))
         self._subs.append(self.create_subscription(DiagnosticStatus, 'excavator/state', self._on_excavator,
                                                    qos.STATE))
+        # A timer on the node clock: under use_sim_time it ticks in sim time.
         self._timers.append(self.create_timer(1.0 / c.control_rate_hz, self._tick))
-        if c.publish_tf:
-            self._tf = common.optional_tf(self)
+        self._tf = optional_tf(self) if c.publish_tf else None
         self._publish_estop()
         self.get_logger().info(f'configured: backend {c.backend}, {len(self.wheels)} wheels, '
                                f'cmd timeout {c.cmd_timeout_s} s')
         return TransitionCallbackReturn.SUCCESS
+
+    def _apply_runtime(self, changes: dict):
+        """Speed limits change at once: the command clamp and the limiter's maxima."""
+        super()._apply_runtime(changes)
+        if self.safety is not None:
+            self.limiter.linear.max_value = self.cfg.max_linear_mps
+            self.limiter.angular.max_value = self.cfg.max_angular_radps
 
     def _reset_motion(self):
         self.limiter.reset()
@@ -321,18 +262,23 @@ class DriveNode(DriverNode):
         if c.backend == 'sim':
             pubs = {n: self.create_publisher(Float64, self.contract.joint(n).topic, qos.COMMAND)
                     for n in self.wheels}
+            self._pubs.extend(pubs.values())
             backend = CallbackBackend([JointConfig(n, 'wheel') for n in self.wheels],
-                                      lambda joint, value: pubs[joint].publish(Float64(data=value)))
+                                      lambda joint, value: pubs[joint].publish(Float64(data=value)),
+                                      clock=self.now_s)
             self._subs.append(self.create_subscription(JointState, self.contract.joint_states_topic,
                                                        self._on_joint_states, qos.STATE))
             self._subs.append(self.create_subscription(DiagnosticArray, self.contract.motors_topic,
-                                                       lambda m: common.feed_sim_motors(backend, m),
+                                                       lambda m: feed_sim_motors(backend, m),
                                                        qos.STATE))
             return backend
         axes = [AxisConfig(n, 'wheel', node_id, c.wheel_gear_ratio, direction, c.max_wheel_radps,
                            c.wheel_current_limit_a)
                 for n, node_id, direction in zip(self.wheels, c.wheel_node_ids, c.wheel_directions)]
-        self._js_pub = self.create_publisher(JointState, self.contract.joint_states_topic, qos.STATE)
+        if self._js_pub is None:
+            self._js_pub = self.create_publisher(JointState, self.contract.joint_states_topic, qos.STATE)
+        # The backend's heartbeat and bus timeouts stay on its own monotonic clock: they
+        # watch real hardware on a real bus, where sim time means nothing.
         return OdriveCanBackend(axes, bus_factory(c.can_interface, c.can_channel, c.can_bitrate),
                                 heartbeat_timeout_s=c.heartbeat_timeout_s)
 
@@ -358,22 +304,10 @@ class DriveNode(DriverNode):
     def _on_excavator(self, msg: DiagnosticStatus):
         """Per-drum fill (keys fill_kg.<drum joint>): where the load sits moves the point
         the rover turns about. Missing or bad values count as empty drums."""
-        front = rear = 0.0
-        for kv in msg.values:
-            if not kv.key.startswith('fill_kg.'):
-                continue
-            try:
-                kg = float(kv.value)
-            except ValueError:
-                kg = math.nan
-            if not (finite(kg) and kg >= 0.0):
-                self.get_logger().warning(f'excavator/state {kv.key}={kv.value!r} is no mass: drum counted empty',
-                                          throttle_duration_sec=5.0)
-                continue
-            if 'front' in kv.key:
-                front += kg
-            elif 'rear' in kv.key:
-                rear += kg
+        front, rear, rejected = drum_loads_kg({kv.key: kv.value for kv in msg.values})
+        if rejected:
+            self.get_logger().warning(f'excavator/state {rejected} is no mass: drum counted empty',
+                                      throttle_duration_sec=5.0)
         self._drum_kg = (front, rear)
 
     def _on_joint_states(self, msg: JointState):
@@ -400,7 +334,7 @@ class DriveNode(DriverNode):
             return
         t1 = stamp_to_seconds(msg.header.stamp)
         T = odometry_to_matrix(msg)
-        if not (math.isfinite(t1) and np.all(np.isfinite(T))):
+        if not (finite(t1) and finite(*T.ravel())):
             self.get_logger().error(f'{self.cfg.visual_odometry_topic}: non-finite pose or stamp: ignored',
                                     throttle_duration_sec=10.0)
             return
@@ -409,9 +343,7 @@ class DriveNode(DriverNode):
         if prev is None:
             used = self.fusion.add_visual(t1, t1, None)
         else:
-            rel = np.linalg.solve(prev[1], T)
-            delta = (rel[0, 3], rel[1, 3], math.atan2(rel[1, 0], rel[0, 0])) if measured else None
-            used = self.fusion.add_visual(prev[0], t1, delta)
+            used = self.fusion.add_visual(prev[0], t1, planar_increment(prev[1], T) if measured else None)
         if used.startswith(('ignored', 'rejected')):
             self.get_logger().warning(f'visual odometry frame at {t1:.2f} s {used} '
                                       f'({self.fusion.rejected_intervals} rejected so far)',
@@ -421,10 +353,7 @@ class DriveNode(DriverNode):
 
     # -- control loop -----------------------------------------------------------------
     def _tick(self):
-        now = time.monotonic()
-        dt = (now - self._last_tick) if self._last_tick is not None else 1.0 / self.cfg.control_rate_hz
-        self._last_tick = now
-        self._tick_count += 1
+        dt = self.ticker.step(self.now_s())
         status = self.safety.tick()
         if status.active and not status.estop and not status.faults and not status.watchdog_expired:
             v, w = self.limiter.step(*self._target, dt)
@@ -440,28 +369,23 @@ class DriveNode(DriverNode):
             self.limiter.reset()
         self._command_holddown(status.active and not status.estop and not self._tipped())
         if self.cfg.backend != 'sim':
-            self._integrate(dt, self.get_clock().now().nanoseconds * 1e-9)
+            self._integrate(dt, self.now_s())
             self._publish_joint_states()
         self._publish_odom()
-        every = max(1, int(self.cfg.control_rate_hz / 10))
-        if self._tick_count % every == 0:
-            self._publish_slip(dt * every)
-        if self._tick_count % max(1, int(self.cfg.control_rate_hz / self.cfg.diagnostics_rate_hz)) == 0:
-            self._diag_pub.publish(common.motor_diagnostics(self, self.backend, self.safety))
+        if self.ticker.due(10.0):
+            self._publish_slip(dt * self.cfg.ticks_per(10.0))
+        if self.ticker.due(self.cfg.diagnostics_rate_hz):
+            self._diag_pub.publish(motor_diagnostics(self, self.backend, self.safety))
         self._publish_estop()
 
     def _tipped(self) -> bool:
-        roll, pitch = self._imu_tilt
-        if roll is None or pitch is None:
-            return False
-        tilt = math.acos(max(-1.0, min(1.0, math.cos(roll) * math.cos(pitch))))
-        return tilt > self.cfg.holddown_max_tilt_rad
+        return tipped(*self._imu_tilt, self.cfg.holddown_max_tilt_rad)
 
     def _command_holddown(self, on: bool):
         """Hold-down thrust while the drive is active and not e-stopped (the wheels may
         move or the drums cut at any moment), zero otherwise; republished every tick, as
         the simulator drops a thrust command that goes stale."""
-        if self._holddown_pub is None:
+        if self.cfg.holddown_n <= 0.0:
             return
         self._holddown_pub.publish(Float64(data=self.cfg.holddown_n if on else 0.0))
         if on != self._holddown_on:
@@ -482,10 +406,9 @@ class DriveNode(DriverNode):
         return left, right
 
     def _integrate(self, dt: float, stamp_s: float):
-        left, right = self._side_speeds()
-        lf, rf = [x for x in left if finite(x)], [x for x in right if finite(x)]
-        if lf and rf:
-            self.odometry.update(dt, sum(lf) / len(lf), sum(rf) / len(rf), self._imu_yaw_rate,
+        left, right = (finite_mean(side) for side in self._side_speeds())
+        if finite(left, right):
+            self.odometry.update(dt, left, right, self._imu_yaw_rate,
                                  self._imu_tilt[1], commanded_radps=self._commanded_wheels,
                                  roll_rad=self._imu_tilt[0], pivot_x_m=self.pivot.pivot_x_m(*self._drum_kg))
             s = self.odometry.state
@@ -496,11 +419,13 @@ class DriveNode(DriverNode):
         x, y, yaw = self.fusion.fused((s.x_m, s.y_m, s.yaw_rad))
         s = replace(s, x_m=x, y_m=y, yaw_rad=yaw)
         stamp = self.get_clock().now().to_msg()
-        msg = common.odometry_msg(s, self.cfg.odom_frame, self.cfg.base_frame, stamp,
-                                  self.odometry.twist_covariance_6x6())
+        msg = matrix_to_odometry(s.matrix(), self.cfg.odom_frame, self.cfg.base_frame, stamp,
+                                 twist=(s.linear_mps, 0.0, 0.0, 0.0, 0.0, s.angular_radps),
+                                 pose_covariance=s.pose_covariance_6x6(),
+                                 twist_covariance=self.odometry.twist_covariance_6x6())
         self._odom_pub.publish(msg)
         if self._tf is not None:
-            common.send_tf(self._tf, s.matrix(), self.cfg.odom_frame, self.cfg.base_frame, stamp)
+            send_tf(self._tf, s.matrix(), self.cfg.odom_frame, self.cfg.base_frame, stamp)
 
     def _publish_slip(self, dt: float):
         left, right = self._side_speeds()
@@ -524,8 +449,9 @@ class DriveNode(DriverNode):
         self._js_pub.publish(msg)
 
 
-
 def main(args=None):
-    from mining_rover.ros.runtime import run_node
-    import sys
-    sys.exit(run_node(DriveNode, args))
+    node_main(DriveNode, args)
+
+
+if __name__ == '__main__':
+    main()

@@ -25,9 +25,7 @@ dump's raise time grows to the swing it needs.
 from __future__ import annotations
 
 import math
-import sys
-import time
-from dataclasses import fields
+from dataclasses import dataclass, fields
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rclpy.lifecycle import TransitionCallbackReturn
@@ -37,15 +35,16 @@ from std_srvs.srv import Trigger
 
 from mining_rover.contract import load_contract
 from mining_rover.control.excavator import LUNAR_BULK_DENSITY_KG_M3, Excavator, ExcavatorConfig
-from mining_rover.control.holddown import effective_gravity
-from mining_rover.control.limits import ARM_WEIGHT_SHARE, ActuatorLimits, ArmSwingLimits, MotionLimiter, finite
+from mining_rover.control.limits import (ARM_WEIGHT_SHARE, ActuatorLimits, ArmSwingLimits, ControlTicker,
+                                         MotionLimiter, clamp, finite, finite_mean)
 from mining_rover.drivers.backend import CallbackBackend, JointConfig
 from mining_rover.drivers.odrive_can import AxisConfig, OdriveCanBackend, bus_factory
-from mining_rover.nodes.drive_node import DriveConfig, common
-from mining_rover.nodes.driver_base import DriverNode
+from mining_rover.nodes.driver_base import (DriverConfig, DriverNode, directions_check, driver_params,
+                                            feed_sim_motors, motor_diagnostics, node_ids_check, rover_config)
 from mining_rover.paths import rover_mass_kg
 from mining_rover.ros import qos
-from mining_rover.ros.params import Param, declare_and_read
+from mining_rover.ros.params import Param, ParameterError
+from mining_rover.ros.runtime import node_main
 
 
 #: Densest lunar regolith, kg/m^3 (1.3-1.9 g/cm^3: Carrier, Olhoeft & Mendell, Lunar
@@ -57,7 +56,7 @@ def _params(rover: dict) -> list:
     d, a = rover['drum'], rover['arm']
     capacity = float(d['capacity_m3']) * LUNAR_BULK_DENSITY_KG_M3
     return [
-        *common.common_params(),
+        *driver_params(),
         Param('cmd_timeout_s', 1.0, 'stop the drums when /excavator/drum_speed is older than this, s',
               0.05, 10.0),
         Param('max_drum_radps', float(d['max_velocity']), 'drum speed limit, rad/s (rover.yaml)', 0.1, 100.0),
@@ -101,67 +100,113 @@ def _params(rover: dict) -> list:
               0.0, 100.0),
         Param('weigh_max_kg', float(d['capacity_m3']) * DENSEST_REGOLITH_KG_M3,
               'heaviest weigh reported per drum, kg (drum volume x 1900 kg/m^3)', 0.01, 1e4),
-        Param('drum_node_ids', [6, 7], 'ODrive node id per drum (front, rear)', check=common.node_ids_check(2)),
-        Param('arm_node_ids', [4, 5], 'ODrive node id per arm (front, rear)', check=common.node_ids_check(2)),
-        Param('drum_directions', [1, -1], 'motor direction per drum', check=common.directions_check(2)),
-        Param('arm_directions', [1, -1], 'motor direction per arm', check=common.directions_check(2)),
+        Param('drum_node_ids', [6, 7], 'ODrive node id per drum (front, rear)', check=node_ids_check(2)),
+        Param('arm_node_ids', [4, 5], 'ODrive node id per arm (front, rear)', check=node_ids_check(2)),
+        Param('drum_directions', [1, -1], 'motor direction per drum', check=directions_check(2)),
+        Param('arm_directions', [1, -1], 'motor direction per arm', check=directions_check(2)),
         Param('drum_gear_ratio', 20.0, 'motor turns per drum turn', 0.01, 1000.0),
         Param('arm_gear_ratio', 100.0, 'motor turns per arm turn', 0.01, 10000.0),
         Param('motor_current_limit_a', 20.0, 'ODrive current limit, A', 0.1, 200.0),
     ]
 
 
+@dataclass(frozen=True)
+class ExcavatorNodeConfig(DriverConfig):
+    """excavator_node's parameters (see ``_params`` for units and meaning)."""
+    max_drum_radps: float
+    drum_max_torque_nm: float
+    arm_lower_rad: float
+    arm_upper_rad: float
+    arm_max_radps: float
+    arm_max_radps2: float
+    arm_swing_weight_share: float
+    rover_mass_kg: float
+    drum_capacity_kg: float
+    free_torque_nm: float
+    specific_cutting_energy_j_per_kg: float
+    stall_time_s: float
+    backoff_raise_rad: float
+    backoff_speed_scale: float
+    backoff_time_s: float
+    dump_arm_rad: float
+    dump_drum_radps: float
+    dump_time_s: float
+    dump_raise_time_s: float
+    gravity_mps2: float
+    holddown_n: float
+    arm_length_m: float
+    arm_mass_kg: float
+    drum_mass_kg: float
+    weigh_window_s: float
+    weigh_max_arm_rad: float
+    weigh_max_arm_speed_radps: float
+    weigh_max_drum_speed_radps: float
+    weigh_steady_nm: float
+    weigh_max_kg: float
+    drum_node_ids: list
+    arm_node_ids: list
+    drum_directions: list
+    arm_directions: list
+    drum_gear_ratio: float
+    arm_gear_ratio: float
+    motor_current_limit_a: float
+
+    def check(self):
+        super().check()
+        if not self.arm_lower_rad < self.arm_upper_rad:
+            raise ParameterError(f"parameter 'arm_upper_rad' ({self.arm_upper_rad}) must exceed "
+                                 f'arm_lower_rad ({self.arm_lower_rad})')
+        if not self.arm_lower_rad <= self.dump_arm_rad <= self.arm_upper_rad:
+            raise ParameterError(f"parameter 'dump_arm_rad' ({self.dump_arm_rad}) outside the arm limits")
+
+    def arm_swing(self) -> ArmSwingLimits:
+        """The arm speed and acceleration that keep the wheels down in this gravity."""
+        return ArmSwingLimits.for_rover(self.gravity_mps2, self.holddown_n, self.rover_mass_kg,
+                                        self.arm_mass_kg, self.drum_mass_kg, self.drum_capacity_kg,
+                                        self.arm_length_m, self.arm_max_radps, self.arm_max_radps2,
+                                        self.arm_swing_weight_share)
+
+    def model_config(self, arm_swing: ArmSwingLimits) -> ExcavatorConfig:
+        """The excavator model's config: every ExcavatorConfig field that is a parameter of
+        this node, by the same name; the dump's raise time grown to the swing it needs."""
+        values = {f.name: getattr(self, f.name) for f in fields(ExcavatorConfig) if hasattr(self, f.name)}
+        values['dump_raise_time_s'] = arm_swing.dump_raise_time_s(
+            self.arm_lower_rad, self.arm_upper_rad, self.dump_arm_rad, self.dump_raise_time_s)
+        return ExcavatorConfig(capacity_kg=self.drum_capacity_kg, **values)
+
+
 class ExcavatorNode(DriverNode):
     armed_message = 'active: drums and arms armed'
 
     def __init__(self, **kwargs):
-        super().__init__('excavator_node', **kwargs)
+        super().__init__('excavator_node', _params(rover_config()), ExcavatorNodeConfig, **kwargs)
         self.contract = load_contract()
-        self.cfg = DriveConfig(declare_and_read(self, _params(common.rover_config())))
-        common.check_thermal(self.cfg)
-        c = self.cfg
-        if not c.arm_lower_rad < c.arm_upper_rad:
-            from mining_rover.ros.params import ParameterError
-            raise ParameterError(f"parameter 'arm_upper_rad' ({c.arm_upper_rad}) must exceed "
-                                 f'arm_lower_rad ({c.arm_lower_rad})')
-        if not c.arm_lower_rad <= c.dump_arm_rad <= c.arm_upper_rad:
-            from mining_rover.ros.params import ParameterError
-            raise ParameterError(f"parameter 'dump_arm_rad' ({c.dump_arm_rad}) outside the arm limits")
         self.drums = [j.name for j in self.contract.joints_of('drum')]
         self.arms = [j.name for j in self.contract.joints_of('arm')]
         # each drum's arm and end of the rover: front_drum_joint -> front_arm_joint, 'front'
         self.end_of = {d: d.split('_drum')[0] for d in self.drums}
         self.arm_of = {d: next((a for a in self.arms if a.startswith(self.end_of[d] + '_')), None)
                        for d in self.drums}
-        # Both arms swing together, each with its drum full: taken at the drum axis.
-        swung = 2.0 * (c.arm_mass_kg + c.drum_mass_kg + c.drum_capacity_kg)
-        # Hold-down thrust loads the wheels like weight (control/holddown.py).
-        load_g = effective_gravity(c.gravity_mps2, c.holddown_n, c.rover_mass_kg) if c.gravity_mps2 > 0 else 0.0
-        self.arm_swing = ArmSwingLimits.for_gravity(load_g, c.rover_mass_kg, swung, c.arm_length_m,
-                                                    c.arm_max_radps, c.arm_max_radps2, c.arm_swing_weight_share)
-        reach = max(abs(c.dump_arm_rad - c.arm_lower_rad), abs(c.arm_upper_rad - c.dump_arm_rad))
-        values = dict(c.values)
-        values['dump_raise_time_s'] = max(c.dump_raise_time_s, self.arm_swing.swing_time_s(reach))
-        self._arm_slew = {a: MotionLimiter(max(abs(c.arm_lower_rad), abs(c.arm_upper_rad)),
-                                           self.arm_swing.max_radps, self.arm_swing.max_radps2)
-                          for a in self.arms}
-        self._arm_slew_live = False
-        # every ExcavatorConfig field that is a parameter of this node, by the same name
-        self.model = Excavator(ExcavatorConfig(
-            capacity_kg=c.drum_capacity_kg,
-            **{f.name: values[f.name] for f in fields(ExcavatorConfig) if f.name in values}), self.drums)
-        self._last_tick = None
-        self._tick_count = 0
-        self._arm_commanded = False
+        self.model = None
         self._last_cmd = None
         self._state_pub = self.create_publisher(DiagnosticStatus, 'excavator/state', qos.STATE)
         self._diag_pub = self.create_publisher(DiagnosticArray, 'diagnostics', qos.STATE)
-        if c.autostart:
+        if self.cfg.autostart:
             self._autostart()
 
     # -- lifecycle --------------------------------------------------------------------
     def on_configure(self, state) -> TransitionCallbackReturn:
+        if not self._read_config():
+            return TransitionCallbackReturn.FAILURE
         c = self.cfg
+        self.arm_swing = c.arm_swing()
+        self.model = Excavator(c.model_config(self.arm_swing), self.drums)
+        self._arm_slew = {a: MotionLimiter(max(abs(c.arm_lower_rad), abs(c.arm_upper_rad)),
+                                           self.arm_swing.max_radps, self.arm_swing.max_radps2)
+                          for a in self.arms}
+        self._arm_slew_live = False
+        self._arm_commanded = False
+        self.ticker = ControlTicker(c.control_rate_hz)
         limits = {n: ActuatorLimits(n, c.max_drum_radps) for n in self.drums}
         limits.update({n: ActuatorLimits(n, c.arm_max_radps, c.arm_lower_rad, c.arm_upper_rad)
                        for n in self.arms})
@@ -203,16 +248,19 @@ class ExcavatorNode(DriverNode):
         if c.backend == 'sim':
             pubs = {j.name: self.create_publisher(Float64, self.contract.joint(j.name).topic, qos.COMMAND)
                     for j in joints}
-            backend = CallbackBackend(joints, lambda joint, value: pubs[joint].publish(Float64(data=value)))
+            self._pubs.extend(pubs.values())
+            backend = CallbackBackend(joints, lambda joint, value: pubs[joint].publish(Float64(data=value)),
+                                      clock=self.now_s)
             self._subs.append(self.create_subscription(JointState, self.contract.joint_states_topic,
                                                        self._on_joint_states, qos.STATE))
             self._subs.append(self.create_subscription(DiagnosticArray, self.contract.motors_topic,
-                                                       lambda m: common.feed_sim_motors(backend, m), qos.STATE))
+                                                       lambda m: feed_sim_motors(backend, m), qos.STATE))
             return backend
         axes = [AxisConfig(n, 'drum', i, c.drum_gear_ratio, d, c.max_drum_radps, c.motor_current_limit_a)
                 for n, i, d in zip(self.drums, c.drum_node_ids, c.drum_directions)]
         axes += [AxisConfig(n, 'arm', i, c.arm_gear_ratio, d, c.arm_max_radps, c.motor_current_limit_a)
                  for n, i, d in zip(self.arms, c.arm_node_ids, c.arm_directions)]
+        # Heartbeat and bus timeouts: the backend's monotonic clock (real hardware).
         return OdriveCanBackend(axes, bus_factory(c.can_interface, c.can_channel, c.can_bitrate),
                                 heartbeat_timeout_s=c.heartbeat_timeout_s)
 
@@ -263,10 +311,7 @@ class ExcavatorNode(DriverNode):
 
     # -- control loop -----------------------------------------------------------------
     def _tick(self):
-        now = time.monotonic()
-        dt = (now - self._last_tick) if self._last_tick is not None else 1.0 / self.cfg.control_rate_hz
-        self._last_tick = now
-        self._tick_count += 1
+        dt = self.ticker.step(self.now_s())
         if self.model.dumping:
             self.safety.feed()   # the dump sequence is its own command source
         status = self.safety.tick()
@@ -292,10 +337,10 @@ class ExcavatorNode(DriverNode):
             self._arm_slew_live = False
             if self.model.dumping:
                 self.model.reset()
-        if self._tick_count % max(1, int(self.cfg.control_rate_hz / 10)) == 0:
+        if self.ticker.due(10.0):
             self._publish_state(fb)
-        if self._tick_count % max(1, int(self.cfg.control_rate_hz / self.cfg.diagnostics_rate_hz)) == 0:
-            self._diag_pub.publish(common.motor_diagnostics(self, self.backend, self.safety))
+        if self.ticker.due(self.cfg.diagnostics_rate_hz):
+            self._diag_pub.publish(motor_diagnostics(self, self.backend, self.safety))
         self._publish_estop()
 
     def _swing(self, targets: dict, fb: dict, dt: float) -> dict:
@@ -307,19 +352,17 @@ class ExcavatorNode(DriverNode):
                 self._arm_slew[a].reset(measured if finite(measured) else target)
             self._arm_slew_live = True
         lo, hi = self.cfg.arm_lower_rad, self.cfg.arm_upper_rad
-        return {a: self._arm_slew[a].step(min(max(target, lo), hi), dt) for a, target in targets.items()}
+        return {a: self._arm_slew[a].step(clamp(target, lo, hi), dt) for a, target in targets.items()}
 
     def _publish_state(self, fb):
-        arm = [fb[a].position_rad for a in self.arms if finite(fb[a].position_rad)]
-        drum = [fb[d].velocity_radps for d in self.drums if finite(fb[d].velocity_radps)]
         m = self.model
         values = {
             'fill_kg': f'{m.total_fill_kg:.3f}',
             'cutting_torque_nm': f'{m.cutting_torque_nm:.3f}',
             'stalled': '1' if m.stalled else '0',
             'dumping': '1' if m.dumping else '0',
-            'arm_position_rad': f'{(sum(arm) / len(arm)) if arm else math.nan:.4f}',
-            'drum_speed_radps': f'{(sum(drum) / len(drum)) if drum else math.nan:.4f}',
+            'arm_position_rad': f'{finite_mean(fb[a].position_rad for a in self.arms):.4f}',
+            'drum_speed_radps': f'{finite_mean(fb[d].velocity_radps for d in self.drums):.4f}',
             'weighed_fill_kg': f'{m.weighed_fill_kg:.3f}',
             'weigh_age_s': f'{m.weigh_age_s:.2f}',
             'weigh_count': str(m.weigh_rounds if m.cfg.weigh_enabled else -1),
@@ -332,7 +375,9 @@ class ExcavatorNode(DriverNode):
             values=[KeyValue(key=k, value=v) for k, v in values.items()]))
 
 
-
 def main(args=None):
-    from mining_rover.ros.runtime import run_node
-    sys.exit(run_node(ExcavatorNode, args))
+    node_main(ExcavatorNode, args)
+
+
+if __name__ == '__main__':
+    main()

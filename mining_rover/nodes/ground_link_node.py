@@ -47,6 +47,7 @@ from mining_rover.ros import qos
 from mining_rover.ros.conversions import (image_to_numpy, numpy_to_image,
                                           numpy_to_occupancy_grid, occupancy_grid_to_numpy)
 from mining_rover.ros.params import Param, ParameterError, declare_and_read, make_set_callback
+from mining_rover.ros.runtime import node_main
 
 BITS_PER_BYTE = 8
 #: Serialized size of an empty sensor_msgs/Image or OccupancyGrid is under this; used only
@@ -81,7 +82,7 @@ def _params() -> list:
         Param('link_timeout_s', 3.0, 'link_up = 0 after this long without downlink traffic, s',
               0.01, 36000.0),
         Param('seed', 0, 'seed of the link models (uplink uses seed + 1)', 0, 2**31 - 1),
-        Param('outage', False, 'the link is down (settable at run time to simulate a drop)'),
+        Param('outage', False, 'the link is down (settable at run time to simulate a drop)', runtime=True),
     ]
 
 
@@ -136,7 +137,7 @@ class GroundLinkNode(Node):
         if p['costmap_rate_hz'] > 0:
             self._timers.append(self.create_timer(1.0 / p['costmap_rate_hz'], self._send_costmap))
         self.add_on_set_parameters_callback(
-            make_set_callback(self._spec, self._apply, runtime={'outage'}))
+            make_set_callback(self._spec, self._apply))
         self.get_logger().info(
             f'link up: one-way {p["one_way_latency_s"]} s (+ jitter {p["jitter_s"]} s), loss '
             f'{p["loss_probability"]}, down {p["downlink_bandwidth_bps"]:.0f} bit/s, up '
@@ -278,9 +279,7 @@ class GroundLinkNode(Node):
 
 
 def main(args=None):
-    from mining_rover.ros.runtime import run_node
-    import sys
-    sys.exit(run_node(GroundLinkNode, args))
+    node_main(GroundLinkNode, args)
 
 
 if __name__ == '__main__':

@@ -47,7 +47,7 @@ from mining_rover.ros.conversions import (camera_info_to_model, float_grid_to_im
                                           numpy_to_occupancy_grid, odometry_to_matrix,
                                           pointcloud2_to_xyz, stamp_to_seconds, xyz_to_pointcloud2)
 from mining_rover.ros.params import Param, ParameterError, declare_and_read
-from mining_rover.ros.runtime import main_wrapper
+from mining_rover.ros.runtime import node_main
 
 LOG_THROTTLE_S = 5.0
 def _focal_from_contract(contract) -> float:
@@ -293,7 +293,7 @@ class MappingNode(Node):
     # -- outputs ----------------------------------------------------------------------
     def _publish(self) -> None:
         import time
-        t0 = time.perf_counter()
+        t0 = time.perf_counter()   # compute time of this callback (a load figure): wall time
         m = self.mapper.map
         m.clear_stale(self.get_clock().now().nanoseconds * 1e-9)
         height = self.mapper.confident_height()
@@ -343,4 +343,9 @@ class MappingNode(Node):
         return out
 
 
-main = main_wrapper(MappingNode)
+def main(args=None):
+    node_main(MappingNode, args)
+
+
+if __name__ == '__main__':
+    main()

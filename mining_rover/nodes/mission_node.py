@@ -43,6 +43,7 @@ from mining_rover.ros.geometry import yaw_to_quaternion
 from mining_rover.ros.params import Param, ParameterError, declare_and_read
 from mining_rover.ros.status_codec import (ExcavationPlanStatus, ExcavatorStatus, MissionStatus,
                                            StatusError)
+from mining_rover.ros.runtime import node_main
 
 #: Evaluation telemetry may come best effort or reliable: a best-effort reader takes both.
 TELEMETRY = QoSProfile(depth=5, reliability=ReliabilityPolicy.BEST_EFFORT,
@@ -379,5 +380,8 @@ def _level(level) -> int:
 
 
 def main(args=None):
-    from mining_rover.ros.runtime import main_wrapper
-    return main_wrapper(MissionNode)(args)
+    node_main(MissionNode, args)
+
+
+if __name__ == '__main__':
+    main()

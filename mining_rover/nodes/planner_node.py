@@ -36,6 +36,7 @@ from mining_rover.ros.conversions import (image_to_float_grid, occupancy_grid_to
                                           yaw_from_matrix, yaw_to_quaternion)
 from mining_rover.ros.params import Param, ParameterError, declare_and_read
 from mining_rover.ros.status_codec import ExcavationPlanStatus
+from mining_rover.ros.runtime import node_main
 
 THROTTLE_S = 5.0
 
@@ -181,7 +182,7 @@ class PlannerNode(Node):
         colon): rclpy throttles per call site, which is this one line for all of them, so
         a repeating warning would otherwise hide every other one."""
         key = text.split(':', 1)[0]
-        now = time.monotonic()
+        now = time.monotonic()   # a log rate for people reading it: wall time, as rclpy's throttle
         if now - self._warned.get(key, -math.inf) >= THROTTLE_S:
             self._warned[key] = now
             self.get_logger().warning(text)
@@ -395,5 +396,8 @@ class PlannerNode(Node):
 
 
 def main(args=None):
-    from mining_rover.ros.runtime import main_wrapper
-    return main_wrapper(PlannerNode)(args)
+    node_main(PlannerNode, args)
+
+
+if __name__ == '__main__':
+    main()

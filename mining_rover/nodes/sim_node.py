@@ -28,8 +28,11 @@ from mining_rover.ros.geometry import matrix_to_odometry
 from mining_rover.ros.image import numpy_to_image
 from mining_rover.ros.params import Param, ParameterError, declare_and_read
 from mining_rover.ros.stamps import make_header, seconds_to_stamp
+from mining_rover.ros.runtime import node_main
 
 CHUNK_S = 0.01          # sim time per chunk
+# Wall clocks below are on purpose: this node makes sim time (/clock), and pacing it to
+# real_time_factor is what wall time is for.
 TICK_S = 0.01           # wall timer period
 BUDGET_S = 0.05         # wall time one tick may spend stepping
 
@@ -77,7 +80,7 @@ class SimNode(Node):
         self._subs = [self.create_subscription(Float64, j.topic, self._on_cmd(j.name), qos.COMMAND)
                       for j in c.joints]
         self._subs.append(self.create_subscription(Float64, c.holddown_topic, self._on_holddown, qos.COMMAND))
-        self._holddown_t = None   # wall time (monotonic) of the last accepted hold-down command
+        self._holddown_t = None   # sim time of the last accepted hold-down command, s
         self.create_service(Trigger, c.reset_service, self._on_reset)
         self.create_service(SetBool, c.pause_service, self._on_pause)
         k = self.sim.camera_intrinsics()
@@ -107,15 +110,15 @@ class SimNode(Node):
     def _on_holddown(self, msg):
         try:
             self.sim.set_holddown(msg.data)
-            self._holddown_t = time.monotonic()
+            self._holddown_t = self.sim.time
         except ValueError as exc:
             self.get_logger().warning(f'rejected hold-down command: {exc}', throttle_duration_sec=2.0)
 
     def _holddown_watchdog(self):
-        """No hold-down command for holddown_timeout_s: thrust off. Wall time, as a valve
-        driver would count it: run as fast as possible, the simulation covers the timeout's
-        worth of sim time between two commands of a healthy 50 Hz publisher."""
-        if self._holddown_t is not None and time.monotonic() - self._holddown_t > self.c.holddown_timeout_s:
+        """No hold-down command for holddown_timeout_s of sim time: thrust off. The
+        commanding drive_node runs on the same sim time (use_sim_time), so a healthy
+        publisher never trips it at any real-time factor."""
+        if self._holddown_t is not None and self.sim.time - self._holddown_t > self.c.holddown_timeout_s:
             self.sim.set_holddown(0.0)
             self._holddown_t = None
             self.get_logger().warning(f'no hold-down command for {self.c.holddown_timeout_s:g} s: thrust off')
@@ -215,9 +218,7 @@ class SimNode(Node):
 
 
 def main(args=None):
-    import sys
-    from mining_rover.ros.runtime import run_node
-    sys.exit(run_node(SimNode, args))
+    node_main(SimNode, args)
 
 
 if __name__ == '__main__':

@@ -45,7 +45,7 @@ from mining_rover.ros.conversions import (camera_info_to_model, disparity_to_msg
                                           stamp_to_seconds, xyz_to_pointcloud2)
 from mining_rover.ros.geometry import matrix_to_odometry
 from mining_rover.ros.params import Param, ParameterError, declare_and_read
-from mining_rover.ros.runtime import main_wrapper
+from mining_rover.ros.runtime import node_main
 
 LOG_THROTTLE_S = 5.0
 COLOUR_ENCODINGS = ('mono8', 'rgb8', 'bgr8', 'rgba8', 'bgra8')
@@ -271,4 +271,9 @@ class StereoNode(Node):
                                                 stamp, twist=twist, pose_covariance=cov))
 
 
-main = main_wrapper(StereoNode)
+def main(args=None):
+    node_main(StereoNode, args)
+
+
+if __name__ == '__main__':
+    main()
