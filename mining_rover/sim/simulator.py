@@ -45,6 +45,10 @@ CONVECTION_W_PER_M2K = 5.0     # natural convection at 1 atm
 STEFAN_BOLTZMANN = 5.670374419e-8
 CHASSIS_K = 293.15             # thermally controlled chassis (conduction sink)
 DUMP_RATE_KG_S = 5.0           # drum discharge rate while reversing
+#: A drum turning slower than this (rad/s) takes nothing in: it passes through the terrain
+#: (drums do not collide). Slower, the rocking rover's idle drums would swallow whatever
+#: their circle dips into; this is the threshold the simulator always had.
+DIG_MIN_RADPS = max(0.5, MIN_CUT_RADPS)
 #: Arm angle (rad, + lowers) above which a reversed drum's discharge is a dump (the mission
 #: dumps at -0.6, config/drivers_sim.yaml dump_arm_rad); lower, it spills where it is.
 DISCHARGE_ARM_RAD = -0.3
@@ -263,6 +267,7 @@ class Simulator:
         self._temp_k = {n: CHASSIS_K for n in self._act}
         self._steps = 0
         self._cut_load = {n: (0.0, 0.0, 0.0) for n in self._drums}
+        self._cut_state = {n: None for n in self._drums}
         mujoco.mj_forward(m, d)
 
     @property
@@ -384,7 +389,8 @@ class Simulator:
             b = self._drum_body[n]
             omega = float(d.qvel[self._vadr[n]])
             self._cut_load[n] = (0.0, 0.0, 0.0)
-            if omega >= MIN_CUT_RADPS:
+            self._cut_state[n] = None
+            if omega >= DIG_MIN_RADPS:
                 self._dig(n, b, omega, cap_m3, dt)
             elif omega < -0.5 and self._carried[n] > 0.0:
                 # Reversed, the drum discharges through its scoops (RASSOR dumps this way):
@@ -459,6 +465,7 @@ class Simulator:
             self._tel['nonfinite_loads'] += 1   # never handed to MuJoCo
             return
         self._cut_load[n] = (fx, fz, torque)
+        self._cut_state[n] = (depth, float(vel[3:] @ ex), float(vel[3:] @ ez), float(dug.flat[top]))
         self._tel['cutting_energy_j'] += torque * abs(omega) * dt
         d.xfrc_applied[b, :3] += fx * ex + fz * ez
         d.xfrc_applied[b, 3:] += -math.copysign(torque, omega) * axis
@@ -468,6 +475,11 @@ class Simulator:
         soil's force on the drum in its plane (x where its bottom bucket moves at + speed,
         z up) and the torque its motor reacts."""
         return dict(self._cut_load)
+
+    def drum_cuts(self) -> dict:
+        """{drum joint: (depth m, feed x m/s, feed z m/s, face depth below the original
+        surface m) or None} of the last digging update: what bucket_loads was given."""
+        return dict(self._cut_state)
 
     def _deposit(self, x, y, dm, spilled: bool = False):
         """Dumped (or spilled) mass dm as a cone at the angle of repose onto the ground
