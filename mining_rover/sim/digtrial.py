@@ -67,7 +67,7 @@ def cut_trial(world: str, depth_m: float, drum_radps: float, drive_mps: float,
     sim.step(int(settle_s / sim.dt))
     names = [f'{s}_drum_joint' for s in drums]
     pitch_s = 2.0 * math.pi / (abs(drum_radps) * 4)
-    n = max(1, int(round(pitches * pitch_s / (10 * sim.dt))))
+    n = max(1, round(pitches * pitch_s / (10 * sim.dt)))
     x0, z0, t0 = sim.ground_truth_pose()[0, 3], sim.ground_truth_pose()[2, 3], sim.time
     e0 = sim.regolith_telemetry()
     acc = {k: [] for k in names}
