@@ -8,7 +8,8 @@ Engineering, table of Coulomb K_p: phi 30 deg, delta 0/15/20 deg -> 3.000/4.977/
 cuts_over_traction: over every world's gravity and 50 random regolith/rover draws each,
 the planned cut recomputed with the force model exceeds (1 - margin) x traction or
 weight. Context: each world's planned depth and traction, and the online estimator's
-worst relative error after 12 simulated cuts on hidden regolith.
+worst relative error after 12 simulated cuts on hidden regolith. The drum model against
+the simulator, per world with its own soil: bench/drum_model.py.
 """
 from __future__ import annotations
 
@@ -17,8 +18,9 @@ import math
 import numpy as np
 
 from mining_rover.benchmarking import metric
-from mining_rover.planning.regolith import (RegolithEstimator, RegolithParams, Rover, blade_force,
-                                            drum_cut, n_factors_at_minimum, plan_cut)
+from mining_rover.planning.regolith import (RegolithParams, Rover, blade_force, drum_cut,
+                                            n_factors_at_minimum, plan_cut)
+from mining_rover.planning.soil_estimator import RegolithEstimator
 
 NAME = 'regolith_force'
 DESCRIPTION = 'McKyes-Ali/Reece cutting force vs published passive-pressure values; cuts vs traction per world'
@@ -50,7 +52,7 @@ def cuts_over_traction(draws: int, seed: int = 0) -> tuple:
             rho = rng.uniform(1200, 2000)
             p = RegolithParams(density_kgm3=rho, density_deep_kgm3=rho * 1.16,
                                cohesion_pa=rng.uniform(0, 3000), friction_deg=rng.uniform(25, 55))
-            rover = Rover(mass_kg=rng.uniform(30, 300), drum_imbalance=rng.uniform(0, 0.5))
+            rover = Rover(mass_kg=rng.uniform(30, 300), drums_digging=int(rng.integers(1, 3)))
             margin = rng.uniform(0.1, 0.5)
             plan = plan_cut(rover, p, g, safety_margin=margin)
             plans += 1

@@ -26,8 +26,8 @@ from visualization_msgs.msg import Marker, MarkerArray
 
 from mining_rover.paths import rover_mass_kg
 from mining_rover.planning.astar import Grid, GridPlanner, PlannerConfig
-from mining_rover.planning.regolith import (RegolithEstimator, RegolithParams, Rover,
-                                            load_params, plan_cut)
+from mining_rover.planning.regolith import RegolithParams, Rover, load_params, plan_cut
+from mining_rover.planning.soil_estimator import CutObserver, RegolithEstimator
 from mining_rover.planning.resource import RESOURCES, ResourceBelief, load_prior_map
 from mining_rover.planning.sites import SiteConfig, score_sites
 from mining_rover.ros import qos
@@ -79,7 +79,6 @@ def planner_params() -> list:
         Param('holddown_n', 0.0, 'hold-down thrust pressing the rover onto the ground, N (from the site, '
               'control/holddown.py): counted with the weight for traction and lift-off', 0.0, 1000.0),
         Param('wheel_soil_friction', 0.6, 'Coulomb mu for the mu*m*g traction bound', 0.05, 2.0),
-        Param('drum_imbalance', 0.15, 'residual share of one drum force left by counter-rotation', 0.0, 1.0),
         Param('drum_radius_m', float(drum.get('radius', 0.16)), 'drum radius, m', 0.01, 2.0),
         Param('drum_length_m', float(drum.get('length', 0.45)), 'drum length (cut width), m', 0.01, 5.0),
         Param('drum_capacity_m3', float(drum.get('capacity_m3', 0.012)), 'regolith one drum holds, m^3',
@@ -118,13 +117,13 @@ class PlannerNode(Node):
                            drum_length_m=p['drum_length_m'], drum_capacity_m3=p['drum_capacity_m3'],
                            drum_max_torque_nm=p['drum_max_torque_nm'],
                            drum_max_speed_radps=p['drum_max_speed_radps'],
-                           drum_imbalance=p['drum_imbalance'],
                            wheel_soil_friction=p['wheel_soil_friction'], holddown_n=p['holddown_n'])
         self.site_cfg = SiteConfig(spacing_m=p['site_spacing_m'], footprint_width_m=p['drum_length_m'],
                                    max_slope_deg=p['max_slope_deg'], min_clearance_m=p['min_clearance_m'],
                                    max_sites=p['max_sites'])
         nominal = self._load_regolith(p['regolith_file'])
         self.estimator = RegolithEstimator(nominal, self.rover, p['gravity_mps2'])
+        self.cut_observer = CutObserver(self.estimator)
         self.prior, problem = load_prior_map(p['prior_map_path'], p['target_resource'])
         if problem:
             self.get_logger().warning(problem)
@@ -140,7 +139,6 @@ class PlannerNode(Node):
         self.goal = None            # (x, y) pending
         self._planner = None
         self._plan = None           # latest CutPlan
-        self._last_exc = None       # (t, fill_kg) of the previous excavator sample
 
         self._route_pub = self.create_publisher(Path, 'planner/route', qos.MAP)
         self._sites_pub = self.create_publisher(MarkerArray, 'planner/dig_sites', qos.MAP)
@@ -257,20 +255,10 @@ class PlannerNode(Node):
         except ValueError as exc:
             self._warn(f'excavator state rejected: {exc}')
             return
-        now = self._now_s()
         plan = self._plan
-        cutting = (plan is not None and plan.feasible and not dumping and not stalled
-                   and drum > 0.1 and torque > 0.0)
-        if cutting and self._last_exc is not None and now - self._last_exc[0] >= 1.0:
-            t0, fill0 = self._last_exc
-            self.estimator.add_cut(plan.depth_of_cut_m, drum, max(self.speed, 0.0), torque)
-            dist = max(self.speed, 0.0) * (now - t0)
-            volume = self.rover.drums_digging * plan.depth_of_cut_m * self.rover.drum_length_m * dist
-            if volume > 0.0 and fill > fill0:
-                self.estimator.add_collected(plan.depth_of_cut_m, volume, fill - fill0)
-            self._last_exc = (now, fill)
-        elif self._last_exc is None or not cutting:
-            self._last_exc = (now, fill)
+        self.cut_observer.observe(self._now_s(), torque, drum, fill, self.speed,
+                                  plan.depth_of_cut_m if plan is not None else 0.0,
+                                  feasible=plan is not None and plan.feasible, dumping=dumping, stalled=stalled)
 
     # -- work ------------------------------------------------------------------------------
     def _plan_route(self):

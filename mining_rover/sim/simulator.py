@@ -2,8 +2,10 @@
 
 Pure Python (mujoco + numpy, no rclpy); sim_node wraps it in the sim contract. Physics:
 MuJoCo rigid bodies on a heightfield with the world's gravity; regolith excavation and
-dumping are modelled on the heightfield (mass-conserving bookkeeping, McKyes-style
-cutting resistance from the world's hidden regolith); motors have a lumped thermal model;
+dumping are modelled on the heightfield (mass-conserving bookkeeping: excavated =
+carried + dumped + spilled), the soil's load on each engaged bucket from the shared
+bucket-drum physics (mining_rover/physics/) with the world's true soil
+(physics/world_soil.py) and applied to the drum bodies; motors have a lumped thermal model;
 hold-down thrusters (control/holddown.py) push the chassis down and book their propellant.
 
 Frames: the world frame is ``map``; ``ground_truth_pose()`` is map -> base_link.
@@ -19,6 +21,9 @@ from mining_rover.contract import load_contract
 from mining_rover.control.holddown import HoldDown
 from mining_rover.description import expand_xacro, parse_urdf
 from mining_rover.paths import rover_config
+from mining_rover.physics.drum import MIN_CUT_RADPS, DrumGeometry, bucket_loads
+from mining_rover.physics.soil import layer_mass_per_area
+from mining_rover.physics.world_soil import soil_for
 from mining_rover.sim.world import WorldSpec, bilinear, load_world
 
 #: Angle of repose of lunar regolith ~35-45 deg (Carrier et al., Lunar Sourcebook 1991, ch. 9.1.7).
@@ -40,6 +45,13 @@ CONVECTION_W_PER_M2K = 5.0     # natural convection at 1 atm
 STEFAN_BOLTZMANN = 5.670374419e-8
 CHASSIS_K = 293.15             # thermally controlled chassis (conduction sink)
 DUMP_RATE_KG_S = 5.0           # drum discharge rate while reversing
+#: A drum turning slower than this (rad/s) takes nothing in: it passes through the terrain
+#: (drums do not collide). Slower, the rocking rover's idle drums would swallow whatever
+#: their circle dips into; this is the threshold the simulator always had.
+DIG_MIN_RADPS = max(0.5, MIN_CUT_RADPS)
+#: Arm angle (rad, + lowers) above which a reversed drum's discharge is a dump (the mission
+#: dumps at -0.6, config/drivers_sim.yaml dump_arm_rad); lower, it spills where it is.
+DISCHARGE_ARM_RAD = -0.3
 DIG_EVERY = 10                 # regolith update every N physics steps
 KV = {'wheel': 30.0, 'drum': 15.0}
 #: Compliant wheel-regolith contact (MuJoCo solimp: dmin, dmax, width m, midpoint, power).
@@ -84,6 +96,8 @@ class Simulator:
         self.contract = load_contract()
         self.rover = rover_config()
         self.holddown = HoldDown.from_rover(self.rover)
+        drum = self.rover['drum']
+        self._drum_geom = DrumGeometry(float(drum['radius']), float(drum['length']))
         self._urdf = expand_xacro()
         self.robot = parse_urdf(self._urdf)
         self._init_heights = (np.zeros_like(self.world.heights) if self.flat
@@ -246,12 +260,14 @@ class Simulator:
         self._rng = np.random.default_rng(self.seed)
         self._carried = {n: 0.0 for n in self._drums}
         self._tel = dict(excavated_kg=0.0, carried_kg=0.0, dumped_kg=0.0, spilled_kg=0.0, berm_mass_kg=0.0,
-                         berm_volume_m3=0.0, hazard_contacts=0, holddown_n=0.0, propellant_used_kg=0.0)
+                         berm_volume_m3=0.0, hazard_contacts=0, holddown_n=0.0, propellant_used_kg=0.0,
+                         cutting_energy_j=0.0, nonfinite_loads=0)
         self._holddown_cmd = 0.0
         self._in_hazard = set()
         self._temp_k = {n: CHASSIS_K for n in self._act}
         self._steps = 0
-        self._cut_force = {n: 0.0 for n in self._drums}
+        self._cut_load = {n: (0.0, 0.0, 0.0) for n in self._drums}
+        self._cut_state = {n: None for n in self._drums}
         mujoco.mj_forward(m, d)
 
     @property
@@ -365,84 +381,115 @@ class Simulator:
         return rows, cols, w.origin_xy[0] + cols * res, w.origin_xy[1] + rows * res
 
     def _regolith(self, dt):
-        m, d, w = self.model, self.data, self.world
-        res2 = w.resolution_m ** 2
-        rad = float(self.rover['drum']['radius'])
-        length = float(self.rover['drum']['length'])
+        """Digging and dumping, every DIG_EVERY physics steps (module docstring)."""
+        m, d = self.model, self.data
         cap_m3 = float(self.rover['drum']['capacity_m3'])
-        g = w.gravity_mps2
         d.xfrc_applied[:] = 0.0
         for n in self._drums:
             b = self._drum_body[n]
             omega = float(d.qvel[self._vadr[n]])
-            p = d.xpos[b].copy()
-            axis = d.xmat[b].reshape(3, 3)[:, 1]
-            self._cut_force[n] = 0.0
-            if omega > 0.5:
-                cells = self._cells(p[0], p[1], 0.5 * length + rad)
-                if cells is None:
-                    continue
-                rows, cols, X, Y = cells
-                rel = np.stack([X - p[0], Y - p[1]], axis=-1)
-                ah = axis[:2] / (np.linalg.norm(axis[:2]) or 1.0)
-                s = rel @ ah                                 # along the drum axis
-                t = rel @ np.array([-ah[1], ah[0]])          # across
-                inside = (np.abs(s) <= length / 2) & (np.abs(t) < rad)
-                if not inside.any():
-                    continue
-                surf = p[2] - np.sqrt(np.clip(rad * rad - t * t, 0.0, None))
-                h = self.heights[rows, cols]
-                cut = np.where(inside, np.clip(h - surf, 0.0, None), 0.0)
-                sel = cut > CUT_EPS_M   # cells the buckets bite into now
-                if not sel.any():
-                    continue      # turning in its own trench: no soil failed, no resistance
-                # Depth of cut: the face the drum engages, top of the cut cells down to the
-                # drum bottom (McKyes' d); not the trench walls it already left behind.
-                depth = max(0.0, float(h[sel].max()) - (p[2] - rad))
-                dens = w.regolith['density_kgpm3'][rows, cols]
-                dm = float((cut * dens).sum() * res2)
-                self.heights[rows, cols] = h - cut
-                self._terrain_dirty = True
-                self._write_cells(rows, cols)
-                room_kg = max(0.0, cap_m3 * float(dens[inside].mean()) - self._carried[n])
-                take = min(dm, room_kg)
-                self._carried[n] += take
-                self._tel['excavated_kg'] += dm
-                self._tel['spilled_kg'] += dm - take
-                # McKyes-style cutting resistance F = (gamma g d^2 N_gamma + c d N_c) w, with
-                # Rankine's factors for a vertical face: N_gamma = K_p/2, N_c = 2 sqrt(K_p)
-                phi = math.radians(float(w.regolith['friction_deg'][rows, cols][sel].mean()))
-                coh = float(w.regolith['cohesion_pa'][rows, cols][sel].mean())
-                kp = math.tan(math.pi / 4 + phi / 2) ** 2
-                F = (float(dens[sel].mean()) * g * depth ** 2 * kp / 2 + coh * depth * 2 * math.sqrt(kp)) * length
-                F = min(F, 2000.0)
-                self._cut_force[n] = F
-                r_b = np.array([0.0, 0.0, -rad])
-                v = np.cross(axis * omega, r_b)
-                v[2] = 0.0
-                nv = np.linalg.norm(v)
-                if nv > 1e-9:
-                    f = -F * v / nv
-                    d.xfrc_applied[b, :3] += f
-                    d.xfrc_applied[b, 3:] += np.cross(r_b, f)
+            self._cut_load[n] = (0.0, 0.0, 0.0)
+            self._cut_state[n] = None
+            if omega >= DIG_MIN_RADPS:
+                self._dig(n, b, omega, cap_m3, dt)
             elif omega < -0.5 and self._carried[n] > 0.0:
-                arm = float(d.qpos[self._qadr[self._drum_arm[n]]])
-                if arm >= -0.3:
-                    continue
+                # Reversed, the drum discharges through its scoops (RASSOR dumps this way):
+                # raised past the discharge angle it is a dump, lower it spills where it is.
+                p = d.xpos[b]
                 dm = min(self._carried[n], DUMP_RATE_KG_S * dt)
                 self._carried[n] -= dm
-                self._deposit(p[0], p[1], dm)
+                arm = float(d.qpos[self._qadr[self._drum_arm[n]]])
+                self._deposit(p[0], p[1], dm, spilled=arm > DISCHARGE_ARM_RAD)
             m.body_mass[b] = self._drum_mass0[n] + self._carried[n]
         self._tel['carried_kg'] = sum(self._carried.values())
 
-    def _deposit(self, x, y, dm):
-        """Dumped mass dm as a cone at the angle of repose onto the ground below (x, y)."""
+    def _dig(self, n, b, omega, cap_m3, dt):
+        """Drum n turning forwards (digs): take the terrain inside its circle into the drum
+        (mass from swept volume and the world's density profile; over capacity it spills),
+        and apply the soil's force and moment on its buckets (physics/drum.py, with the
+        world's true soil at the face) to the drum body, which MuJoCo passes through the
+        arm to the chassis and the wheels, and the drum motor reacts as torque."""
+        d, w = self.data, self.world
+        res2 = w.resolution_m ** 2
+        rad, length = self._drum_geom.radius_m, self._drum_geom.length_m
+        p = d.xpos[b].copy()
+        axis = d.xmat[b].reshape(3, 3)[:, 1]
+        cells = self._cells(p[0], p[1], 0.5 * length + rad)
+        if cells is None:
+            return
+        rows, cols, X, Y = cells
+        rel = np.stack([X - p[0], Y - p[1]], axis=-1)
+        ah = axis[:2] / (np.linalg.norm(axis[:2]) or 1.0)
+        s = rel @ ah                                 # along the drum axis
+        t = rel @ np.array([-ah[1], ah[0]])          # across
+        inside = (np.abs(s) <= length / 2) & (np.abs(t) < rad)
+        if not inside.any():
+            return
+        surf = p[2] - np.sqrt(np.clip(rad * rad - t * t, 0.0, None))
+        h = self.heights[rows, cols]
+        cut = np.where(inside, np.clip(h - surf, 0.0, None), 0.0)
+        sel = cut > CUT_EPS_M   # cells the buckets bite into now
+        if not sel.any():
+            return      # turning in its own trench: no soil failed, no resistance
+        # Depth of cut: the face the drum engages, top of the cut cells down to the drum
+        # bottom (McKyes' d); not the trench walls it already left behind.
+        top = int(np.argmax(np.where(sel, h, -np.inf)))
+        depth = max(0.0, float(h.flat[top]) - (p[2] - rad))
+        dens = w.regolith['density_kgpm3'][rows, cols].astype(float)
+        soil = soil_for(w.name, dens[sel].mean(), w.regolith['cohesion_pa'][rows, cols][sel].mean(),
+                        w.regolith['friction_deg'][rows, cols][sel].mean(),
+                        w.regolith['wall_friction_deg'][rows, cols][sel].mean())
+        ratio = soil.density_deep_kgm3 / soil.density_kgm3
+        dug = np.clip(self._init_heights[rows, cols] - h, 0.0, None)   # already dug below the surface
+        dm = float((layer_mass_per_area(dens, ratio, soil.density_scale_m, dug, dug + cut) * res2).sum())
+        self.heights[rows, cols] = h - cut
+        self._terrain_dirty = True
+        self._write_cells(rows, cols)
+        room_kg = max(0.0, cap_m3 * float(dens[inside].mean()) - self._carried[n])
+        take = min(dm, room_kg)
+        self._carried[n] += take
+        self._tel['excavated_kg'] += dm
+        self._tel['spilled_kg'] += dm - take
+        # The soil's load on the buckets, in the drum's plane: e_x = z x axis is where the
+        # bottom bucket moves for omega > 0, so the joint's speed and angle are the model's.
+        ex = np.cross([0.0, 0.0, 1.0], axis)
+        ex /= np.linalg.norm(ex) or 1.0
+        ez = np.cross(axis, ex)
+        vel = np.zeros(6)
+        mujoco.mj_objectVelocity(self.model, d, mujoco.mjtObj.mjOBJ_BODY, b, vel, 0)
+        load = bucket_loads(depth, float(vel[3:] @ ex), float(vel[3:] @ ez), omega,
+                            float(d.qpos[self._qadr[n]]), self._drum_geom, soil, w.gravity_mps2,
+                            face_depth_m=float(dug.flat[top]))
+        fx, fz, torque = float(load.fx_n), float(load.fz_n), float(load.torque_nm)
+        if not all(map(math.isfinite, (fx, fz, torque))):
+            self._tel['nonfinite_loads'] += 1   # never handed to MuJoCo
+            return
+        self._cut_load[n] = (fx, fz, torque)
+        self._cut_state[n] = (depth, float(vel[3:] @ ex), float(vel[3:] @ ez), float(dug.flat[top]))
+        self._tel['cutting_energy_j'] += torque * abs(omega) * dt
+        d.xfrc_applied[b, :3] += fx * ex + fz * ez
+        d.xfrc_applied[b, 3:] += -math.copysign(torque, omega) * axis
+
+    def drum_loads(self) -> dict:
+        """{drum joint: (fx N, fz N, cutting torque N m)} of the last digging update: the
+        soil's force on the drum in its plane (x where its bottom bucket moves at + speed,
+        z up) and the torque its motor reacts."""
+        return dict(self._cut_load)
+
+    def drum_cuts(self) -> dict:
+        """{drum joint: (depth m, feed x m/s, feed z m/s, face depth below the original
+        surface m) or None} of the last digging update: what bucket_loads was given."""
+        return dict(self._cut_state)
+
+    def _deposit(self, x, y, dm, spilled: bool = False):
+        """Dumped (or spilled) mass dm as a cone at the angle of repose onto the ground
+        below (x, y); only a dump in the berm zone counts as berm."""
         w = self.world
         dens = float(bilinear(w.regolith['density_kgpm3'].astype(float), w.origin_xy, w.resolution_m, x, y))
         dv = dm / max(dens, 1.0)
-        self._tel['dumped_kg'] += dm
+        self._tel['spilled_kg' if spilled else 'dumped_kg'] += dm
         bx, by, br = w.zones.berm_zone
-        if math.hypot(x - bx, y - by) <= br:
+        if not spilled and math.hypot(x - bx, y - by) <= br:
             self._tel['berm_mass_kg'] += dm
             self._tel['berm_volume_m3'] += dv
         cells = self._cells(x, y, 1.5)

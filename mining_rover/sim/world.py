@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from mining_rover.paths import worlds_dir
+from mining_rover.physics.soil import check_soil_fields
 
 NS = '{https://mining-rover.org/sdf}'
 REGOLITH_KEYS = ('density_kgpm3', 'cohesion_pa', 'friction_deg', 'wall_friction_deg', 'region')
@@ -177,6 +178,7 @@ def load_world(name_or_path) -> WorldSpec:
     for k in ('heights', *REGOLITH_KEYS, *RESOURCE_KEYS, 'craters', 'rocks'):
         if k not in data:
             raise ValueError(f'{truth}: missing array {k!r}')
+    check_soil_fields(truth, data)
     heights = np.asarray(data['heights'], dtype=np.float32)
     H, W = heights.shape
     res = sx / (W - 1)

@@ -1,0 +1,169 @@
+"""The bucket-drum model: the planner's predictions against the simulator's truth, per world.
+
+The simulator (sim/simulator.py) cuts with the shared physics (mining_rover/physics/) at
+the drum's real phase, depth and velocity and the world's true soil; the planner
+(planning/regolith.py) with the same law averaged over the bucket phase. Per world
+(uniform soil at the world table's nominal values, physics/world_soil.py; flat ground):
+
+- planner_vs_sim_torque_rel_err: max over random cuts (depth 1-8 cm, drum 2-8 rad/s,
+  advance 1-10 cm/s) of |planner torque - simulator torque| / simulator torque, the
+  planner given the true soil and, sample by sample, the depth, feed and spin the
+  simulator realised (both averaged over whole bucket pitches). ``..._commanded``: the
+  planner given the commanded settings instead (adds the arm's depth error, the rover's
+  speed error and the drums' bobbing: context). ``..._median_commanded``: its median.
+- estimator_rel_err: planning/soil_estimator.py's estimate after 3 of those cuts
+  (torque and collected mass, starting from config/regolith_nominal.yaml), worst
+  relative error of density, cohesion and friction angle over all worlds.
+  ``..._model_fed``: the same estimator fed 3 cuts of the planner's own model with 2 %
+  noise (what it does when its model is exact).
+- specific_energy_jpkg_<world>: cutting energy / mass excavated of the planned cut in
+  the simulator (an output of the model, no longer a knob).
+- cuts_over_traction: planned cuts (plan_cut with the true soil) that, run in the
+  simulator with both drums and with the rear (up-cutting) drum alone, slip the wheels
+  more than 30 %, lift the rover or stall a drum (spin < half the command).
+- max_cut_depth_m_<world>: deepest cut (to the drum radius) that still fits traction,
+  weight and torque at the planned drum speed and advance; blade_limit_m_<world>: the
+  depth at which a flat blade of the drum's width at the bucket rake needs mu m g / 2
+  (docs/readme/physics.md says why they differ).
+"""
+from __future__ import annotations
+
+import math
+import os
+
+import numpy as np
+
+from mining_rover.benchmarking import metric
+
+NAME = 'drum_model'
+DESCRIPTION = 'bucket-drum model: planner vs simulator torque, estimator, specific energy, cuts vs traction'
+SLIP_LIMIT = 0.30
+
+
+def _predicted_torque(trial, geom, soil, g) -> float:
+    """The planner's phase-averaged drum model at each sample's depth, feed and spin,
+    averaged like the simulator's torque (samples without a cut count as zero)."""
+    from mining_rover.physics.drum import drum_load_mean
+    total = 0.0
+    for c in trial.drums.values():
+        s = c['samples']
+        load = drum_load_mean(s[:, 0], s[:, 1], s[:, 2], s[:, 4], geom, soil, g, face_depth_m=s[:, 3])
+        total += float(np.mean(np.where(s[:, 0] > 0.0, load.torque_nm, 0.0)))
+    return total
+
+
+def _param_err(e, soil) -> float:
+    return max(abs(e.density_kgm3 / soil.density_kgm3 - 1), abs(e.cohesion_pa / soil.cohesion_pa - 1),
+               abs(e.friction_deg / soil.friction_deg - 1))
+
+
+def _blade_limit(rover, soil, g, speed) -> float:
+    """Depth (m) at which a flat blade of the drum's width needs mu m g / 2 of draft."""
+    from mining_rover.physics.soil import blade_force
+    target = rover.wheel_soil_friction * rover.mass_kg * g / 2.0
+    lo, hi = 0.0, 2.0
+    for _ in range(50):
+        mid = 0.5 * (lo + hi)
+        f = float(blade_force(mid, rover.drum_length_m, soil, g, rake_rad=rover.bucket_rake_rad,
+                              speed_mps=speed).draft_n)
+        lo, hi = (mid, hi) if f < target else (lo, mid)
+    return lo
+
+
+def run(quick: bool = False) -> dict:
+    os.environ.setdefault('MUJOCO_GL', 'egl')
+    from mining_rover.paths import config_path, rover_mass_kg
+    from mining_rover.physics.world_soil import WORLD_SOIL
+    from mining_rover.planning.regolith import Rover, cut_fits, drum_cut, load_params, plan_cut, traction
+    from mining_rover.planning.soil_estimator import RegolithEstimator
+    from mining_rover.sim.digtrial import cut_trial
+    from mining_rover.sim.simulator import Simulator
+
+    rover = Rover(mass_kg=rover_mass_kg())
+    geom = rover.drum
+    nominal = load_params(config_path('regolith_nominal.yaml'))
+    rng = np.random.default_rng(19)
+    cuts = 3 if quick else 20
+    out = {}
+    worst_model, worst_cmd, worst_est, over, checked = 0.0, 0.0, 0.0, 0, 0
+    all_cmd = []
+    worst_model_est = 0.0
+    for world, table in WORLD_SOIL.items():
+        soil = table.nominal()
+        sim = Simulator(world=world, flat=True, camera_width=64, camera_height=48)
+        g = sim.world.gravity_mps2
+        est = RegolithEstimator(nominal, rover, g)
+        errs, errs_cmd = [], []
+        for i in range(cuts):
+            d, w, v = rng.uniform(0.01, 0.08), rng.uniform(2.0, 8.0), rng.uniform(0.01, 0.10)
+            t = cut_trial(world, d, w, v, soil=soil, sim=sim, settle_s=1.0)
+            sim_torque = sum(c['torque_nm'] for c in t.drums.values())
+            if sim_torque < 1e-3:
+                continue        # nothing cut (a rubble pile's rover does not hold its depth)
+            errs.append(abs(_predicted_torque(t, geom, soil, g) / sim_torque - 1.0))
+            errs_cmd.append(abs(float(drum_cut(d, w, v, rover, soil, g).torque_nm) / sim_torque - 1.0))
+            if i < 3:
+                depth = float(np.mean([c['depth_m'] for c in t.drums.values()]))
+                radps = float(np.mean([c['radps'] for c in t.drums.values()]))
+                advance = max(t.ground_mps, 1e-4)
+                est.add_cut(depth, radps, advance, sim_torque)
+                window = 4 * 2 * math.pi / (abs(w) * geom.bucket_rows)
+                volume = sum(c['depth_m'] * c['engaged_share'] for c in t.drums.values()) * geom.length_m * advance * window
+                est.add_collected(depth, volume, t.excavated_kg)
+        model_est = RegolithEstimator(nominal, rover, g)
+        for d, w, v in ((0.03, 4.0, 0.05), (0.06, 7.0, 0.02), (0.08, 2.0, 0.01)):
+            torque = float(drum_cut(d, w, v, rover, soil, g).torque_nm) * (1 + 0.02 * rng.standard_normal())
+            model_est.add_cut(d, w, v, torque)
+            volume = rover.drums_digging * d * geom.length_m * v * 10.0
+            model_est.add_collected(d, volume, float(soil.density_at(d)) * volume * (1 + 0.02 * rng.standard_normal()))
+        worst_model_est = max(worst_model_est, _param_err(model_est.params, soil))
+        e = est.params
+        est_err = _param_err(e, soil) if est.updates else math.nan
+        if errs:
+            worst_model = max(worst_model, max(errs))
+            worst_cmd = max(worst_cmd, max(errs_cmd))
+            all_cmd += errs_cmd
+        if math.isfinite(est_err):
+            worst_est = max(worst_est, est_err)
+        out[f'torque_rel_err_{world}'] = metric(max(errs) if errs else math.nan, '')
+        out[f'estimator_rel_err_{world}'] = metric(est_err, '')
+
+        plan = plan_cut(rover, soil, g)
+        tr = traction(rover, soil, g)
+        energy = math.nan
+        if plan.feasible:
+            for drums in (('front', 'rear'), ('rear',)):
+                t = cut_trial(world, plan.depth_of_cut_m, plan.drum_speed_radps, plan.drive_speed_mps,
+                              drums=drums, soil=soil, sim=sim, settle_s=2.0)
+                stalled = any(c['radps'] < 0.5 * plan.drum_speed_radps for c in t.drums.values())
+                checked += 1
+                over += int(t.slip > SLIP_LIMIT or t.lifted or stalled)
+                if len(drums) == 2 and t.excavated_kg > 0:
+                    energy = t.cutting_energy_j / t.excavated_kg
+            depths = np.linspace(0.001, geom.radius_m, 160)
+            fits = cut_fits(drum_cut(depths, plan.drum_speed_radps, plan.drive_speed_mps, rover, soil, g),
+                            rover, tr, 0.3)
+            deepest = float(depths[fits].max()) if fits.any() else 0.0
+        else:
+            deepest = 0.0
+        out[f'specific_energy_jpkg_{world}'] = metric(energy, 'J/kg')
+        out[f'max_cut_depth_m_{world}'] = metric(deepest, 'm')
+        out[f'blade_limit_m_{world}'] = metric(_blade_limit(rover, soil, g, plan.drive_speed_mps or 0.05), 'm')
+        out[f'planned_depth_m_{world}'] = metric(plan.depth_of_cut_m, 'm')
+        sim.close()
+    result = {
+        'planner_vs_sim_torque_rel_err': metric(worst_model, '', '<= 0.15'),
+        'planner_vs_sim_torque_rel_err_commanded': metric(worst_cmd, ''),
+        'planner_vs_sim_torque_rel_err_median_commanded': metric(float(np.median(all_cmd)) if all_cmd else math.nan, ''),
+        'estimator_rel_err': metric(worst_est, '', '<= 0.10'),
+        'estimator_rel_err_model_fed': metric(worst_model_est, ''),
+        'cuts_over_traction': metric(over, 'cuts', '== 0'),
+        'cuts_run_against_traction': metric(checked, 'cuts'),
+    }
+    result.update(out)
+    return result
+
+
+if __name__ == '__main__':
+    for k, m in run().items():
+        print(f'{k:44s} {m.value:10.4g} {m.unit:5s} {m.goal:8s} {m.met}')

@@ -1,0 +1,96 @@
+"""One cut in the embedded simulator, measured: what the drum model benchmark
+(bench/drum_model.py) and the tests compare the planner's predictions with.
+
+``cut_trial`` puts the rover on flat ground of a world whose soil is made uniform (the
+world table's nominal values, or the values given), lowers the chosen drums to a depth,
+spins them and drives the wheels at the advance, lets the cut settle, then averages over
+whole bucket pitches: the drum loads, the depth, feed and spin the bucket model saw, the
+drum motors' torque, the ground speed and the wheel slip 1 - v / (omega_wheel r).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from mining_rover.physics.soil import RegolithParams
+from mining_rover.physics.world_soil import WORLD_SOIL
+from mining_rover.sim.simulator import Simulator
+
+WHEELS = ('front_left_wheel_joint', 'front_right_wheel_joint', 'rear_left_wheel_joint', 'rear_right_wheel_joint')
+
+
+@dataclass
+class CutTrial:
+    slip: float                 # 1 - ground speed / wheel rim speed (> 0: the wheels spin)
+    ground_mps: float
+    lifted: bool                # a wheel or the chassis left the ground for good (z rose > 5 cm)
+    drums: dict                 # {drum joint: dict(depth_m, feed_x_mps, feed_z_mps, face_m, radps,
+                                #  fx_n, fz_n, torque_nm, motor_nm, engaged_share, samples)}:
+                                #  means (kinematics over the samples that cut), and the
+                                #  samples (n, 5): depth, feed x, feed z, face depth, spin (0s: no cut)
+    excavated_kg: float
+    cutting_energy_j: float
+
+
+def uniform_soil(sim: Simulator, soil: RegolithParams):
+    r = sim.world.regolith
+    r['density_kgpm3'][:] = soil.density_kgm3
+    r['cohesion_pa'][:] = soil.cohesion_pa
+    r['friction_deg'][:] = soil.friction_deg
+    r['wall_friction_deg'][:] = soil.friction_deg * soil.wall_friction_ratio
+
+
+def arm_for_depth(depth_m: float, sim: Simulator) -> float:
+    """Arm angle putting the drum bottom depth_m below flat ground (planning/mission.py's
+    geometry: pivot on the axle plane, a wheel radius above the ground)."""
+    r = sim.rover
+    s = (float(r['wheel']['radius']) - float(r['drum']['radius']) + depth_m) / float(r['arm']['length'])
+    return math.asin(min(max(s, -1.0), 1.0))
+
+
+def cut_trial(world: str, depth_m: float, drum_radps: float, drive_mps: float,
+              drums=('front', 'rear'), soil: RegolithParams | None = None, sim: Simulator | None = None,
+              settle_s: float = 2.0, pitches: int = 4) -> CutTrial:
+    sim = sim or Simulator(world=world, flat=True, camera_width=64, camera_height=48)
+    sim.reset()
+    uniform_soil(sim, soil or WORLD_SOIL[world].nominal())
+    wheel_r = float(sim.rover['wheel']['radius'])
+    sim.step(int(0.4 / sim.dt))
+    arm = arm_for_depth(depth_m, sim)
+    for side in drums:
+        sim.set_command(f'{side}_arm_joint', arm)
+        sim.set_command(f'{side}_drum_joint', drum_radps)
+    for j in WHEELS:
+        sim.set_command(j, drive_mps / wheel_r)
+    sim.step(int(settle_s / sim.dt))
+    names = [f'{s}_drum_joint' for s in drums]
+    pitch_s = 2.0 * math.pi / (abs(drum_radps) * 4)
+    n = max(1, round(pitches * pitch_s / (10 * sim.dt)))
+    x0, z0, t0 = sim.ground_truth_pose()[0, 3], sim.ground_truth_pose()[2, 3], sim.time
+    e0 = sim.regolith_telemetry()
+    acc = {k: [] for k in names}
+    for _ in range(n):
+        sim.step(10)
+        ms, loads, cuts, js = sim.motor_state(), sim.drum_loads(), sim.drum_cuts(), sim.joint_state()
+        for k in names:
+            c = cuts[k] or (0.0, 0.0, 0.0, 0.0)
+            acc[k].append([*c, js[k][1], *loads[k], abs(ms[k]['torque_nm']), cuts[k] is not None])
+    T = sim.time - t0
+    pose = sim.ground_truth_pose()
+    ground = (pose[0, 3] - x0) / T
+    e1 = sim.regolith_telemetry()
+    out = {}
+    for k in names:
+        a = np.array(acc[k], dtype=float)
+        engaged = a[:, 9] > 0
+        mean = a[engaged].mean(axis=0) if engaged.any() else np.zeros(a.shape[1])
+        out[k] = dict(samples=a[:, :5], depth_m=mean[0], feed_x_mps=mean[1], feed_z_mps=mean[2], face_m=mean[3],
+                      radps=float(a[:, 4].mean()), fx_n=float(a[:, 5].mean()), fz_n=float(a[:, 6].mean()),
+                      torque_nm=float(a[:, 7].mean()), motor_nm=float(a[:, 8].mean()),
+                      engaged_share=float(engaged.mean()))
+    return CutTrial(slip=1.0 - ground / drive_mps if drive_mps > 0 else 0.0, ground_mps=ground,
+                    lifted=bool(pose[2, 3] - z0 > 0.05), drums=out,
+                    excavated_kg=e1['excavated_kg'] - e0['excavated_kg'],
+                    cutting_energy_j=e1['cutting_energy_j'] - e0['cutting_energy_j'])
