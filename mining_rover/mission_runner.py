@@ -21,6 +21,7 @@ Exit codes: 0 mission ran to its duration, 1 it ended early (a node died, no clo
 """
 from __future__ import annotations
 
+import math
 import os
 import signal
 import sys
@@ -31,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 EXIT_OK, EXIT_ABORTED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+SEED_MAX = 2 ** 31 - 1    # sim_node's seed parameter (a ROS integer parameter, numpy's seed)
 
 
 class MissionRequestError(ValueError):
@@ -87,13 +89,68 @@ def prepare_out_dir(out_dir) -> Path:
     return out
 
 
-def validate(options: MissionOptions) -> Path:
-    if not options.duration_s > 0:
-        raise MissionRequestError(f'--duration must be > 0 s, got {options.duration_s}')
-    if options.rtf < 0:
-        raise MissionRequestError(f'--rtf must be >= 0 (0 = as fast as possible), got {options.rtf}')
+def check_request(options: MissionOptions) -> None:
+    """The command-line values: MissionRequestError naming the option, value and range."""
+    if not (math.isfinite(options.duration_s) and options.duration_s > 0):
+        raise MissionRequestError(f'--duration {options.duration_s}: expected a finite number of '
+                                  f'sim seconds > 0')
+    if not (math.isfinite(options.rtf) and options.rtf >= 0):
+        raise MissionRequestError(f'--rtf {options.rtf}: expected a finite real-time factor >= 0 '
+                                  f'(0 = as fast as possible)')
+    if not 0 <= options.seed <= SEED_MAX:
+        raise MissionRequestError(f'--seed {options.seed}: expected an integer in [0, {SEED_MAX}]')
     validate_world(options.world)
+
+
+def validate(options: MissionOptions) -> Path:
+    check_request(options)
     return prepare_out_dir(options.out_dir)
+
+
+def lock_out_dir(out: Path):
+    """Take ``out``'s lock (runner.dirlock) for this run: MissionRequestError naming the PID
+    of a live run that holds it; a dead run's lock is taken over with a warning."""
+    from mining_rover.runner.dirlock import DirLock, DirLockHeld
+    lock = DirLock(out, purpose='mining-rover sim')
+    try:
+        lock.acquire()
+    except DirLockHeld as exc:
+        raise MissionRequestError(f'--out {exc}') from None
+    except OSError as exc:
+        raise MissionRequestError(f'cannot lock the output directory {out}: '
+                                  f'{exc.strerror or exc}') from None
+    warning = lock.stale_warning()
+    if warning:
+        from mining_rover.config_check import warn
+        warn([warning])
+    return lock
+
+
+def plan_stack(options: MissionOptions, state_file: Path) -> tuple:
+    """(world spec, node specs) of the mission, every input checked first
+    (runner.preflight): MissionRequestError with one line on the first bad value; unknown
+    keys are printed as warnings."""
+    from mining_rover.config_check import one_line, warn
+    from mining_rover.runner import preflight
+    from mining_rover.runner import stack as stack_mod
+    from mining_rover.site import site_parameters
+    from mining_rover.sim.world import load_world
+    try:
+        warnings = preflight.check_inputs(options.world)
+        spec = load_world(options.world)
+        site = site_parameters(options.world)
+        specs = stack_mod.mission_nodes(site, world=options.world, seed=options.seed, rtf=options.rtf,
+                                        target_resource=options.target_resource, state_file=state_file)
+        if options.nodes is not None:
+            specs = [s for s in specs if s.name in options.nodes]
+        for s in specs:
+            s.overrides.update(options.param_overrides.get(s.name, {}))
+        warnings += preflight.check_nodes(specs)
+    except (ValueError, FileNotFoundError) as exc:
+        warn(getattr(exc, 'warnings', ()))
+        raise MissionRequestError(one_line(exc)) from None
+    warn(warnings)
+    return spec, specs
 
 
 # -- the mission --------------------------------------------------------------------
@@ -107,29 +164,30 @@ def _fresh_state_file(out: Path) -> Path:
 
 def run_mission(options: MissionOptions) -> tuple[int, dict]:
     """Run one mission; returns (exit code, summary). Raises MissionRequestError on a bad
-    request (before anything starts)."""
-    out = validate(options)
+    request: a command-line value, the world, a configuration file, an output directory
+    that cannot be written or that another run holds; all before anything starts."""
+    from mining_rover.runner import stack as stack_mod
+    check_request(options)
+    spec, specs = plan_stack(options, Path(options.out_dir).expanduser() / 'mission_state.sqlite')
+    missing = stack_mod.missing_nodes(specs)
+    if missing:
+        raise MissionUnavailable(f"nodes not in this build: {', '.join(missing)}")
+    out = prepare_out_dir(options.out_dir)
+    lock = lock_out_dir(out)
+    try:
+        _fresh_state_file(out)
+        return _run_mission(options, out, spec, specs)
+    finally:
+        lock.release()
+
+
+def _run_mission(options: MissionOptions, out: Path, spec, specs) -> tuple[int, dict]:
     from mining_rover.contract import load_contract
     from mining_rover.runner import stack as stack_mod
     from mining_rover.runner.progress import Progress
     from mining_rover.runner.recorder import McapRecorder, RecorderPolicy
     from mining_rover.runner.report import terrain_from_world, write_report
     from mining_rover.runner.timeline import Timeline, summarise
-    from mining_rover.sim.world import load_world
-    from mining_rover.site import site_parameters
-
-    spec = load_world(options.world)
-    site = site_parameters(options.world)
-    specs = stack_mod.mission_nodes(site, world=options.world, seed=options.seed, rtf=options.rtf,
-                                    target_resource=options.target_resource,
-                                    state_file=_fresh_state_file(out))
-    if options.nodes is not None:
-        specs = [s for s in specs if s.name in options.nodes]
-    for s in specs:
-        s.overrides.update(options.param_overrides.get(s.name, {}))
-    missing = stack_mod.missing_nodes(specs)
-    if missing:
-        raise MissionUnavailable(f"nodes not in this build: {', '.join(missing)}")
 
     os.environ.setdefault('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
     env = {**os.environ, **options.env}
@@ -189,7 +247,7 @@ def run_mission(options: MissionOptions) -> tuple[int, dict]:
         progress.message('mining-rover sim: WARNING the last wheel/drum command was not zero')
     wall = time.monotonic() - wall0
     extra = {
-        'outcome': outcome, 'outcome_reason': reason, 'duration_s': options.duration_s,
+        'outcome': outcome, 'reason': reason, 'outcome_reason': reason, 'duration_s': options.duration_s,
         'seed': options.seed, 'requested_rtf': options.rtf, 'motors_zeroed': motors_zeroed,
         'node_exit_codes': codes, 'node_cpu_s': cpu.get('cpu_s', {}),
         'monitor_cpu_s': round(cpu.get('monitor_cpu_s', 0.0), 3),
@@ -258,12 +316,36 @@ def _start(stack, monitor, executor, options, progress) -> tuple[str, str]:
             progress.message(f'mining-rover sim: still not in the graph after '
                              f'{options.startup_timeout_s:.0f} s: {", ".join(waiting)}; going on')
             break
-    for name, code in stack.dead().items():
+    dead = stack.dead()
+    for name, code in dead.items():
         progress.message(f'mining-rover sim: {name} exited with code {code} while starting; '
                          f'its log ends:\n{stack.procs[name].tail()}')
+    if dead:
+        # A mission without one of its nodes (stereo: the rover would drive blind) is no
+        # mission: end it before the simulator starts, with the first node's reason.
+        name, code = next(iter(dead.items()))
+        return 'aborted', node_exit_reason(name, code, stack.procs[name].tail(40), starting=True)
     if any(s.name == 'sim_node' for s in stack.specs):
         stack.start(['sim_node'])
     return 'complete', ''
+
+
+def node_exit_reason(name: str, code, log_tail: str, starting: bool = False) -> str:
+    """One line: which node ended, its exit code and why, from the last line of its log
+    that says (a refusal to start, an error, a traceback's last line)."""
+    lines = [ln.strip() for ln in log_tail.splitlines() if ln.strip()]
+    why = ''
+    for key in ('refusing to start', 'FATAL', 'ERROR', 'Error'):
+        hits = [ln for ln in lines if key in ln]
+        if hits:
+            why = hits[-1]
+            break
+    if not why and lines:
+        why = lines[-1]
+    if 'refusing to start:' in why:
+        why = why.split('refusing to start:', 1)[1].strip()
+    when = 'could not start' if starting else 'exited'
+    return f'{name} {when} (exit code {code})' + (f': {why}' if why else '')
 
 
 def _fly(stack, monitor, executor, options, progress, cpu_at_clock: dict) -> tuple[str, str]:
@@ -293,8 +375,12 @@ def _fly(stack, monitor, executor, options, progress, cpu_at_clock: dict) -> tup
                     reported_dead.add(name)
                     progress.message(f'mining-rover sim: {name} exited with code {code}; '
                                      f'its log ends:\n{stack.procs[name].tail()}')
-            if 'sim_node' in reported_dead:
-                return 'aborted', 'sim_node exited'
+            if reported_dead:
+                # no respawn here: a node that is gone leaves a mission that cannot be judged
+                name = sorted(reported_dead, key=lambda n: n != 'sim_node')[0]
+                return 'aborted', node_exit_reason(name, stack.procs[name].proc.returncode,
+                                                   stack.procs[name].tail(40),
+                                                   starting=tl.sim_time <= 0.0)
             st = tl.last_status()
             from mining_rover.runner.timeline import parse_number
             progress.update(tl.sim_time, parse_number(st.get('cycles'), int),

@@ -10,6 +10,7 @@ import rclpy
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.signals import SignalHandlerOptions
 
+from mining_rover.config_check import ConfigError
 from mining_rover.ros.params import ParameterError
 
 
@@ -42,7 +43,8 @@ def _restore_handlers(previous: dict):
 def run_node(factory, args=None, executor_cls=SingleThreadedExecutor) -> int:
     """rclpy.init, build the node with factory(), spin until shutdown; returns an exit code.
 
-    A ParameterError (bad configuration) ends with exit code 2 after logging the reason.
+    A ParameterError or ConfigError (bad parameters, a bad config/rover.yaml) ends with exit
+    code 2 after logging the reason in one line.
     The node's ``shutdown()`` method, if any, runs before the node is destroyed so that
     drivers can command zero on Ctrl-C.
     """
@@ -59,7 +61,7 @@ def run_node(factory, args=None, executor_cls=SingleThreadedExecutor) -> int:
     try:
         try:
             node = factory()
-        except ParameterError as exc:
+        except (ParameterError, ConfigError) as exc:
             rclpy.logging.get_logger('mining_rover').fatal(f'refusing to start: {exc}')
             return 2
         executor = executor_cls()
