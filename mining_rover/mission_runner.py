@@ -2,12 +2,18 @@
 
 What it does, in order:
 
-1. validates the request before anything starts: the world exists (else the known
-   worlds are listed, exit 2), the output directory can be created and written (exit 2);
+1. validates the request before anything starts (exit 2, one line naming the file, key,
+   value and what is expected): the command-line values, the world exists (else the
+   known worlds are listed), the output directory can be created and written and no
+   live run holds it (runner.dirlock; a dead run's lock is taken over with a warning),
+   the world file, config/rover.yaml and every parameter file and override each node
+   gets (runner.preflight);
 2. starts the stack as real ROS 2 node processes (mining_rover.runner.stack): drivers,
    perception, mapping, planner and executive first, the simulator last once the others
    are in the graph, so that no simulated second passes with half a stack; every node
-   on this environment's ROS_DOMAIN_ID, discovery on localhost unless set otherwise;
+   on this environment's ROS_DOMAIN_ID, discovery on localhost unless set otherwise. A
+   node that exits while starting ends the run before the simulator starts (exit 1,
+   its reason in the terminal, summary.json ``outcome``/``reason`` and the report);
 3. records the topics into ``<out>/mission.mcap`` from an in-process monitor node
    (mining_rover.runner.monitor) and draws a progress bar on stderr;
 4. stops when the simulator clock reaches the duration (or on Ctrl-C, or when the
@@ -16,7 +22,8 @@ What it does, in order:
    last;
 5. writes ``summary.json``, ``report.png``, ``report.html`` and keeps ``logs/<node>.log``.
 
-Exit codes: 0 mission ran to its duration, 1 it ended early (a node died, no clock),
+Exit codes: 0 mission ran to its duration, 1 it ended early (a node could not start or
+died, no clock),
 2 bad request, 130 interrupted (Ctrl-C or SIGTERM; the partial report is written).
 """
 from __future__ import annotations
@@ -168,13 +175,13 @@ def run_mission(options: MissionOptions) -> tuple[int, dict]:
     that cannot be written or that another run holds; all before anything starts."""
     from mining_rover.runner import stack as stack_mod
     check_request(options)
-    spec, specs = plan_stack(options, Path(options.out_dir).expanduser() / 'mission_state.sqlite')
-    missing = stack_mod.missing_nodes(specs)
-    if missing:
-        raise MissionUnavailable(f"nodes not in this build: {', '.join(missing)}")
     out = prepare_out_dir(options.out_dir)
     lock = lock_out_dir(out)
     try:
+        spec, specs = plan_stack(options, out / 'mission_state.sqlite')
+        missing = stack_mod.missing_nodes(specs)
+        if missing:
+            raise MissionUnavailable(f"nodes not in this build: {', '.join(missing)}")
         _fresh_state_file(out)
         return _run_mission(options, out, spec, specs)
     finally:

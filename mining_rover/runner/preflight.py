@@ -60,18 +60,26 @@ def param_table(node: str, rover: dict, contract) -> list | None:
     return list(func(*args))
 
 
-def _domain_check(node: str, values: dict, sources: str) -> None:
-    """The checks a node's domain dataclass makes across parameters (stereo: disparities
-    per downscale, min < max range)."""
+def _domain_classes(node: str) -> list:
+    """The domain dataclasses a node builds from its parameters (their __post_init__ checks
+    relations between parameters: disparities per downscale, min < max variance)."""
     if node == 'stereo_node':
-        from dataclasses import fields
-
         from mining_rover.perception.stereo import StereoParams
-        names = {f.name for f in fields(StereoParams)}
+        return [StereoParams]
+    if node == 'mapping_node':
+        from mining_rover.mapping.elevation_map import MapParams
+        from mining_rover.mapping.hazards import HazardParams
+        from mining_rover.mapping.traversability import TraversabilityParams
+        return [MapParams, TraversabilityParams, HazardParams]
+    return []
+
+
+def _domain_check(node: str, values: dict, sources: str) -> None:
+    for cls in _domain_classes(node):
         try:
-            StereoParams(**{k: v for k, v in values.items() if k in names})
+            cls.from_dict(values)
         except (ValueError, TypeError) as exc:
-            raise PreflightError(f'{sources}: stereo_node: {one_line(exc)}') from None
+            raise PreflightError(f'{sources}: {node}: {one_line(exc)}') from None
 
 
 def check_inputs(world: str) -> list[str]:
