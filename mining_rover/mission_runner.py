@@ -312,11 +312,15 @@ def _start(stack, monitor, executor, options, progress) -> tuple[str, str]:
     others = [s.name for s in stack.specs if s.name != 'sim_node']
     stack.start(others)
     deadline = time.monotonic() + options.startup_timeout_s
+    joined: dict = {}       # node -> wall time it was first seen in the graph
     while True:
         _spin_for(executor, 0.25)
-        up = {n for n in monitor.get_node_names()}
+        up = set(monitor.get_node_names())
+        now = time.monotonic()
+        for n in up:
+            joined.setdefault(n, now)
         dead = stack.dead()
-        waiting = [n for n in others if n not in up and n not in dead]
+        waiting = [n for n in others if n not in dead and not _started(monitor, n, joined, now)]
         if not waiting:
             break
         if time.monotonic() > deadline:
@@ -335,6 +339,29 @@ def _start(stack, monitor, executor, options, progress) -> tuple[str, str]:
     if any(s.name == 'sim_node' for s in stack.specs):
         stack.start(['sim_node'])
     return 'complete', ''
+
+
+#: rclpy gives every node these publishers in its constructor, before its own code runs.
+_BUILTIN_TOPICS = ('/rosout', '/parameter_events')
+#: A node in the graph with no publisher of its own after this long (wall s) counts as
+#: started all the same (a node that only subscribes).
+READY_WITHOUT_PUBLISHER_S = 15.0
+
+
+def _started(monitor, name: str, joined: dict, now: float) -> bool:
+    """Whether a node got past its own start-up checks. Joining the graph is not enough:
+    a node is in the graph from its constructor's first line and may still refuse to start
+    (bad parameters) a moment later; one that has created a publisher of its own has
+    passed them."""
+    if name not in joined:
+        return False
+    try:
+        topics = monitor.get_publisher_names_and_types_by_node(name, '/')
+    except Exception:  # gone between the two graph queries, or in another namespace
+        topics = []
+    if any(t not in _BUILTIN_TOPICS for t, _types in topics):
+        return True
+    return now - joined[name] >= READY_WITHOUT_PUBLISHER_S
 
 
 def node_exit_reason(name: str, code, log_tail: str, starting: bool = False) -> str:
