@@ -61,6 +61,12 @@ class common:  # noqa: N801  (a namespace, so the nodes read common.xxx)
         return rover_config()
 
     @staticmethod
+    def vel_gains(vel_gain: float, vel_integrator_gain: float) -> dict:
+        """AxisConfig's Set_Vel_Gains arguments: none where the config leaves vel_gain 0."""
+        return ({'vel_gain': vel_gain, 'vel_integrator_gain': vel_integrator_gain}
+                if vel_gain > 0.0 else {})
+
+    @staticmethod
     def common_params() -> list:
         return [
             Param('autostart', True, 'configure and activate at start (no lifecycle manager needed)'),
@@ -228,6 +234,10 @@ def _params(rover: dict) -> list:
               check=common.directions_check(4)),
         Param('wheel_gear_ratio', 1.0, 'motor turns per wheel turn', 0.01, 1000.0),
         Param('wheel_current_limit_a', 20.0, 'ODrive current limit per wheel motor, A', 0.1, 200.0),
+        Param('wheel_vel_gain', 0.0, 'ODrive vel_gain sent at start (Set_Vel_Gains), N m/(rev/s) at the '
+              'motor; 0 = keep the gains saved in the controller', 0.0, 100.0),
+        Param('wheel_vel_integrator_gain', 0.0, 'ODrive vel_integrator_gain sent with wheel_vel_gain, '
+              'N m/rev at the motor', 0.0, 1000.0),
     ]
 
 
@@ -329,8 +339,9 @@ class DriveNode(DriverNode):
                                                        lambda m: common.feed_sim_motors(backend, m),
                                                        qos.STATE))
             return backend
+        gains = common.vel_gains(c.wheel_vel_gain, c.wheel_vel_integrator_gain)
         axes = [AxisConfig(n, 'wheel', node_id, c.wheel_gear_ratio, direction, c.max_wheel_radps,
-                           c.wheel_current_limit_a)
+                           c.wheel_current_limit_a, **gains)
                 for n, node_id, direction in zip(self.wheels, c.wheel_node_ids, c.wheel_directions)]
         self._js_pub = self.create_publisher(JointState, self.contract.joint_states_topic, qos.STATE)
         return OdriveCanBackend(axes, bus_factory(c.can_interface, c.can_channel, c.can_bitrate),
