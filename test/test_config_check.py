@@ -150,3 +150,23 @@ def test_nodes_reading_a_bad_rover_file_refuse_in_one_line(tmp_path, node):
     out = [ln for ln in (res.stdout + res.stderr).splitlines() if ln.strip()]
     assert res.returncode == 2, res.stdout + res.stderr
     assert len(out) == 1 and 'refusing to start' in out[0] and 'wheel.radius is missing' in out[0], out
+
+
+def test_every_shipped_parameter_file_passes_without_warnings():
+    """drivers_rover.yaml, jetson.yaml, ground_link.yaml and the sim's files: every key is
+    one the node declares, every value in its range."""
+    pytest.importorskip('rclpy')
+    from mining_rover.runner.preflight import check_param_files
+    assert check_param_files(REPO / 'config') == []
+
+
+def test_a_bad_rover_driver_file_is_caught_too(tmp_path):
+    pytest.importorskip('rclpy')
+    from mining_rover.runner.preflight import PreflightError, check_param_files
+    subprocess.run(['cp', '-r', str(REPO / 'config'), str(tmp_path / 'config')], check=True)
+    f = tmp_path / 'config' / 'drivers_rover.yaml'
+    f.write_text(f.read_text().replace('heartbeat_timeout_s: 0.25     #', 'heartbeat_timout_s: 0.25     #')
+                 .replace('drum_gear_ratio: 20.0', 'drum_gear_ratio: -20.0'))
+    with pytest.raises(PreflightError, match=r'drivers_rover.yaml: excavator_node.drum_gear_ratio = -20.0: '
+                                             r'expected motor turns per drum turn'):
+        check_param_files(tmp_path / 'config')

@@ -159,3 +159,26 @@ def _check_nodes(specs: list, config_dir: Path | None, warnings: list) -> None:
         if spec.name in tables:
             defaults = {p.name: p.default for p in tables[spec.name]}
             _domain_check(spec.name, {**defaults, **merged}, ' + '.join(sources) or spec.name)
+
+
+def check_param_files(config_dir: Path | None = None) -> list[str]:
+    """Check every ROS 2 parameters file in config/ (the rover's drivers_rover.yaml and
+    jetson.yaml included, which `mining-rover sim` does not load) against the declarations
+    of every node it names; PreflightError on the first bad value, else the warnings."""
+    from mining_rover.contract import load_contract
+    from mining_rover.paths import config_path, share_dir
+
+    config_dir = Path(config_dir) if config_dir else share_dir() / 'config'
+    warnings: list[str] = []
+    try:
+        rover = load_yaml(config_path('rover.yaml'))
+        contract = load_contract()
+        tables = {n: t for n in PARAM_TABLES if (t := param_table(n, rover, contract)) is not None}
+        for path in sorted(config_dir.glob('*.yaml')):
+            data = load_yaml(path)
+            if isinstance(data, dict) and data and all(
+                    isinstance(v, dict) and 'ros__parameters' in v for v in data.values()):
+                warnings += check_params_file(path, data, tables, known_nodes=PARAM_TABLES)
+    except (ConfigError, ValueError) as exc:
+        raise PreflightError(one_line(exc)) from None
+    return list(dict.fromkeys(warnings))
