@@ -5,8 +5,15 @@ import argparse
 import sys
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, but a bad command line costs one line on stderr (exit 2), not the usage."""
+
+    def error(self, message):
+        self.exit(2, f'{self.prog}: {message} (see {self.prog} --help)\n')
+
+
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog='mining-rover', description=__doc__)
+    p = OneLineParser(prog='mining-rover', description=__doc__)
     sub = p.add_subparsers(dest='command', required=True)
 
     s = sub.add_parser('sim', help='run an autonomous mining mission in the embedded simulator')

@@ -13,7 +13,7 @@ import numpy as np
 import transforms3d
 import xacro
 
-from mining_rover.paths import urdf_path
+from mining_rover.paths import rover_config, urdf_path
 
 
 @dataclass(frozen=True)
@@ -76,10 +76,13 @@ class RobotModel:
 
 
 def expand_xacro(path: str | Path | None = None, mappings: dict | None = None) -> str:
-    """Expand a xacro file to URDF XML text. Raises ValueError naming the file on error."""
+    """Expand a xacro file to URDF XML text. Raises ValueError naming the file on error
+    (ConfigError, one line, for a bad config/rover.yaml next to it)."""
     path = Path(path) if path else urdf_path()
     if not path.is_file():
         raise ValueError(f'xacro file {path} does not exist')
+    if (path.parent.parent / 'config' / 'rover.yaml').is_file():  # what the xacro loads: one-line errors
+        rover_config(path.parent.parent / 'config' / 'rover.yaml')
     try:
         doc = xacro.process_file(str(path), mappings={k: str(v) for k, v in (mappings or {}).items()})
     except Exception as exc:  # xacro raises its own exception types and XML errors

@@ -2,12 +2,18 @@
 
 What it does, in order:
 
-1. validates the request before anything starts: the world exists (else the known
-   worlds are listed, exit 2), the output directory can be created and written (exit 2);
+1. validates the request before anything starts (exit 2, one line naming the file, key,
+   value and what is expected): the command-line values, the world exists (else the
+   known worlds are listed), the output directory can be created and written and no
+   live run holds it (runner.dirlock; a dead run's lock is taken over with a warning),
+   the world file, config/rover.yaml and every parameter file and override each node
+   gets (runner.preflight);
 2. starts the stack as real ROS 2 node processes (mining_rover.runner.stack): drivers,
    perception, mapping, planner and executive first, the simulator last once the others
    are in the graph, so that no simulated second passes with half a stack; every node
-   on this environment's ROS_DOMAIN_ID, discovery on localhost unless set otherwise;
+   on this environment's ROS_DOMAIN_ID, discovery on localhost unless set otherwise. A
+   node that exits while starting ends the run before the simulator starts (exit 1,
+   its reason in the terminal, summary.json ``outcome``/``reason`` and the report);
 3. records the topics into ``<out>/mission.mcap`` from an in-process monitor node
    (mining_rover.runner.monitor) and draws a progress bar on stderr;
 4. stops when the simulator clock reaches the duration (or on Ctrl-C, or when the
@@ -16,11 +22,13 @@ What it does, in order:
    last;
 5. writes ``summary.json``, ``report.png``, ``report.html`` and keeps ``logs/<node>.log``.
 
-Exit codes: 0 mission ran to its duration, 1 it ended early (a node died, no clock),
+Exit codes: 0 mission ran to its duration, 1 it ended early (a node could not start or
+died, no clock),
 2 bad request, 130 interrupted (Ctrl-C or SIGTERM; the partial report is written).
 """
 from __future__ import annotations
 
+import math
 import os
 import signal
 import sys
@@ -31,6 +39,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 EXIT_OK, EXIT_ABORTED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+SEED_MAX = 2 ** 31 - 1    # sim_node's seed parameter (a ROS integer parameter, numpy's seed)
 
 
 class MissionRequestError(ValueError):
@@ -87,13 +96,68 @@ def prepare_out_dir(out_dir) -> Path:
     return out
 
 
-def validate(options: MissionOptions) -> Path:
-    if not options.duration_s > 0:
-        raise MissionRequestError(f'--duration must be > 0 s, got {options.duration_s}')
-    if options.rtf < 0:
-        raise MissionRequestError(f'--rtf must be >= 0 (0 = as fast as possible), got {options.rtf}')
+def check_request(options: MissionOptions) -> None:
+    """The command-line values: MissionRequestError naming the option, value and range."""
+    if not (math.isfinite(options.duration_s) and options.duration_s > 0):
+        raise MissionRequestError(f'--duration {options.duration_s}: expected a finite number of '
+                                  f'sim seconds > 0')
+    if not (math.isfinite(options.rtf) and options.rtf >= 0):
+        raise MissionRequestError(f'--rtf {options.rtf}: expected a finite real-time factor >= 0 '
+                                  f'(0 = as fast as possible)')
+    if not 0 <= options.seed <= SEED_MAX:
+        raise MissionRequestError(f'--seed {options.seed}: expected an integer in [0, {SEED_MAX}]')
     validate_world(options.world)
+
+
+def validate(options: MissionOptions) -> Path:
+    check_request(options)
     return prepare_out_dir(options.out_dir)
+
+
+def lock_out_dir(out: Path):
+    """Take ``out``'s lock (runner.dirlock) for this run: MissionRequestError naming the PID
+    of a live run that holds it; a dead run's lock is taken over with a warning."""
+    from mining_rover.runner.dirlock import DirLock, DirLockHeld
+    lock = DirLock(out, purpose='mining-rover sim')
+    try:
+        lock.acquire()
+    except DirLockHeld as exc:
+        raise MissionRequestError(f'--out {exc}') from None
+    except OSError as exc:
+        raise MissionRequestError(f'cannot lock the output directory {out}: '
+                                  f'{exc.strerror or exc}') from None
+    warning = lock.stale_warning()
+    if warning:
+        from mining_rover.config_check import warn
+        warn([warning])
+    return lock
+
+
+def plan_stack(options: MissionOptions, state_file: Path) -> tuple:
+    """(world spec, node specs) of the mission, every input checked first
+    (runner.preflight): MissionRequestError with one line on the first bad value; unknown
+    keys are printed as warnings."""
+    from mining_rover.config_check import one_line, warn
+    from mining_rover.runner import preflight
+    from mining_rover.runner import stack as stack_mod
+    from mining_rover.site import site_parameters
+    from mining_rover.sim.world import load_world
+    try:
+        warnings = preflight.check_inputs(options.world)
+        spec = load_world(options.world)
+        site = site_parameters(options.world)
+        specs = stack_mod.mission_nodes(site, world=options.world, seed=options.seed, rtf=options.rtf,
+                                        target_resource=options.target_resource, state_file=state_file)
+        if options.nodes is not None:
+            specs = [s for s in specs if s.name in options.nodes]
+        for s in specs:
+            s.overrides.update(options.param_overrides.get(s.name, {}))
+        warnings += preflight.check_nodes(specs)
+    except (ValueError, FileNotFoundError) as exc:
+        warn(getattr(exc, 'warnings', ()))
+        raise MissionRequestError(one_line(exc)) from None
+    warn(warnings)
+    return spec, specs
 
 
 # -- the mission --------------------------------------------------------------------
@@ -107,29 +171,30 @@ def _fresh_state_file(out: Path) -> Path:
 
 def run_mission(options: MissionOptions) -> tuple[int, dict]:
     """Run one mission; returns (exit code, summary). Raises MissionRequestError on a bad
-    request (before anything starts)."""
-    out = validate(options)
+    request: a command-line value, the world, a configuration file, an output directory
+    that cannot be written or that another run holds; all before anything starts."""
+    from mining_rover.runner import stack as stack_mod
+    check_request(options)
+    out = prepare_out_dir(options.out_dir)
+    lock = lock_out_dir(out)
+    try:
+        spec, specs = plan_stack(options, out / 'mission_state.sqlite')
+        missing = stack_mod.missing_nodes(specs)
+        if missing:
+            raise MissionUnavailable(f"nodes not in this build: {', '.join(missing)}")
+        _fresh_state_file(out)
+        return _run_mission(options, out, spec, specs)
+    finally:
+        lock.release()
+
+
+def _run_mission(options: MissionOptions, out: Path, spec, specs) -> tuple[int, dict]:
     from mining_rover.contract import load_contract
     from mining_rover.runner import stack as stack_mod
     from mining_rover.runner.progress import Progress
     from mining_rover.runner.recorder import McapRecorder, RecorderPolicy
     from mining_rover.runner.report import terrain_from_world, write_report
     from mining_rover.runner.timeline import Timeline, summarise
-    from mining_rover.sim.world import load_world
-    from mining_rover.site import site_parameters
-
-    spec = load_world(options.world)
-    site = site_parameters(options.world)
-    specs = stack_mod.mission_nodes(site, world=options.world, seed=options.seed, rtf=options.rtf,
-                                    target_resource=options.target_resource,
-                                    state_file=_fresh_state_file(out))
-    if options.nodes is not None:
-        specs = [s for s in specs if s.name in options.nodes]
-    for s in specs:
-        s.overrides.update(options.param_overrides.get(s.name, {}))
-    missing = stack_mod.missing_nodes(specs)
-    if missing:
-        raise MissionUnavailable(f"nodes not in this build: {', '.join(missing)}")
 
     os.environ.setdefault('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
     env = {**os.environ, **options.env}
@@ -189,7 +254,7 @@ def run_mission(options: MissionOptions) -> tuple[int, dict]:
         progress.message('mining-rover sim: WARNING the last wheel/drum command was not zero')
     wall = time.monotonic() - wall0
     extra = {
-        'outcome': outcome, 'outcome_reason': reason, 'duration_s': options.duration_s,
+        'outcome': outcome, 'reason': reason, 'outcome_reason': reason, 'duration_s': options.duration_s,
         'seed': options.seed, 'requested_rtf': options.rtf, 'motors_zeroed': motors_zeroed,
         'node_exit_codes': codes, 'node_cpu_s': cpu.get('cpu_s', {}),
         'monitor_cpu_s': round(cpu.get('monitor_cpu_s', 0.0), 3),
@@ -247,23 +312,74 @@ def _start(stack, monitor, executor, options, progress) -> tuple[str, str]:
     others = [s.name for s in stack.specs if s.name != 'sim_node']
     stack.start(others)
     deadline = time.monotonic() + options.startup_timeout_s
+    joined: dict = {}       # node -> wall time it was first seen in the graph
     while True:
         _spin_for(executor, 0.25)
-        up = {n for n in monitor.get_node_names()}
+        up = set(monitor.get_node_names())
+        now = time.monotonic()
+        for n in up:
+            joined.setdefault(n, now)
         dead = stack.dead()
-        waiting = [n for n in others if n not in up and n not in dead]
+        waiting = [n for n in others if n not in dead and not _started(monitor, n, joined, now)]
         if not waiting:
             break
         if time.monotonic() > deadline:
             progress.message(f'mining-rover sim: still not in the graph after '
                              f'{options.startup_timeout_s:.0f} s: {", ".join(waiting)}; going on')
             break
-    for name, code in stack.dead().items():
+    dead = stack.dead()
+    for name, code in dead.items():
         progress.message(f'mining-rover sim: {name} exited with code {code} while starting; '
                          f'its log ends:\n{stack.procs[name].tail()}')
+    if dead:
+        # A mission without one of its nodes (stereo: the rover would drive blind) is no
+        # mission: end it before the simulator starts, with the first node's reason.
+        name, code = next(iter(dead.items()))
+        return 'aborted', node_exit_reason(name, code, stack.procs[name].tail(40), starting=True)
     if any(s.name == 'sim_node' for s in stack.specs):
         stack.start(['sim_node'])
     return 'complete', ''
+
+
+#: rclpy gives every node these publishers in its constructor, before its own code runs.
+_BUILTIN_TOPICS = ('/rosout', '/parameter_events')
+#: A node in the graph with no publisher of its own after this long (wall s) counts as
+#: started all the same (a node that only subscribes).
+READY_WITHOUT_PUBLISHER_S = 15.0
+
+
+def _started(monitor, name: str, joined: dict, now: float) -> bool:
+    """Whether a node got past its own start-up checks. Joining the graph is not enough:
+    a node is in the graph from its constructor's first line and may still refuse to start
+    (bad parameters) a moment later; one that has created a publisher of its own has
+    passed them."""
+    if name not in joined:
+        return False
+    try:
+        topics = monitor.get_publisher_names_and_types_by_node(name, '/')
+    except Exception:  # gone between the two graph queries, or in another namespace
+        topics = []
+    if any(t not in _BUILTIN_TOPICS for t, _types in topics):
+        return True
+    return now - joined[name] >= READY_WITHOUT_PUBLISHER_S
+
+
+def node_exit_reason(name: str, code, log_tail: str, starting: bool = False) -> str:
+    """One line: which node ended, its exit code and why, from the last line of its log
+    that says (a refusal to start, an error, a traceback's last line)."""
+    lines = [ln.strip() for ln in log_tail.splitlines() if ln.strip()]
+    why = ''
+    for key in ('refusing to start', 'FATAL', 'ERROR', 'Error'):
+        hits = [ln for ln in lines if key in ln]
+        if hits:
+            why = hits[-1]
+            break
+    if not why and lines:
+        why = lines[-1]
+    if 'refusing to start:' in why:
+        why = why.split('refusing to start:', 1)[1].strip()
+    when = 'could not start' if starting else 'exited'
+    return f'{name} {when} (exit code {code})' + (f': {why}' if why else '')
 
 
 def _fly(stack, monitor, executor, options, progress, cpu_at_clock: dict) -> tuple[str, str]:
@@ -293,8 +409,12 @@ def _fly(stack, monitor, executor, options, progress, cpu_at_clock: dict) -> tup
                     reported_dead.add(name)
                     progress.message(f'mining-rover sim: {name} exited with code {code}; '
                                      f'its log ends:\n{stack.procs[name].tail()}')
-            if 'sim_node' in reported_dead:
-                return 'aborted', 'sim_node exited'
+            if reported_dead:
+                # no respawn here: a node that is gone leaves a mission that cannot be judged
+                name = sorted(reported_dead, key=lambda n: n != 'sim_node')[0]
+                return 'aborted', node_exit_reason(name, stack.procs[name].proc.returncode,
+                                                   stack.procs[name].tail(40),
+                                                   starting=tl.sim_time <= 0.0)
             st = tl.last_status()
             from mining_rover.runner.timeline import parse_number
             progress.update(tl.sim_time, parse_number(st.get('cycles'), int),

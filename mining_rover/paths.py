@@ -50,9 +50,14 @@ def config_path(name: str) -> Path:
 
 def rover_config(path: str | Path | None = None) -> dict:
     """config/rover.yaml (or ``path``) as a dict: the rover's geometry and ratings, the
-    single source for the xacro, the simulator, the drivers, mapping and planning."""
-    import yaml
-    return yaml.safe_load(Path(path or config_path('rover.yaml')).read_text()) or {}
+    single source for the xacro, the simulator, the drivers, mapping and planning.
+    Checked on every read (mining_rover.config_check.check_rover): a bad or missing value
+    raises ConfigError, one line naming the file, key, value and what is expected."""
+    from mining_rover.config_check import check_rover, load_yaml, warn
+    p = Path(path or config_path('rover.yaml'))
+    data = load_yaml(p)
+    warn(check_rover(data, p))
+    return data
 
 
 def rover_mass_kg(rover: dict | None = None) -> float:

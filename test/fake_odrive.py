@@ -1,13 +1,18 @@
 """A fake ODrive (firmware 0.6 CANSimple) on a python-can virtual bus, with fault injection.
 
 It answers as the firmware does: cyclic heartbeat and encoder estimates, remote-frame
-(RTR) answers for Get_Error / Get_Iq / Get_Temperature / Get_Bus_Voltage_Current, the
+(RTR) answers for Get_Version / Get_Error / Get_Iq / Get_Torques / Get_Temperature /
+Get_Bus_Voltage_Current (layouts: mining_rover/drivers/odrive_protocol.py, after ODrive's
+CANSimple 0.6 DBC), the controller settings it is sent (Set_Vel_Gains, Set_Traj_*,
+Set_Pos_Gain, Set_Input_Torque in TORQUE_CONTROL), the
 IDLE <-> CLOSED_LOOP_CONTROL state machine (closed loop refused while an error is
 active), Estop (IDLE + ESTOP_REQUESTED), Clear_Errors, the axis watchdog
 (IDLE + WATCHDOG_TIMER_EXPIRED when setpoints stop coming), and encoder estimates that
 integrate the commanded velocity through a first-order lag.
 
-Faults it can inject: heartbeat loss (an axis goes silent), a motor error (axis
+Faults it can inject: another firmware line (``firmware=(0, 5, 6)``, or
+``answer_version=False`` for a 0.5.x that has no Get_Version), heartbeat loss (an axis
+goes silent), a motor error (axis
 disarms with an error bit), error frames (bus-off among them), garbage (unknown node
 ids, wrong lengths, extended ids, unexpected commands, NaN payloads), and, with
 ``FaultyBus`` wrapping the host's bus, a bus that is gone (send/recv raise).
@@ -77,6 +82,19 @@ class FakeAxis:
         self.silent = False
         self.stopped_at = time.monotonic()
         self.received = []    # (time, cmd, bytes) of every host frame, when recording
+        self.input_torque = 0.0
+        self.load_torque_nm = 0.0     # what the motor must push against (a full drum), N m
+        self.vel_gain = self.vel_integrator_gain = self.pos_gain = None
+        self.traj_vel_limit = self.traj_accel_limit = self.traj_decel_limit = None
+
+    def torques(self) -> tuple:
+        """(torque target, torque estimate), N m, motor side: in torque control the input;
+        otherwise what holding the commanded motion against the load takes."""
+        if self.state != p.AxisState.CLOSED_LOOP_CONTROL:
+            return 0.0, 0.0
+        if self.control_mode == p.ControlMode.TORQUE_CONTROL:
+            return self.input_torque, self.input_torque
+        return self.load_torque_nm, self.load_torque_nm
 
     def stopped(self) -> bool:
         """Safe: disarmed, or commanded to zero speed (velocity mode)."""
@@ -96,7 +114,8 @@ class FakeOdrive:
     def __init__(self, channel: str, node_ids, heartbeat_period_s: float = 0.02,
                  encoder_period_s: float = 0.01, watchdog_timeout_s: float = 0.0,
                  temperature_c: float = 25.0, bus_voltage_v: float = 48.0,
-                 velocity_tau_s: float = 0.02, record: bool = False):
+                 velocity_tau_s: float = 0.02, record: bool = False, firmware: tuple = (0, 6, 10),
+                 answer_version: bool = True):
         self.channel = channel
         self.axes = {n: FakeAxis(n, temperature_c, bus_voltage_v) for n in node_ids}
         self.heartbeat_period_s = heartbeat_period_s
@@ -104,6 +123,8 @@ class FakeOdrive:
         self.watchdog_timeout_s = watchdog_timeout_s
         self.velocity_tau_s = velocity_tau_s
         self.record = record
+        self.firmware = tuple(firmware)
+        self.answer_version = answer_version
         self.ignored_host_frames = 0
         self._bus = can.Bus(interface='virtual', channel=channel, receive_own_messages=False)
         self._lock = threading.RLock()
@@ -138,6 +159,11 @@ class FakeOdrive:
         """The firmware disarms the axis with an error (default DRV_FAULT)."""
         with self._lock:
             self.axes[node_id].disarm(bits)
+
+    def set_load_torque(self, node_id: int, torque_nm: float):
+        """The motor now works against this torque (motor side, N m)."""
+        with self._lock:
+            self.axes[node_id].load_torque_nm = torque_nm
 
     def set_temperature(self, node_id: int, motor_c: float):
         with self._lock:
@@ -260,7 +286,10 @@ class FakeOdrive:
                 p.Cmd.GET_BUS_VOLTAGE_CURRENT: lambda: p.encode_two_f32(a.bus_voltage_v, abs(a.iq) * 0.8),
                 p.Cmd.GET_ENCODER_ESTIMATES: lambda: p.encode_two_f32(a.pos, a.vel),
                 p.Cmd.HEARTBEAT: lambda: p.encode_heartbeat(a.error, a.state),
+                p.Cmd.GET_TORQUES: lambda: p.encode_two_f32(*a.torques()),
             }
+            if self.answer_version:
+                replies[p.Cmd.GET_VERSION] = lambda: p.encode_version(self.firmware)
             if cmd in replies:
                 self._tx(a, cmd, replies[cmd]())
             return
@@ -291,6 +320,17 @@ class FakeOdrive:
         elif cmd == p.Cmd.SET_INPUT_POS:
             a.input_pos, _, _ = p.decode_set_input_pos(data)
             a.last_input_s = now
+        elif cmd == p.Cmd.SET_INPUT_TORQUE:
+            a.input_torque = p.decode_f32(data)
+            a.last_input_s = now
+        elif cmd == p.Cmd.SET_VEL_GAINS:
+            a.vel_gain, a.vel_integrator_gain = p.decode_two_f32(data)
+        elif cmd == p.Cmd.SET_POS_GAIN:
+            a.pos_gain = p.decode_f32(data)
+        elif cmd == p.Cmd.SET_TRAJ_VEL_LIMIT:
+            a.traj_vel_limit = p.decode_f32(data)
+        elif cmd == p.Cmd.SET_TRAJ_ACCEL_LIMITS:
+            a.traj_accel_limit, a.traj_decel_limit = p.decode_two_f32(data)
         elif cmd == p.Cmd.ADDRESS:
             new_id = data[0]
             if new_id != node_id and new_id not in self.axes:

@@ -219,3 +219,121 @@ def test_bus_that_cannot_open_is_reported_not_raised():
     finally:
         backend.close()
     assert any('cannot open CAN bus' in x for x in problems)
+
+
+# -- ODrive 0.6 CANSimple parity: Get_Version, Get_Torques, torque input, gains, trajectory --
+def test_0_6_layouts_match_the_dbc():
+    """Byte layouts as ODrive's DBC gives them (start bit / 8 = byte; little-endian;
+    odriverobotics/ros_odrive odrive_base/include/can_simple_messages.hpp, generated from it)."""
+    assert p.Cmd.GET_TORQUES == 0x1C and p.Cmd.SET_VEL_GAINS == 0x1B and p.Cmd.GET_VERSION == 0x00
+    assert (p.Cmd.SET_TRAJ_VEL_LIMIT, p.Cmd.SET_TRAJ_ACCEL_LIMITS, p.Cmd.SET_INPUT_TORQUE) == (0x11, 0x12, 0x0E)
+    for cmd in (p.Cmd.GET_TORQUES, p.Cmd.SET_VEL_GAINS, p.Cmd.SET_INPUT_TORQUE, p.Cmd.SET_TRAJ_VEL_LIMIT,
+                p.Cmd.SET_TRAJ_ACCEL_LIMITS, p.Cmd.GET_VERSION):
+        assert p.DLC[cmd] == 8
+    assert p.encode_set_input_torque(-1.25) == struct.pack('<f', -1.25) + bytes(4)
+    assert p.decode_f32(p.encode_set_input_torque(-1.25)) == -1.25
+    assert p.encode_set_vel_gains(0.16, 0.32) == struct.pack('<ff', 0.16, 0.32)
+    assert p.encode_set_traj_vel_limit(2.0) == struct.pack('<f', 2.0) + bytes(4)
+    assert p.encode_set_traj_accel_limits(0.5, 0.75) == struct.pack('<ff', 0.5, 0.75)
+    v = p.decode_version(bytes([2, 4, 4, 58, 0, 6, 10, 0]))
+    assert (v.protocol, v.hardware, v.firmware) == (2, '4.4-58', '0.6.10')
+    assert p.firmware_problem(v) is None
+    assert 'firmware 0.5.6' in p.firmware_problem(p.decode_version(p.encode_version((0, 5, 6))))
+    assert p.Cmd.GET_TORQUES in p.AXIS_TO_HOST
+
+
+def test_get_torques_feeds_the_joint_effort(rig):
+    """Get_Torques is polled and decoded (it was dropped as unexpected): the estimate,
+    through gear ratio and direction, is the joint torque the drum weigh reads."""
+    fake, backend, _ = rig
+    fake.set_load_torque(1, 0.75)     # left: gear 2, direction +1
+    fake.set_load_torque(2, 0.5)      # right: gear 2, direction -1
+    assert wait_for(lambda: backend.feedback()['left'].torque_nm == pytest.approx(1.5)
+                    and backend.feedback()['right'].torque_nm == pytest.approx(-1.0), 2.0)
+    target, estimate = backend.torques()['left']
+    assert target == pytest.approx(1.5) and estimate == pytest.approx(1.5)
+    polled = [c for _, c, _, remote in fake.axis(1).received if remote]
+    assert p.Cmd.GET_TORQUES in polled
+    assert backend.stats()['unexpected_cmd'] == 0
+
+
+def test_set_input_torque_reaches_a_torque_controlled_axis():
+    """The encoded frame, sent as a host would, puts the fake's torque target there."""
+    channel = f'odrive_test_{next(_channels)}'
+    with FakeOdrive(channel, [4]) as fake:
+        bus = virtual_bus_factory(channel)()
+        try:
+            def send(cmd, data=b'', remote=False):
+                bus.send(can.Message(arbitration_id=p.arbitration_id(4, cmd), data=data, is_extended_id=False,
+                                     is_remote_frame=remote, dlc=8 if remote else len(data)))
+            send(p.Cmd.SET_CONTROLLER_MODE, p.encode_set_controller_mode(p.ControlMode.TORQUE_CONTROL,
+                                                                         p.InputMode.PASSTHROUGH))
+            send(p.Cmd.SET_INPUT_TORQUE, p.encode_set_input_torque(0.42))
+            send(p.Cmd.SET_AXIS_STATE, p.encode_set_axis_state(p.AxisState.CLOSED_LOOP_CONTROL))
+            assert wait_for(lambda: fake.axis(4).state == p.AxisState.CLOSED_LOOP_CONTROL)
+            send(p.Cmd.GET_TORQUES, remote=True)
+            deadline = time.monotonic() + 2.0
+            reply = None
+            while time.monotonic() < deadline and reply is None:
+                m = bus.recv(timeout=0.1)
+                if m is not None and m.arbitration_id == p.arbitration_id(4, p.Cmd.GET_TORQUES):
+                    reply = p.decode_two_f32(m.data)
+            assert reply == (pytest.approx(0.42), pytest.approx(0.42))
+        finally:
+            bus.shutdown()
+
+
+def test_gains_and_trajectory_limits_are_sent_where_configured():
+    channel = f'odrive_test_{next(_channels)}'
+    with FakeOdrive(channel, [1, 2, 3], record=True) as fake:
+        axes = [AxisConfig('left', 'wheel', 1, gear_ratio=2.0, vel_gain=0.16, vel_integrator_gain=0.32),
+                AxisConfig('right', 'wheel', 2, gear_ratio=2.0),
+                AxisConfig('arm', 'arm', 3, gear_ratio=100.0, traj_vel_limit_radps=math.pi / 50,
+                           traj_accel_limit_radps2=math.pi / 25, traj_decel_limit_radps2=math.pi / 10)]
+        backend = OdriveCanBackend(axes, virtual_bus_factory(channel), heartbeat_timeout_s=0.1,
+                                   startup_timeout_s=1.0)
+        try:
+            assert backend.start() == []
+            assert backend.versions() == {'left': '0.6.10', 'right': '0.6.10', 'arm': '0.6.10'}
+        finally:
+            backend.close()
+        left, right, arm = fake.axis(1), fake.axis(2), fake.axis(3)
+        assert (left.vel_gain, left.vel_integrator_gain) == (pytest.approx(0.16), pytest.approx(0.32))
+        assert right.vel_gain is None, 'no gains configured: the controller keeps its own'
+        assert p.Cmd.SET_VEL_GAINS not in [c for _, c, _, _ in right.received]
+        # joint rad/s -> motor rev/s through the 100:1 gearbox: pi/50 rad/s = 1 rev/s
+        assert arm.traj_vel_limit == pytest.approx(1.0)
+        assert (arm.traj_accel_limit, arm.traj_decel_limit) == (pytest.approx(2.0), pytest.approx(5.0))
+        assert arm.input_mode == p.InputMode.TRAP_TRAJ
+        assert right.traj_vel_limit is None
+
+
+def test_gains_must_come_in_pairs():
+    with pytest.raises(ValueError, match='vel_gain and vel_integrator_gain'):
+        AxisConfig('w', 'wheel', 1, vel_gain=0.1)
+    with pytest.raises(ValueError, match='trajectory limits'):
+        AxisConfig('a', 'arm', 1, traj_vel_limit_radps=1.0)
+
+
+@pytest.mark.parametrize('firmware, answer, words', [
+    ((0, 5, 6), True, 'firmware 0.5.6'),
+    ((0, 7, 0), True, 'firmware 0.7.0'),
+    ((0, 6, 10), False, 'no answer to Get_Version'),
+])
+def test_another_firmware_line_is_named_and_never_armed(firmware, answer, words):
+    channel = f'odrive_test_{next(_channels)}'
+    with FakeOdrive(channel, [1], record=True, firmware=firmware, answer_version=answer) as fake:
+        backend = OdriveCanBackend([AxisConfig('a', 'wheel', 1)], virtual_bus_factory(channel),
+                                   heartbeat_timeout_s=0.1, startup_timeout_s=0.3)
+        try:
+            problems = backend.start()
+            assert len(problems) == 1 and problems[0].startswith('a (node 1): ') and words in problems[0]
+            assert '0.6' in problems[0]
+            assert backend.clear_errors() is True
+            time.sleep(0.1)
+            assert words in backend.faults()['a'], 'clearing errors does not change the firmware'
+        finally:
+            backend.close()
+        sent = [c for _, c, _, remote in fake.axis(1).received if not remote]
+        assert p.Cmd.SET_AXIS_STATE not in sent and p.Cmd.SET_INPUT_VEL not in sent
+        assert fake.axis(1).state == p.AxisState.IDLE

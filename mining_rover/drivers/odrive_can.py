@@ -3,7 +3,16 @@
 One worker thread owns the bus: it receives and decodes frames, re-sends every axis's
 setpoint each ``command_period_s`` (which also feeds the ODrive's own axis watchdog, so
 that the motors disarm by themselves when this host or the bus dies), polls current,
-temperature, bus voltage and errors with remote frames, and supervises heartbeats.
+temperature, bus voltage, torque (Get_Torques: the joint effort the drum weigh uses) and
+errors with remote frames, and supervises heartbeats.
+
+At start every axis is asked for its version (Get_Version, 0x00) and one whose firmware
+is not the 0.6.x line (odrive_protocol.FIRMWARE_LINE), or that heartbeats but never
+answers (0.5.x has no Get_Version), is not armed: ``start()`` names it and its firmware.
+Then each axis gets Clear_Errors, its control and input mode, Set_Limits, the velocity
+gains (Set_Vel_Gains) and trajectory limits (Set_Traj_Vel_Limit, Set_Traj_Accel_Limits)
+where its AxisConfig sets them (else the controller keeps its own), a setpoint, and
+CLOSED_LOOP_CONTROL.
 
 Faults and what they do (each reported once through the fault listeners; the safety
 layer above latches them until ``clear_errors``):
@@ -46,6 +55,16 @@ class AxisConfig:
     direction: int = 1
     velocity_limit_radps: float = 10.0   # joint side, sent to the controller as Set_Limits
     current_limit_a: float = 20.0
+    #: Set_Vel_Gains in the controller's own (motor-side) units, N m / (rev/s) and
+    #: N m / rev, as odrivetool shows them; None keeps what the controller has saved.
+    vel_gain: float | None = None
+    vel_integrator_gain: float | None = None
+    #: Trapezoidal-trajectory limits, joint side, rad/s and rad/s^2 (Set_Traj_Vel_Limit,
+    #: Set_Traj_Accel_Limits). Set on an arm, it moves in TRAP_TRAJ input mode within them
+    #: (else POS_FILTER); None sends nothing.
+    traj_vel_limit_radps: float | None = None
+    traj_accel_limit_radps2: float | None = None
+    traj_decel_limit_radps2: float | None = None
 
     def __post_init__(self):
         if not 0 <= self.node_id <= p.MAX_NODE_ID:
@@ -54,13 +73,31 @@ class AxisConfig:
             raise ValueError(f'{self.joint}: direction must be +1 or -1, got {self.direction}')
         if not (math.isfinite(self.gear_ratio) and self.gear_ratio > 0):
             raise ValueError(f'{self.joint}: gear_ratio must be > 0, got {self.gear_ratio}')
+        if (self.vel_gain is None) != (self.vel_integrator_gain is None):
+            raise ValueError(f'{self.joint}: set both vel_gain and vel_integrator_gain, or neither')
+        traj = (self.traj_vel_limit_radps, self.traj_accel_limit_radps2, self.traj_decel_limit_radps2)
+        if any(v is None for v in traj) and not all(v is None for v in traj):
+            raise ValueError(f'{self.joint}: set all three trajectory limits, or none')
+        for name in ('vel_gain', 'vel_integrator_gain', 'traj_vel_limit_radps',
+                     'traj_accel_limit_radps2', 'traj_decel_limit_radps2'):
+            v = getattr(self, name)
+            if v is not None and not (math.isfinite(v) and v >= 0.0):
+                raise ValueError(f'{self.joint}: {name} must be a finite number >= 0, got {v}')
 
+    @property
+    def trajectory(self) -> bool:
+        """Whether this axis moves on the controller's trapezoidal trajectory planner."""
+        return self.traj_vel_limit_radps is not None
     def to_motor(self, joint_value: float) -> float:
         """rad (or rad/s) at the joint -> rev (or rev/s) at the motor."""
         return joint_value / TWO_PI * self.gear_ratio * self.direction
 
     def to_joint(self, motor_value: float) -> float:
         return motor_value * TWO_PI / self.gear_ratio * self.direction
+
+    def torque_to_joint(self, motor_torque_nm: float) -> float:
+        """Motor torque, N m -> joint torque through the gearbox (losses not modelled)."""
+        return motor_torque_nm * self.gear_ratio * self.direction
 
 
 class _Axis:
@@ -76,13 +113,16 @@ class _Axis:
         self.armed_at_s = -math.inf
         self.fault = ''
         self.fet_temperature_c = math.nan
+        self.version = None       # odrive_protocol.Version once Get_Version answered
+        self.firmware_problem = ''  # why this axis is never armed (another firmware line)
+        self.torque_target_nm = math.nan   # joint side, from Get_Torques
 
 
 class OdriveCanBackend(Backend):
     def __init__(self, axes: list, bus_factory, heartbeat_timeout_s: float = 0.25,
                  command_period_s: float = 0.02, poll_period_s: float = 0.1,
                  startup_timeout_s: float = 1.5, reopen_period_s: float = 0.5,
-                 clock=time.monotonic):
+                 version_timeout_s: float = 0.5, clock=time.monotonic):
         super().__init__([JointConfig(a.joint, a.kind) for a in axes])
         ids = [a.node_id for a in axes]
         if len(set(ids)) != len(ids):
@@ -95,6 +135,7 @@ class OdriveCanBackend(Backend):
         self.poll_period_s = poll_period_s
         self.startup_timeout_s = startup_timeout_s
         self.reopen_period_s = reopen_period_s
+        self.version_timeout_s = version_timeout_s
         self._clock = clock
         self._bus = None
         self._bus_fault = ''
@@ -116,6 +157,7 @@ class OdriveCanBackend(Backend):
         if self._thread is None or not self._thread.is_alive():
             self._thread = threading.Thread(target=self._run, name='odrive_can', daemon=True)
             self._thread.start()
+        self._check_versions()
         self._arm_all()
         deadline = self._clock() + self.startup_timeout_s
         while self._clock() < deadline and not self._all_closed_loop():
@@ -178,7 +220,7 @@ class OdriveCanBackend(Backend):
                 return False
             self._bus_fault = ''
             for axis in self._axes.values():
-                axis.fault = ''
+                axis.fault = axis.firmware_problem   # clearing errors does not change firmware
                 axis.setpoint = axis.fb.position_rad if axis.position_mode and \
                     math.isfinite(axis.fb.position_rad) else 0.0
             self._arm_all()
@@ -199,6 +241,16 @@ class OdriveCanBackend(Backend):
     def stats(self) -> dict:
         with self._lock:
             return dict(self.counters)
+
+    def versions(self) -> dict:
+        """{joint: firmware version string} of the axes that answered Get_Version."""
+        with self._lock:
+            return {n: a.version.firmware for n, a in self._axes.items() if a.version is not None}
+
+    def torques(self) -> dict:
+        """{joint: (torque target, torque estimate)}, joint side, N m (Get_Torques)."""
+        with self._lock:
+            return {n: (a.torque_target_nm, a.fb.torque_nm) for n, a in self._axes.items()}
 
     def axis_states(self) -> dict:
         with self._lock:
@@ -221,20 +273,62 @@ class OdriveCanBackend(Backend):
         except Exception as exc:  # driver missing, interface down: keep trying
             self._set_bus_fault(f'cannot open CAN bus: {exc}')
 
+    def _check_versions(self):
+        """Ask every axis for Get_Version (RTR, repeated every 0.1 s) until all answered
+        or ``version_timeout_s``; an axis on another firmware line, or one that sends
+        heartbeats but no version, gets a fault and is not armed. One that is silent
+        altogether is left to the heartbeat check (start() names it)."""
+        deadline = self._clock() + self.version_timeout_s
+        next_ask = self._clock()
+        while self._clock() < deadline and not self._bus_fault:
+            with self._lock:
+                missing = [a for a in self._axes.values() if a.version is None]
+            if not missing:
+                break
+            if self._clock() >= next_ask:
+                next_ask = self._clock() + 0.1
+                for a in missing:
+                    self._tx(a.cfg.node_id, p.Cmd.GET_VERSION, remote=True)
+            time.sleep(0.005)
+        with self._lock:
+            for axis in self._axes.values():
+                if axis.version is not None:
+                    problem = p.firmware_problem(axis.version)
+                elif axis.heartbeat is not None:
+                    problem = ('no answer to Get_Version (0x00) although it sends heartbeats: firmware '
+                               f"older than {'.'.join(map(str, p.FIRMWARE_LINE))} (0.5.x has no "
+                               f'Get_Version); flash 0.6.x')
+                else:
+                    problem = None
+                if problem:
+                    axis.firmware_problem = axis.fault = problem
+                    axis.fb.state = 'fault'
+
     def _arm_all(self):
         now = self._clock()
         for axis in self._axes.values():
             c = axis.cfg
+            if axis.firmware_problem:
+                continue   # never arm a controller whose protocol we do not speak
             axis.armed = True
             axis.armed_at_s = now
             axis.grace_until_s = now + self.startup_timeout_s
-            mode = (p.encode_set_controller_mode(p.ControlMode.POSITION_CONTROL, p.InputMode.POS_FILTER)
+            arm_input = p.InputMode.TRAP_TRAJ if c.trajectory else p.InputMode.POS_FILTER
+            mode = (p.encode_set_controller_mode(p.ControlMode.POSITION_CONTROL, arm_input)
                     if axis.position_mode else
                     p.encode_set_controller_mode(p.ControlMode.VELOCITY_CONTROL, p.InputMode.PASSTHROUGH))
             self._tx(c.node_id, p.Cmd.CLEAR_ERRORS, p.encode_clear_errors())
             self._tx(c.node_id, p.Cmd.SET_CONTROLLER_MODE, mode)
             self._tx(c.node_id, p.Cmd.SET_LIMITS, p.encode_set_limits(
                 abs(c.to_motor(c.velocity_limit_radps)), c.current_limit_a))
+            if c.vel_gain is not None:
+                self._tx(c.node_id, p.Cmd.SET_VEL_GAINS,
+                         p.encode_set_vel_gains(c.vel_gain, c.vel_integrator_gain))
+            if c.trajectory:
+                self._tx(c.node_id, p.Cmd.SET_TRAJ_VEL_LIMIT,
+                         p.encode_set_traj_vel_limit(abs(c.to_motor(c.traj_vel_limit_radps))))
+                self._tx(c.node_id, p.Cmd.SET_TRAJ_ACCEL_LIMITS, p.encode_set_traj_accel_limits(
+                    abs(c.to_motor(c.traj_accel_limit_radps2)), abs(c.to_motor(c.traj_decel_limit_radps2))))
             self._send_setpoint(axis)  # an input before closed loop avoids MISSING_INPUT
             self._tx(c.node_id, p.Cmd.SET_AXIS_STATE,
                      p.encode_set_axis_state(p.AxisState.CLOSED_LOOP_CONTROL))
@@ -344,7 +438,8 @@ class OdriveCanBackend(Backend):
             return
         axis = axes[self._poll_index % len(axes)]
         self._poll_index += 1
-        for cmd in (p.Cmd.GET_IQ, p.Cmd.GET_TEMPERATURE, p.Cmd.GET_BUS_VOLTAGE_CURRENT, p.Cmd.GET_ERROR):
+        for cmd in (p.Cmd.GET_IQ, p.Cmd.GET_TORQUES, p.Cmd.GET_TEMPERATURE, p.Cmd.GET_BUS_VOLTAGE_CURRENT,
+                    p.Cmd.GET_ERROR):
             self._tx(axis.cfg.node_id, cmd, remote=True)
 
     def _supervise(self, now: float):
@@ -412,6 +507,11 @@ class OdriveCanBackend(Backend):
                 fb.errors = p.decode_errors(fb.error_flags)
                 reason = ('axis error: ' + ', '.join(p.decode_errors(active))) \
                     if active and not axis.fault and axis.armed else ''
+            elif cmd == p.Cmd.GET_VERSION:
+                axis.version = p.decode_version(data)
+                reason = ''
+            elif cmd == p.Cmd.ADDRESS:
+                reason = ''   # an axis announcing its id and serial: nothing to act on
             else:
                 a, b = p.decode_two_f32(data)
                 if not (math.isfinite(a) and math.isfinite(b)):
@@ -426,6 +526,8 @@ class OdriveCanBackend(Backend):
                     axis.fet_temperature_c, fb.temperature_c = a, b
                 elif cmd == p.Cmd.GET_BUS_VOLTAGE_CURRENT:
                     fb.bus_voltage_v, fb.bus_current_a = a, b
+                elif cmd == p.Cmd.GET_TORQUES:
+                    axis.torque_target_nm, fb.torque_nm = cfg.torque_to_joint(a), cfg.torque_to_joint(b)
                 fb.stamp_s = now
                 reason = ''
         if reason:

@@ -44,7 +44,7 @@ from mining_rover.drivers.backend import CallbackBackend, JointConfig
 from mining_rover.drivers.odrive_can import AxisConfig, OdriveCanBackend, bus_factory
 from mining_rover.nodes.driver_base import (DriverConfig, DriverNode, directions_check, driver_params,
                                             feed_sim_motors, motor_diagnostics, node_ids_check,
-                                            optional_tf, rover_config, send_tf)
+                                            optional_tf, rover_config, send_tf, vel_gains)
 from mining_rover.ros import qos
 from mining_rover.ros.conversions import matrix_to_odometry
 from mining_rover.ros.geometry import imu_roll_pitch, odometry_to_matrix
@@ -123,6 +123,10 @@ def _params(rover: dict) -> list:
               check=directions_check(4)),
         Param('wheel_gear_ratio', 1.0, 'motor turns per wheel turn', 0.01, 1000.0),
         Param('wheel_current_limit_a', 20.0, 'ODrive current limit per wheel motor, A', 0.1, 200.0),
+        Param('wheel_vel_gain', 0.0, 'ODrive vel_gain sent at start (Set_Vel_Gains), N m/(rev/s) at the '
+              'motor; 0 = keep the gains saved in the controller', 0.0, 100.0),
+        Param('wheel_vel_integrator_gain', 0.0, 'ODrive vel_integrator_gain sent with wheel_vel_gain, '
+              'N m/rev at the motor', 0.0, 1000.0),
     ]
 
 
@@ -167,6 +171,8 @@ class DriveConfig(DriverConfig):
     wheel_directions: list
     wheel_gear_ratio: float
     wheel_current_limit_a: float
+    wheel_vel_gain: float
+    wheel_vel_integrator_gain: float
     drum_x_m: float
 
     def check(self):
@@ -272,8 +278,9 @@ class DriveNode(DriverNode):
                                                        lambda m: feed_sim_motors(backend, m),
                                                        qos.STATE))
             return backend
+        gains = vel_gains(c.wheel_vel_gain, c.wheel_vel_integrator_gain)
         axes = [AxisConfig(n, 'wheel', node_id, c.wheel_gear_ratio, direction, c.max_wheel_radps,
-                           c.wheel_current_limit_a)
+                           c.wheel_current_limit_a, **gains)
                 for n, node_id, direction in zip(self.wheels, c.wheel_node_ids, c.wheel_directions)]
         if self._js_pub is None:
             self._js_pub = self.create_publisher(JointState, self.contract.joint_states_topic, qos.STATE)

@@ -90,6 +90,12 @@ class DriverConfig:
         return max(1, int(self.control_rate_hz / rate_hz))
 
 
+def vel_gains(vel_gain: float, vel_integrator_gain: float) -> dict:
+    """AxisConfig's Set_Vel_Gains arguments: none where the config leaves vel_gain 0."""
+    return ({'vel_gain': vel_gain, 'vel_integrator_gain': vel_integrator_gain}
+            if vel_gain > 0.0 else {})
+
+
 def node_ids_check(count: int):
     def check(value):
         if len(value) != count or any(not isinstance(v, int) or not 0 <= v <= 63 for v in value):

@@ -40,7 +40,8 @@ from mining_rover.control.limits import (ARM_WEIGHT_SHARE, ActuatorLimits, ArmSw
 from mining_rover.drivers.backend import CallbackBackend, JointConfig
 from mining_rover.drivers.odrive_can import AxisConfig, OdriveCanBackend, bus_factory
 from mining_rover.nodes.driver_base import (DriverConfig, DriverNode, directions_check, driver_params,
-                                            feed_sim_motors, motor_diagnostics, node_ids_check, rover_config)
+                                            feed_sim_motors, motor_diagnostics, node_ids_check, rover_config,
+                                            vel_gains)
 from mining_rover.paths import rover_mass_kg
 from mining_rover.ros import qos
 from mining_rover.ros.params import Param, ParameterError
@@ -107,6 +108,12 @@ def _params(rover: dict) -> list:
         Param('drum_gear_ratio', 20.0, 'motor turns per drum turn', 0.01, 1000.0),
         Param('arm_gear_ratio', 100.0, 'motor turns per arm turn', 0.01, 10000.0),
         Param('motor_current_limit_a', 20.0, 'ODrive current limit, A', 0.1, 200.0),
+        Param('drum_vel_gain', 0.0, 'ODrive vel_gain sent at start (Set_Vel_Gains), N m/(rev/s) at the '
+              'motor; 0 = keep the gains saved in the controller', 0.0, 100.0),
+        Param('drum_vel_integrator_gain', 0.0, 'ODrive vel_integrator_gain sent with drum_vel_gain, '
+              'N m/rev at the motor', 0.0, 1000.0),
+        Param('arm_trajectory', False, "arms swing on the ODrive's trapezoidal planner (TRAP_TRAJ) "
+              'within arm_max_radps and arm_max_radps2 (Set_Traj_Vel_Limit, Set_Traj_Accel_Limits)'),
     ]
 
 
@@ -150,6 +157,9 @@ class ExcavatorNodeConfig(DriverConfig):
     drum_gear_ratio: float
     arm_gear_ratio: float
     motor_current_limit_a: float
+    drum_vel_gain: float
+    drum_vel_integrator_gain: float
+    arm_trajectory: bool
 
     def check(self):
         super().check()
@@ -256,9 +266,13 @@ class ExcavatorNode(DriverNode):
             self._subs.append(self.create_subscription(DiagnosticArray, self.contract.motors_topic,
                                                        lambda m: feed_sim_motors(backend, m), qos.STATE))
             return backend
-        axes = [AxisConfig(n, 'drum', i, c.drum_gear_ratio, d, c.max_drum_radps, c.motor_current_limit_a)
+        gains = vel_gains(c.drum_vel_gain, c.drum_vel_integrator_gain)
+        traj = ({'traj_vel_limit_radps': c.arm_max_radps, 'traj_accel_limit_radps2': c.arm_max_radps2,
+                 'traj_decel_limit_radps2': c.arm_max_radps2} if c.arm_trajectory else {})
+        axes = [AxisConfig(n, 'drum', i, c.drum_gear_ratio, d, c.max_drum_radps, c.motor_current_limit_a,
+                           **gains)
                 for n, i, d in zip(self.drums, c.drum_node_ids, c.drum_directions)]
-        axes += [AxisConfig(n, 'arm', i, c.arm_gear_ratio, d, c.arm_max_radps, c.motor_current_limit_a)
+        axes += [AxisConfig(n, 'arm', i, c.arm_gear_ratio, d, c.arm_max_radps, c.motor_current_limit_a, **traj)
                  for n, i, d in zip(self.arms, c.arm_node_ids, c.arm_directions)]
         # Heartbeat and bus timeouts: the backend's monotonic clock (real hardware).
         return OdriveCanBackend(axes, bus_factory(c.can_interface, c.can_channel, c.can_bitrate),

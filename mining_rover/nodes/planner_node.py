@@ -45,7 +45,7 @@ def _rover_yaml() -> dict:
     try:
         from mining_rover.paths import rover_config
         return rover_config()
-    except Exception:  # rover.yaml absent: the Rover dataclass defaults match it
+    except FileNotFoundError:  # rover.yaml absent: the Rover dataclass defaults match it
         return {}
 
 

@@ -20,6 +20,7 @@ import rclpy
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.signals import SignalHandlerOptions
 
+from mining_rover.config_check import ConfigError
 from mining_rover.ros.params import ParameterError
 
 
@@ -65,7 +66,8 @@ def _restore_handlers(previous: dict):
 def run_node(factory, args=None, executor_cls=SingleThreadedExecutor, keep_handlers: bool = False) -> int:
     """rclpy.init, build the node with factory(), spin until stopped; returns an exit code.
 
-    A ParameterError (bad configuration) ends with exit code 2 after logging the reason.
+    A ParameterError or ConfigError (bad parameters, a bad config/rover.yaml) ends with exit
+    code 2 after logging the reason in one line.
     The node's ``shutdown()`` method, if any, runs before the node is destroyed so that
     drivers command zero on Ctrl-C. ``keep_handlers``: leave the stop handlers installed
     on return (a process about to exit: a late second signal must not kill it with the
@@ -86,7 +88,7 @@ def run_node(factory, args=None, executor_cls=SingleThreadedExecutor, keep_handl
         try:
             try:
                 node = factory()
-            except ParameterError as exc:
+            except (ParameterError, ConfigError) as exc:
                 rclpy.logging.get_logger(name).fatal(f'refusing to start: {exc}')
                 return 2
             name = node.get_name()

@@ -15,6 +15,7 @@ import numpy as np
 
 from mining_rover.paths import worlds_dir
 from mining_rover.physics.soil import check_soil_fields
+from mining_rover.sim.world_check import check_world
 
 NS = '{https://mining-rover.org/sdf}'
 REGOLITH_KEYS = ('density_kgpm3', 'cohesion_pa', 'friction_deg', 'wall_friction_deg', 'region')
@@ -189,11 +190,11 @@ def load_world(name_or_path) -> WorldSpec:
     rocks = tuple({'x': float(a), 'y': float(b), 'height': float(hh), 'radius': float(r)}
                   for a, b, hh, r in data['rocks'])
     g = float(np.linalg.norm(gravity))
-    return WorldSpec(
+    return check_world(WorldSpec(
         name=path.stem, sdf_path=path, gravity=gravity, gravity_mps2=g,
         atmosphere_pressure_pa=pressure, atmosphere_density_kgpm3=float(density),
         vacuum=pressure <= 0.0, ambient_temperature_k=temperature, heights=heights, resolution_m=float(res),
         origin_xy=(-sx / 2, -sy / 2), size_xy=(sx, sy), z_range=(z0, z1), sun_direction=sun,
         regolith={k: data[k] for k in REGOLITH_KEYS}, resources={k: data[k] for k in RESOURCE_KEYS},
         prior_map_path=prior, hazards=Hazards(craters, rocks),
-        zones=Zones(start, dig, berm, arena))
+        zones=Zones(start, dig, berm, arena)))
