@@ -1,0 +1,160 @@
+"""The rover's TF tree for the recording: ``/tf`` and ``/tf_static`` as the MCAP carries them.
+
+tf2_ros and tf2_msgs are not on PyPI, so on a bare machine no node broadcasts TF; the
+recorder builds the tree itself from what the stack publishes, and Foxglove or
+``ros2 bag play`` then see the same frames rviz would (REP-105):
+
+    map -> <p>odom -> <p>base_link -> every URDF link (joint states for the wheels, arms
+                                      and drums; fixed joints for the mast, cameras,
+                                      camera optical frames and IMU)
+    map -> truth/<p>base_link      the simulator's ground truth, beside the estimate
+
+``<p>`` is the rover's frame prefix ('' by default, 'r1/' where several rovers share a
+world); ``map`` is shared and never prefixed. ``map -> odom`` is the identity, on
+``/tf_static``: the stack has no global localisation, and drive_node starts its odometry
+at the surveyed start pose in the site frame (odom == map, ARCHITECTURE.md).
+
+No rclpy here: poses come in as 4x4 matrices, stamps as nanoseconds; messages go out as
+nested dicts that McapRecorder.write_message encodes from the tf2_msgs/TFMessage
+definition text alone.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import transforms3d
+
+from mining_rover.description import RobotModel, parse_urdf
+from mining_rover.runner import recorder as rec
+
+TF_TOPIC, TF_STATIC_TOPIC = '/tf', '/tf_static'
+TF_TYPE = 'tf2_msgs/msg/TFMessage'
+#: Prefix of the ground-truth copy of the rover's base frame.
+TRUTH_PREFIX = 'truth/'
+
+
+@dataclass(frozen=True)
+class Edge:
+    """One transform: T (4x4, metres) maps child coordinates into parent coordinates."""
+    parent: str
+    child: str
+    T: np.ndarray
+
+
+def prefixed(prefix: str, name: str) -> str:
+    return f'{prefix}{name}' if name else name
+
+
+def joint_transform(joint, position: float = 0.0) -> np.ndarray:
+    """parent -> child of a URDF joint at ``position`` (rad for revolute/continuous, m for
+    prismatic; ignored for fixed): origin, then the motion about/along the joint axis."""
+    T = np.array(joint.origin, dtype=float)
+    if joint.type in ('revolute', 'continuous'):
+        M = np.eye(4)
+        M[:3, :3] = transforms3d.axangles.axangle2mat(joint.axis, float(position))
+        T = T @ M
+    elif joint.type == 'prismatic':
+        M = np.eye(4)
+        M[:3, 3] = np.asarray(joint.axis, dtype=float) * float(position)
+        T = T @ M
+    return T
+
+
+def transform_dict(edge: Edge, stamp_ns: int) -> dict:
+    """geometry_msgs/TransformStamped as nested dicts."""
+    w, x, y, z = transforms3d.quaternions.mat2quat(edge.T[:3, :3])
+    sec, nanosec = divmod(int(stamp_ns), 1_000_000_000)
+    t = edge.T[:3, 3]
+    return {'header': {'stamp': {'sec': sec, 'nanosec': nanosec}, 'frame_id': edge.parent},
+            'child_frame_id': edge.child,
+            'transform': {'translation': {'x': float(t[0]), 'y': float(t[1]), 'z': float(t[2])},
+                          'rotation': {'x': float(x), 'y': float(y), 'z': float(z), 'w': float(w)}}}
+
+
+def tf_message(edges, stamp_ns: int) -> dict:
+    """tf2_msgs/TFMessage as nested dicts, every transform stamped ``stamp_ns``."""
+    return {'transforms': [transform_dict(e, stamp_ns) for e in edges]}
+
+
+class RobotFrames:
+    """The transforms of one rover's URDF, its links named with ``prefix``."""
+
+    def __init__(self, model: RobotModel, prefix: str = ''):
+        self.model = model
+        self.prefix = prefix
+        self.root = prefixed(prefix, model.root)
+        self.moving = {j.name: j for j in model.joints.values() if j.type != 'fixed'}
+
+    def name(self, link: str) -> str:
+        return prefixed(self.prefix, link)
+
+    def static_edges(self) -> list[Edge]:
+        """Every fixed joint (mast, cameras, optical frames, IMU, chassis)."""
+        return [Edge(self.name(j.parent), self.name(j.child), joint_transform(j))
+                for j in self.model.joints.values() if j.type == 'fixed']
+
+    def moving_edges(self, positions: dict) -> list[Edge]:
+        """The movable joints that ``positions`` (joint name -> position) names."""
+        return [Edge(self.name(j.parent), self.name(j.child), joint_transform(j, positions[name]))
+                for name, j in self.moving.items() if name in positions]
+
+
+class TfRecording:
+    """Writes the rover's TF tree into a McapRecorder as the stack's messages arrive.
+
+    Call ``on_description`` with the URDF text (from /robot_description) before the
+    rest: until then joint states have no tree to go into and are skipped. Every
+    ``on_*`` takes the message's own stamp (``stamp_ns``, sim time) and the log time
+    the monitor uses for every channel (``log_ns``).
+    """
+
+    def __init__(self, recorder, frame_prefix: str = '', map_frame: str = 'map',
+                 odom_frame: str = 'odom'):
+        self.recorder = recorder
+        self.prefix = frame_prefix
+        self.map_frame = map_frame
+        self.odom_frame = prefixed(frame_prefix, odom_frame)
+        self.frames: RobotFrames | None = None
+        recorder.policy.min_period_s[TF_TOPIC] = 0.0   # several sources share it: the
+        recorder.policy.min_period_s[TF_STATIC_TOPIC] = 0.0   # caller limits each source
+        ok = (recorder.add_topic(TF_TOPIC, TF_TYPE, [rec.TF])
+              and recorder.add_topic(TF_STATIC_TOPIC, TF_TYPE, [rec.LATCHED]))
+        if not ok:
+            raise FileNotFoundError(f'no definition for {TF_TYPE} or its dependencies')
+        self.static_written = 0
+
+    @property
+    def base_frame(self) -> str:
+        return self.frames.root if self.frames else prefixed(self.prefix, 'base_link')
+
+    @property
+    def truth_frame(self) -> str:
+        return TRUTH_PREFIX + self.base_frame
+
+    def on_description(self, urdf_xml: str, log_ns: int, stamp_ns: int | None = None) -> int:
+        """Parse the URDF and write /tf_static (map -> odom and every fixed joint); the
+        number of static transforms written. A new description replaces the old tree."""
+        self.frames = RobotFrames(parse_urdf(urdf_xml), self.prefix)
+        edges = [Edge(self.map_frame, self.odom_frame, np.eye(4))] + self.frames.static_edges()
+        self.recorder.write_message(TF_STATIC_TOPIC, tf_message(edges, stamp_ns or log_ns), log_ns)
+        self.static_written = len(edges)
+        return len(edges)
+
+    def on_joint_states(self, names, positions, stamp_ns: int, log_ns: int) -> int:
+        if self.frames is None:
+            return 0
+        edges = self.frames.moving_edges({n: float(p) for n, p in zip(names, positions)})
+        if edges:
+            self.recorder.write_message(TF_TOPIC, tf_message(edges, stamp_ns), log_ns)
+        return len(edges)
+
+    def on_odometry(self, T_odom_base: np.ndarray, stamp_ns: int, log_ns: int):
+        """The rover's estimate: odom -> base_link."""
+        edge = Edge(self.odom_frame, self.base_frame, np.asarray(T_odom_base, dtype=float))
+        self.recorder.write_message(TF_TOPIC, tf_message([edge], stamp_ns), log_ns)
+
+    def on_truth(self, T_map_base: np.ndarray, stamp_ns: int, log_ns: int):
+        """The simulator's ground truth: map -> truth/base_link."""
+        edge = Edge(self.map_frame, self.truth_frame, np.asarray(T_map_base, dtype=float))
+        self.recorder.write_message(TF_TOPIC, tf_message([edge], stamp_ns), log_ns)
