@@ -482,7 +482,7 @@ class MissionNode(Node):
             'kg_per_hour': f'{kg_per_hour(delivered, time_s):.3f}',
             'kg_per_wh': f'{kg_per_wh(delivered, energy):.4f}',
             'energy_wh': f'{energy:.3f}',
-            'target_resource_kg': f'{t.target_resource_kg:.5f}',
+            'target_resource_kg': f'{t.target_resource_kg:.6g}',  # helium-3: micrograms
             'hazard_contacts': str(int(self.hazard_contacts)),
             'estop_events': str(int(m.record['estop_events'])),
             'time_autonomous_s': f'{time_s:.1f}',
