@@ -1,10 +1,16 @@
 """The mission report: summary.json, report.png and a self-contained report.html.
 
-matplotlib with the Agg backend (no display). The map is drawn in the ``map`` frame
-(metres, REP-105): the true terrain as a hillshade with the world's true craters and
-rocks, what the mapping node believed were hazards, the planner's dig sites, where the
-rover actually dug, the dig and berm zones, and the path driven (ground truth and
-odometry). The world is passed in as a ``Terrain`` so that the report needs nothing
+matplotlib with the Agg backend (no display). Mission figures are judged against
+simulator truth, so the title and the table put the rover's own tally (the executive's
+/mission/status) beside the simulator's (/sim/regolith: dug, on the berm, spilled, still
+in the drums), and masses print in the unit a person reads (``format_mass``: a helium-3
+yield is micrograms, not 0.0 kg). The map is drawn in the ``map`` frame (metres,
+REP-105), zoomed to where the rover worked with the whole site as an inset: the true
+terrain height in colour under a hillshade, the world's true craters and rocks, what the
+mapping node believed were hazards, the planner's dig sites, the start, where the rover
+actually dug and dumped, the dig and berm zones, and the path driven (ground truth and
+odometry). Every curve has a legend entry; node exit codes and fault events (summary
+``fault_events``: a list of {t, kind, detail}) are listed under the table. The world is passed in as a ``Terrain`` so that the report needs nothing
 but arrays (``terrain_from_world`` adapts a mining_rover.sim.world WorldSpec).
 """
 from __future__ import annotations
@@ -227,6 +233,9 @@ def _height_window(terrain: Terrain, lo, hi):
     return float(vmin), float(max(vmax, vmin + 1e-3))
 
 
+PATH_TRUTH, PATH_ODOM = 'path (ground truth)', 'path (odometry)'
+
+
 def _draw_terrain(ax, terrain: Terrain, vmin=None, vmax=None, shade_alpha: float = 0.45):
     """Heights in colour under a hillshade; returns the colour image (for a colour bar)."""
     ext = terrain.extent()
@@ -240,15 +249,15 @@ def _draw_terrain(ax, terrain: Terrain, vmin=None, vmax=None, shade_alpha: float
 def _draw_paths(ax, timeline: Timeline, lw: float = 1.4):
     if timeline.truth_path:
         p = np.array([(r[1], r[2]) for r in timeline.truth_path])
-        ax.plot(p[:, 0], p[:, 1], '-', c='yellow', lw=lw, zorder=3)
+        ax.plot(p[:, 0], p[:, 1], '-', c='yellow', lw=lw, zorder=3, label=PATH_TRUTH)
     if timeline.odom_path:
         p = np.array([(r[1], r[2]) for r in timeline.odom_path])
-        ax.plot(p[:, 0], p[:, 1], '--', c='cyan', lw=0.7 * lw, zorder=3)
+        ax.plot(p[:, 0], p[:, 1], '--', c='cyan', lw=0.7 * lw, zorder=3, label=PATH_ODOM)
 
 
 def _draw_map(ax, terrain: Terrain, timeline: Timeline, fig=None):
     from matplotlib.lines import Line2D
-    from matplotlib.patches import Circle, Rectangle
+    from matplotlib.patches import Circle
     ext = terrain.extent()
     box = _zoom_box(terrain, timeline)
     colour = None
@@ -292,8 +301,8 @@ def _draw_map(ax, terrain: Terrain, timeline: Timeline, fig=None):
     ax.set_xlabel('x (m, map)')
     ax.set_ylabel('y (m, map)')
     ax.set_title('where the rover worked: terrain height, hazards, zones, path')
-    legend = [Line2D([], [], c='yellow', lw=1.4, label='path (ground truth)'),
-              Line2D([], [], c='cyan', ls='--', label='path (odometry)'),
+    legend = [Line2D([], [], c='yellow', lw=1.4, label=PATH_TRUTH),
+              Line2D([], [], c='cyan', ls='--', label=PATH_ODOM),
               Line2D([], [], marker='o', ls='', ms=8, c='white', mec='k', label='start'),
               Line2D([], [], marker='^', ls='', c='tab:green', mec='k', label='planned dig site'),
               Line2D([], [], marker='X', ls='', ms=8, c='lime', mec='k', label='dug here'),
@@ -350,19 +359,21 @@ def _draw_series(ax, timeline: Timeline, summary: dict | None = None):
     te, wh = timeline.series('energy_wh')
     ax2.plot(te, wh, c='tab:orange', lw=1.2, label='energy used (rover, Wh, right axis)')
     ax2.set_ylabel('energy (Wh)', color='tab:orange')
-    for i, ev in enumerate((summary or {}).get('fault_events') or []):
+    for ev in (summary or {}).get('fault_events') or []:
         t_ev = _number(ev.get('t') if isinstance(ev, dict) else None)
         if t_ev is not None:
-            ax.axvline(t_ev, c='k', ls='-.', lw=0.8, label='fault event' if i == 0 else None)
+            ax.axvline(t_ev, c='k', ls='-.', lw=0.8, label='fault event')
     ax.set_title('regolith: rover tally and sim truth; energy used')
-    handles, labels = ax.get_legend_handles_labels()
-    h2, l2 = ax2.get_legend_handles_labels()
-    if handles or h2:   # headroom above the curves for the legend
+    entries = {}   # one legend for both axes, each label once (every fault line shares one)
+    for h, label in zip(*map(lambda a, b: a + b, ax.get_legend_handles_labels(), ax2.get_legend_handles_labels())):
+        entries.setdefault(label, h)
+    handles, labels = list(entries.values()), list(entries)
+    if handles:   # headroom above the curves for the legend
         lo, hi = ax.get_ylim()
         ax.set_ylim(lo, hi + 0.55 * (hi - lo))
         lo2, hi2 = ax2.get_ylim()
         ax2.set_ylim(lo2, hi2 + 0.55 * (hi2 - lo2))
-        ax.legend(handles + h2, labels + l2, loc='upper left', fontsize=7, framealpha=0.9, ncol=3)
+        ax.legend(handles, labels, loc='upper left', fontsize=7, framealpha=0.9, ncol=3)
     ax.grid(alpha=0.3)
     return ax, ax2
 
@@ -467,10 +478,11 @@ def _fmt(v) -> str:
     return str(v)
 
 
-def write_png(path: Path, summary: dict, timeline: Timeline, terrain: Terrain | None) -> Path:
+def report_figure(summary: dict, timeline: Timeline, terrain: Terrain | None):
+    """The report as a matplotlib Figure (no pyplot: no global state, no display)."""
     import matplotlib
     matplotlib.use('Agg', force=False)
-    from matplotlib.figure import Figure  # no pyplot: no global state, no display
+    from matplotlib.figure import Figure
     fig = Figure(figsize=(16, 9.5), dpi=100)
     grid = fig.add_gridspec(3, 2, width_ratios=(1.2, 1.0), height_ratios=(1.0, 1.05, 0.28))
     _draw_map(fig.add_subplot(grid[:, 0]), terrain or Terrain(), timeline, fig)
@@ -480,7 +492,11 @@ def write_png(path: Path, summary: dict, timeline: Timeline, terrain: Terrain | 
     _draw_events(fig.add_subplot(grid[2, 1]), summary)
     fig.suptitle(title(summary), fontsize=11)
     fig.tight_layout()
-    fig.savefig(path)
+    return fig
+
+
+def write_png(path: Path, summary: dict, timeline: Timeline, terrain: Terrain | None) -> Path:
+    report_figure(summary, timeline, terrain).savefig(path)
     return Path(path)
 
 
