@@ -172,11 +172,11 @@ def test_every_curve_has_a_legend_entry():
     fig = report_figure(s, tl, _terrain())
     legend_texts = {t.get_text() for ax in fig.axes if ax.get_legend() for t in ax.get_legend().get_texts()}
     curves = 0
-    for ax in fig.axes + [c for ax in fig.axes for c in ax.child_axes]:
-        for line in ax.get_lines():
+    for axes in fig.axes + [c for ax in fig.axes for c in ax.child_axes]:
+        for line in axes.get_lines():
             if len(line.get_xdata()) >= 2:
                 curves += 1
-                assert line.get_label() in legend_texts, f'{ax.get_title()!r}: {line.get_label()!r} has no legend'
+                assert line.get_label() in legend_texts, f'{axes.get_title()!r}: {line.get_label()!r} has no legend'
     assert curves >= 10
     assert {'energy used (rover, Wh, right axis)', 'fault event', 'dumped here', 'start'} <= legend_texts
     assert any(ax.get_ylabel() == 'terrain height (m, map)' for ax in fig.axes), 'no height colour bar'

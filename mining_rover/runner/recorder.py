@@ -25,7 +25,6 @@ from mcap.writer import CompressionType, Writer
 
 from mining_rover.runner import msgdefs
 
-
 #: rmw policy values (rmw/types.h), as rosbag2 metadata version <= 8 stores them.
 HISTORY_KEEP_LAST, HISTORY_UNKNOWN = 1, 3
 RELIABILITY_RELIABLE, RELIABILITY_BEST_EFFORT = 1, 2
