@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -207,3 +208,37 @@ def test_map_zooms_to_where_the_rover_worked():
     (x0, x1), (y0, y1) = ax.get_xlim(), ax.get_ylim()
     assert x0 < -4.0 - 1.0 and x1 > 6.0 + 1.5 and x1 - x0 < 25.0
     assert y1 - y0 == pytest.approx(x1 - x0)
+
+
+def test_foxglove_layout_shows_robot_map_route_and_cameras():
+    """config/foxglove_layout.json: every panel in the tree is configured; the 3D panel
+    shows the URDF from /robot_description, the elevation cloud, the route and follows
+    base_link; an Image panel shows the left camera with its calibration; and every topic
+    it names is one the stack publishes (docs/INTERFACES.md or the sim contract)."""
+    import re
+
+    from mining_rover.contract import load_contract
+
+    root = Path(__file__).resolve().parent.parent
+    layout = json.loads((root / 'config' / 'foxglove_layout.json').read_text())
+    configs = layout['configById']
+
+    def leaves(node):
+        return [node] if isinstance(node, str) else leaves(node['first']) + leaves(node['second'])
+    assert sorted(leaves(layout['layout'])) == sorted(configs)
+    three_d = next(c for k, c in configs.items() if k.startswith('3D!'))
+    assert three_d['followTf'] == 'base_link'
+    shown = {t for t, c in three_d['topics'].items() if c.get('visible')}
+    assert {'/robot_description', '/map/elevation_cloud', '/planner/route'} <= shown
+    contract = load_contract()
+    images = [c['imageMode'] for k, c in configs.items() if k.startswith('Image!')]
+    assert {'imageTopic': '/' + contract.left.image.lstrip('/'),
+            'calibrationTopic': '/' + contract.left.info.lstrip('/')}.items() <= images[0].items()
+
+    named = set(three_d['topics'])
+    named |= {v for m in images for k, v in m.items() if k.endswith('Topic')}
+    named |= {c['topicPath'] for c in configs.values() if 'topicPath' in c}
+    named |= {p['value'].split('.')[0] for c in configs.values() for p in c.get('paths', [])}
+    documented = set(re.findall(r'/[a-z_][a-z0-9_/]*', (root / 'docs' / 'INTERFACES.md').read_text()
+                                + (root / 'config' / 'sim_contract.yaml').read_text()))
+    assert named - documented == set(), 'layout names topics the stack does not publish'
