@@ -25,7 +25,6 @@ from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from rclpy.serialization import deserialize_message
 
-from mining_rover.ros.geometry import odometry_to_matrix
 from mining_rover.runner.recorder import McapRecorder, OfferedQos
 from mining_rover.runner.tf_frames import TF_STATIC_TOPIC, TF_TOPIC, TfRecording
 from mining_rover.runner.timeline import Marker2D, Timeline
@@ -228,7 +227,9 @@ class MissionMonitor(Node):
         if path_due:
             path.append(self._pose_row(msg))
         if tf_due:
-            getattr(self.tf, tf_method)(odometry_to_matrix(msg), _stamp_ns(msg.header), self.clock_ns)
+            p, q = msg.pose.pose.position, msg.pose.pose.orientation
+            getattr(self.tf, tf_method)(((p.x, p.y, p.z), (q.w, q.x, q.y, q.z)), _stamp_ns(msg.header),
+                                        self.clock_ns)
 
     def _on_description(self, topic, cls, data):
         if self.tf is None:

@@ -14,12 +14,16 @@ world); ``map`` is shared and never prefixed. ``map -> odom`` is the identity, o
 ``/tf_static``: the stack has no global localisation, and drive_node starts its odometry
 at the surveyed start pose in the site frame (odom == map, ARCHITECTURE.md).
 
-No rclpy here: poses come in as 4x4 matrices, stamps as nanoseconds; messages go out as
-nested dicts that McapRecorder.write_message encodes from the tf2_msgs/TFMessage
-definition text alone.
+No rclpy here: poses come in as 4x4 matrices or (xyz, quaternion w x y z) pairs, stamps
+as nanoseconds; messages go out as nested dicts that McapRecorder.write_message encodes
+from the tf2_msgs/TFMessage definition text alone. The monitor runs this for every
+recorded joint state and odometry message, in the process that also follows the
+simulator, so the moving joints are composed as quaternions (origin times the rotation
+about the axis), never through a matrix-to-quaternion conversion per message.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -36,14 +40,33 @@ TRUTH_PREFIX = 'truth/'
 
 @dataclass(frozen=True)
 class Edge:
-    """One transform: T (4x4, metres) maps child coordinates into parent coordinates."""
+    """One transform parent -> child: child coordinates into parent coordinates as a
+    translation (m) and a unit quaternion (w, x, y, z)."""
     parent: str
     child: str
-    T: np.ndarray
+    xyz: tuple
+    wxyz: tuple
+
+    @classmethod
+    def from_pose(cls, parent: str, child: str, pose) -> Edge:
+        """pose: a 4x4 matrix or an (xyz, quaternion w x y z) pair."""
+        if isinstance(pose, np.ndarray) and pose.shape == (4, 4):
+            return cls(parent, child, tuple(float(v) for v in pose[:3, 3]),
+                       tuple(float(v) for v in transforms3d.quaternions.mat2quat(pose[:3, :3])))
+        xyz, wxyz = pose
+        return cls(parent, child, tuple(float(v) for v in xyz), tuple(float(v) for v in wxyz))
 
 
 def prefixed(prefix: str, name: str) -> str:
     return f'{prefix}{name}' if name else name
+
+
+def _qmult(a, b) -> tuple:
+    """Hamilton product of quaternions (w, x, y, z)."""
+    w1, x1, y1, z1 = a
+    w2, x2, y2, z2 = b
+    return (w1 * w2 - x1 * x2 - y1 * y2 - z1 * z2, w1 * x2 + x1 * w2 + y1 * z2 - z1 * y2,
+            w1 * y2 - x1 * z2 + y1 * w2 + z1 * x2, w1 * z2 + x1 * y2 - y1 * x2 + z1 * w2)
 
 
 def joint_transform(joint, position: float = 0.0) -> np.ndarray:
@@ -63,13 +86,13 @@ def joint_transform(joint, position: float = 0.0) -> np.ndarray:
 
 def transform_dict(edge: Edge, stamp_ns: int) -> dict:
     """geometry_msgs/TransformStamped as nested dicts."""
-    w, x, y, z = transforms3d.quaternions.mat2quat(edge.T[:3, :3])
+    w, x, y, z = edge.wxyz
     sec, nanosec = divmod(int(stamp_ns), 1_000_000_000)
-    t = edge.T[:3, 3]
+    tx, ty, tz = edge.xyz
     return {'header': {'stamp': {'sec': sec, 'nanosec': nanosec}, 'frame_id': edge.parent},
             'child_frame_id': edge.child,
-            'transform': {'translation': {'x': float(t[0]), 'y': float(t[1]), 'z': float(t[2])},
-                          'rotation': {'x': float(x), 'y': float(y), 'z': float(z), 'w': float(w)}}}
+            'transform': {'translation': {'x': tx, 'y': ty, 'z': tz},
+                          'rotation': {'x': x, 'y': y, 'z': z, 'w': w}}}
 
 
 def tf_message(edges, stamp_ns: int) -> dict:
@@ -85,19 +108,39 @@ class RobotFrames:
         self.prefix = prefix
         self.root = prefixed(prefix, model.root)
         self.moving = {j.name: j for j in model.joints.values() if j.type != 'fixed'}
+        # per moving joint: (parent, child, origin xyz, origin quaternion, unit axis, type)
+        self._moving = {}
+        for name, j in self.moving.items():
+            origin = Edge.from_pose('', '', np.asarray(j.origin, dtype=float))
+            axis = np.asarray(j.axis, dtype=float)
+            axis = axis / np.linalg.norm(axis)
+            self._moving[name] = (self.name(j.parent), self.name(j.child), origin.xyz, origin.wxyz,
+                                  tuple(float(v) for v in axis), j.type, np.asarray(j.origin)[:3, :3])
 
     def name(self, link: str) -> str:
         return prefixed(self.prefix, link)
 
     def static_edges(self) -> list[Edge]:
         """Every fixed joint (mast, cameras, optical frames, IMU, chassis)."""
-        return [Edge(self.name(j.parent), self.name(j.child), joint_transform(j))
+        return [Edge.from_pose(self.name(j.parent), self.name(j.child), joint_transform(j))
                 for j in self.model.joints.values() if j.type == 'fixed']
 
     def moving_edges(self, positions: dict) -> list[Edge]:
-        """The movable joints that ``positions`` (joint name -> position) names."""
-        return [Edge(self.name(j.parent), self.name(j.child), joint_transform(j, positions[name]))
-                for name, j in self.moving.items() if name in positions]
+        """The movable joints that ``positions`` (joint name -> position) names: the
+        origin, then the rotation about (or the slide along) the joint axis."""
+        edges = []
+        for name, (parent, child, xyz, q_origin, axis, kind, R_origin) in self._moving.items():
+            if name not in positions:
+                continue
+            position = float(positions[name])
+            if kind == 'prismatic':
+                xyz = tuple(float(v) for v in np.asarray(xyz) + R_origin @ (np.asarray(axis) * position))
+                edges.append(Edge(parent, child, xyz, q_origin))
+                continue
+            s = math.sin(0.5 * position)
+            q_joint = (math.cos(0.5 * position), axis[0] * s, axis[1] * s, axis[2] * s)
+            edges.append(Edge(parent, child, xyz, _qmult(q_origin, q_joint)))
+        return edges
 
 
 class TfRecording:
@@ -136,7 +179,7 @@ class TfRecording:
         """Parse the URDF and write /tf_static (map -> odom and every fixed joint); the
         number of static transforms written. A new description replaces the old tree."""
         self.frames = RobotFrames(parse_urdf(urdf_xml), self.prefix)
-        edges = [Edge(self.map_frame, self.odom_frame, np.eye(4))] + self.frames.static_edges()
+        edges = [Edge.from_pose(self.map_frame, self.odom_frame, np.eye(4))] + self.frames.static_edges()
         self.recorder.write_message(TF_STATIC_TOPIC, tf_message(edges, stamp_ns or log_ns), log_ns)
         self.static_written = len(edges)
         return len(edges)
@@ -149,12 +192,12 @@ class TfRecording:
             self.recorder.write_message(TF_TOPIC, tf_message(edges, stamp_ns), log_ns)
         return len(edges)
 
-    def on_odometry(self, T_odom_base: np.ndarray, stamp_ns: int, log_ns: int):
-        """The rover's estimate: odom -> base_link."""
-        edge = Edge(self.odom_frame, self.base_frame, np.asarray(T_odom_base, dtype=float))
+    def on_odometry(self, pose_odom_base, stamp_ns: int, log_ns: int):
+        """The rover's estimate: odom -> base_link (a 4x4 or an (xyz, wxyz) pair)."""
+        edge = Edge.from_pose(self.odom_frame, self.base_frame, pose_odom_base)
         self.recorder.write_message(TF_TOPIC, tf_message([edge], stamp_ns), log_ns)
 
-    def on_truth(self, T_map_base: np.ndarray, stamp_ns: int, log_ns: int):
-        """The simulator's ground truth: map -> truth/base_link."""
-        edge = Edge(self.map_frame, self.truth_frame, np.asarray(T_map_base, dtype=float))
+    def on_truth(self, pose_map_base, stamp_ns: int, log_ns: int):
+        """The simulator's ground truth: map -> truth/base_link (a 4x4 or (xyz, wxyz))."""
+        edge = Edge.from_pose(self.map_frame, self.truth_frame, pose_map_base)
         self.recorder.write_message(TF_TOPIC, tf_message([edge], stamp_ns), log_ns)
