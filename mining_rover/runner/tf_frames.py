@@ -165,6 +165,10 @@ class TfRecording:
               and recorder.add_topic(TF_STATIC_TOPIC, TF_TYPE, [rec.LATCHED]))
         if not ok:
             raise FileNotFoundError(f'no definition for {TF_TYPE} or its dependencies')
+        # build the encoder now (importing mcap_ros2's dynamic encoder and parsing the
+        # definition takes seconds on a loaded machine), not at the first transform,
+        # which arrives while the simulator runs
+        recorder.encode(TF_TYPE, {'transforms': []})
         self.static_written = 0
 
     @property
