@@ -242,3 +242,16 @@ def test_foxglove_layout_shows_robot_map_route_and_cameras():
     documented = set(re.findall(r'/[a-z_][a-z0-9_/]*', (root / 'docs' / 'INTERFACES.md').read_text()
                                 + (root / 'config' / 'sim_contract.yaml').read_text()))
     assert named - documented == set(), 'layout names topics the stack does not publish'
+
+
+def test_per_cycle_resource_keeps_micrograms(tmp_path):
+    """A helium-3 cycle yield of tens of micrograms survives the per-cycle table and prints
+    in µg in the HTML (it was rounded to 0 kg)."""
+    tl = Timeline()
+    for t, n, target in ((0.0, 0, '0'), (10.0, 1, '4.2e-08'), (20.0, 2, '9.1e-08')):
+        tl.on_status(t, {'state': 'HAUL', 'cycles': str(n), 'target_resource_kg': target})
+    rows = cycle_table(tl)
+    assert [r['target_resource_kg'] for r in rows] == pytest.approx([4.2e-8, 4.9e-8])
+    s = summarise(tl, world='w', gravity_mps2=1.62, wall_time_s=1.0, target_resource='helium3')
+    write_report(tmp_path, s, tl, None)
+    assert '<td>42 µg</td>' in (tmp_path / 'report.html').read_text()

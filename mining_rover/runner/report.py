@@ -504,7 +504,8 @@ def _html_table(rows: list[dict]) -> str:
     if not rows:
         return '<p>no completed cycles</p>'
     head = ''.join(f'<th>{html.escape(k)}</th>' for k in rows[0])
-    body = ''.join('<tr>' + ''.join(f'<td>{html.escape(_fmt(v))}</td>' for v in r.values()) + '</tr>'
+    body = ''.join('<tr>' + ''.join(f'<td>{html.escape(format_mass(v) if k.endswith("_kg") else _fmt(v))}</td>'
+                                    for k, v in r.items()) + '</tr>'
                    for r in rows)
     return f'<table><tr>{head}</tr>{body}</table>'
 

@@ -149,7 +149,7 @@ def cycle_table(timeline: Timeline) -> list[dict]:
                 'duration_s': round(t - last['t'], 1),
                 'delivered_kg': round(delivered - last['delivered'], 3),
                 'energy_wh': round(energy - last['energy'], 3),
-                'target_resource_kg': round(target - last['target'], 5),
+                'target_resource_kg': float(f"{target - last['target']:.6g}"),  # helium-3: µg
             })
             last.update(t=t, cycles=cycles, delivered=delivered, energy=energy, target=target)
     return rows
