@@ -66,6 +66,7 @@ class MissionOptions:
     nodes: list | None = None          # subset of node names (tests); None: the whole stack
     param_overrides: dict = field(default_factory=dict)  # {node: {param: value}}, applied last
     env: dict = field(default_factory=dict)
+    frame_prefix: str = ''             # the rover's TF frame prefix ('r1/'); '' = none
 
 
 # -- validation ---------------------------------------------------------------------
@@ -214,7 +215,8 @@ def _run_mission(options: MissionOptions, out: Path, spec, specs) -> tuple[int, 
     context = Context()
     rclpy.init(context=context, signal_handler_options=SignalHandlerOptions.NO)
     executor = _executor(context)
-    monitor = MissionMonitor(timeline, recorder, contract, context=context)
+    monitor = MissionMonitor(timeline, recorder, contract, frame_prefix=options.frame_prefix,
+                             context=context)
     executor.add_node(monitor)
     stack = stack_mod.Stack(specs, out, env)
     restore_signals = _signals_as_flags()

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 import pytest
 
 pytest.importorskip('rclpy')
@@ -159,3 +161,189 @@ def test_monitor_records_what_was_published_over_dds(ros, tmp_path):
 def test_message_class_of_unknown_type_is_none():
     assert message_class('no_such_msgs/msg/Thing') is None
     assert message_class('std_msgs/msg/Float64') is Float64
+
+
+# -- TF in the recording ---------------------------------------------------------------
+def _pose(x, y, z, roll, pitch, yaw):
+    import transforms3d
+    T = np.eye(4)
+    T[:3, :3] = transforms3d.euler.euler2mat(roll, pitch, yaw, 'sxyz')
+    T[:3, 3] = x, y, z
+    return T
+
+
+def _tf_edges(path):
+    """child -> (parent, 4x4) from every /tf and /tf_static message (the last one wins),
+    composed here from the decoded fields with transforms3d, not with the package's code."""
+    import transforms3d
+    edges = {}
+    for topic, _t, m in read_messages(path, topics=['/tf', '/tf_static']):
+        for ts in m.transforms:
+            q, p = ts.transform.rotation, ts.transform.translation
+            T = np.eye(4)
+            T[:3, :3] = transforms3d.quaternions.quat2mat([q.w, q.x, q.y, q.z])
+            T[:3, 3] = p.x, p.y, p.z
+            edges[ts.child_frame_id] = (ts.header.frame_id, T)
+    return edges
+
+
+def _resolve(edges, frame, target='map'):
+    """4x4 target <- frame by walking up the recorded tree; KeyError names a broken link."""
+    T = np.eye(4)
+    seen = []
+    while frame != target:
+        seen.append(frame)
+        if frame not in edges:
+            raise KeyError(f'no transform to the parent of {frame!r} (path so far {seen})')
+        parent, T_pc = edges[frame]
+        T = T_pc @ T
+        frame = parent
+    return T
+
+
+def _channel_metadata(path):
+    from mcap.reader import make_reader
+    with open(path, 'rb') as f:
+        reader = make_reader(f)
+        summary = reader.get_summary()
+        channels = {c.topic: dict(c.metadata) for c in summary.channels.values()}
+        schemas = {c.topic: summary.schemas[c.schema_id].name for c in summary.channels.values()}
+        meta = {m.name: dict(m.metadata) for m in reader.iter_metadata()}
+    return channels, schemas, meta
+
+
+def test_tf_places_the_camera_optical_frame_in_map(tmp_path):
+    """Synthetic rover pose, joint angles and truth in; the MCAP's /tf and /tf_static
+    resolve the left camera's optical frame into map where config/rover.yaml puts it
+    (mast x, baseline / 2 to the left, optical centre height, pitched down), every URDF
+    link resolves (the tree is connected), truth is its own frame, and the latched
+    topics carry rosbag2's transient-local QoS."""
+    import yaml
+
+    from mining_rover.description import load_rover
+    from mining_rover.paths import rover_config
+    from mining_rover.runner.tf_frames import TfRecording
+
+    urdf, model = load_rover({'sim': 'true'})
+    path = tmp_path / 'tf.mcap'
+    T_odom_base = _pose(3.0, -2.0, 0.15, 0.02, -0.03, 0.7)
+    T_truth = _pose(3.1, -2.05, 0.14, 0.0, 0.0, 0.72)
+    joints = {name: 0.1 * i for i, (name, j) in enumerate(model.joints.items()) if j.type != 'fixed'}
+    joints['front_arm_joint'] = 0.4
+    with McapRecorder(path) as rec:
+        tf = TfRecording(rec, frame_prefix='r1/')
+        assert tf.on_description(urdf, log_ns=0) >= 8
+        tf.on_odometry(T_odom_base, stamp_ns=5 * 10**9, log_ns=5 * 10**9)
+        assert tf.on_joint_states(list(joints), list(joints.values()), 5 * 10**9, 5 * 10**9) == len(joints) == 8
+        tf.on_truth(T_truth, stamp_ns=5 * 10**9, log_ns=5 * 10**9)
+    edges = _tf_edges(path)
+
+    r = rover_config()
+    pitch, yaw = float(r['camera']['pitch']), 0.7
+    T = _resolve(edges, 'r1/left_camera_optical_frame')
+    want_in_base = np.array([float(r['mast']['x']), float(r['camera']['baseline']) / 2,
+                             float(r['mast']['height']), 1.0])
+    assert T[:3, 3] == pytest.approx((T_odom_base @ want_in_base)[:3], abs=1e-9)
+    # optical z looks forward and down by the camera pitch; optical x points right
+    forward = T_odom_base[:3, :3] @ np.array([math.cos(pitch), 0.0, -math.sin(pitch)])
+    assert T[:3, 2] == pytest.approx(forward, abs=1e-9)
+    assert T[:3, 0] == pytest.approx(T_odom_base[:3, :3] @ np.array([0.0, -1.0, 0.0]), abs=1e-9)
+    assert math.atan2(T[1, 2], T[0, 2]) == pytest.approx(yaw, abs=0.05)
+    # every link resolves; a moved arm moves its drum; truth is its own frame
+    for link in model.links:
+        _resolve(edges, 'r1/' + link)
+    arm = model.joints['front_arm_joint']
+    drum_moved = _resolve(edges, 'r1/front_drum')[:3, 3]
+    drum_zero = (T_odom_base @ model.fixed_transform('base_link', 'front_drum'))[:3, 3]
+    pivot = (T_odom_base @ model.fixed_transform('base_link', arm.child))[:3, 3]
+    assert np.linalg.norm(drum_moved - pivot) == pytest.approx(np.linalg.norm(drum_zero - pivot), abs=1e-9)
+    assert np.linalg.norm(drum_moved - drum_zero) > 0.05
+    assert _resolve(edges, 'truth/r1/base_link') == pytest.approx(T_truth, abs=1e-9)
+    assert edges['r1/odom'][0] == 'map' and edges['r1/base_link'][0] == 'r1/odom'
+
+    channels, schemas, meta = _channel_metadata(path)
+    assert schemas['/tf'] == schemas['/tf_static'] == 'tf2_msgs/msg/TFMessage'
+    static_qos = yaml.safe_load(channels['/tf_static']['offered_qos_profiles'])
+    assert static_qos[0]['durability'] == 1 and static_qos[0]['reliability'] == 1  # transient local
+    assert yaml.safe_load(channels['/tf']['offered_qos_profiles'])[0]['durability'] == 2  # volatile
+    bag = yaml.safe_load(meta['rosbag2']['serialized_metadata'])
+    assert bag['version'] == 8 and bag['message_count'] == 4
+    assert {t['topic_metadata']['name'] for t in bag['topics_with_message_count']} == {'/tf', '/tf_static'}
+
+
+def test_tf_schema_comes_from_the_embedded_text_where_tf2_msgs_is_absent(monkeypatch):
+    """No tf2_msgs .msg file on the search path: the embedded TFMessage text is used,
+    its geometry_msgs dependencies still come from the installed files."""
+    installed = msgdefs.share_prefixes()
+    monkeypatch.setattr(msgdefs, 'share_prefixes',
+                        lambda: [p for p in installed if not (p / 'tf2_msgs').is_dir()])
+    msgdefs.msg_file.cache_clear()
+    msgdefs.definition.cache_clear()
+    try:
+        text = msgdefs.definition('tf2_msgs/msg/TFMessage')
+    finally:
+        msgdefs.msg_file.cache_clear()
+        msgdefs.definition.cache_clear()
+    assert text.startswith('geometry_msgs/TransformStamped[] transforms\n')
+    assert 'MSG: geometry_msgs/TransformStamped' in text and 'MSG: geometry_msgs/Quaternion' in text
+    from mcap_ros2._dynamic import generate_dynamic
+    assert 'tf2_msgs/msg/TFMessage' in generate_dynamic('tf2_msgs/msg/TFMessage', text)
+
+
+def test_monitor_builds_tf_from_the_stack_and_latches_the_description(ros, tmp_path):
+    """Over DDS: /robot_description (latched, published before the monitor exists),
+    /joint_states and /odom and the ground truth in; the MCAP's TF resolves the camera's
+    optical frame into map at the published odometry pose, truth is a separate frame,
+    and /robot_description carries the transient-local QoS that ros2 bag play latches."""
+    import yaml
+    from sensor_msgs.msg import JointState
+    from std_msgs.msg import String
+
+    from mining_rover.description import load_rover
+
+    contract = load_contract()
+    urdf, model = load_rover({'sim': 'true'})
+    pub_node = ros.node('fake_stack_tf')
+    pub_node.create_publisher(String, 'robot_description', qos.LATCHED).publish(String(data=urdf))
+    clock_pub = pub_node.create_publisher(Clock, '/clock', qos.CLOCK)
+    joints_pub = pub_node.create_publisher(JointState, contract.joint_states_topic, qos.SENSOR)
+    odom_pub = pub_node.create_publisher(Odometry, 'odom', qos.STATE)
+    truth_pub = pub_node.create_publisher(Odometry, contract.ground_truth_topic, qos.STATE)
+
+    rec = McapRecorder(tmp_path / 'm.mcap')
+    monitor = ros.add(MissionMonitor(Timeline(), rec, contract, scan_period_s=0.2, context=ros.context))
+    topics = ['/clock', '/robot_description', '/' + contract.joint_states_topic.lstrip('/'), '/odom',
+              '/' + contract.ground_truth_topic]
+    assert ros.spin_until(lambda: all(t in monitor.topics() for t in topics), timeout_s=15), monitor.topics()
+    assert ros.spin_until(lambda: monitor.tf.frames is not None, timeout_s=5), 'no /robot_description'
+    ros.spin_for(0.5)
+    moving = [n for n, j in model.joints.items() if j.type != 'fixed']
+    for i in range(1, 6):
+        stamp = Time(seconds=i).to_msg()
+        clock_pub.publish(Clock(clock=stamp))
+        ros.spin_until(lambda: monitor.clock_ns == i * 10**9, timeout_s=5)
+        js = JointState(name=moving, position=[0.2] * len(moving))
+        js.header.stamp = stamp
+        joints_pub.publish(js)
+        odom, truth = _odom(2.0, 1.0 + 0.1 * i, 0.3), _odom(2.1, 1.0 + 0.1 * i, 0.32)
+        odom.header.stamp = truth.header.stamp = stamp
+        odom_pub.publish(odom)
+        truth_pub.publish(truth)
+        ros.spin_for(0.1)
+    ros.spin_for(0.3)
+    rec.close()
+
+    edges = _tf_edges(tmp_path / 'm.mcap')
+    T_map_base = _pose(2.0, 1.5, 0.0, 0.0, 0.0, 0.3)   # the last /odom
+    T = _resolve(edges, 'left_camera_optical_frame')
+    want = T_map_base @ model.fixed_transform('base_link', 'left_camera_optical_frame')
+    assert T == pytest.approx(want, abs=1e-6)
+    assert _resolve(edges, 'truth/base_link')[:3, 3] == pytest.approx([2.1, 1.5, 0.0], abs=1e-6)
+    for link in model.links:
+        _resolve(edges, link)
+    channels, _schemas, _meta = _channel_metadata(tmp_path / 'm.mcap')
+    offered = yaml.safe_load(channels['/robot_description']['offered_qos_profiles'])
+    assert [(p['reliability'], p['durability']) for p in offered] == [(1, 1)]  # reliable, transient local
+    assert yaml.safe_load(channels['/odom']['offered_qos_profiles'])[0]['durability'] == 2
+    got = [m.data for _, _, m in read_messages(tmp_path / 'm.mcap', topics=['/robot_description'])]
+    assert got == [urdf]

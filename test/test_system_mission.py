@@ -83,3 +83,73 @@ def test_summary_agrees_with_the_recorded_mission_status(mission):
     assert on_disk['target_resource'] == last['target_resource']
     # the recording covers the mission in sim time
     assert statuses[-1][0] * 1e-9 >= DURATION_S - 2.0
+
+
+def _recorded_tf(path):
+    """child -> [(stamp ns, parent, 4x4)] from the MCAP's /tf and /tf_static, composed with
+    transforms3d from the decoded fields (not with the package's own TF code)."""
+    import numpy as np
+    import transforms3d
+
+    from mining_rover.runner.recorder import read_messages
+    edges = {}
+    for _topic, _t, m in read_messages(path, ['/tf', '/tf_static']):
+        for ts in m.transforms:
+            q, p = ts.transform.rotation, ts.transform.translation
+            T = np.eye(4)
+            T[:3, :3] = transforms3d.quaternions.quat2mat([q.w, q.x, q.y, q.z])
+            T[:3, 3] = p.x, p.y, p.z
+            stamp = ts.header.stamp.sec * 10**9 + ts.header.stamp.nanosec
+            edges.setdefault(ts.child_frame_id, []).append((stamp, ts.header.frame_id, T))
+    return edges
+
+
+def _in_map(edges, frame, stamp_ns):
+    """4x4 map <- frame at stamp_ns: each edge's latest transform at or before it."""
+    import numpy as np
+    T = np.eye(4)
+    while frame != 'map':
+        assert frame in edges, f'no transform to the parent of {frame!r} in the recording'
+        at = [e for e in edges[frame] if e[0] <= stamp_ns] or edges[frame][:1]
+        _stamp, frame, T_pc = max(at, key=lambda e: e[0])
+        T = T_pc @ T
+    return T
+
+
+def test_recording_places_the_camera_optical_frame_in_map(mission):
+    """The mission's MCAP carries /tf and /tf_static: the left camera's optical frame
+    resolves into map through odom and base_link where the recorded /odom pose and the
+    URDF put it; the truth frame sits where /ground_truth/odom says; every URDF link
+    resolves; /robot_description is recorded latched (transient local)."""
+    import numpy as np
+    import yaml
+    from mcap.reader import make_reader
+
+    from mining_rover.description import load_rover
+    from mining_rover.ros.geometry import odometry_to_matrix
+    from mining_rover.runner.recorder import read_messages
+    _code, _s, out = mission
+    path = out / 'mission.mcap'
+    edges = _recorded_tf(path)
+    _urdf, model = load_rover({'sim': 'true'})
+    def stamp_of(m):
+        return m.header.stamp.sec * 10**9 + m.header.stamp.nanosec
+
+    for topic, frame in (('/odom', 'base_link'), ('/ground_truth/odom', 'truth/base_link')):
+        tf_stamps = {e[0] for e in edges.get(frame, [])}
+        msgs = [m for _t, _l, m in read_messages(path, [topic]) if stamp_of(m) in tf_stamps]
+        assert msgs, f'no {topic} message in the recording with a {frame} transform of its stamp'
+        m = msgs[len(msgs) // 2]
+        T_map_base = odometry_to_matrix(m)
+        assert np.allclose(_in_map(edges, frame, stamp_of(m)), T_map_base, atol=1e-6)
+        if frame == 'base_link':
+            T = _in_map(edges, 'left_camera_optical_frame', stamp_of(m))
+            want = T_map_base @ model.fixed_transform('base_link', 'left_camera_optical_frame')
+            assert np.allclose(T, want, atol=1e-6), (T, want)
+    for link in model.links:
+        _in_map(edges, link, 2**62)
+    with open(path, 'rb') as f:
+        summary = make_reader(f).get_summary()
+    qos = {c.topic: c.metadata.get('offered_qos_profiles', '') for c in summary.channels.values()}
+    assert yaml.safe_load(qos['/robot_description'])[0]['durability'] == 1
+    assert yaml.safe_load(qos['/tf_static'])[0]['durability'] == 1

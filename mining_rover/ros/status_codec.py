@@ -128,7 +128,7 @@ class MissionStatus(_Codec):
     kg_per_hour: float = key('delivered per hour of autonomous time, kg/h', fmt='.3f')
     kg_per_wh: float = key('delivered per Wh of motor energy, kg/Wh', fmt='.4f')
     energy_wh: float = key('motor energy used, Wh', fmt='.3f')
-    target_resource_kg: float = key('target resource delivered (estimate), kg', fmt='.5f')
+    target_resource_kg: float = key('target resource delivered (estimate), kg', fmt='.6g')
     hazard_contacts: int = key('hazard contacts (simulator truth)')
     estop_events: int = key('e-stops engaged')
     time_autonomous_s: float = key('autonomous time, s', fmt='.1f')

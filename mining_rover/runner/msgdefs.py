@@ -5,6 +5,8 @@ type it uses (transitively), each after a line of 80 '=' and a ``MSG: pkg/Type``
 the format ``ros2 bag`` writes and Foxglove and mcap_ros2 read. The .msg files come with
 the message packages: ``<prefix>/share/<pkg>/msg/<Type>.msg`` for every prefix on
 ``AMENT_PREFIX_PATH`` (a ROS install) and the Python prefix (the ``ros-jazzy-*`` wheels).
+A few types the recorder writes itself but that have no wheel on PyPI (``tf2_msgs``)
+carry their .msg text here (``EMBEDDED``), used only where no installed file is found.
 """
 from __future__ import annotations
 
@@ -21,6 +23,14 @@ _PRIMITIVES = frozenset({
     'bool', 'byte', 'char', 'float32', 'float64', 'int8', 'uint8', 'int16', 'uint16',
     'int32', 'uint32', 'int64', 'uint64', 'string', 'wstring',
 })
+
+
+#: .msg texts of types the recorder writes although their package may be absent (tf2_msgs
+#: is not on PyPI: ARCHITECTURE.md). Verbatim field lines of the upstream .msg files
+#: (ros2/geometry2 tf2_msgs/msg/TFMessage.msg); their dependencies resolve as usual.
+EMBEDDED = {
+    'tf2_msgs/msg/TFMessage': 'geometry_msgs/TransformStamped[] transforms\n',
+}
 
 
 def share_prefixes() -> list[Path]:
@@ -58,6 +68,18 @@ def msg_file(datatype: str) -> Path:
     raise FileNotFoundError(f'no .msg definition for {datatype}; tried: {", ".join(tried)}')
 
 
+def msg_text(datatype: str) -> str:
+    """The .msg text of a type: the installed file, else the embedded copy (``EMBEDDED``);
+    FileNotFoundError (naming the places tried) when neither exists."""
+    try:
+        return msg_file(datatype).read_text()
+    except FileNotFoundError:
+        embedded = EMBEDDED.get(normalise(datatype))
+        if embedded is None:
+            raise
+        return embedded
+
+
 def _dependencies(pkg: str, text: str) -> list[str]:
     """Types ('pkg/msg/Type') that the fields of a .msg text use, in order of use."""
     deps = []
@@ -79,7 +101,7 @@ def _dependencies(pkg: str, text: str) -> list[str]:
 def definition(datatype: str) -> str:
     """The full ros2msg schema text of a type, its dependencies appended once each."""
     root = normalise(datatype)
-    text = msg_file(root).read_text()
+    text = msg_text(root)
     order, stack, seen = [], list(reversed(_dependencies(root.split('/')[0], text))), {root}
     while stack:
         dep = stack.pop()
@@ -87,10 +109,10 @@ def definition(datatype: str) -> str:
             continue
         seen.add(dep)
         order.append(dep)
-        dep_text = msg_file(dep).read_text()
+        dep_text = msg_text(dep)
         stack.extend(reversed(_dependencies(dep.split('/')[0], dep_text)))
     parts = [text.rstrip('\n')]
     for dep in order:
         pkg, _kind, name = dep.split('/')
-        parts.append(f'{SEPARATOR}\nMSG: {pkg}/{name}\n{msg_file(dep).read_text().rstrip()}')
+        parts.append(f'{SEPARATOR}\nMSG: {pkg}/{name}\n{msg_text(dep).rstrip()}')
     return '\n'.join(parts) + '\n'

@@ -25,7 +25,9 @@ STATUS_FIGURES = {
     'estop_events': int,
 }
 
-#: /sim/regolith keys (sim contract) stored in summary.json as ``sim_<key>``.
+#: /sim/regolith keys (sim contract) stored in summary.json as ``sim_<key>``: truth for
+#: what was dug (excavated), delivered to the berm (berm_mass; dumped counts dumps
+#: anywhere), spilled on the way, and still in the drums (carried).
 SIM_FIGURES = ('excavated_kg', 'carried_kg', 'dumped_kg', 'spilled_kg', 'berm_mass_kg',
                'berm_volume_m3', 'rover_mass_kg', 'hazard_contacts', 'propellant_used_kg')
 
@@ -62,6 +64,7 @@ class Timeline:
     truth_path: list = field(default_factory=list)   # (t, x, y, yaw) ground truth
     odom_path: list = field(default_factory=list)    # (t, x, y, yaw) drive_node odometry
     dig_events: list = field(default_factory=list)   # (t, x, y) true pose entering EXCAVATE
+    dump_events: list = field(default_factory=list)  # (t, x, y) true pose entering DUMP
     hazards: list = field(default_factory=list)      # Marker2D from the last /map/hazards
     dig_sites: list = field(default_factory=list)    # Marker2D from the last /planner/dig_sites
     last_commands: dict = field(default_factory=dict)  # actuator topic -> last Float64
@@ -89,9 +92,11 @@ class Timeline:
     def on_status(self, t: float, values: dict):
         prev = self.status[-1][1].get('state') if self.status else None
         self.status.append((t, dict(values)))
-        if values.get('state') == 'EXCAVATE' and prev != 'EXCAVATE' and self.truth_path:
+        state = values.get('state')
+        events = {'EXCAVATE': self.dig_events, 'DUMP': self.dump_events}.get(state)
+        if events is not None and state != prev and self.truth_path:
             _, x, y, _ = self.truth_path[-1]
-            self.dig_events.append((t, x, y))
+            events.append((t, x, y))
 
     def last_status(self) -> dict:
         return self.status[-1][1] if self.status else {}
@@ -144,7 +149,7 @@ def cycle_table(timeline: Timeline) -> list[dict]:
                 'duration_s': round(t - last['t'], 1),
                 'delivered_kg': round(delivered - last['delivered'], 3),
                 'energy_wh': round(energy - last['energy'], 3),
-                'target_resource_kg': round(target - last['target'], 5),
+                'target_resource_kg': float(f"{target - last['target']:.6g}"),  # helium-3: µg
             })
             last.update(t=t, cycles=cycles, delivered=delivered, energy=energy, target=target)
     return rows
@@ -202,6 +207,9 @@ def summarise(timeline: Timeline, *, world: str, gravity_mps2: float | None, wal
     for key in SIM_FIGURES:
         summary[f'sim_{key}'] = parse_number(regolith.get(key),
                                              int if key == 'hazard_contacts' else float)
+    dug, spilled = summary['sim_excavated_kg'], summary['sim_spilled_kg']
+    summary['sim_spilled_fraction'] = (round(spilled / dug, 4) if dug and spilled is not None
+                                       else None)
     summary['cycle_table'] = cycle_table(timeline)
     summary['lunabotics_scores'] = lunabotics_scores(summary)
     if extra:
