@@ -122,6 +122,7 @@ class common:  # noqa: N801  (a namespace, so the nodes read common.xxx)
     @staticmethod
     def feed_sim_motors(backend, msg):
         """/sim/motors (one status per joint, keys current_a, temperature_c, torque_nm)."""
+        bus_error = False
         for status in msg.status:
             values = {kv.key: kv.value for kv in status.values}
 
@@ -132,6 +133,20 @@ class common:  # noqa: N801  (a namespace, so the nodes read common.xxx)
                     return math.nan
             backend.update_motor(status.name, num('current_a'), num('temperature_c'), num('torque_nm'),
                                  num('bus_voltage_v'))
+            # a controller in error (ERROR level; key fault_source: the joint or 'bus')
+            source = values.get('fault_source', status.name)
+            if common.level(status.level) >= common.level(DiagnosticStatus.ERROR):
+                backend.update_fault(source, status.message or 'error')
+                bus_error = bus_error or source == 'bus'
+            else:
+                backend.update_fault(status.name, '')
+        if not bus_error:
+            backend.update_fault('bus', '')
+
+    @staticmethod
+    def level(level) -> int:
+        """DiagnosticStatus.level as an int (the message field is a byte in rclpy)."""
+        return level[0] if isinstance(level, (bytes, bytearray)) else int(level)
 
     @staticmethod
     def motor_diagnostics(node, backend, safety) -> DiagnosticArray:

@@ -19,6 +19,7 @@ from mining_rover.contract import load_contract
 from mining_rover.control.holddown import HoldDown
 from mining_rover.description import expand_xacro, parse_urdf
 from mining_rover.paths import rover_config
+from mining_rover.sim.motor_faults import MotorFaults
 from mining_rover.sim.world import WorldSpec, bilinear, load_world
 
 #: Angle of repose of lunar regolith ~35-45 deg (Carrier et al., Lunar Sourcebook 1991, ch. 9.1.7).
@@ -69,7 +70,7 @@ class Simulator:
 
     def __init__(self, world: str | WorldSpec = 'moon_south_pole', seed: int = 0, camera_width: int = 640,
                  camera_height: int = 480, radiation_rate: float = 0.0, timestep: float = 0.002,
-                 flat: bool = False):
+                 flat: bool = False, motor_watchdog_s: float = 0.0):
         self.world = world if isinstance(world, WorldSpec) else load_world(world)
         if not (timestep > 0 and math.isfinite(timestep)):
             raise ValueError(f'timestep must be > 0, got {timestep}')
@@ -89,6 +90,8 @@ class Simulator:
         self._init_heights = (np.zeros_like(self.world.heights) if self.flat
                               else self.world.heights.astype(np.float64).copy())
         self._build(timestep)
+        self.motor_faults = MotorFaults(self.model, self.data, self._act, self._vadr, self._qadr,
+                                        self.joint_kind, motor_watchdog_s)
         self._renderer = None
         self.reset()
 
@@ -252,6 +255,7 @@ class Simulator:
         self._temp_k = {n: CHASSIS_K for n in self._act}
         self._steps = 0
         self._cut_force = {n: 0.0 for n in self._drums}
+        self.motor_faults.reset()
         mujoco.mj_forward(m, d)
 
     @property
@@ -291,6 +295,8 @@ class Simulator:
         lo, hi = self.limits[joint]
         if v < lo - 1e-9 or v > hi + 1e-9:
             raise ValueError(f'{joint}: command {v} outside [{lo}, {hi}]; holding {self._cmd[joint]}')
+        if not self.motor_faults.accepts(joint, self.time):
+            return   # the controller is in error or the bus is off: the command is lost
         self._cmd[joint] = v
         self.data.ctrl[self._act[joint]] = v
 
@@ -349,6 +355,7 @@ class Simulator:
                 self._holddown(DIG_EVERY * m.opt.timestep)
                 self._hazards()
             self._thermal(m.opt.timestep)
+            self.motor_faults.after_step(d.time)
 
     # -- regolith ------------------------------------------------------------------------
     def _cells(self, cx, cy, r):
@@ -515,6 +522,14 @@ class Simulator:
             out[n] = dict(current_a=abs(tau) / KT[self.joint_kind[n]],
                           temperature_c=self._temp_k[n] - 273.15, torque_nm=tau)
         return out
+
+    def jump_clock(self, seconds: float):
+        """Move the simulation clock forward by ``seconds`` (a fault: the physics is
+        unchanged, every time stamp after it is later)."""
+        if not (math.isfinite(seconds) and seconds > 0.0):
+            raise ValueError(f'clock jump must be > 0 s, got {seconds}')
+        self.data.time += seconds
+        self.motor_faults.shift_time(seconds)
 
     # -- sensors -------------------------------------------------------------------------
     def joint_state(self) -> dict:
