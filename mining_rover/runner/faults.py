@@ -59,6 +59,8 @@ STOPPED_RADPS = 0.05
 DURING_WAIT_S = 300.0
 #: Default time after the end of a fault to see the mission working again, sim s.
 RECOVER_S = 60.0
+#: After recovery, the tally and hazards are still watched this long, sim s.
+SETTLE_S = 10.0
 #: Executive states that are not working (planning/mission.py).
 NOT_WORKING = ('FAULT', 'ESTOP', 'PAUSED')
 #: Nodes a plan may name: every node of the stack but the simulator (the world itself).
@@ -217,7 +219,7 @@ def plan_context():
 class FaultEvent:
     """One fault as it ran: injection, what it did, and its judged outcome."""
     fault: Fault
-    state: str = 'pending'        # pending | active | ended | judged | skipped
+    state: str = 'pending'        # pending | active | ended | settling | judged | skipped
     t: float | None = None        # sim time injected
     t_end: float | None = None    # sim time the fault ended (kill: injected)
     detail: str = ''
@@ -282,7 +284,7 @@ class FaultInjector:
                     e.state, e.reason = 'skipped', f'state {f.during} not reached within {DURING_WAIT_S:g} s'
             if e.state == 'active' and t >= e.t + f.duration_s:
                 self._end(e, t)
-            if e.state in ('active', 'ended'):
+            if e.state in ('active', 'ended', 'settling'):
                 self._watch(e, t, status)
 
     def _sim(self, **fault):
@@ -358,6 +360,8 @@ class FaultInjector:
             if v is not None and t > e.t:
                 e.lowest[key] = v if key not in e.lowest else min(e.lowest[key], v)
         e.hazards_after = self.hazard_contacts
+        if e.state == 'settling' and t > e.recovered_at + SETTLE_S:
+            e.state = 'judged'
         if e.state != 'ended':
             return
         node_back = True
@@ -369,7 +373,7 @@ class FaultInjector:
         # a status newer than the end of the fault, from a working executive
         fresh = self._status_t is not None and self._status_t > e.t_end
         if node_back and working and fresh and (len(e.stopped_at) >= len(e.promise)):
-            e.recovered, e.recovered_at, e.state = True, t, 'judged'
+            e.recovered, e.recovered_at, e.state = True, t, 'settling'
         elif t > e.t_end + e.fault.recover_s:
             e.state = 'judged'
             st = status.get('state', '?')
@@ -386,8 +390,10 @@ class FaultInjector:
         for e in self.events:
             if e.state == 'active':
                 self._end(e, t)
-            if e.state == 'ended':
+            if e.state in ('ended', 'settling'):
                 self._watch(e, t, status)
+            if e.state == 'settling':
+                e.state = 'judged'
             if e.state == 'ended':
                 e.state = 'judged'
                 e.reason = e.reason or f'mission ended {t - e.t_end:.1f} s after the fault, before it recovered'
