@@ -52,9 +52,9 @@ def _params() -> list:
         Param('camera_height', int(c.camera_height), 'image height, px', 16, 4096),
         Param('radiation_rate', 0.0, 'radiation hits per megapixel per frame', 0.0, 1e5),
         # The ODrive's own axis watchdog (config/drivers_rover.yaml: 0.2 s) modelled in sim
-        # time, with margin for a loaded 2-core machine where the drivers' 50 Hz refresh
+        # time, with 0.1 s of margin for a loaded machine where the drivers' 50 Hz refresh
         # (sim time) can stall: what stops the motors when a driver process dies.
-        Param('motor_watchdog_s', 0.5, 'a wheel/drum command older than this stops the motor '
+        Param('motor_watchdog_s', 0.3, 'a wheel/drum command older than this stops the motor '
               '(motor controller watchdog), sim s; 0 = off', 0.0, 10.0),
     ]
 

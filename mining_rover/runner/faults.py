@@ -51,10 +51,13 @@ from pathlib import Path
 
 import yaml
 
-#: Below this true speed, rad/s, a wheel or drum counts as stopped. A wheel of 0.16 m
-#: radius at 0.05 rad/s moves 8 mm/s: still, for a rover, and above the jitter of a
-#: velocity servo holding zero on regolith.
-STOPPED_RADPS = 0.05
+#: Below this true speed, rad/s, every wheel (or drum) counts as stopped: under a tenth
+#: of the wheels' cruise speed (0.4 m/s on 0.16 m wheels, 2.5 rad/s) and a fortieth of
+#: the drums' top speed. Lower thresholds measure the rover's bounce, not its motors: a
+#: rover braked from 0.4 m/s in lunar gravity pitches and hops, and a wheel briefly off
+#: the ground and back on turns at up to ~1 rad/s with its motor holding zero (seen in
+#: the simulator's joint states after a driver was killed).
+STOPPED_RADPS = 0.2
 #: A ``during`` fault waits at most this long (sim s) after at_s for its state.
 DURING_WAIT_S = 300.0
 #: Default time after the end of a fault to see the mission working again, sim s.
