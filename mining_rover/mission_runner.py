@@ -301,7 +301,8 @@ def _fault_injector(options, stack, monitor, progress):
     pub = monitor.create_publisher(String, FAULT_TOPIC, qos.COMMAND)
     injector = FaultInjector(options.faults, stack, lambda text: pub.publish(String(data=text)),
                              watchdog_timeouts(options.param_overrides),
-                             log=lambda text: progress.message(f'mining-rover sim: {text}'))
+                             log=lambda text: progress.message(f'mining-rover sim: {text}'),
+                             in_graph=lambda name: name in monitor.get_node_names())
     c = monitor.contract
 
     def on_joint_states(t, cls, data):

@@ -242,7 +242,8 @@ class FaultInjector:
     callable(json text) for sim_node's fault topic; ``watchdog_s``: {'wheel': s, 'drum': s},
     the drivers' command watchdogs (the promise is twice these)."""
 
-    def __init__(self, faults: list, stack, publish_sim_fault, watchdog_s: dict, log=print):
+    def __init__(self, faults: list, stack, publish_sim_fault, watchdog_s: dict, log=print,
+                 in_graph=None):
         self.events = [FaultEvent(f) for f in faults]
         self.stack = stack
         self.publish = publish_sim_fault
@@ -252,6 +253,9 @@ class FaultInjector:
         self._joint_kind = {}
         self.hazard_contacts = None   # latest true count (/sim/regolith)
         self._status_t = None
+        #: callable(node name) -> whether the node is in the ROS graph (a respawned node is
+        #: back only once it is); None: its process running is enough
+        self.in_graph = in_graph
 
     # -- inputs ---------------------------------------------------------------------------
     def on_joint_states(self, t: float, names, velocities):
@@ -371,7 +375,8 @@ class FaultInjector:
         if e.fault.kind == 'kill':
             p = self.stack.procs.get(e.fault.node)
             node_back = (p is not None and p.alive()
-                         and len(self.stack.respawns.get(e.fault.node, [])) > e.respawns_before)
+                         and len(self.stack.respawns.get(e.fault.node, [])) > e.respawns_before
+                         and (self.in_graph is None or self.in_graph(e.fault.node)))
         working = status.get('state') and status.get('state') not in NOT_WORKING
         # a status newer than the end of the fault, from a working executive
         fresh = self._status_t is not None and self._status_t > e.t_end
