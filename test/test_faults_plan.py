@@ -191,3 +191,27 @@ def test_a_during_fault_waits_for_its_state():
         lambda t: {'state': 'EXCAVATE' if t >= 12 else 'HAUL', 'cycles': '0'}, 40.0)
     assert rows[0]['t'] == pytest.approx(12.0, abs=0.03)
     assert {json.loads(s)['joint'] for s in sent} == {'front_drum_joint', 'rear_drum_joint'}
+
+
+def test_the_faults_benchmark_is_found_and_tabulates_its_events():
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from bench_modules import load_bench
+    from mining_rover.benchmarking import discover
+    assert 'faults' in discover()
+    bench = load_bench('faults')
+    (rows, _m), _, _ = run_events([{'at_s': 5, 'kind': 'kill', 'node': 'mission_node'},
+                                   {'at_s': 9, 'kind': 'camera_frozen', 'duration_s': 2}],
+                                  lambda t: 3.0 if t < 5.4 else 0.0, working, 30.0)
+    table = bench.fault_table(rows).splitlines()
+    assert len(table) == 3
+    assert 'kill(mission_node)' in table[1] and '0.40' in table[1] and 'True' in table[1]
+    assert 'camera_frozen' in table[2] and ' - ' in table[2]
+
+
+def test_a_fault_due_while_another_is_judged_waits_for_it():
+    (rows, _), _, _ = run_events(
+        [{'at_s': 5, 'kind': 'dds_partition', 'duration_s': 5}, {'at_s': 6, 'kind': 'camera_blackout'}],
+        lambda t: 0.0, working, 40.0)
+    assert rows[0]['t'] == pytest.approx(5.0, abs=0.03)
+    assert rows[1]['t'] == pytest.approx(10.0, abs=0.05)     # when the partition ended and recovered
+    assert all(r['survived'] for r in rows)

@@ -284,7 +284,10 @@ class FaultInjector:
         self._status_t = status_t
         for e in self.events:
             f = e.fault
-            if e.state == 'pending' and t >= f.at_s:
+            # one fault at a time: a fault falls due only once the one before it has
+            # recovered or been judged, so each outcome is that fault's own
+            busy = any(o.state in ('active', 'ended') for o in self.events if o is not e)
+            if e.state == 'pending' and t >= f.at_s and not busy:
                 if f.during is None or status.get('state') == f.during:
                     self._inject(e, t, status)
                 elif t > f.at_s + DURING_WAIT_S:
