@@ -442,6 +442,7 @@ class FaultInjector:
                 'promise_s': None if not e.promise else 2.0 * max(self.watchdog_s[k] for k in e.promise),
                 'recovery_s': (None if e.recovered_at is None or e.t_end is None
                                else round(e.recovered_at - e.t_end, 3)),
+                'tally_before_kg': e.before.get('delivered_kg'),
                 'tally_lost_kg': round(lost, 3), 'cycles_lost': cycles_lost, 'hazard_contacts': hazards,
                 'survived': survived, 'reason': '' if survived else (e.reason or _why(promise_ok, lost,
                                                                                    cycles_lost, hazards)),
