@@ -88,7 +88,7 @@ def fault_table(events: list) -> str:
         t = '-' if e['t'] is None else f"{e['t']:.1f}"
         u = '-' if e['unsafe_s'] is None else f"{e['unsafe_s']:.2f}"
         p = '-' if e['promise_s'] is None else f"{e['promise_s']:g}"
-        rows.append(f"{t:>6}  {what:34s} {u:>12} {p:>9} {str(e['recovered']):>9} "
+        rows.append(f"{t:>6}  {what:34s} {u:>12} {p:>9} {e['recovered']!s:>9} "
                     f"{e['tally_lost_kg']:>7.2f} {e['hazard_contacts']:>7}  {e['reason']}")
     return '\n'.join(rows)
 

@@ -12,8 +12,7 @@ from pathlib import Path
 import pytest
 
 from mining_rover.paths import share_dir
-from mining_rover.runner.faults import (KINDS, FaultInjector, FaultPlanError, load_plan, parse_plan,
-                                        plan_context)
+from mining_rover.runner.faults import KINDS, FaultInjector, FaultPlanError, load_plan, parse_plan, plan_context
 
 JOINTS, STATES = plan_context()
 
@@ -81,7 +80,7 @@ def test_sim_refuses_a_bad_plan_with_one_line_and_exit_2(tmp_path, text, words):
     out = tmp_path / 'out'
     r = subprocess.run([sys.executable, '-m', 'mining_rover.cli', 'sim', '--duration', '60',
                         '--faults', str(plan), '--out', str(out)], capture_output=True, text=True,
-                       timeout=120)
+                       timeout=120, check=False)
     assert r.returncode == 2, r.stderr
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1, r.stderr
@@ -197,6 +196,7 @@ def test_a_during_fault_waits_for_its_state():
 def test_the_faults_benchmark_is_found_and_tabulates_its_events():
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from bench_modules import load_bench
+
     from mining_rover.benchmarking import discover
     assert 'faults' in discover()
     bench = load_bench('faults')

@@ -8,8 +8,8 @@ import pytest
 
 pytest.importorskip('mujoco')
 
-from mining_rover.sim.motor_faults import BUS_OFF_TEXT, MOTOR_ERROR_TEXT  # noqa: E402
-from mining_rover.sim.simulator import Simulator  # noqa: E402
+from mining_rover.sim.motor_faults import BUS_OFF_TEXT, MOTOR_ERROR_TEXT
+from mining_rover.sim.simulator import Simulator
 
 WHEEL, DRUM = 'front_left_wheel_joint', 'front_drum_joint'
 
