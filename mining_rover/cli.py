@@ -24,6 +24,8 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument('--rtf', type=float, default=0.0,
                    help='real-time factor to hold (0 = as fast as possible)')
     s.add_argument('--no-record', action='store_true', help='do not write mission.mcap')
+    s.add_argument('--faults', metavar='PLAN.yaml',
+                   help='inject the timed faults of this plan (config/faults/, docs/readme/faults.md)')
 
     b = sub.add_parser('bench', help='run benchmarks, print a table, write JSON')
     b.add_argument('names', nargs='*', help='benchmarks to run (default: all)')

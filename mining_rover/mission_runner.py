@@ -67,6 +67,8 @@ class MissionOptions:
     param_overrides: dict = field(default_factory=dict)  # {node: {param: value}}, applied last
     env: dict = field(default_factory=dict)
     frame_prefix: str = ''             # the rover's TF frame prefix ('r1/'); '' = none
+    fault_plan: Path | None = None     # `--faults PLAN.yaml` (runner/faults.py)
+    faults: list | None = None         # the plan, parsed by validate()
 
 
 # -- validation ---------------------------------------------------------------------
@@ -112,6 +114,12 @@ def check_request(options: MissionOptions) -> None:
 
 def validate(options: MissionOptions) -> Path:
     check_request(options)
+    if options.fault_plan is not None:
+        from mining_rover.runner.faults import FaultPlanError, load_plan, plan_context
+        try:
+            options.faults = load_plan(options.fault_plan, options.duration_s, *plan_context())
+        except FaultPlanError as exc:
+            raise MissionRequestError(f'--faults {exc}') from None
     return prepare_out_dir(options.out_dir)
 
 
@@ -219,6 +227,7 @@ def _run_mission(options: MissionOptions, out: Path, spec, specs) -> tuple[int, 
                              context=context)
     executor.add_node(monitor)
     stack = stack_mod.Stack(specs, out, env)
+    injector = _fault_injector(options, stack, monitor, progress) if options.faults else None
     restore_signals = _signals_as_flags()
     outcome, reason, cpu = 'complete', '', {}
     cpu_at_clock = {}
@@ -228,12 +237,16 @@ def _run_mission(options: MissionOptions, out: Path, spec, specs) -> tuple[int, 
                              f'ROS_DOMAIN_ID={env.get("ROS_DOMAIN_ID", "0")}, out {out}')
             outcome, reason = _start(stack, monitor, executor, options, progress)
             if outcome == 'complete':
-                outcome, reason = _fly(stack, monitor, executor, options, progress, cpu_at_clock)
+                outcome, reason = _fly(stack, monitor, executor, options, progress, cpu_at_clock,
+                                       injector)
         except Terminated:
             outcome, reason = 'interrupted', 'SIGTERM'
         except KeyboardInterrupt:
             outcome, reason = 'interrupted', 'Ctrl-C'
         monitor.timeline.mark_end()
+        if injector is not None:
+            st_t, st = monitor.timeline.status[-1] if monitor.timeline.status else (None, {})
+            injector.close(monitor.timeline.sim_time, st, st_t)
         if outcome != 'complete':
             progress.message(f'mining-rover sim: mission ended early ({outcome}: {reason})')
         cpu = {'cpu_s': stack.cpu_times_s(), 'monitor_cpu_s': time.process_time(),
@@ -264,7 +277,11 @@ def _run_mission(options: MissionOptions, out: Path, spec, specs) -> tuple[int, 
         'last_actuator_commands': {t: v for t, v in timeline.last_commands.items()},
         'recorded_topics': topics,
         'ros_domain_id': int(env.get('ROS_DOMAIN_ID', '0') or 0),
+        'node_respawns': {n: len(r) for n, r in stack.respawns.items()},
     }
+    if injector is not None:
+        extra['fault_events'], extra['faults'] = injector.results()
+        extra['fault_plan'] = str(options.fault_plan)
     summary = summarise(timeline, world=options.world, gravity_mps2=float(spec.gravity_mps2),
                         wall_time_s=wall, target_resource=options.target_resource, extra=extra)
     if recorder is not None:
@@ -384,11 +401,67 @@ def node_exit_reason(name: str, code, log_tail: str, starting: bool = False) -> 
     return f'{name} {when} (exit code {code})' + (f': {why}' if why else '')
 
 
-def _fly(stack, monitor, executor, options, progress, cpu_at_clock: dict) -> tuple[str, str]:
-    """Spin the monitor until the sim clock reaches the duration. ``cpu_at_clock`` gets
-    every process's CPU time when the clock first moves (start-up cost excluded)."""
+#: A node that dies during the mission is started again (launch's respawn=True), at
+#: most this many times; one more death ends the run.
+MAX_RESPAWNS = 5
+
+
+def _fault_injector(options, stack, monitor, progress):
+    """The plan's injector, wired to the monitor: a publisher on the simulator's fault
+    topic, and taps on the simulator's joint states and regolith telemetry (truth)."""
+    from rclpy.serialization import deserialize_message
+    from std_msgs.msg import String
+
+    from mining_rover.ros import qos
+    from mining_rover.runner.faults import FaultInjector, watchdog_timeouts
+    from mining_rover.sim.motor_faults import FAULT_TOPIC
+
+    pub = monitor.create_publisher(String, FAULT_TOPIC, qos.COMMAND)
+    injector = FaultInjector(options.faults, stack, lambda text: pub.publish(String(data=text)),
+                             watchdog_timeouts(options.param_overrides),
+                             log=lambda text: progress.message(f'mining-rover sim: {text}'),
+                             in_graph=lambda name: name in monitor.get_node_names())
+    c = monitor.contract
+
+    def on_joint_states(t, cls, data):
+        msg = deserialize_message(data, cls)
+        injector.on_joint_states(t, msg.name, msg.velocity)
+
+    def on_regolith(t, cls, data):
+        for kv in deserialize_message(data, cls).values:
+            if kv.key == 'hazard_contacts':
+                try:
+                    injector.on_hazards(int(float(kv.value)))
+                except ValueError:
+                    pass
+
+    monitor.taps['/' + c.joint_states_topic] = on_joint_states
+    monitor.taps['/' + c.regolith_topic] = on_regolith
+    return injector
+
+
+def _respawn(stack, progress, up: set) -> str:
+    """Start again every node of ``up`` (running when the mission began) that has died
+    since, but the simulator; the reason to end the run when one died too often."""
+    for name, code in stack.dead().items():
+        if name not in up or name == 'sim_node':
+            continue
+        if len(stack.respawns.get(name, [])) >= MAX_RESPAWNS:
+            return f'{name} died {MAX_RESPAWNS + 1} times (last exit code {code})'
+        progress.message(f'mining-rover sim: {name} exited with code {code}; respawning it')
+        stack.respawn(name)
+    return ''
+
+
+def _fly(stack, monitor, executor, options, progress, cpu_at_clock: dict,
+         injector=None) -> tuple[str, str]:
+    """Spin the monitor until the sim clock reaches the duration, respawning nodes that
+    die and running the fault plan. ``cpu_at_clock`` gets every process's CPU time when
+    the clock first moves (start-up cost excluded)."""
     tl = monitor.timeline
     reported_dead = set(stack.dead())
+    up = {n for n, p in stack.procs.items() if p.alive()}
+    next_respawn_check = 0.0
     last_clock, last_clock_wall = -1.0, time.monotonic()
     next_draw = 0.0
     while True:
@@ -404,6 +477,14 @@ def _fly(stack, monitor, executor, options, progress, cpu_at_clock: dict) -> tup
                                     sim_time_s=tl.sim_time, wall_s=now)
         elif now - last_clock_wall > options.clock_timeout_s:
             return 'aborted', f'the simulator clock stood still for {options.clock_timeout_s:.0f} s'
+        if injector is not None:
+            st_t, st = tl.status[-1] if tl.status else (None, {})
+            injector.step(tl.sim_time, st, st_t)
+        if now >= next_respawn_check:
+            next_respawn_check = now + 0.1
+            why = _respawn(stack, progress, up)
+            if why:
+                return 'aborted', why
         if now >= next_draw:
             next_draw = now + 0.5
             for name, code in stack.dead().items():
@@ -411,9 +492,11 @@ def _fly(stack, monitor, executor, options, progress, cpu_at_clock: dict) -> tup
                     reported_dead.add(name)
                     progress.message(f'mining-rover sim: {name} exited with code {code}; '
                                      f'its log ends:\n{stack.procs[name].tail()}')
-            if reported_dead:
-                # no respawn here: a node that is gone leaves a mission that cannot be judged
-                name = sorted(reported_dead, key=lambda n: n != 'sim_node')[0]
+            # Nodes that die mid-mission are respawned above; the simulator, or a node
+            # that was never up, leaves a mission that cannot be judged.
+            fatal = [n for n in stack.dead() if n == 'sim_node' or n not in up]
+            if fatal:
+                name = sorted(fatal, key=lambda n: n != 'sim_node')[0]
                 return 'aborted', node_exit_reason(name, stack.procs[name].proc.returncode,
                                                    stack.procs[name].tail(40),
                                                    starting=tl.sim_time <= 0.0)
@@ -512,7 +595,8 @@ def _result_line(summary: dict, out: Path) -> str:
 def run_mission_cli(args) -> int:
     """Entry point of `mining-rover sim` (see mining_rover.cli)."""
     options = MissionOptions(world=args.world, duration_s=float(args.duration), out_dir=Path(args.out),
-                             seed=int(args.seed), rtf=float(args.rtf), record=not args.no_record)
+                             seed=int(args.seed), rtf=float(args.rtf), record=not args.no_record,
+                             fault_plan=Path(args.faults) if getattr(args, 'faults', None) else None)
     try:
         code, _summary = run_mission(options)
     except MissionRequestError as exc:

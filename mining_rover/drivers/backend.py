@@ -148,6 +148,7 @@ class CallbackBackend(Backend):
         self._feedback = {n: MotorFeedback(n) for n in self.joints}
         self._setpoints = {n: 0.0 for n in self.joints}
         self._arm_hold = {}
+        self._faults = {}          # joint or 'bus' -> what the controller reports
 
     def _send(self, values: dict):
         with self._lock:
@@ -199,6 +200,33 @@ class CallbackBackend(Backend):
     def feedback(self) -> dict:
         with self._lock:
             return {n: replace(f) for n, f in self._feedback.items()}
+
+    def update_fault(self, source: str, reason: str):
+        """What the controller of ``source`` (a joint, or 'bus' for all of them) reports:
+        '' when healthy. A new fault goes to the fault listeners (the safety layer stops
+        everything); a cleared one stays latched there until ``clear_errors``."""
+        with self._lock:
+            if source != 'bus' and source not in self.joints:
+                return
+            old = self._faults.get(source, '')
+            if reason:
+                self._faults[source] = reason
+            else:
+                self._faults.pop(source, None)
+            if source in self._feedback:
+                self._feedback[source].state = 'fault' if reason else 'closed_loop'
+        if reason and reason != old:
+            self._notify_fault(source, reason)
+
+    def faults(self) -> dict:
+        with self._lock:
+            return dict(self._faults)
+
+    def clear_errors(self) -> bool:
+        """True when no controller reports a fault any more (the simulated controllers
+        clear by themselves once the fault is gone)."""
+        with self._lock:
+            return not self._faults
 
 
 def simulator_backend(simulator, joints: list):

@@ -132,7 +132,9 @@ def send_tf(broadcaster, T, parent, child, stamp):
 
 
 def feed_sim_motors(backend, msg):
-    """/sim/motors (one status per joint, keys current_a, temperature_c, torque_nm)."""
+    """/sim/motors (one status per joint, keys current_a, temperature_c, torque_nm; a
+    controller in error, ERROR level, becomes the backend's fault for that joint or the bus)."""
+    bus_error = False
     for status in msg.status:
         values = {kv.key: kv.value for kv in status.values}
 
@@ -143,6 +145,20 @@ def feed_sim_motors(backend, msg):
                 return math.nan
         backend.update_motor(status.name, num('current_a'), num('temperature_c'), num('torque_nm'),
                              num('bus_voltage_v'))
+        # a controller in error (ERROR level; key fault_source: the joint or 'bus')
+        source = values.get('fault_source', status.name)
+        if diagnostic_level(status.level) >= diagnostic_level(DiagnosticStatus.ERROR):
+            backend.update_fault(source, status.message or 'error')
+            bus_error = bus_error or source == 'bus'
+        else:
+            backend.update_fault(status.name, '')
+    if not bus_error:
+        backend.update_fault('bus', '')
+
+
+def diagnostic_level(level) -> int:
+    """DiagnosticStatus.level as an int (the message field is a byte in rclpy)."""
+    return level[0] if isinstance(level, (bytes, bytearray)) else int(level)
 
 
 def motor_diagnostics(node, backend, safety) -> DiagnosticArray:

@@ -149,6 +149,11 @@ class MissionNode(Node):
         self._goal_pub = self.create_publisher(PoseStamped, 'mission/goal', qos.COMMAND)
         self._status_pub = self.create_publisher(DiagnosticStatus, 'mission/status', qos.STATE)
         self._dump = {drum: self.create_client(Trigger, DUMP_SERVICES[drum]) for drum in DUMP_SERVICES}
+        # A driver latches a motor or bus fault until asked to clear it: the FAULT
+        # state's retry asks (the driver refuses while its controllers still report it).
+        self._clear_faults = [self.create_client(Trigger, f'{n}/clear_faults')
+                              for n in ('drive_node', 'excavator_node')]
+        self._next_clear_t = -math.inf
         sub = self.create_subscription
         self._subs = [
             sub(Odometry, 'odom', self._on_odom, qos.STATE),
@@ -322,6 +327,11 @@ class MissionNode(Node):
             self._goal_pub.publish(g)
         if out.dump_request is not None:
             self._call_dump(out.dump_request, out.dump_drum)
+        if self.machine.state.value == 'FAULT' and inp.driver_fault and now >= self._next_clear_t:
+            self._next_clear_t = now + p['fault_backoff_s']
+            for client in self._clear_faults:
+                if client.service_is_ready():
+                    client.call_async(Trigger.Request())
 
     def _call_dump(self, seq: int, drum: str = ''):
         client = self._dump[drum]

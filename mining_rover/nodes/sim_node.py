@@ -3,13 +3,15 @@
 Publishes /clock, stereo images + camera infos, IMU, joint states, ground-truth odometry,
 regolith telemetry and motor diagnostics; takes one std_msgs/Float64 per joint command
 topic and the hold-down thrust (std_msgs/Float64, N; off when no command came for the
-contract's timeout, wall time); services reset (std_srvs/Trigger) and pause (std_srvs/SetBool). A steady wall
+contract's timeout, wall time); injected faults on sim/fault (std_msgs/String, JSON; the
+simulator side of `mining-rover sim --faults`, see mining_rover/sim/motor_faults.py); services reset (std_srvs/Trigger) and pause (std_srvs/SetBool). A steady wall
 timer advances the simulation in chunks (10 ms of sim time each) paced by
 real_time_factor (0 = as fast as possible) and publishes /clock every chunk; images are
 rendered only when a camera frame is due.
 """
 from __future__ import annotations
 
+import json
 import time
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
@@ -18,7 +20,7 @@ from rclpy.node import Node
 from rosgraph_msgs.msg import Clock as ClockMsg
 from sensor_msgs.msg import CameraInfo, Image, Imu, JointState
 from nav_msgs.msg import Odometry
-from std_msgs.msg import Float64
+from std_msgs.msg import Float64, String
 from std_srvs.srv import SetBool, Trigger
 
 from mining_rover.contract import load_contract
@@ -29,6 +31,7 @@ from mining_rover.ros.image import numpy_to_image
 from mining_rover.ros.params import Param, ParameterError, declare_and_read
 from mining_rover.ros.stamps import make_header, seconds_to_stamp
 from mining_rover.ros.runtime import node_main
+from mining_rover.sim.motor_faults import FAULT_TOPIC, SIM_FAULT_KINDS
 
 CHUNK_S = 0.01          # sim time per chunk
 # Wall clocks below are on purpose: this node makes sim time (/clock), and pacing it to
@@ -51,6 +54,11 @@ def _params() -> list:
         Param('camera_width', int(c.camera_width), 'image width, px', 16, 4096),
         Param('camera_height', int(c.camera_height), 'image height, px', 16, 4096),
         Param('radiation_rate', 0.0, 'radiation hits per megapixel per frame', 0.0, 1e5),
+        # The ODrive's own axis watchdog (config/drivers_rover.yaml: 0.2 s) modelled in sim
+        # time, with 0.1 s of margin for a loaded machine where the drivers' 50 Hz refresh
+        # (sim time) can stall: what stops the motors when a driver process dies.
+        Param('motor_watchdog_s', 0.3, 'a wheel/drum command older than this stops the motor '
+              '(motor controller watchdog), sim s; 0 = off', 0.0, 10.0),
     ]
 
 
@@ -63,7 +71,8 @@ class SimNode(Node):
         try:
             self.sim = Simulator(world=p['world'], seed=p['seed'], camera_width=p['camera_width'],
                                  camera_height=p['camera_height'], radiation_rate=p['radiation_rate'],
-                                 timestep=1.0 / p['physics_rate_hz'])
+                                 timestep=1.0 / p['physics_rate_hz'],
+                                 motor_watchdog_s=p['motor_watchdog_s'])
         except (ValueError, FileNotFoundError) as exc:
             raise ParameterError(f"parameter 'world': {exc}") from exc
         c = self.c = load_contract()
@@ -81,6 +90,9 @@ class SimNode(Node):
                       for j in c.joints]
         self._subs.append(self.create_subscription(Float64, c.holddown_topic, self._on_holddown, qos.COMMAND))
         self._holddown_t = None   # sim time of the last accepted hold-down command, s
+        self._camera_fault = ''   # '' | 'camera_blackout' | 'camera_frozen'
+        self._frozen = None       # the last (left, right) frames, which a frozen camera repeats
+        self._subs.append(self.create_subscription(String, FAULT_TOPIC, self._on_fault, qos.COMMAND))
         self.create_service(Trigger, c.reset_service, self._on_reset)
         self.create_service(SetBool, c.pause_service, self._on_pause)
         k = self.sim.camera_intrinsics()
@@ -122,6 +134,30 @@ class SimNode(Node):
             self.sim.set_holddown(0.0)
             self._holddown_t = None
             self.get_logger().warning(f'no hold-down command for {self.c.holddown_timeout_s:g} s: thrust off')
+
+    def _on_fault(self, msg):
+        """One injected fault on or off: {"kind", "on", "joint" (motor_error, jam),
+        "jump_s" (clock_jump)}."""
+        try:
+            f = json.loads(msg.data)
+            kind, on = f['kind'], bool(f.get('on', True))
+            if kind not in SIM_FAULT_KINDS:
+                raise ValueError(f'kind {kind!r} is not one of {SIM_FAULT_KINDS}')
+            if kind in ('camera_blackout', 'camera_frozen'):
+                self._camera_fault = kind if on else ''
+            elif kind == 'motor_error':
+                self.sim.motor_faults.set_motor_error(f['joint'], on)
+            elif kind == 'jam':
+                self.sim.motor_faults.set_jam(f['joint'], on)
+            elif kind == 'bus_off':
+                self.sim.motor_faults.set_bus_off(on)
+            elif kind == 'clock_jump':
+                self.sim.jump_clock(float(f['jump_s']))
+                self._sim0 += float(f['jump_s'])
+        except (ValueError, KeyError, TypeError) as exc:
+            self.get_logger().error(f'{FAULT_TOPIC}: fault {msg.data!r} refused: {exc}')
+            return
+        self.get_logger().warning(f'injected fault at {self.sim.time:.2f} s: {msg.data}')
 
     def _on_reset(self, request, response):
         self.sim.reset()
@@ -199,13 +235,21 @@ class SimNode(Node):
             self.pub_reg.publish(st)
             arr = DiagnosticArray(header=make_header('', stamp))
             for name, m in self.sim.motor_state().items():
-                s = DiagnosticStatus(level=DiagnosticStatus.OK, name=name, hardware_id='sim', message='ok')
+                fault = self.sim.motor_faults.status(name)
+                s = DiagnosticStatus(level=DiagnosticStatus.ERROR if fault else DiagnosticStatus.OK,
+                                     name=name, hardware_id='sim', message=fault or 'ok')
                 s.values = [KeyValue(key=k, value=repr(float(m[k])))
                             for k in ('current_a', 'temperature_c', 'torque_nm')]
+                if fault:
+                    s.values.append(KeyValue(key='fault_source',
+                                             value='bus' if self.sim.motor_faults.bus_off else name))
                 arr.status.append(s)
             self.pub_mot.publish(arr)
-        if self._due('camera', self.p['camera_rate_hz']):
-            left, right = self.sim.render_stereo()
+        if self._due('camera', self.p['camera_rate_hz']) and self._camera_fault != 'camera_blackout':
+            if self._camera_fault == 'camera_frozen' and self._frozen is not None:
+                left, right = self._frozen   # the last frame again, newly stamped
+            else:
+                left, right = self._frozen = self.sim.render_stereo()
             for side, img in (('left', left), ('right', right)):
                 frame = getattr(c, side).frame
                 self.pub_img[side].publish(numpy_to_image(img, 'rgb8', frame, stamp))

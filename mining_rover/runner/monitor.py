@@ -123,6 +123,9 @@ class MissionMonitor(Node):
             except FileNotFoundError as exc:
                 self.get_logger().warning(f'no /tf in the recording: {exc}')
         self.actuator_topics = {'/' + j.topic: j.kind for j in contract.joints}
+        #: topic -> callable(sim time s, message class, raw bytes), called for every message
+        #: (runner/faults.py reads the simulator's joint states through one)
+        self.taps = {}
         self._clock_sub = self.create_subscription(
             message_class('rosgraph_msgs/msg/Clock'), contract.clock, self._on_clock,
             QoSProfile(depth=10, reliability=ReliabilityPolicy.BEST_EFFORT,
@@ -190,6 +193,9 @@ class MissionMonitor(Node):
         def on_message(data: bytes):
             if self.recorder is not None:
                 self.recorder.write(topic, data, self.clock_ns)
+            tap = self.taps.get(topic)
+            if tap is not None:
+                tap(self.clock_ns * 1e-9, cls, data)
             if handler is not None:
                 handler(topic, cls, data)
             elif kind is not None or topic == '/cmd_vel':

@@ -113,12 +113,12 @@ def node_argv(spec: NodeSpec, params_dir: Path) -> list[str]:
 class NodeProcess:
     """A started node: its Popen, log file and exit code once stopped."""
 
-    def __init__(self, spec: NodeSpec, argv: list, log_path: Path, env: dict):
+    def __init__(self, spec: NodeSpec, argv: list, log_path: Path, env: dict, append: bool = False):
         self.spec = spec
         self.name = spec.name
         self.argv = argv
         self.log_path = Path(log_path)
-        self._log = open(self.log_path, 'w')
+        self._log = open(self.log_path, 'a' if append else 'w')
         self._log.write('$ ' + ' '.join(argv) + '\n')
         self._log.flush()
         self.proc = subprocess.Popen(argv, stdout=self._log, stderr=subprocess.STDOUT,
@@ -202,6 +202,7 @@ class Stack:
         self.params_dir = self.out_dir / 'params'
         self.env = node_env(env)
         self.procs: dict[str, NodeProcess] = {}
+        self.respawns: dict[str, list] = {}   # name -> [(exit code, wall time)] of each respawn
 
     def start(self, names: list | None = None):
         self.log_dir.mkdir(parents=True, exist_ok=True)
@@ -210,6 +211,31 @@ class Stack:
             if (names is None or spec.name in names) and spec.name not in self.procs:
                 self.procs[spec.name] = NodeProcess(spec, node_argv(spec, self.params_dir),
                                                     self.log_dir / f'{spec.name}.log', self.env)
+
+    def send_signal(self, name: str, sig) -> bool:
+        """Signal one running node (fault injection: SIGKILL, SIGSTOP, SIGCONT); False when
+        it is not running."""
+        p = self.procs.get(name)
+        if p is None or not p.alive():
+            return False
+        try:
+            p.proc.send_signal(sig)
+        except ProcessLookupError:
+            return False
+        return True
+
+    def respawn(self, name: str) -> NodeProcess:
+        """Start a node that died again, as launch's ``respawn=True`` does; its log goes on
+        in the same file, after a line that says so."""
+        old = self.procs[name]
+        code = old.proc.poll()
+        old.close_log()
+        self.respawns.setdefault(name, []).append((code, time.monotonic()))
+        with open(old.log_path, 'a') as log:
+            log.write(f'[runner] {name} exited with code {code}: respawned\n')
+        self.procs[name] = NodeProcess(old.spec, node_argv(old.spec, self.params_dir), old.log_path,
+                                       self.env, append=True)
+        return self.procs[name]
 
     def dead(self) -> dict:
         """{name: exit code} of nodes that have exited by themselves."""

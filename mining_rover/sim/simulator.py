@@ -24,6 +24,7 @@ from mining_rover.paths import rover_config
 from mining_rover.physics.drum import MIN_CUT_RADPS, DrumGeometry, bucket_loads
 from mining_rover.physics.soil import layer_mass_per_area
 from mining_rover.physics.world_soil import soil_for
+from mining_rover.sim.motor_faults import MotorFaults
 from mining_rover.sim.world import WorldSpec, bilinear, load_world
 
 #: Angle of repose of lunar regolith ~35-45 deg (Carrier et al., Lunar Sourcebook 1991, ch. 9.1.7).
@@ -81,7 +82,7 @@ class Simulator:
 
     def __init__(self, world: str | WorldSpec = 'moon_south_pole', seed: int = 0, camera_width: int = 640,
                  camera_height: int = 480, radiation_rate: float = 0.0, timestep: float = 0.002,
-                 flat: bool = False):
+                 flat: bool = False, motor_watchdog_s: float = 0.0):
         self.world = world if isinstance(world, WorldSpec) else load_world(world)
         if not (timestep > 0 and math.isfinite(timestep)):
             raise ValueError(f'timestep must be > 0, got {timestep}')
@@ -103,6 +104,8 @@ class Simulator:
         self._init_heights = (np.zeros_like(self.world.heights) if self.flat
                               else self.world.heights.astype(np.float64).copy())
         self._build(timestep)
+        self.motor_faults = MotorFaults(self.model, self.data, self._act, self._vadr, self._qadr,
+                                        self.joint_kind, motor_watchdog_s)
         self._renderer = None
         self.reset()
 
@@ -268,6 +271,7 @@ class Simulator:
         self._steps = 0
         self._cut_load = {n: (0.0, 0.0, 0.0) for n in self._drums}
         self._cut_state = {n: None for n in self._drums}
+        self.motor_faults.reset()
         mujoco.mj_forward(m, d)
 
     @property
@@ -307,6 +311,8 @@ class Simulator:
         lo, hi = self.limits[joint]
         if v < lo - 1e-9 or v > hi + 1e-9:
             raise ValueError(f'{joint}: command {v} outside [{lo}, {hi}]; holding {self._cmd[joint]}')
+        if not self.motor_faults.accepts(joint, self.time):
+            return   # the controller is in error or the bus is off: the command is lost
         self._cmd[joint] = v
         self.data.ctrl[self._act[joint]] = v
 
@@ -365,6 +371,7 @@ class Simulator:
                 self._holddown(DIG_EVERY * m.opt.timestep)
                 self._hazards()
             self._thermal(m.opt.timestep)
+            self.motor_faults.after_step(d.time)
 
     # -- regolith ------------------------------------------------------------------------
     def _cells(self, cx, cy, r):
@@ -562,6 +569,14 @@ class Simulator:
             out[n] = dict(current_a=abs(tau) / KT[self.joint_kind[n]],
                           temperature_c=self._temp_k[n] - 273.15, torque_nm=tau)
         return out
+
+    def jump_clock(self, seconds: float):
+        """Move the simulation clock forward by ``seconds`` (a fault: the physics is
+        unchanged, every time stamp after it is later)."""
+        if not (math.isfinite(seconds) and seconds > 0.0):
+            raise ValueError(f'clock jump must be > 0 s, got {seconds}')
+        self.data.time += seconds
+        self.motor_faults.shift_time(seconds)
 
     # -- sensors -------------------------------------------------------------------------
     def joint_state(self) -> dict:
