@@ -68,7 +68,7 @@ class MissionOptions:
     env: dict = field(default_factory=dict)
     frame_prefix: str = ''             # the rover's TF frame prefix ('r1/'); '' = none
     fault_plan: Path | None = None     # `--faults PLAN.yaml` (runner/faults.py)
-    faults: list | None = None         # the plan, parsed by validate()
+    faults: list | None = None         # the plan, parsed by check_request()
 
 
 # -- validation ---------------------------------------------------------------------
@@ -110,17 +110,12 @@ def check_request(options: MissionOptions) -> None:
     if not 0 <= options.seed <= SEED_MAX:
         raise MissionRequestError(f'--seed {options.seed}: expected an integer in [0, {SEED_MAX}]')
     validate_world(options.world)
-
-
-def validate(options: MissionOptions) -> Path:
-    check_request(options)
     if options.fault_plan is not None:
         from mining_rover.runner.faults import FaultPlanError, load_plan, plan_context
         try:
             options.faults = load_plan(options.fault_plan, options.duration_s, *plan_context())
         except FaultPlanError as exc:
             raise MissionRequestError(f'--faults {exc}') from None
-    return prepare_out_dir(options.out_dir)
 
 
 def lock_out_dir(out: Path):
