@@ -1,8 +1,9 @@
-"""Robot description: xacro expanded at launch, published on /robot_description.
+"""Robot description: xacro expanded at launch, published on robot_description.
 
 With robot_state_publisher (a ROS machine) it also publishes TF for every link from
-/joint_states; without it (use_robot_state_publisher:=false) our description_node
-publishes the description and, where tf2_ros exists, the static transforms.
+joint_states; without it (use_robot_state_publisher:=false) our description_node (the
+stack table's, as `mining-rover sim` starts it) publishes the description and, where
+tf2_ros exists, the static transforms. Both put frame_prefix in front of every frame.
 """
 from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument, GroupAction
@@ -12,9 +13,17 @@ from launch_ros.actions import Node, PushRosNamespace
 from launch_ros.parameter_descriptions import ParameterValue
 from launch_ros.substitutions import FindPackageShare
 
+from mining_rover import stack_table
+from mining_rover.launch_support import (RESPAWN_DELAY_S, CheckLaunchArguments, FramePrefixOf, lifecycle,
+                                         node_parameters)
+
 ARGUMENTS = [
     DeclareLaunchArgument('namespace', default_value='',
-                          description='ROS namespace for the description nodes'),
+                          description='ROS namespace for the description nodes; an including '
+                                      'launch file that pushed it passes an empty one'),
+    DeclareLaunchArgument('frame_prefix', default_value=[FramePrefixOf(LaunchConfiguration('namespace'))],
+                          description="prepended to every frame id (e.g. 'r1/'); default: "
+                                      "the namespace and '/', or nothing"),
     DeclareLaunchArgument('sim', default_value='false',
                           description='add Gazebo sensors and joint controllers to the URDF'),
     DeclareLaunchArgument('camera_baseline', default_value='0.2',
@@ -28,6 +37,8 @@ ARGUMENTS = [
                                       'false: mining_rover description_node only'),
 ]
 
+DESCRIPTION = stack_table.entry('description_node')
+
 
 def generate_launch_description():
     xacro_file = PathJoinSubstitution([FindPackageShare('mining_rover'), 'urdf', 'rover.urdf.xacro'])
@@ -39,18 +50,24 @@ def generate_launch_description():
         ' camera_pitch:=', LaunchConfiguration('camera_pitch'),
     ]), value_type=str)
     use_rsp = LaunchConfiguration('use_robot_state_publisher')
-    return LaunchDescription(ARGUMENTS + [GroupAction([
-        PushRosNamespace(LaunchConfiguration('namespace')),
-        Node(package='robot_state_publisher', executable='robot_state_publisher',
-             name='robot_state_publisher', output='screen',
-             parameters=[{'robot_description': robot_description}],
-             condition=IfCondition(use_rsp)),
-        Node(package='mining_rover', executable='description_node', name='description_node',
-             output='screen', condition=UnlessCondition(use_rsp),
-             parameters=[{
-                 'sim': ParameterValue(LaunchConfiguration('sim'), value_type=bool),
-                 'camera_baseline': ParameterValue(LaunchConfiguration('camera_baseline'), value_type=float),
-                 'camera_height': ParameterValue(LaunchConfiguration('camera_height'), value_type=float),
-                 'camera_pitch': ParameterValue(LaunchConfiguration('camera_pitch'), value_type=float),
-             }]),
-    ])])
+    xacro_args = {
+        'camera_baseline': ParameterValue(LaunchConfiguration('camera_baseline'), value_type=float),
+        'camera_height': ParameterValue(LaunchConfiguration('camera_height'), value_type=float),
+        'camera_pitch': ParameterValue(LaunchConfiguration('camera_pitch'), value_type=float),
+    }
+    return LaunchDescription(ARGUMENTS + [
+        CheckLaunchArguments(),
+        GroupAction([
+            PushRosNamespace(LaunchConfiguration('namespace')),
+            Node(package='robot_state_publisher', executable='robot_state_publisher',
+                 name='robot_state_publisher', output='screen', respawn=True, respawn_delay=RESPAWN_DELAY_S,
+                 parameters=[{'robot_description': robot_description,
+                              'frame_prefix': ParameterValue(LaunchConfiguration('frame_prefix'),
+                                                             value_type=str)}],
+                 condition=IfCondition(use_rsp)),
+            Node(package=DESCRIPTION.package, executable=DESCRIPTION.executable,
+                 name=DESCRIPTION.name, output='screen', condition=UnlessCondition(use_rsp),
+                 parameters=node_parameters(DESCRIPTION, sim=False) + [xacro_args],
+                 **lifecycle(DESCRIPTION)),
+        ]),
+    ])

@@ -293,8 +293,9 @@ def _fly(stack, monitor, executor, options, progress, cpu_at_clock: dict) -> tup
                     reported_dead.add(name)
                     progress.message(f'mining-rover sim: {name} exited with code {code}; '
                                      f'its log ends:\n{stack.procs[name].tail()}')
-            if 'sim_node' in reported_dead:
-                return 'aborted', 'sim_node exited'
+            failed = stack.failed_required()
+            if failed:  # the simulator or a driver: run_mission stops every other process
+                return 'aborted', ', '.join(failed) + ' exited'
             st = tl.last_status()
             from mining_rover.runner.timeline import parse_number
             progress.update(tl.sim_time, parse_number(st.get('cycles'), int),

@@ -117,7 +117,7 @@ NEEDS_LAUNCH = pytest.mark.skipif(
 
 
 @NEEDS_LAUNCH
-@pytest.mark.launch
+@pytest.mark.needs_launch_ros
 @pytest.mark.parametrize('path', LAUNCH_FILES, ids=lambda p: p.name)
 def test_launch_description_builds(path):
     spec = importlib.util.spec_from_file_location(path.stem.replace('.', '_'), path)

@@ -48,6 +48,7 @@ def _params() -> list:
         Param('camera_width', int(c.camera_width), 'image width, px', 16, 4096),
         Param('camera_height', int(c.camera_height), 'image height, px', 16, 4096),
         Param('radiation_rate', 0.0, 'radiation hits per megapixel per frame', 0.0, 1e5),
+        Param('frame_prefix', '', "prepended to every frame id (e.g. 'r1/'), as robot_state_publisher's"),
     ]
 
 
@@ -63,7 +64,7 @@ class SimNode(Node):
                                  timestep=1.0 / p['physics_rate_hz'])
         except (ValueError, FileNotFoundError) as exc:
             raise ParameterError(f"parameter 'world': {exc}") from exc
-        c = self.c = load_contract()
+        c = self.c = load_contract().with_frame_prefix(p['frame_prefix'])
         self.steps_per_chunk = max(1, int(round(CHUNK_S / self.sim.dt)))
         self.pub_clock = self.create_publisher(ClockMsg, c.clock, qos.CLOCK)
         self.pub_img = {s: self.create_publisher(Image, getattr(c, s).image, qos.SENSOR) for s in ('left', 'right')}
