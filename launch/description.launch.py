@@ -17,6 +17,7 @@ from mining_rover import stack_table
 from mining_rover.launch_support import (RESPAWN_DELAY_S, CheckLaunchArguments, FramePrefixOf, lifecycle,
                                          node_parameters)
 
+CAMERA = stack_table.camera_arguments()
 ARGUMENTS = [
     DeclareLaunchArgument('namespace', default_value='',
                           description='ROS namespace for the description nodes; an including '
@@ -26,12 +27,14 @@ ARGUMENTS = [
                                       "the namespace and '/', or nothing"),
     DeclareLaunchArgument('sim', default_value='false',
                           description='add Gazebo sensors and joint controllers to the URDF'),
-    DeclareLaunchArgument('camera_baseline', default_value='0.2',
-                          description='stereo baseline, m (xacro arg)'),
-    DeclareLaunchArgument('camera_height', default_value='0.8',
-                          description='stereo optical centre height above base_link, m (xacro arg)'),
-    DeclareLaunchArgument('camera_pitch', default_value='0.45',
-                          description='downward pitch of the stereo pair, rad (xacro arg)'),
+    DeclareLaunchArgument('camera_baseline', default_value=CAMERA['camera_baseline'],
+                          description='stereo baseline, m (xacro arg; default config/rover.yaml)'),
+    DeclareLaunchArgument('camera_height', default_value=CAMERA['camera_height'],
+                          description='stereo optical centre height above base_link, m (xacro arg; '
+                                      'default config/rover.yaml)'),
+    DeclareLaunchArgument('camera_pitch', default_value=CAMERA['camera_pitch'],
+                          description='downward pitch of the stereo pair, rad (xacro arg; default '
+                                      'config/rover.yaml)'),
     DeclareLaunchArgument('use_robot_state_publisher', default_value='true',
                           description='true: robot_state_publisher (TF for all links); '
                                       'false: mining_rover description_node only'),
@@ -50,11 +53,6 @@ def generate_launch_description():
         ' camera_pitch:=', LaunchConfiguration('camera_pitch'),
     ]), value_type=str)
     use_rsp = LaunchConfiguration('use_robot_state_publisher')
-    xacro_args = {
-        'camera_baseline': ParameterValue(LaunchConfiguration('camera_baseline'), value_type=float),
-        'camera_height': ParameterValue(LaunchConfiguration('camera_height'), value_type=float),
-        'camera_pitch': ParameterValue(LaunchConfiguration('camera_pitch'), value_type=float),
-    }
     return LaunchDescription(ARGUMENTS + [
         CheckLaunchArguments(),
         GroupAction([
@@ -67,7 +65,7 @@ def generate_launch_description():
                  condition=IfCondition(use_rsp)),
             Node(package=DESCRIPTION.package, executable=DESCRIPTION.executable,
                  name=DESCRIPTION.name, output='screen', condition=UnlessCondition(use_rsp),
-                 parameters=node_parameters(DESCRIPTION, sim=False) + [xacro_args],
+                 parameters=node_parameters(DESCRIPTION, sim=None),
                  **lifecycle(DESCRIPTION)),
         ]),
     ])

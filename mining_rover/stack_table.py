@@ -17,7 +17,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-#: Launch arguments (and their values in ``make sim``) that feed node parameters.
+#: Launch arguments (and their values in ``make sim``) that feed node parameters; the
+#: camera's xacro arguments are ``camera_arguments()``, read from config/rover.yaml.
 SIM_ARGUMENT_DEFAULTS = {
     'world': 'moon_south_pole',
     'seed': '1',
@@ -26,6 +27,16 @@ SIM_ARGUMENT_DEFAULTS = {
     'state_file': '/tmp/mining_rover_mission.sqlite',
     'drivers_config': 'drivers_sim.yaml',
 }
+
+
+def camera_arguments() -> dict:
+    """The stereo mount's xacro arguments from config/rover.yaml (the xacro's own defaults),
+    as launch-argument text: description.launch.py's defaults and the runner's values."""
+    from mining_rover.paths import rover_config
+    rover = rover_config()
+    return {'camera_baseline': str(float(rover['camera']['baseline'])),
+            'camera_height': str(float(rover['mast']['height'])),
+            'camera_pitch': str(float(rover['camera']['pitch']))}
 
 #: Parameter file every node gets in simulation, after its own: the embedded mission's
 #: camera size, map size and stereo scale (see the file's comments).
@@ -87,7 +98,10 @@ STACK = (
               arguments={'world': Arg('world'), 'seed': Arg('seed', int),
                          'real_time_factor': Arg('real_time_factor', float)},
               frame_prefix=True, required=True),
-    StackNode('description_node', 'description', (), arguments={'sim': Arg('sim', bool)},
+    StackNode('description_node', 'description', (),
+              arguments={'sim': Arg('sim', bool), 'camera_baseline': Arg('camera_baseline', float),
+                         'camera_height': Arg('camera_height', float),
+                         'camera_pitch': Arg('camera_pitch', float)},
               frame_prefix=True),
     StackNode('drive_node', 'stack', (Arg('drivers_config'),), site='drive',
               frames={'odom_frame': _ODOM, 'base_frame': _BASE}, required=True),
