@@ -156,12 +156,14 @@ def _runner_graph(tmp_path, state_file):
     """What `mining-rover sim` gives each node, through the same probe."""
     from mining_rover.runner.stack import mission_nodes, node_argv
     from mining_rover.site import site_parameters
-    namespace = {}
-    exec(PROBE.split("if __name__ == '__main__':")[0], namespace)
+    (tmp_path / 'probe.py').write_text(PROBE)
+    spec = importlib.util.spec_from_file_location('probe', tmp_path / 'probe.py')
+    probe = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(probe)
     specs = mission_nodes(site_parameters('moon_south_pole'), world='moon_south_pole', seed=1, rtf=1.0,
                           target_resource='helium3', state_file=state_file)
     (tmp_path / 'params').mkdir()
-    return {s.name: namespace['graph_of'](s.name, node_argv(s, tmp_path / 'params')[1:]) for s in specs}
+    return {s.name: probe.graph_of(s.name, node_argv(s, tmp_path / 'params')[1:]) for s in specs}
 
 
 def test_ros2_launch_starts_the_graph_and_parameters_of_make_sim(install, tmp_path):
@@ -201,8 +203,8 @@ def test_namespace_r1_is_pushed_once_and_every_frame_is_prefixed(install, tmp_pa
 
 
 def test_a_required_node_that_exits_ends_the_launch_and_everything_in_it(install, tmp_path):
-    rc, probes, out = _launch(install, {**SIM_ARGS, 'state_file': str(tmp_path / 's.sqlite')},
-                              env_extra={'PROBE_EXIT': 'drive_node'}, expect=None, timeout_s=90.0)
+    _, probes, out = _launch(install, {**SIM_ARGS, 'state_file': str(tmp_path / 's.sqlite')},
+                             env_extra={'PROBE_EXIT': 'drive_node'}, expect=None, timeout_s=90.0)
     assert 'drive_node' in {p['node'] for p in probes}
     assert re.search(r'process\[drive_node-\d+\] was required: shutting down launched system', out), \
         out[-3000:]   # _launch sent no signal (expect=None): the launch ended by itself

@@ -2,6 +2,8 @@
 says, its frame parameters match the nodes' own, and bad launch arguments are refused
 with one line naming the argument. No launch needed: this runs everywhere."""
 import ast
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -159,3 +161,23 @@ def test_frame_prefix_defaults_to_the_namespace():
     assert stack_table.check_launch_arguments('')['frame_prefix'] == ''
     assert stack_table.check_launch_arguments('r1', 'a.b-c/', 'embedded') == {
         'namespace': 'r1', 'frame_prefix': 'a.b-c/', 'simulator': 'embedded'}
+
+
+def test_the_runner_reports_a_required_node_that_exited_and_stops_the_rest(tmp_path, monkeypatch):
+    """mission_runner ends the mission on ``failed_required()`` and stops every process."""
+    from mining_rover.runner import stack as stack_mod
+    scripts = {'quits': 'import sys; sys.exit(3)', 'lingers': 'import time; time.sleep(60)'}
+    monkeypatch.setattr(stack_mod, 'console_script', lambda name: None)
+    monkeypatch.setattr(stack_mod, 'node_argv',
+                        lambda spec, d: [sys.executable, '-c', scripts[spec.name.split('_')[0]]])
+    specs = [stack_mod.NodeSpec('quits_required', required=True), stack_mod.NodeSpec('lingers_a'),
+             stack_mod.NodeSpec('quits_optional')]
+    stack = stack_mod.Stack(specs, tmp_path)
+    stack.start()
+    deadline = time.monotonic() + 30
+    while not stack.failed_required() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert stack.failed_required() == ['quits_required']   # the optional one that quit is not
+    assert stack.procs['lingers_a'].alive()
+    codes = stack.stop(timeout_s=5.0)
+    assert codes['quits_required'] == 3 and not any(p.alive() for p in stack.procs.values())
