@@ -7,6 +7,8 @@ node lists are visible, and no OpaqueFunction hides what starts.
 """
 from __future__ import annotations
 
+import atexit
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -28,9 +30,12 @@ _SCRATCH = None
 
 
 def _scratch_dir() -> Path:
+    """Where generated parameter files go; removed when launch exits (its nodes are gone
+    by then, and they read their files when they start)."""
     global _SCRATCH
     if _SCRATCH is None:
         _SCRATCH = Path(tempfile.mkdtemp(prefix='mining_rover_launch_'))
+        atexit.register(shutil.rmtree, _SCRATCH, True)
     return _SCRATCH
 
 
