@@ -40,7 +40,7 @@ PROBE = textwrap.dedent('''
 
     def graph_of(exe, argv):
         """name, namespace, parameter files and merged parameters of one command line."""
-        name, ns, files, params = exe, '/', [], {}
+        name, ns, files, params, remaps = exe, '/', [], {}, {}
         i = 0
         while i < len(argv):
             a = argv[i]
@@ -48,6 +48,9 @@ PROBE = textwrap.dedent('''
                 name = argv[i + 1].split(':=', 1)[1]
             elif a == '-r' and argv[i + 1].startswith('__ns:='):
                 ns = argv[i + 1].split(':=', 1)[1]
+            elif a == '-r' and not argv[i + 1].startswith('__'):
+                src, dst = argv[i + 1].split(':=', 1)
+                remaps[src] = dst
             elif a == '--params-file':
                 files.append(argv[i + 1])
             elif a == '-p':
@@ -60,7 +63,8 @@ PROBE = textwrap.dedent('''
             merged.update(sections.get('/**', {}))
             merged.update(sections.get(name, {}))
         merged.update(params)
-        return {'node': name, 'ns': ns, 'files': [os.path.basename(f) for f in files], 'params': merged}
+        return {'node': name, 'ns': ns, 'files': [os.path.basename(f) for f in files], 'params': merged,
+                'remaps': remaps}
 
     if __name__ == '__main__':
         exe = os.path.basename(sys.argv[0])
@@ -91,7 +95,7 @@ SIM_ARGS = {'rviz': 'false', 'use_robot_state_publisher': 'false'}
 @pytest.fixture
 def install(tmp_path):
     """A fake install prefix: the package's share files are this checkout's, its
-    executables are the probe."""
+    executables (and robot_state_publisher's) are the probe; xacro is this Python's."""
     prefix = tmp_path / 'install'
     (prefix / 'share' / 'ament_index' / 'resource_index' / 'packages').mkdir(parents=True)
     (prefix / 'share' / 'ament_index' / 'resource_index' / 'packages' / 'mining_rover').touch()
@@ -105,17 +109,25 @@ def install(tmp_path):
         exe = lib / node.executable
         exe.write_text(f'#!{sys.executable}\n{PROBE}')
         exe.chmod(0o755)
+    (prefix / 'share' / 'ament_index' / 'resource_index' / 'packages' / 'robot_state_publisher').touch()
+    (prefix / 'share' / 'robot_state_publisher').mkdir()
+    (prefix / 'lib' / 'robot_state_publisher').mkdir()
+    rsp = prefix / 'lib' / 'robot_state_publisher' / 'robot_state_publisher'
+    rsp.write_text(f'#!{sys.executable}\n{PROBE}')
+    rsp.chmod(0o755)
     return prefix
 
 
-def _launch(install, args: dict, env_extra=None, expect: int | None = None, timeout_s=120.0):
-    """Run sim.launch.py; once ``expect`` probes reported (or the launch ended), SIGINT
+def _launch(install, args: dict, env_extra=None, expect: int | None = None, timeout_s=120.0,
+            launch_file='sim.launch.py'):
+    """Run a launch file of ours (sim.launch.py); once ``expect`` probes reported (or the launch ended), SIGINT
     to its process group, as a terminal's Ctrl-C. Returns (exit code, probes, output)."""
     env = {**os.environ, 'AMENT_PREFIX_PATH': str(install), 'PYTHONUNBUFFERED': '1',
            'PYTHONPATH': os.pathsep.join([str(REPO), os.environ.get('PYTHONPATH', '')]),
+           'PATH': os.pathsep.join([str(Path(sys.executable).parent), os.environ.get('PATH', '')]),
            **(env_extra or {})}
     env.pop('MINING_ROVER_SHARE', None)
-    argv = [sys.executable, '-c', LAUNCHER, str(install / 'share/mining_rover/launch/sim.launch.py')]
+    argv = [sys.executable, '-c', LAUNCHER, str(install / 'share/mining_rover/launch' / launch_file)]
     proc = subprocess.Popen(argv + [f'{k}:={v}' for k, v in args.items()], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             start_new_session=True)
@@ -199,6 +211,22 @@ def test_namespace_r1_is_pushed_once_and_every_frame_is_prefixed(install, tmp_pa
             assert p['params']['frame_prefix'] == 'r1/'
         assert p['params']['use_sim_time'] is True
     assert got['mapping_node']['params']['size_m'] == 32.0  # mission_sim.yaml's, under /r1 too
+    assert rc == 0, out[-3000:]
+
+
+def test_rover_launch_in_r1_namespaces_every_node_its_remaps_and_frames(install):
+    """The real rover: ground_link_node and robot_state_publisher in /r1 too, the camera
+    remaps relative, no simulation file, wall time."""
+    expected = {n.name for n in stack_table.entries('stack')} | {'ground_link_node', 'robot_state_publisher'}
+    rc, probes, out = _launch(install, {'namespace': 'r1'}, expect=len(expected),
+                              launch_file='rover.launch.py')
+    got = {p['node']: p for p in probes}
+    assert set(got) == expected, out[-3000:]
+    assert {p['ns'] for p in probes} == {'/r1'}
+    assert got['robot_state_publisher']['params']['frame_prefix'] == 'r1/'
+    assert got['stereo_node']['remaps']['stereo/left/image_raw'] == 'camera/left/image_raw'
+    assert all(stack_table.SIM_PARAM_FILE not in p['files'] and p['params']['use_sim_time'] is False
+               for p in probes)
     assert rc == 0, out[-3000:]
 
 
