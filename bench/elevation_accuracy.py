@@ -30,13 +30,12 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
-import yaml
 
 from mining_rover.benchmarking import metric
 from mining_rover.mapping.elevation_map import MapParams, height_variance
 from mining_rover.mapping.hazards import Crater, HazardParams, Rock, match_detections
 from mining_rover.mapping.terrain_mapper import StereoErrorModel, TerrainMapper
-from mining_rover.paths import config_path
+from mining_rover.paths import config_parameters
 from mining_rover.perception.stereo import StereoParams, StereoPipeline
 from mining_rover.ros.camera_info import ideal_stereo_pair
 
@@ -50,7 +49,7 @@ RADIATION_HITS_PER_PIXEL = 2e-4   # per frame: a solar-particle-event order of u
 
 
 def _params(node, name):
-    return yaml.safe_load(config_path(name).read_text())[node]['ros__parameters']
+    return config_parameters(name, node)
 
 
 def _mapper(pipe, mp: dict, T_base_cam, T_map_base) -> TerrainMapper:

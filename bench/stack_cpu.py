@@ -49,9 +49,11 @@ def jetson_overrides(path: Path | None = None) -> dict:
     stereo rate the Jetson file sets (a real camera streams faster; stereo_node keeps to
     its process_rate_hz)."""
     import yaml
+
+    from mining_rover.paths import param_sections
     path = path or Path(__file__).resolve().parent.parent / 'config' / 'jetson.yaml'
     doc = yaml.safe_load(path.read_text()) or {}
-    out = {node: dict(section.get('ros__parameters') or {}) for node, section in doc.items()}
+    out = param_sections(doc, str(path))
     rate = out.get('stereo_node', {}).get('process_rate_hz')
     if rate:
         out.setdefault('sim_node', {})['camera_rate_hz'] = float(rate)

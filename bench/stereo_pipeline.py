@@ -15,12 +15,11 @@ import time
 
 import cv2
 import numpy as np
-import yaml
 
 from mining_rover.benchmarking import metric
 from mining_rover.mapping.elevation_map import MapParams
 from mining_rover.mapping.terrain_mapper import StereoErrorModel, TerrainMapper
-from mining_rover.paths import config_path
+from mining_rover.paths import config_parameters
 from mining_rover.perception.stereo import StereoParams, StereoPipeline, to_gray
 from mining_rover.ros.camera_info import ideal_stereo_pair
 
@@ -54,7 +53,7 @@ def render_pair(width=640, height=480):
 
 
 def _params(node: str, name: str) -> dict:
-    return yaml.safe_load(config_path(name).read_text())[node]['ros__parameters']
+    return config_parameters(name, node)
 
 
 def _median_ms(fn, reps):

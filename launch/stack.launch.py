@@ -1,24 +1,36 @@
 """The rover's autonomy stack: perception, mapping, planning, executive, drivers.
 
-Shared by sim.launch.py and rover.launch.py. World/site facts (gravity, dig and berm
-zones, the prior resource map) are read from the world file named by `world` with
-mining_rover.site.site_parameters, the same function `mining-rover sim` uses, so
-nothing is typed twice. use_sim_time is not set here: the including launch file sets
-it once with SetParameter.
+Shared by sim.launch.py and rover.launch.py. The nodes, their parameter files, the
+launch arguments they take and the frames they name are the 'stack' group of
+mining_rover/stack_table.py, the table `mining-rover sim` starts too. World/site facts
+(gravity, dig and berm zones, the prior resource map) come from the world file named by
+`world` through mining_rover.site.site_parameters. use_sim_time is not set here: the
+including launch file sets it once with SetParameter. An including file pushes the
+namespace itself and passes namespace:='' here, so it is pushed once.
 """
 from launch import LaunchDescription
-from launch.actions import DeclareLaunchArgument, GroupAction, OpaqueFunction
-from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
+from launch.actions import DeclareLaunchArgument, GroupAction
+from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node, PushRosNamespace
-from launch_ros.substitutions import FindPackageShare
+
+from mining_rover import stack_table
+from mining_rover.launch_support import CheckLaunchArguments, FramePrefixOf, lifecycle, node_parameters
 
 ARGUMENTS = [
-    DeclareLaunchArgument('namespace', default_value='', description='ROS namespace for the stack'),
+    DeclareLaunchArgument('namespace', default_value='',
+                          description='ROS namespace of the stack (e.g. r1); an including '
+                                      'launch file that pushed it passes an empty one'),
+    DeclareLaunchArgument('frame_prefix', default_value=[FramePrefixOf(LaunchConfiguration('namespace'))],
+                          description="prepended to every frame id (e.g. 'r1/'); default: "
+                                      "the namespace and '/', or nothing"),
     DeclareLaunchArgument('world', default_value='moon_south_pole',
                           description='world (simulation) or site (hardware) whose gravity, zones '
                                       'and prior resource map the planner and executive use'),
     DeclareLaunchArgument('drivers_config', default_value='drivers_sim.yaml',
                           description='driver parameters in config/: drivers_sim.yaml or drivers_rover.yaml'),
+    DeclareLaunchArgument('sim', default_value='false',
+                          description='true: add config/mission_sim.yaml (simulated mission sizes) '
+                                      'after each node\'s own file, as `mining-rover sim` does'),
     DeclareLaunchArgument('target_resource', default_value='helium3',
                           description='resource to mine for: rare_earth, platinum_group or helium3'),
     DeclareLaunchArgument('state_file', default_value='/tmp/mining_rover_mission.sqlite',
@@ -30,38 +42,15 @@ ARGUMENTS = [
 ]
 
 
-def _config(name):
-    return PathJoinSubstitution([FindPackageShare('mining_rover'), 'config', name])
-
-
-def _nodes(context):
-    from mining_rover.site import site_parameters
-    site = site_parameters(LaunchConfiguration('world').perform(context))
-    resource = LaunchConfiguration('target_resource').perform(context)
-    args = ['--ros-args', '--log-level', LaunchConfiguration('log_level').perform(context)]
-    drivers = _config(LaunchConfiguration('drivers_config').perform(context))
-
-    extra = LaunchConfiguration('params_file').perform(context)
-
-    def node(executable, params):
-        return Node(package='mining_rover', executable=executable, name=executable,
-                    output='screen', arguments=args, parameters=params + ([extra] if extra else []))
-
-    return [
-        node('stereo_node', [_config('stereo.yaml')]),
-        node('mapping_node', [_config('mapping.yaml')]),
-        node('planner_node', [_config('planner.yaml'), site['planner'],
-                              {'target_resource': resource}]),
-        node('mission_node', [_config('mission.yaml'), site['mission'],
-                              {'target_resource': resource,
-                               'state_file': LaunchConfiguration('state_file')}]),
-        node('drive_node', [drivers, site['drive']]),
-        node('excavator_node', [drivers, site['excavator']]),
-    ]
-
-
 def generate_launch_description():
-    return LaunchDescription(ARGUMENTS + [GroupAction([
-        PushRosNamespace(LaunchConfiguration('namespace')),
-        OpaqueFunction(function=_nodes),
-    ])])
+    log_level = ['--ros-args', '--log-level', LaunchConfiguration('log_level')]
+    return LaunchDescription(ARGUMENTS + [
+        CheckLaunchArguments(),
+        GroupAction([PushRosNamespace(LaunchConfiguration('namespace'))] + [
+            Node(package=node.package, executable=node.executable, name=node.name,
+                 output='screen', arguments=log_level,
+                 parameters=node_parameters(node, sim=None, extra_params_file='params_file'),
+                 **lifecycle(node))
+            for node in stack_table.entries('stack')
+        ]),
+    ])

@@ -5,7 +5,7 @@ bridge configuration test and the nodes alike, so every topic name is written on
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import yaml
@@ -56,6 +56,13 @@ class Contract:
     reset_service: str
     pause_service: str
     joints: tuple  # of JointSpec, in file order
+
+    def with_frame_prefix(self, prefix: str) -> 'Contract':
+        """The contract with ``prefix`` ('r1/') in front of every frame id, as
+        robot_state_publisher's ``frame_prefix`` does, so rovers can share one /tf."""
+        return replace(self, frames={k: prefix + v for k, v in self.frames.items()},
+                       left=replace(self.left, frame=prefix + self.left.frame),
+                       right=replace(self.right, frame=prefix + self.right.frame))
 
     def joint(self, name: str) -> JointSpec:
         for j in self.joints:

@@ -48,6 +48,29 @@ def config_path(name: str) -> Path:
     return _existing(share_dir() / 'config' / name)
 
 
+def param_sections(doc: dict | None, source: str = 'parameters file') -> dict:
+    """{node name: {parameter: value}} of a parsed ROS 2 parameters file whose root keys
+    are node names in any of the forms rcl accepts: ``drive_node``, ``/drive_node``,
+    ``/**/drive_node`` (any namespace; what config/ uses) or ``/**`` (every node, kept
+    under that key). ValueError names the file and the key of a malformed section."""
+    if not isinstance(doc or {}, dict):
+        raise ValueError(f'{source}: not a mapping of node sections')
+    out = {}
+    for key, section in (doc or {}).items():
+        if not isinstance(section, dict) or set(section) != {'ros__parameters'}:
+            raise ValueError(f"{source}: section {key!r} must hold only 'ros__parameters'")
+        name = key if key == '/**' else str(key).rsplit('/', 1)[-1]
+        out.setdefault(name, {}).update(section['ros__parameters'] or {})
+    return out
+
+
+def config_parameters(name: str, node: str) -> dict:
+    """One node's parameters in config/<name> ({} when the file has no section for it)."""
+    import yaml
+    path = config_path(name)
+    return param_sections(yaml.safe_load(path.read_text()), str(path)).get(node, {})
+
+
 def rover_config(path: str | Path | None = None) -> dict:
     """config/rover.yaml (or ``path``) as a dict: the rover's geometry and ratings, the
     single source for the xacro, the simulator, the drivers, mapping and planning.

@@ -52,14 +52,8 @@ NODES = {
 
 def _sections(path: Path) -> dict:
     """{node name: {parameter: value}} of a ROS 2 parameters file."""
-    doc = yaml.safe_load(path.read_text()) or {}
-    assert isinstance(doc, dict), f'{path.name}: not a mapping of node sections'
-    out = {}
-    for node, section in doc.items():
-        assert isinstance(section, dict) and set(section) == {'ros__parameters'}, (
-            f"{path.name}: section {node!r} must hold only 'ros__parameters'")
-        out[node] = section['ros__parameters'] or {}
-    return out
+    from mining_rover.paths import param_sections
+    return param_sections(yaml.safe_load(path.read_text()), path.name)
 
 
 def check_section(node: str, values: dict) -> None:

@@ -17,9 +17,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-import yaml
 
-from mining_rover.paths import config_path, rover_config
+from mining_rover.paths import config_parameters, rover_config
 
 
 @dataclass(frozen=True)
@@ -75,5 +74,4 @@ def skid_steer_from_rover(slip_factor: float = 1.0, path=None) -> SkidSteer:
 
 def configured_slip_factor(drivers_yaml: str = 'drivers_sim.yaml') -> float:
     """drive_node's ``slip_factor`` from a drivers config file (the calibrated value)."""
-    cfg = yaml.safe_load(config_path(drivers_yaml).read_text())
-    return float(cfg['drive_node']['ros__parameters']['slip_factor'])
+    return float(config_parameters(drivers_yaml, 'drive_node')['slip_factor'])

@@ -31,6 +31,7 @@ def _params() -> list:
               0.4, 2.5),
         Param('camera_pitch', float(r['camera']['pitch']), 'downward camera pitch, rad', -0.2, 1.3),
         Param('publish_static_tf', True, 'broadcast fixed-joint transforms where tf2_ros exists'),
+        Param('frame_prefix', '', "prepended to every frame id (e.g. 'r1/'), as robot_state_publisher's"),
     ]
 
 
@@ -56,6 +57,7 @@ class DescriptionNode(Node):
             f'published {self._pub.topic_name} from {path}: {len(self.model.links)} links, '
             f'{len(self.model.joints)} joints, {self.model.total_mass:.1f} kg')
         self._tf = None
+        self._frame_prefix = p['frame_prefix']
         if p['publish_static_tf']:
             self._publish_static_tf()
 
@@ -71,7 +73,8 @@ class DescriptionNode(Node):
             return
         self._tf = make_tf_broadcaster(self, static=True)
         stamp = self.get_clock().now().to_msg()
-        msgs = [make_transform_stamped(j.origin, j.parent, j.child, stamp)
+        prefix = self._frame_prefix
+        msgs = [make_transform_stamped(j.origin, prefix + j.parent, prefix + j.child, stamp)
                 for j in self.model.joints.values() if j.type == 'fixed']
         self._tf.send(msgs)
         self.get_logger().info(f'broadcast {len(msgs)} static transforms')

@@ -66,6 +66,7 @@ def _params(contract) -> list:
     three = lambda v: None if len(v) == 3 and all(math.isfinite(x) for x in v) else 'needs 3 finite values'
     return [
         Param('map_frame', 'map', 'frame of the map and of the odometry pose (odom == map here)'),
+        Param('odom_frame', 'odom', 'odometry frame also accepted as the map frame (odom == map here)'),
         Param('cloud_frame', contract.left.frame, 'frame the stereo cloud must be in (left optical)'),
         Param('camera_xyz', xyz, 'base_link -> left camera link translation, m', check=three),
         Param('camera_rpy', rpy, 'base_link -> left camera link roll, pitch, yaw, rad', check=three),
@@ -206,9 +207,10 @@ class MappingNode(Node):
         except ValueError as exc:
             self.get_logger().warning(f'odometry ignored: {exc}', throttle_duration_sec=LOG_THROTTLE_S)
             return
-        if msg.header.frame_id not in (self.cfg['map_frame'], 'odom'):
+        if msg.header.frame_id not in (self.cfg['map_frame'], self.cfg['odom_frame']):
             self.get_logger().warning(f'odometry in frame {msg.header.frame_id!r} ignored: expected '
-                                      f"{self.cfg['map_frame']!r} or 'odom'", throttle_duration_sec=LOG_THROTTLE_S)
+                                      f"{self.cfg['map_frame']!r} or {self.cfg['odom_frame']!r}",
+                                      throttle_duration_sec=LOG_THROTTLE_S)
             return
         self._poses.append((stamp_to_seconds(msg.header.stamp), T))
         # Odometry drift makes old heights less certain: per metre driven, and by the

@@ -59,6 +59,7 @@ def _params() -> list:
         # (sim time) can stall: what stops the motors when a driver process dies.
         Param('motor_watchdog_s', 0.3, 'a wheel/drum command older than this stops the motor '
               '(motor controller watchdog), sim s; 0 = off', 0.0, 10.0),
+        Param('frame_prefix', '', "prepended to every frame id (e.g. 'r1/'), as robot_state_publisher's"),
     ]
 
 
@@ -75,7 +76,7 @@ class SimNode(Node):
                                  motor_watchdog_s=p['motor_watchdog_s'])
         except (ValueError, FileNotFoundError) as exc:
             raise ParameterError(f"parameter 'world': {exc}") from exc
-        c = self.c = load_contract()
+        c = self.c = load_contract().with_frame_prefix(p['frame_prefix'])
         self.steps_per_chunk = max(1, int(round(CHUNK_S / self.sim.dt)))
         self.pub_clock = self.create_publisher(ClockMsg, c.clock, qos.CLOCK)
         self.pub_img = {s: self.create_publisher(Image, getattr(c, s).image, qos.SENSOR) for s in ('left', 'right')}

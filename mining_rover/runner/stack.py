@@ -23,6 +23,7 @@ from pathlib import Path
 
 import yaml
 
+from mining_rover import stack_table
 from mining_rover.paths import share_dir
 
 #: Stop order: the executive first (its shutdown publishes zero twist and drum speed),
@@ -36,31 +37,25 @@ _CLK_TCK = os.sysconf('SC_CLK_TCK') if hasattr(os, 'sysconf') else 100
 @dataclass
 class NodeSpec:
     """One node process: executable (console script), parameter files in config/ (those
-    absent are skipped: the node's defaults apply) and override parameters."""
+    absent are skipped: the node's defaults apply), override parameters (written into a
+    generated file loaded after them) and whether the mission can go on without it."""
     name: str
     param_files: tuple = ()
     overrides: dict = field(default_factory=dict)
     log_level: str = 'info'
+    required: bool = False
 
 
 def mission_nodes(site: dict, *, world: str, seed: int, rtf: float, target_resource: str,
                   state_file: Path) -> list[NodeSpec]:
-    """The graph of launch/sim.launch.py (embedded simulator) for one world, sim first."""
-    return [
-        NodeSpec('sim_node', ('sim.yaml', 'mission_sim.yaml'),
-                 {'world': world, 'seed': int(seed), 'real_time_factor': float(rtf)}),
-        NodeSpec('description_node', (), {'sim': True}),
-        NodeSpec('drive_node', ('drivers_sim.yaml', 'mission_sim.yaml'), dict(site.get('drive', {}))),
-        NodeSpec('excavator_node', ('drivers_sim.yaml', 'mission_sim.yaml'),
-                 dict(site.get('excavator', {}))),
-        NodeSpec('stereo_node', ('stereo.yaml', 'mission_sim.yaml')),
-        NodeSpec('mapping_node', ('mapping.yaml', 'mission_sim.yaml')),
-        NodeSpec('planner_node', ('planner.yaml', 'mission_sim.yaml'),
-                 {**site['planner'], 'target_resource': target_resource}),
-        NodeSpec('mission_node', ('mission.yaml', 'mission_sim.yaml'),
-                 {**site['mission'], 'target_resource': target_resource,
-                  'state_file': str(state_file)}),
-    ]
+    """The graph of launch/sim.launch.py (embedded simulator, description_node) for one
+    world, read from the same table (mining_rover.stack_table), sim first."""
+    args = {**stack_table.SIM_ARGUMENT_DEFAULTS, **stack_table.camera_arguments(), 'world': world, 'seed': int(seed),
+            'real_time_factor': float(rtf), 'target_resource': target_resource,
+            'state_file': str(state_file), 'sim': True}
+    return [NodeSpec(node.name, tuple(stack_table.param_file_names(node, args, sim=True)),
+                     stack_table.parameters(node, args, site), required=node.required)
+            for node in stack_table.STACK if node.enable_arg is None]
 
 
 def missing_nodes(specs: list[NodeSpec]) -> list[str]:
@@ -103,8 +98,9 @@ def node_argv(spec: NodeSpec, params_dir: Path) -> list[str]:
             argv += ['--params-file', str(config / name)]
     if spec.overrides:
         path = Path(params_dir) / f'{spec.name}.yaml'
-        path.write_text(yaml.safe_dump({spec.name: {'ros__parameters': dict(spec.overrides)}},
-                                       sort_keys=True))
+        path.write_text(yaml.safe_dump(
+            {stack_table.section_key(spec.name): {'ros__parameters': dict(spec.overrides)}},
+            sort_keys=True))
         argv += ['--params-file', str(path)]
     argv += ['-p', 'use_sim_time:=true']
     return argv
@@ -240,6 +236,11 @@ class Stack:
     def dead(self) -> dict:
         """{name: exit code} of nodes that have exited by themselves."""
         return {n: p.proc.returncode for n, p in self.procs.items() if not p.alive()}
+
+    def failed_required(self) -> list:
+        """Required nodes (the simulator, the drivers) that have exited: the mission ends
+        and every other process is stopped, as launch's on_exit Shutdown does."""
+        return [n for n, p in self.procs.items() if p.spec.required and not p.alive()]
 
     def cpu_times_s(self) -> dict:
         return {n: p.cpu_time_s() for n, p in self.procs.items()}
