@@ -301,7 +301,11 @@ def node_sections(data, path) -> dict:
         if not isinstance(body, dict) or not isinstance(body.get('ros__parameters'), dict):
             raise ConfigError(f'{f}: {node} = {_fmt(body)}: expected {node}: {{ros__parameters: '
                               f'{{name: value, ...}}}}')
-        out[str(node).lstrip('/')] = body['ros__parameters']
+        # rcl's node keys: ``drive_node``, ``/drive_node``, ``/**/drive_node`` (any namespace,
+        # what config/ uses) or ``/**`` (every node)
+        key = str(node)
+        name = '/**' if key in ('/**', '**') else key.rsplit('/', 1)[-1]
+        out.setdefault(name, {}).update(body['ros__parameters'])
     return out
 
 
