@@ -197,6 +197,7 @@ def run_mission(options: MissionOptions) -> tuple[int, dict]:
         'last_actuator_commands': {t: v for t, v in timeline.last_commands.items()},
         'recorded_topics': topics,
         'ros_domain_id': int(env.get('ROS_DOMAIN_ID', '0') or 0),
+        'param_overrides': options.param_overrides,
     }
     summary = summarise(timeline, world=options.world, gravity_mps2=float(spec.gravity_mps2),
                         wall_time_s=wall, target_resource=options.target_resource, extra=extra)
@@ -390,7 +391,8 @@ def _result_line(summary: dict, out: Path) -> str:
 def run_mission_cli(args) -> int:
     """Entry point of `mining-rover sim` (see mining_rover.cli)."""
     options = MissionOptions(world=args.world, duration_s=float(args.duration), out_dir=Path(args.out),
-                             seed=int(args.seed), rtf=float(args.rtf), record=not args.no_record)
+                             seed=int(args.seed), rtf=float(args.rtf), record=not args.no_record,
+                             param_overrides=getattr(args, 'param_overrides', None) or {})
     try:
         code, _summary = run_mission(options)
     except MissionRequestError as exc:
