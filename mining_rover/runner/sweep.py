@@ -278,9 +278,12 @@ class DomainLock:
         self._f.close()
 
 
-def _sigint_when_parent_dies():
-    """In the runner, before exec: SIGINT (a clean stop and a partial report) if the Ray
-    worker that started it dies. Linux only."""
+def _runner_preexec():
+    """In the runner, before exec: SIGINT back to its default (Ray's daemons run with it
+    ignored, and an ignored signal stays ignored across exec: the runner would not stop
+    on it), and SIGINT (a clean stop, a partial report) if the Ray worker that started it
+    dies. Linux only."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
     try:
         import ctypes
         ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGINT), 0, 0, 0)  # PR_SET_PDEATHSIG
@@ -363,7 +366,7 @@ def run_mission_task(job: dict) -> dict:
     try:
         proc = subprocess.Popen(runner_argv(job), stdout=log, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL, env=env, start_new_session=True,
-                                preexec_fn=_sigint_when_parent_dies)
+                                preexec_fn=_runner_preexec)
         (out / 'runner.pid').write_text(f'{proc.pid}\n')
         deadline = wall0 + job['timeout_s']
         try:
@@ -492,6 +495,15 @@ def mission_state(mission: Mission, request: SweepRequest) -> str:
     return 'todo'
 
 
+def select_missions(request: SweepRequest, all_missions: list) -> tuple[list, dict]:
+    """(missions to run, {mission: state}): complete ones are never run again, recorded
+    failures only with --rerun-failed, the rest (never run, interrupted) always."""
+    states = {m: mission_state(m, request) for m in all_missions}
+    todo = [m for m in all_missions
+            if states[m] == 'todo' or (states[m] == 'failed' and request.rerun_failed)]
+    return todo, states
+
+
 def _same_params(recorded, params: tuple) -> bool:
     flat = {f'{node}.{p}': v for node, ps in (recorded or {}).items() for p, v in ps.items()}
     return flat == dict(params)
@@ -559,26 +571,49 @@ def _hms(secs: float) -> str:
 
 
 # -- Ray -----------------------------------------------------------------------------
+#: Local Ray start attempts: Ray gives its raylet a fixed 30 s to register, which a
+#: machine loaded far beyond its cores can miss (seen at load average 35 on 2 cores).
+RAY_START_ATTEMPTS = 3
+
+
+class SweepStartError(RuntimeError):
+    """Ray did not start (exit 1, one line, no mission run)."""
+
+
 def _ray_init(request: SweepRequest, workers: int):
     """Start local Ray with ``workers`` CPU slots, or join the cluster at the address.
-    Ray's own daemons are started with SIGINT ignored (they would otherwise share the
-    terminal's process group and die on the Ctrl-C that should only stop the sweep)."""
+    Ray's own daemons are started with SIGINT ignored (they share the terminal's process
+    group and would otherwise die on the Ctrl-C that should only stop the sweep)."""
     import ray
-    os.environ.setdefault('RAY_DEDUP_LOGS', '0')
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         if request.address:
-            ray.init(address=request.address, runtime_env=cluster_runtime_env(),
-                     logging_level='ERROR', log_to_driver=False)
-        else:
-            ray.init(num_cpus=workers, include_dashboard=False, logging_level='ERROR',
-                     log_to_driver=False, configure_logging=True)
-    except (ConnectionError, RuntimeError, ValueError) as exc:
-        raise SweepRequestError(f'--address {request.address}: Ray could not connect '
-                                f'({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})') from None
+            try:
+                ray.init(address=request.address, runtime_env=cluster_runtime_env(),
+                         logging_level='ERROR', log_to_driver=False)
+            except Exception as exc:  # noqa: BLE001  (Ray raises ConnectionError, RuntimeError, ...)
+                raise SweepRequestError(f'--address {request.address}: Ray could not connect '
+                                        f'({_first_line(exc)})') from None
+            return ray
+        for attempt in range(1, RAY_START_ATTEMPTS + 1):
+            try:
+                ray.init(num_cpus=workers, include_dashboard=False, logging_level='ERROR',
+                         log_to_driver=False)
+                return ray
+            except Exception as exc:  # noqa: BLE001  (Ray's own start-up timeout is a bare Exception)
+                ray.shutdown()
+                if attempt == RAY_START_ATTEMPTS:
+                    raise SweepStartError(f'local Ray did not start in {RAY_START_ATTEMPTS} attempts '
+                                          f'({_first_line(exc)})') from None
+                print(f'mining-rover sweep: local Ray did not start ({_first_line(exc)}); '
+                      f'trying again', file=sys.stderr)
     finally:
         signal.signal(signal.SIGINT, previous)
-    return ray
+
+
+def _first_line(exc: Exception) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0][:200] if text else type(exc).__name__
 
 
 def cluster_runtime_env() -> dict:
@@ -618,9 +653,7 @@ def _run_locked(request: SweepRequest, all_missions: list, lock: OutLock) -> int
     if lock.stale_pid:
         print(f'mining-rover sweep: WARNING taking over the lock of sweep PID {lock.stale_pid}, '
               f'which is no longer running ({lock.path})', file=err)
-    states = {m: mission_state(m, request) for m in all_missions}
-    todo = [m for m in all_missions
-            if states[m] == 'todo' or (states[m] == 'failed' and request.rerun_failed)]
+    todo, states = select_missions(request, all_missions)
     kept_failed = sum(1 for m in all_missions if states[m] == 'failed' and m not in todo)
     workers = request.workers or default_workers()
     (out / 'sweep_request.json').write_text(json.dumps(_request_json(request, workers), indent=1))
@@ -785,3 +818,6 @@ def run_sweep_cli(args) -> int:
     except SweepRequestError as exc:
         print(f'mining-rover sweep: {exc}', file=sys.stderr)
         return EXIT_USAGE
+    except SweepStartError as exc:
+        print(f'mining-rover sweep: {exc}; no mission was run', file=sys.stderr)
+        return EXIT_FAILED
