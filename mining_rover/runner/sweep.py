@@ -281,9 +281,11 @@ class DomainLock:
 def _runner_preexec():
     """In the runner, before exec: SIGINT back to its default (Ray's daemons run with it
     ignored, and an ignored signal stays ignored across exec: the runner would not stop
-    on it), and SIGINT (a clean stop, a partial report) if the Ray worker that started it
-    dies. Linux only."""
+    on it), no signal blocked (Ray runs tasks in a thread that blocks SIGINT, and the mask
+    is inherited too), and SIGINT (a clean stop, a partial report) if the Ray worker that
+    started it dies. Linux only."""
     signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_SETMASK, [])
     try:
         import ctypes
         ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGINT), 0, 0, 0)  # PR_SET_PDEATHSIG
