@@ -1,6 +1,6 @@
 """Benchmark: mission throughput of `mining-rover sweep` on this machine, with Ray's own cost.
 
-The same N lunar missions (60 s sim each, seeds 1..N; quick: 2 of 20 s) three ways in one
+The same N lunar missions (60 s sim each, seeds 1..N; quick: 2 of 15 s) three ways in one
 run: a plain sequential loop (the baseline: each mission through the sweep's own task
 function, no Ray), a sweep on local Ray with 1 worker, and one with K workers (default 2).
 Reported: missions per hour of each, the K-worker sweep's wall time over the loop's (the
@@ -29,7 +29,7 @@ DESCRIPTION = ('missions/hour of N 60 s lunar missions: sequential loop vs sweep
 
 WORLD = 'moon_south_pole'
 MISSIONS, DURATION_S = 4, 60.0
-QUICK_MISSIONS, QUICK_DURATION_S = 2, 20.0
+QUICK_MISSIONS, QUICK_DURATION_S = 2, 15.0
 K_WORKERS = int(os.environ.get('SWEEP_BENCH_WORKERS', '2'))
 NOOP_TASKS = 50
 

@@ -130,7 +130,7 @@ def test_ctrl_c_ends_running_missions_with_partial_reports_and_leaves_nothing(tm
             time.sleep(1.0)
         assert proc.poll() is None, proc.communicate()[0]
         os.killpg(proc.pid, signal.SIGINT)             # what a terminal's Ctrl-C does
-        text, _ = proc.communicate(timeout=400)
+        text, _ = proc.communicate(timeout=700)
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)

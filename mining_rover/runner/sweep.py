@@ -60,10 +60,11 @@ MISSION_CORES = 1.9
 START_ALLOWANCE_S = 180.0
 SLOWEST_RTF = 0.1
 
-#: After SIGINT the runner stops 8 nodes (10 s each at worst) and writes its report; this
+#: After SIGINT the runner stops 8 nodes (up to 18 s each: SIGINT, SIGTERM, SIGKILL) and
+#: writes its report; under heavy load that took minutes. This
 #: long, s, before SIGTERM, then SIGKILL of its process group.
-STOP_GRACE_S = 120.0
-KILL_GRACE_S = 15.0
+STOP_GRACE_S = 240.0
+KILL_GRACE_S = 60.0
 
 DOMAIN_LOCK_DIR = Path(tempfile.gettempdir()) / 'mining_rover_domains'
 DOMAIN_IDS = range(1, 101)

@@ -150,9 +150,10 @@ def write_png(path: Path, rows: list) -> Path | None:
         label = f"{r['world']}\n{r['param_set']}".replace('+', '\n')
         if label not in labels:
             labels.append(label)
-    fig, axes = plt.subplots(len(PANELS), 1, figsize=(max(6.0, 1.6 * len(labels) + 2), 3.0 * len(PANELS)),
+    rows_n = (len(PANELS) + 1) // 2
+    fig, axes = plt.subplots(rows_n, 2, figsize=(2 * max(5.0, 1.4 * len(labels) + 1.5), 3.2 * rows_n),
                              squeeze=False)
-    for ax, (name, title) in zip(axes[:, 0], PANELS):
+    for ax, (name, title) in zip(axes.ravel(), PANELS):
         data = []
         for label in labels:
             data.append([r[name] for r in rows if r['outcome'] == 'complete' and r.get(name) is not None
@@ -168,8 +169,10 @@ def write_png(path: Path, rows: list) -> Path | None:
             ax.legend(loc='upper right', fontsize=7)
         ax.set_xticks(positions)
         ax.set_xticklabels([f'{lb}\n(n={len(d)})' for lb, d in zip(labels, data)], fontsize=7)
-        ax.set_title(f'{title}  (box: median, quartiles; whiskers p10-p90)', fontsize=9)
+        ax.set_title(title, fontsize=9)
         ax.grid(axis='y', alpha=0.3)
+    fig.suptitle('complete missions per world / parameter set (box: median and quartiles; '
+                 'whiskers: p10-p90)', fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=80)
     plt.close(fig)
