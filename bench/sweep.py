@@ -120,7 +120,13 @@ def _cores_per_mission(rows: list) -> float:
 
 def _disk(root: Path, duration_s: float) -> tuple[float, float]:
     """MB of one mission's directory with and without the MCAP (a second, recorded run)."""
-    from mining_rover.runner.sweep import Mission, SweepRequest, _job, disk_bytes, run_mission_task
+    from mining_rover.runner.sweep import (
+        Mission,
+        SweepRequest,
+        _job,
+        disk_bytes,
+        run_mission_task,
+    )
     req = SweepRequest(worlds=[WORLD], seeds=[1], duration_s=duration_s, out_dir=root / 'mcap',
                        record=True)
     rec = run_mission_task(_job(req, Mission(WORLD, (), 1), 0))

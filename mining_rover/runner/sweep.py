@@ -227,8 +227,8 @@ class OutLock:
         self._f = None
         self.stale_pid: str | None = None
 
-    def acquire(self) -> 'OutLock':
-        f = open(self.path, 'a+')
+    def acquire(self) -> OutLock:
+        f = open(self.path, 'a+')  # noqa: SIM115  (held open: the flock lives with it)
         try:
             fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
@@ -265,7 +265,7 @@ class DomainLock:
         n = len(DOMAIN_IDS)
         for i in range(n):
             domain = DOMAIN_IDS[(start + i) % n]
-            f = open(DOMAIN_LOCK_DIR / f'{domain}.lock', 'w')
+            f = open(DOMAIN_LOCK_DIR / f'{domain}.lock', 'w')  # noqa: SIM115  (held for the mission)
             try:
                 fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError:
@@ -365,11 +365,11 @@ def run_mission_task(job: dict) -> dict:
     env.pop('ROS_STATIC_PEERS', None)
     wall0 = time.monotonic()
     stopped_by, rc = None, None
-    log = open(out / 'runner.log', 'w')
+    log = open(out / 'runner.log', 'w')  # noqa: SIM115  (closed in the finally below)
     try:
         proc = subprocess.Popen(runner_argv(job), stdout=log, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL, env=env, start_new_session=True,
-                                preexec_fn=_runner_preexec)
+                                preexec_fn=_runner_preexec)  # noqa: PLW1509  (prctl and the signal mask need it)
         (out / 'runner.pid').write_text(f'{proc.pid}\n')
         deadline = wall0 + job['timeout_s']
         try:
@@ -427,7 +427,7 @@ def read_summary(out: Path) -> dict | None:
 #: The runner's line for a node that exited by itself while starting or during the
 #: mission (mission_runner._start/_fly); exit codes after the runner's own stop are not
 #: deaths (under load a node may need SIGKILL to stop, which the summary also records).
-_NODE_EXITED = re.compile(r'^mining-rover sim: (\w+) exited with code (-?\d+)', re.M)
+_NODE_EXITED = re.compile(r'^mining-rover sim: (\w+) exited with code (-?\d+)', re.MULTILINE)
 
 
 def nodes_died(runner_log: Path) -> dict:
@@ -460,7 +460,7 @@ def classify(out: Path, rc: int | None, stopped_by: str | None, job: dict) -> di
                 'log_tail': runner_tail}
     died = nodes_died(out / 'runner.log')
     if died:
-        name, code = sorted(died.items())[0]
+        name, code = min(died.items())
         sig = f' ({signal.Signals(-code).name})' if code < 0 and -code in signal.valid_signals() else ''
         return {'outcome': 'failed', 'reason': 'node_died',
                 'detail': f'{name} exited with code {code}{sig}'
@@ -669,9 +669,8 @@ def _run_locked(request: SweepRequest, all_missions: list, lock: OutLock) -> int
                      f"({'cluster ' + request.address if request.address else 'local Ray'}), "
                      f'wall-time limit {request.timeout_s():.0f} s per mission, out {out}')
     interrupted = False
-    failed_now = 0
     if todo:
-        interrupted, failed_now = _run_missions(request, todo, workers, progress, kept_failed,
+        interrupted, _failed = _run_missions(request, todo, workers, progress, kept_failed,
                                                 len(all_missions) - len(todo) - kept_failed)
     progress.close()
     agg = sweep_report.write_aggregate(out, request, all_missions)
@@ -701,6 +700,10 @@ def _job(request: SweepRequest, m: Mission, index: int) -> dict:
 
 def _run_missions(request, todo, workers, progress, failed0, done0) -> tuple[bool, int]:
     ray = _ray_init(request, workers)
+    if request.address and request.workers is None:   # the cluster's cores, not this host's
+        workers = max(1, int(ray.cluster_resources().get('CPU', 1.0) // cpus_per_task(request)))
+        progress.slots = workers
+        progress.message(f'mining-rover sweep: the cluster holds {workers} missions at once')
     task = ray.remote(num_cpus=cpus_per_task(request), max_retries=0)(run_mission_task)
     queue = list(enumerate(todo))
     running: dict = {}          # ObjectRef -> Mission
