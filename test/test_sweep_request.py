@@ -143,6 +143,9 @@ def test_a_rerun_skips_complete_missions_and_reruns_failures_only_when_asked(tmp
     assert sweep.select_missions(req, ms)[0] == ms[1:]
 
 
+JOB = {'timeout_s': 100.0, 'duration_s': 15.0}
+
+
 def test_a_node_that_died_fails_the_mission_with_its_reason_and_log(tmp_path):
     (tmp_path / 'logs').mkdir()
     (tmp_path / 'logs' / 'excavator_node.log').write_text(
@@ -151,15 +154,18 @@ def test_a_node_that_died_fails_the_mission_with_its_reason_and_log(tmp_path):
         'mining-rover sim: excavator_node exited with code 2 while starting; its log ends:\n...\n')
     (tmp_path / 'summary.json').write_text(json.dumps(
         {'outcome': 'complete', 'node_exit_codes': {'excavator_node': 2, 'sim_node': -9}}))
-    got = sweep.classify(tmp_path, 0, None, {'timeout_s': 100.0})
+    got = sweep.classify(tmp_path, 0, None, JOB)
     assert got['outcome'] == 'failed' and got['reason'] == 'node_died'
     assert got['detail'] == 'excavator_node exited with code 2' and 'arm_upper_rad' in got['log_tail']
     # a node SIGKILLed by the runner's own stop (exit code only in the summary) is no death
     (tmp_path / 'runner.log').write_text('mining-rover sim: complete: ...\n')
-    assert sweep.classify(tmp_path, 0, None, {'timeout_s': 100.0})['outcome'] == 'complete'
-    assert sweep.classify(tmp_path, 130, 'timeout', {'timeout_s': 100.0})['reason'] == 'timeout'
+    assert sweep.classify(tmp_path, 0, None, JOB)['outcome'] == 'complete'
+    assert sweep.classify(tmp_path, 130, 'timeout', JOB)['reason'] == 'timeout'
+    # past the limit only while exiting: the mission itself ran to its duration
+    (tmp_path / 'summary.json').write_text(json.dumps({'outcome': 'complete', 'sim_time_s': 15.0}))
+    assert sweep.classify(tmp_path, 0, 'timeout', JOB)['outcome'] == 'complete'
     (tmp_path / 'summary.json').unlink()
-    got = sweep.classify(tmp_path, -9, None, {'timeout_s': 100.0})
+    got = sweep.classify(tmp_path, -9, None, JOB)
     assert got['reason'] == 'crashed' and 'SIGKILL' in got['detail']
 
 
