@@ -50,6 +50,11 @@ def _pids_with(text: str) -> list:
     return found
 
 
+def _sigint_default():
+    """As at a terminal, whatever started pytest (a background job ignores SIGINT)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _in_session(sid: int) -> list:
     pids = []
     for d in Path('/proc').iterdir():
@@ -120,7 +125,8 @@ def test_sweep_completes_reports_a_killed_mission_and_resumes_without_rework(tmp
 def test_ctrl_c_ends_running_missions_with_partial_reports_and_leaves_nothing(tmp_path):
     out = tmp_path / 'sweep'
     proc = subprocess.Popen(_sweep(out, seeds='1', workers='1'), env=_env(), stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
+                            stderr=subprocess.STDOUT, text=True, start_new_session=True,
+                            preexec_fn=_sigint_default)
     log = out / 'missions' / WORLD / 'default' / 'seed-1' / 'runner.log'
     try:
         deadline = time.monotonic() + 900
