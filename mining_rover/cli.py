@@ -1,4 +1,5 @@
-"""The `mining-rover` command: `sim` (an embedded autonomous mission) and `bench`."""
+"""The `mining-rover` command: `sim` (an embedded autonomous mission), `sweep` (many
+missions as Ray tasks) and `bench`."""
 from __future__ import annotations
 
 import argparse
@@ -26,6 +27,14 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument('--no-record', action='store_true', help='do not write mission.mcap')
     s.add_argument('--faults', metavar='PLAN.yaml',
                    help='inject the timed faults of this plan (config/faults/, docs/readme/faults.md)')
+    s.add_argument('--param', action='append', default=[], metavar='NODE.PARAM=VALUE',
+                   help='set a node or simulator parameter (repeatable), e.g. '
+                        'planner_node.drum_max_speed_radps=6; checked before anything starts')
+    s.add_argument('--list-params', metavar='NODE', help="list a node's parameters and exit")
+
+    from mining_rover.runner.sweep import add_sweep_arguments
+    add_sweep_arguments(sub.add_parser(
+        'sweep', help='many seeded missions across worlds and parameters, as Ray tasks'))
 
     b = sub.add_parser('bench', help='run benchmarks, print a table, write JSON')
     b.add_argument('names', nargs='*', help='benchmarks to run (default: all)')
@@ -44,7 +53,21 @@ def main(argv=None) -> int:
                 print(name)
             return 0
         return benchmarking.run_benchmarks(args.names, args.json, quick=args.quick)
+    if args.command == 'sweep':
+        from mining_rover.runner.sweep import run_sweep_cli
+        return run_sweep_cli(args)
     if args.command == 'sim':
+        if args.list_params or args.param:
+            from mining_rover.runner import node_params
+            try:
+                if args.list_params:
+                    print('\n'.join(node_params.describe(args.list_params)))
+                    return 0
+                args.param_overrides = node_params.as_overrides(
+                    {k: v[0] for k, v in node_params.parse_assignments(args.param, several=False).items()})
+            except node_params.ParamSpecError as exc:
+                print(f'mining-rover sim: {exc}', file=sys.stderr)
+                return 2
         try:
             from mining_rover.mission_runner import run_mission_cli
         except ImportError as exc:

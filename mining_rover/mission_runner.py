@@ -273,6 +273,7 @@ def _run_mission(options: MissionOptions, out: Path, spec, specs) -> tuple[int, 
         'recorded_topics': topics,
         'ros_domain_id': int(env.get('ROS_DOMAIN_ID', '0') or 0),
         'node_respawns': {n: len(r) for n, r in stack.respawns.items()},
+        'param_overrides': options.param_overrides,
     }
     if injector is not None:
         extra['fault_events'], extra['faults'] = injector.results()
@@ -591,7 +592,8 @@ def run_mission_cli(args) -> int:
     """Entry point of `mining-rover sim` (see mining_rover.cli)."""
     options = MissionOptions(world=args.world, duration_s=float(args.duration), out_dir=Path(args.out),
                              seed=int(args.seed), rtf=float(args.rtf), record=not args.no_record,
-                             fault_plan=Path(args.faults) if getattr(args, 'faults', None) else None)
+                             fault_plan=Path(args.faults) if getattr(args, 'faults', None) else None,
+                             param_overrides=getattr(args, 'param_overrides', None) or {})
     try:
         code, _summary = run_mission(options)
     except MissionRequestError as exc:
