@@ -84,7 +84,7 @@ def soil_field_problem(fields: dict) -> str:
         bad = ~np.isfinite(a) | (a < lo) | (a > hi)
         if np.any(bad):
             idx = np.unravel_index(int(np.flatnonzero(bad)[0]), a.shape) if a.ndim else ()
-            unit = key.rsplit('_', 1)[-1].replace('kgpm3', 'kg/m^3')
+            unit = {'density_kgpm3': 'kg/m^3', 'cohesion_pa': 'Pa'}.get(key, 'deg')
             where = f' (at cell {tuple(int(i) for i in idx)})' if idx else ''
             return f'{key}: {float(a[idx]):g} outside [{lo:g}, {hi:g}] {unit}{where}'
     return ''

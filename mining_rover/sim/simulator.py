@@ -438,9 +438,10 @@ class Simulator:
         sel = cut > CUT_EPS_M   # cells the buckets bite into now
         if not sel.any():
             return      # turning in its own trench: no soil failed, no resistance
-        # Depth of cut: the face the drum engages, top of the cut cells down to the drum
-        # bottom (McKyes' d); not the trench walls it already left behind.
-        top = int(np.argmax(np.where(sel, h, -np.inf)))
+        # Depth of cut: the face the drum engages, the highest ground inside its footprint
+        # down to the drum bottom (McKyes' d; with 5-10 cm cells the top of the cells cut
+        # this update alone jumps by centimetres as cells enter the drum circle).
+        top = int(np.argmax(np.where(inside, h, -np.inf)))
         depth = max(0.0, float(h.flat[top]) - (p[2] - rad))
         dens = w.regolith['density_kgpm3'][rows, cols].astype(float)
         soil = soil_for(w.name, dens[sel].mean(), w.regolith['cohesion_pa'][rows, cols][sel].mean(),
