@@ -186,8 +186,8 @@ def test_every_executive_setting_is_a_parameter_described_and_ranged_by_its_fiel
         p = params[f.name]
         assert p.description == f.metadata['description'] and p.description
         assert (p.min, p.max) == f.metadata['range']
-    yaml_keys = yaml.safe_load((REPO / 'config' / 'mission.yaml').read_text())['mission_node'][
-        'ros__parameters']
+    from mining_rover.paths import config_parameters
+    yaml_keys = config_parameters('mission.yaml', 'mission_node')
     assert set(yaml_keys) <= set(params)
 
 

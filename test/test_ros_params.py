@@ -132,11 +132,10 @@ def test_declare_and_read_marks_read_only_unless_runtime_or_reconfigurable(ros):
 def test_the_driver_files_give_the_drive_the_executives_stow_angle():
     """config/mission.yaml's arm_stow_rad places the drum loads for drive_node's turning
     pivot: the driver files carry the same key and value."""
-    import yaml
-    from mining_rover.paths import config_path
-    mission = yaml.safe_load(open(config_path('mission.yaml')))['mission_node']['ros__parameters']
+    from mining_rover.paths import config_parameters
+    mission = config_parameters('mission.yaml', 'mission_node')
     for name in ('drivers_sim.yaml', 'drivers_rover.yaml'):
-        drive = yaml.safe_load(open(config_path(name)))['drive_node']['ros__parameters']
+        drive = config_parameters(name, 'drive_node')
         assert drive['arm_stow_rad'] == mission['arm_stow_rad'], name
 
 

@@ -481,10 +481,9 @@ def _num(text):
 def watchdog_timeouts(param_overrides: dict | None = None) -> dict:
     """{'wheel': s, 'drum': s}: the drivers' cmd_timeout_s (config/drivers_sim.yaml, then
     any --param override), which the safety promise doubles."""
-    from mining_rover.paths import config_path
-    raw = yaml.safe_load(config_path('drivers_sim.yaml').read_text()) or {}
+    from mining_rover.paths import config_parameters
     out = {}
     for kind, node in (('wheel', 'drive_node'), ('drum', 'excavator_node')):
-        v = raw.get(node, {}).get('ros__parameters', {}).get('cmd_timeout_s', 0.5)
+        v = config_parameters('drivers_sim.yaml', node).get('cmd_timeout_s', 0.5)
         out[kind] = float((param_overrides or {}).get(node, {}).get('cmd_timeout_s', v))
     return out
