@@ -89,7 +89,8 @@ def _sweep(root: Path, n: int, duration_s: float, workers: int) -> tuple[float, 
     peak = sampler.stop()
     agg = json.loads((root / 'sweep.json').read_text())
     if code != 0:
-        print(f'bench sweep: {workers}-worker sweep exit {code}: {agg["outcomes_by_reason"]}', file=sys.stderr)
+        print(f'bench sweep: {workers}-worker sweep exit {code}: {agg["outcomes_by_reason"]}',
+              file=sys.stderr)
     return wall, peak / workers, agg
 
 

@@ -95,7 +95,8 @@ def test_counter_rotating_drums_cancel_their_drafts():
     assert abs(front.fx_n + rear.fx_n) < 0.1 * front.fx_n
 
 
-@pytest.mark.parametrize('case', ['zero depth', 'drum stopped', 'no feed', 'nan', 'inf', 'deeper than the drum'])
+@pytest.mark.parametrize('case',
+                         ['zero depth', 'drum stopped', 'no feed', 'nan', 'inf', 'deeper than the drum'])
 def test_edges_give_finite_loads(case):
     args = dict(depth_m=0.05, feed_x_mps=0.05, feed_z_mps=0.0, drum_radps=4.0, phase_rad=0.2)
     args.update({'zero depth': dict(depth_m=0.0), 'drum stopped': dict(drum_radps=0.0),

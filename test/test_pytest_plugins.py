@@ -30,7 +30,8 @@ def _site_with_plugin(tmp_path, dist: str, entry: str) -> Path:
 
 
 def _pytest(site: Path, *extra):
-    env = {**os.environ, 'PYTHONPATH': os.pathsep.join([str(site), str(REPO), os.environ.get('PYTHONPATH', '')])}
+    env = {**os.environ,
+           'PYTHONPATH': os.pathsep.join([str(site), str(REPO), os.environ.get('PYTHONPATH', '')])}
     env.pop('PYTEST_DISABLE_PLUGIN_AUTOLOAD', None)
     return subprocess.run([sys.executable, '-m', 'pytest', '-q', *extra,
                            'test/test_stack_table.py', '-k', 'frame_prefix_defaults_to_the_namespace'],

@@ -17,7 +17,7 @@ import threading
 import time
 from dataclasses import dataclass
 
-from mining_rover.control.limits import ActuatorLimits, ThermalDerate, finite
+from mining_rover.control.limits import ThermalDerate, finite
 
 
 class Watchdog:
@@ -248,7 +248,8 @@ class SafetyLayer:
             expired = self.watchdog.expired()
             if expired and not self._watchdog_tripped:
                 self._watchdog_tripped = True
-                self._on_event('warn', f'command watchdog expired ({self.watchdog.timeout_s:.2f} s): stopping')
+                self._on_event('warn',
+                               f'command watchdog expired ({self.watchdog.timeout_s:.2f} s): stopping')
             if not self._may_move() or expired:
                 self._safe_state()
             elif hot:

@@ -258,7 +258,8 @@ class PlannerNode(Node):
         plan = self._plan
         self.cut_observer.observe(self._now_s(), torque, drum, fill, self.speed,
                                   plan.depth_of_cut_m if plan is not None else 0.0,
-                                  feasible=plan is not None and plan.feasible, dumping=dumping, stalled=stalled)
+                                  feasible=plan is not None and plan.feasible,
+                                  dumping=dumping, stalled=stalled)
 
     # -- work ------------------------------------------------------------------------------
     def _plan_route(self):

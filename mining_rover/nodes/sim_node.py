@@ -79,7 +79,8 @@ class SimNode(Node):
         c = self.c = load_contract().with_frame_prefix(p['frame_prefix'])
         self.steps_per_chunk = max(1, int(round(CHUNK_S / self.sim.dt)))
         self.pub_clock = self.create_publisher(ClockMsg, c.clock, qos.CLOCK)
-        self.pub_img = {s: self.create_publisher(Image, getattr(c, s).image, qos.SENSOR) for s in ('left', 'right')}
+        self.pub_img = {s: self.create_publisher(Image, getattr(c, s).image,
+                                                 qos.SENSOR) for s in ('left', 'right')}
         self.pub_info = {s: self.create_publisher(CameraInfo, getattr(c, s).info, qos.SENSOR)
                          for s in ('left', 'right')}
         self.pub_imu = self.create_publisher(Imu, c.imu_topic, qos.SENSOR)
@@ -98,8 +99,10 @@ class SimNode(Node):
         self.create_service(SetBool, c.pause_service, self._on_pause)
         k = self.sim.camera_intrinsics()
         self._info = {
-            'left': make_camera_info(k['width'], k['height'], k['fx'], k['fy'], k['cx'], k['cy'], c.left.frame),
-            'right': make_camera_info(k['width'], k['height'], k['fx'], k['fy'], k['cx'], k['cy'], c.right.frame,
+            'left': make_camera_info(k['width'], k['height'], k['fx'], k['fy'], k['cx'],
+                                     k['cy'], c.left.frame),
+            'right': make_camera_info(k['width'], k['height'], k['fx'], k['fy'], k['cx'],
+                                      k['cy'], c.right.frame,
                                       baseline_m=k['baseline_m']),
         }
         self.paused = False
@@ -226,7 +229,8 @@ class SimNode(Node):
             msg.velocity = [v[1] for v in js.values()]
             msg.effort = [v[2] for v in js.values()]
             self.pub_js.publish(msg)
-            self.pub_gt.publish(matrix_to_odometry(self.sim.ground_truth_pose(), c.frames['map'], c.frames['base'],
+            self.pub_gt.publish(matrix_to_odometry(self.sim.ground_truth_pose(),
+                                                   c.frames['map'], c.frames['base'],
                                                    stamp, twist=self.sim.ground_truth_twist()))
         if self._due('telemetry', min(10.0, self.p['publish_rate_hz'])):
             tel = self.sim.regolith_telemetry()

@@ -162,9 +162,12 @@ class StereoNode(Node):
         self._pub_vo = (self.create_publisher(Odometry, 'stereo/odometry', qos.STATE)
                         if p['visual_odometry'] else None)
         self.create_subscription(Image, contract.left.image, lambda m: self._on_image('left', m), qos.SENSOR)
-        self.create_subscription(Image, contract.right.image, lambda m: self._on_image('right', m), qos.SENSOR)
-        self.create_subscription(CameraInfo, contract.left.info, lambda m: self._on_info('left', m), qos.SENSOR)
-        self.create_subscription(CameraInfo, contract.right.info, lambda m: self._on_info('right', m), qos.SENSOR)
+        self.create_subscription(Image, contract.right.image,
+                                 lambda m: self._on_image('right', m), qos.SENSOR)
+        self.create_subscription(CameraInfo, contract.left.info,
+                                 lambda m: self._on_info('left', m), qos.SENSOR)
+        self.create_subscription(CameraInfo, contract.right.info,
+                                 lambda m: self._on_info('right', m), qos.SENSOR)
         self.create_timer(1.0 / p['process_rate_hz'], self._process,
                           callback_group=MutuallyExclusiveCallbackGroup())
         self.get_logger().info(

@@ -174,7 +174,8 @@ def to_gray(image: np.ndarray, encoding: str = 'rgb8') -> np.ndarray:
     if image.dtype != np.uint8 or image.ndim != 3:
         raise ValueError(f'expected a uint8 mono or colour image, got shape {image.shape} dtype {image.dtype}')
     code = {'rgb8': cv2.COLOR_RGB2GRAY, 'bgr8': cv2.COLOR_BGR2GRAY, 'rgba8': cv2.COLOR_RGBA2GRAY,
-            'bgra8': cv2.COLOR_BGRA2GRAY, '8UC3': cv2.COLOR_BGR2GRAY, '8UC4': cv2.COLOR_BGRA2GRAY}.get(encoding)
+            'bgra8': cv2.COLOR_BGRA2GRAY, '8UC3': cv2.COLOR_BGR2GRAY,
+            '8UC4': cv2.COLOR_BGRA2GRAY}.get(encoding)
     if code is None:
         raise ValueError(f'cannot convert encoding {encoding!r} to grey')
     return cv2.cvtColor(image, code)

@@ -267,7 +267,8 @@ class GridPlanner:
             r0, r1 = max(0, start[0] - r), min(H, start[0] + r + 1)
             c0, c1 = max(0, start[1] - r), min(W, start[1] + r + 1)
             rr, cc = np.mgrid[r0:r1, c0:c1]
-            near = ((rr - start[0]) ** 2 + (cc - start[1]) ** 2 <= r * r) & (self.costs[r0:r1, c0:c1] < LETHAL)
+            near = ((rr - start[0]) ** 2 + (cc - start[1]) ** 2 <= r * r) & (self.costs[r0:r1,
+                                                                                        c0:c1] < LETHAL)
             window = mult[r0:r1, c0:c1]
             window[near & ~np.isfinite(window)] = 1.0 + self.cfg.cost_weight
             mult[start] = 1.0 + self.cfg.cost_weight
@@ -351,4 +352,5 @@ class GridPlanner:
 def plan_path(costs: np.ndarray, resolution: float, origin_xy, start_xy, goal_xy,
               cfg: PlannerConfig = PlannerConfig()) -> PathResult:
     """One-shot: inflate, search, smooth. See GridPlanner.plan."""
-    return GridPlanner(Grid(np.asarray(costs), float(resolution), tuple(origin_xy)), cfg).plan(start_xy, goal_xy)
+    return GridPlanner(Grid(np.asarray(costs), float(resolution), tuple(origin_xy)),
+                       cfg).plan(start_xy, goal_xy)

@@ -187,7 +187,8 @@ def parse_plan(raw, duration_s: float, source: str = 'fault plan', joints: dict 
     return faults
 
 
-def load_plan(path, duration_s: float, joints: dict | None = None, states: tuple | None = None) -> list[Fault]:
+def load_plan(path, duration_s: float, joints: dict | None = None,
+              states: tuple | None = None) -> list[Fault]:
     """Read and validate a plan file; FaultPlanError (one line) when it cannot run."""
     path = Path(path)
     try:
@@ -435,7 +436,8 @@ class FaultInjector:
             survived = (injected and promise_ok and e.recovered and lost == 0.0 and cycles_lost == 0
                         and hazards == 0)
             rows.append({
-                't': None if e.t is None else round(e.t, 3), 'kind': f.kind, 'target': f.node or f.joint or '',
+                't': None if e.t is None else round(e.t, 3), 'kind': f.kind,
+                'target': f.node or f.joint or '',
                 'detail': e.detail or e.reason, 'recovered': e.recovered,
                 'unsafe_s': None if unsafe is None else (round(unsafe, 3) if math.isfinite(unsafe) else None),
                 'stopped': None if not e.promise else len(e.stopped_at) == len(e.promise),

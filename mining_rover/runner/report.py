@@ -177,7 +177,8 @@ TALLY_ROWS = (
     ('delivered to the berm', 'regolith_delivered_kg', 'sim_berm_mass_kg', _fmt_kg),
     ('spilled', None, 'sim_spilled_kg', _fmt_kg),
     ('still in the drums', None, 'sim_carried_kg', _fmt_kg),
-    ('berm volume', 'berm_volume_m3', 'sim_berm_volume_m3', lambda v: '-' if v is None else f'{1000 * v:.3g} L'),
+    ('berm volume', 'berm_volume_m3', 'sim_berm_volume_m3',
+     lambda v: '-' if v is None else f'{1000 * v:.3g} L'),
     ('hazard contacts', 'hazard_contacts', 'sim_hazard_contacts', lambda v: '-' if v is None else str(v)),
 )
 
@@ -223,8 +224,10 @@ def _height_window(terrain: Terrain, lo, hi):
     colour scale shows the relief where the rover worked, not the deepest far crater."""
     h = terrain.heights
     x0, _, y0, _ = terrain.extent()
-    ix = slice(max(int((lo[0] - x0) / terrain.resolution_m), 0), max(int((hi[0] - x0) / terrain.resolution_m) + 1, 1))
-    iy = slice(max(int((lo[1] - y0) / terrain.resolution_m), 0), max(int((hi[1] - y0) / terrain.resolution_m) + 1, 1))
+    ix = slice(max(int((lo[0] - x0) / terrain.resolution_m), 0),
+               max(int((hi[0] - x0) / terrain.resolution_m) + 1, 1))
+    iy = slice(max(int((lo[1] - y0) / terrain.resolution_m), 0),
+               max(int((hi[1] - y0) / terrain.resolution_m) + 1, 1))
     window = h[iy, ix]
     window = window[np.isfinite(window)] if window.size else window
     if window.size == 0:
@@ -365,7 +368,8 @@ def _draw_series(ax, timeline: Timeline, summary: dict | None = None):
             ax.axvline(t_ev, c='k', ls='-.', lw=0.8, label='fault event')
     ax.set_title('regolith: rover tally and sim truth; energy used')
     entries = {}   # one legend for both axes, each label once (every fault line shares one)
-    for h, label in zip(*map(lambda a, b: a + b, ax.get_legend_handles_labels(), ax2.get_legend_handles_labels())):
+    for h, label in zip(*map(lambda a, b: a + b, ax.get_legend_handles_labels(),
+                             ax2.get_legend_handles_labels())):
         entries.setdefault(label, h)
     handles, labels = list(entries.values()), list(entries)
     if handles:   # headroom above the curves for the legend
@@ -397,7 +401,8 @@ def _draw_table(ax, summary: dict, scores: dict):
         ('mission state at the end', f"{summary.get('mission_state') or '-'}"
          + (f" ({summary['fault_reason']})" if summary.get('fault_reason') else '')),
         ('e-stops', _fmt(summary.get('estop_events'))),
-        ('run', f"{summary.get('outcome') or '-'}" + (f": {summary['outcome_reason']}" if summary.get('outcome_reason') else '')
+        ('run',
+         f"{summary.get('outcome') or '-'}" + (f": {summary['outcome_reason']}" if summary.get('outcome_reason') else '')
          + f", rtf {_fmt(summary.get('real_time_factor'))}"),
         ('Lunabotics-style score', _fmt(scores.get('total'))),
     ]
@@ -526,7 +531,8 @@ def write_html(path: Path, summary: dict, png_path: Path, logs: list | None = No
                         for n, c in codes.items()) or '<tr><td>none recorded</td></tr>'
     events = summary.get('fault_events') or []
     event_rows = ''.join(
-        '<tr>' + ''.join(f'<td>{html.escape(_fmt(ev.get(k)))}</td>' for k in ('t', 'kind', 'detail')) + '</tr>'
+        '<tr>' + ''.join(f'<td>{html.escape(_fmt(ev.get(k)))}</td>'
+                         for k in ('t', 'kind', 'detail')) + '</tr>'
         for ev in (e if isinstance(e, dict) else {'detail': str(e)} for e in events))
     event_table = (f'<table><tr><th>t (s)</th><th>kind</th><th>detail</th></tr>{event_rows}</table>'
                    if events else '<p>none</p>')

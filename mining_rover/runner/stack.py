@@ -50,7 +50,8 @@ def mission_nodes(site: dict, *, world: str, seed: int, rtf: float, target_resou
                   state_file: Path) -> list[NodeSpec]:
     """The graph of launch/sim.launch.py (embedded simulator, description_node) for one
     world, read from the same table (mining_rover.stack_table), sim first."""
-    args = {**stack_table.SIM_ARGUMENT_DEFAULTS, **stack_table.camera_arguments(), 'world': world, 'seed': int(seed),
+    args = {**stack_table.SIM_ARGUMENT_DEFAULTS, **stack_table.camera_arguments(),
+            'world': world, 'seed': int(seed),
             'real_time_factor': float(rtf), 'target_resource': target_resource,
             'state_file': str(state_file), 'sim': True}
     return [NodeSpec(node.name, tuple(stack_table.param_file_names(node, args, sim=True)),

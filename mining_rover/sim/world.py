@@ -163,7 +163,8 @@ def load_world(name_or_path) -> WorldSpec:
     if mw is None:
         raise ValueError(f'{path}: missing element <mining:world> (xmlns:mining="{NS[1:-1]}")')
     sx, sy, z0, z1 = _attrs(path, mw, 'terrain', ('size_x', 'size_y', 'z_min', 'z_max'))
-    (density,) = _attrs(path, mw, 'atmosphere', ('density_kgpm3',)) if mw.find(NS + 'atmosphere') is not None \
+    (density,) = _attrs(path, mw, 'atmosphere',
+                        ('density_kgpm3',)) if mw.find(NS + 'atmosphere') is not None \
         else (0.0,)
     start = _attrs(path, mw, 'start', ('x', 'y', 'yaw'))
     dig = _attrs(path, mw, 'dig_zone', ('x', 'y', 'radius'))
