@@ -53,7 +53,8 @@ class _RssSampler(threading.Thread):
                     continue
                 try:
                     cmd = (d / 'cmdline').read_bytes()
-                    if not (cmd.startswith(b'ray::run_mission_task') or needle in (d / 'environ').read_bytes()):
+                    if not (cmd.startswith(b'ray::run_mission_task')
+                            or needle in (d / 'environ').read_bytes()):
                         continue
                     for line in (d / 'status').read_text().splitlines():
                         if line.startswith('VmRSS:'):

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from mining_rover.paths import share_dir
-from mining_rover.runner.faults import KINDS, FaultInjector, FaultPlanError, load_plan, parse_plan, plan_context
+from mining_rover.runner.faults import (KINDS, FaultInjector, FaultPlanError, load_plan, parse_plan,
+                                        plan_context)
 
 JOINTS, STATES = plan_context()
 

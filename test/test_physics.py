@@ -151,6 +151,8 @@ def test_world_cells_lie_in_the_table_ranges(world):
         assert row.lo <= row.value <= row.hi and row.source
         assert row.lo - 1e-3 <= float(a.min()) and float(a.max()) <= row.hi + 1e-3, key
     ratio = w.regolith['wall_friction_deg'] / w.regolith['friction_deg']
-    assert t.wall_friction_ratio.lo - 0.01 <= float(ratio.min()) <= float(ratio.max()) <= t.wall_friction_ratio.hi + 0.01
+    lo, hi = t.wall_friction_ratio.lo - 0.01, t.wall_friction_ratio.hi + 0.01
+    assert lo <= float(ratio.min()) <= float(ratio.max()) <= hi
     p = soil_for(world, 1500.0, 300.0, 35.0, 21.0)
-    assert p.wall_friction_ratio == pytest.approx(0.6) and p.density_deep_kgm3 == pytest.approx(1500.0 * t.deep_ratio.value)
+    assert p.wall_friction_ratio == pytest.approx(0.6)
+    assert p.density_deep_kgm3 == pytest.approx(1500.0 * t.deep_ratio.value)

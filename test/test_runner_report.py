@@ -181,7 +181,8 @@ def test_every_curve_has_a_legend_entry():
         for line in axes.get_lines():
             if len(line.get_xdata()) >= 2:
                 curves += 1
-                assert line.get_label() in legend_texts, f'{axes.get_title()!r}: {line.get_label()!r} has no legend'
+                assert line.get_label() in legend_texts, \
+                    f'{axes.get_title()!r}: {line.get_label()!r} has no legend'
     assert curves >= 10
     assert {'energy used (rover, Wh, right axis)', 'fault event', 'dumped here', 'start'} <= legend_texts
     assert any(ax.get_ylabel() == 'terrain height (m, map)' for ax in fig.axes), 'no height colour bar'

@@ -235,7 +235,8 @@ def test_drum_motor_reacts_the_bucket_torque():
     sim = Simulator(world='moon_south_pole', flat=True, camera_width=64, camera_height=48)
     sim.step(200)
     _cut(sim, -0.3, 4.0, 0.0, 500, drums=('front',))         # free spinning, in the air
-    free = np.mean([abs(sim.motor_state()['front_drum_joint']['torque_nm']) for _ in range(50) if not sim.step(5)])
+    free = np.mean([abs(sim.motor_state()['front_drum_joint']['torque_nm'])
+                    for _ in range(50) if not sim.step(5)])
     _cut(sim, 0.2, 4.0, 0.4, 1500, drums=('front',))
     motor, model = [], []
     for _ in range(400):

@@ -198,7 +198,8 @@ class WheelImuOdometry:
         v, w_wheels = self.kinematics.wheels_to_twist(left_radps, right_radps)
         stationary = abs(left_radps) < self.stationary_radps and abs(right_radps) < self.stationary_radps
         if commanded_radps is not None:
-            stationary = stationary and all(finite(c) and abs(c) < self.stationary_radps for c in commanded_radps)
+            stationary = stationary and all(finite(c) and abs(c) < self.stationary_radps
+                                            for c in commanded_radps)
         gyro = imu_yaw_rate_radps if imu_yaw_rate_radps is not None and finite(imu_yaw_rate_radps) else None
         self._still_s = self._still_s + dt_s if stationary else 0.0
         settled = (stationary and self._still_s >= self.settle_s
@@ -286,7 +287,8 @@ class SlipDetector:
         if left and right and finite(dt_s) and dt_s > 0:
             v_wheel, w_wheel = self.kinematics.wheels_to_twist(float(np.mean(left)), float(np.mean(right)))
             candidates = []
-            if ground_speed_mps is not None and finite(ground_speed_mps) and abs(v_wheel) > self.min_speed_mps:
+            if (ground_speed_mps is not None and finite(ground_speed_mps)
+                    and abs(v_wheel) > self.min_speed_mps):
                 candidates.append((1.0 - abs(ground_speed_mps) / abs(v_wheel), 'ground_speed'))
             if imu_yaw_rate_radps is not None and finite(imu_yaw_rate_radps) \
                     and abs(w_wheel) > self.min_turn_radps:

@@ -456,7 +456,8 @@ class OdriveCanBackend(Backend):
             elif axis.heartbeat is not None and \
                     axis.heartbeat.axis_state != p.AxisState.CLOSED_LOOP_CONTROL:
                 self._axis_fault(axis, f'axis left closed loop: {axis.heartbeat.state_name}'
-                                 + (f' ({", ".join(axis.heartbeat.errors)})' if axis.heartbeat.axis_error else ''))
+                                 + (f' ({", ".join(axis.heartbeat.errors)})'
+                                    if axis.heartbeat.axis_error else ''))
 
     def _handle(self, msg: can.Message):
         c = self.counters

@@ -253,8 +253,9 @@ class SafetyLayer:
             if not self._may_move() or expired:
                 self._safe_state()
             elif hot:
-                self.backend.set_wheel_velocities({n: 0.0 for n in hot if self.backend.joints[n].kind == 'wheel'})
-                self.backend.set_drum_velocities({n: 0.0 for n in hot if self.backend.joints[n].kind == 'drum'})
+                joints = self.backend.joints
+                self.backend.set_wheel_velocities({n: 0.0 for n in hot if joints[n].kind == 'wheel'})
+                self.backend.set_drum_velocities({n: 0.0 for n in hot if joints[n].kind == 'drum'})
             return self.status()
 
     def _safe_state(self):

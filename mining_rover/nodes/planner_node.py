@@ -165,7 +165,8 @@ class PlannerNode(Node):
                 from mining_rover.paths import config_path
                 path = str(config_path('regolith_nominal.yaml'))
             except Exception as exc:
-                self.get_logger().warning(f'config/regolith_nominal.yaml not found ({exc}): built-in lunar values')
+                self.get_logger().warning(
+                    f'config/regolith_nominal.yaml not found ({exc}): built-in lunar values')
                 return RegolithParams()
         try:
             return load_params(path)

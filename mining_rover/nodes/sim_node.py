@@ -4,10 +4,11 @@ Publishes /clock, stereo images + camera infos, IMU, joint states, ground-truth 
 regolith telemetry and motor diagnostics; takes one std_msgs/Float64 per joint command
 topic and the hold-down thrust (std_msgs/Float64, N; off when no command came for the
 contract's timeout, wall time); injected faults on sim/fault (std_msgs/String, JSON; the
-simulator side of `mining-rover sim --faults`, see mining_rover/sim/motor_faults.py); services reset (std_srvs/Trigger) and pause (std_srvs/SetBool). A steady wall
-timer advances the simulation in chunks (10 ms of sim time each) paced by
-real_time_factor (0 = as fast as possible) and publishes /clock every chunk; images are
-rendered only when a camera frame is due.
+simulator side of `mining-rover sim --faults`, see mining_rover/sim/motor_faults.py);
+services reset (std_srvs/Trigger) and pause (std_srvs/SetBool). A steady wall timer
+advances the simulation in chunks (10 ms of sim time each) paced by real_time_factor
+(0 = as fast as possible) and publishes /clock every chunk; images are rendered only when
+a camera frame is due.
 """
 from __future__ import annotations
 
@@ -110,7 +111,8 @@ class SimNode(Node):
         self._wall0, self._sim0 = time.monotonic(), self.sim.time
         self._timer = self.create_timer(TICK_S, self._tick, clock=Clock(clock_type=ClockType.STEADY_TIME))
         self.get_logger().info(
-            f"world {self.sim.world.name} ({self.sim.world.sdf_path}), g {self.sim.world.gravity_mps2:g} m/s^2, "
+            f"world {self.sim.world.name} ({self.sim.world.sdf_path}), "
+            f"g {self.sim.world.gravity_mps2:g} m/s^2, "
             f"rtf {p['real_time_factor']:g}, physics {p['physics_rate_hz']:g} Hz, "
             f"stereo {p['camera_width']}x{p['camera_height']} at {p['camera_rate_hz']:g} Hz")
 
@@ -216,8 +218,10 @@ class SimNode(Node):
             msg.orientation.x, msg.orientation.y, msg.orientation.z, msg.orientation.w = (float(v) for v in q)
             av, la = m['angular_velocity'], m['linear_acceleration']
             msg.angular_velocity.x, msg.angular_velocity.y, msg.angular_velocity.z = (float(v) for v in av)
-            msg.linear_acceleration.x, msg.linear_acceleration.y, msg.linear_acceleration.z = (float(v) for v in la)
-            msg.orientation_covariance[0] = msg.orientation_covariance[4] = msg.orientation_covariance[8] = 1e-4
+            acc = msg.linear_acceleration
+            acc.x, acc.y, acc.z = (float(v) for v in la)
+            cov = msg.orientation_covariance
+            cov[0] = cov[4] = cov[8] = 1e-4
             msg.angular_velocity_covariance[0::4] = [4e-8] * 3
             msg.linear_acceleration_covariance[0::4] = [4e-6] * 3
             self.pub_imu.publish(msg)

@@ -236,7 +236,8 @@ class StereoNode(Node):
         try:
             left, right = image_to_numpy(left_msg), image_to_numpy(right_msg)
             result = self._pipeline.process(left, right, left_msg.encoding,
-                                            want_disparity=self.cfg['publish_disparity'] or self._vo is not None)
+                                            want_disparity=(self.cfg['publish_disparity']
+                                                            or self._vo is not None))
         except ValueError as exc:
             return self._drop(str(exc))
         frame = left_msg.header.frame_id or self._models['left'].frame_id or self.default_frame

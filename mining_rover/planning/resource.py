@@ -74,11 +74,13 @@ def load_prior_map(path, resource: str, default_rel_std: float = 0.5) -> tuple:
             std_key = f'{key}_std'
             std = (np.asarray(data[std_key], dtype=float) if std_key in data.files
                    else np.abs(mean) * default_rel_std)
-            resolution = float(np.asarray(data['resolution']).reshape(-1)[0]) if 'resolution' in data.files else 1.0
+            resolution = (float(np.asarray(data['resolution']).reshape(-1)[0])
+                          if 'resolution' in data.files else 1.0)
             origin = (tuple(float(v) for v in np.asarray(data['origin']).reshape(-1)[:2])
                       if 'origin' in data.files else (0.0, 0.0))
     except (OSError, ValueError, zipfile.BadZipFile, EOFError, KeyError) as exc:
-        return uniform_prior(resource), f'prior map {p} unreadable ({type(exc).__name__}: {exc}): uniform prior'
+        return (uniform_prior(resource),
+                f'prior map {p} unreadable ({type(exc).__name__}: {exc}): uniform prior')
     if (mean.ndim != 2 or mean.size == 0 or std.shape != mean.shape or not math.isfinite(resolution)
             or resolution <= 0.0 or len(origin) != 2):
         return uniform_prior(resource), (f'prior map {p}: bad geometry (layer {mean.shape}, std {std.shape}, '

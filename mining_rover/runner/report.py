@@ -10,8 +10,9 @@ terrain height in colour under a hillshade, the world's true craters and rocks, 
 mapping node believed were hazards, the planner's dig sites, the start, where the rover
 actually dug and dumped, the dig and berm zones, and the path driven (ground truth and
 odometry). Every curve has a legend entry; node exit codes and fault events (summary
-``fault_events``: a list of {t, kind, detail}) are listed under the table. The world is passed in as a ``Terrain`` so that the report needs nothing
-but arrays (``terrain_from_world`` adapts a mining_rover.sim.world WorldSpec).
+``fault_events``: a list of {t, kind, detail}) are listed under the table. The world is
+passed in as a ``Terrain`` so that the report needs nothing but arrays
+(``terrain_from_world`` adapts a mining_rover.sim.world WorldSpec).
 """
 from __future__ import annotations
 
@@ -63,7 +64,8 @@ def _circle(item) -> tuple | None:
             return float(item[0]), float(item[1]), float(item[2])
         elif isinstance(item, dict):
             c = item.get('centre_xy') or item.get('center_xy') or (item.get('x'), item.get('y'))
-            r = item.get('radius_m') or item.get('radius') or 0.5 * (item.get('diameter_m') or item.get('diameter') or 0.0)
+            r = (item.get('radius_m') or item.get('radius')
+                 or 0.5 * (item.get('diameter_m') or item.get('diameter') or 0.0))
             return float(c[0]), float(c[1]), float(r)
         else:
             return None
@@ -402,7 +404,8 @@ def _draw_table(ax, summary: dict, scores: dict):
          + (f" ({summary['fault_reason']})" if summary.get('fault_reason') else '')),
         ('e-stops', _fmt(summary.get('estop_events'))),
         ('run',
-         f"{summary.get('outcome') or '-'}" + (f": {summary['outcome_reason']}" if summary.get('outcome_reason') else '')
+         f"{summary.get('outcome') or '-'}"
+         + (f": {summary['outcome_reason']}" if summary.get('outcome_reason') else '')
          + f", rtf {_fmt(summary.get('real_time_factor'))}"),
         ('Lunabotics-style score', _fmt(scores.get('total'))),
     ]
@@ -442,7 +445,8 @@ def run_events(summary: dict) -> list[str]:
         for ev in events:
             ev = ev if isinstance(ev, dict) else {'detail': str(ev)}
             t = _number(ev.get('t'))
-            lines.append(f"  t={'?' if t is None else f'{t:.1f}'} s  {ev.get('kind', '?')}: {ev.get('detail', '')}")
+            lines.append(f"  t={'?' if t is None else f'{t:.1f}'} s  "
+                         f"{ev.get('kind', '?')}: {ev.get('detail', '')}")
     elif 'fault_events' in summary:
         lines.append('fault events: none')
     return lines
@@ -463,14 +467,17 @@ def title(summary: dict) -> str:
     """Two lines: the run, then truth beside the rover's tally and the resource yield."""
     spilled = summary.get('sim_spilled_fraction')
     line1 = (f"mining_rover mission: {summary.get('world')}, {_fmt(summary.get('sim_time_s'))} s sim, "
-             f"{summary.get('outcome') or 'ended'}" + (f" ({summary['outcome_reason']})" if summary.get('outcome_reason') else ''))
+             f"{summary.get('outcome') or 'ended'}"
+             + (f" ({summary['outcome_reason']})" if summary.get('outcome_reason') else ''))
     line2 = (f"sim truth: {_fmt_kg(summary.get('sim_berm_mass_kg'))} on the berm, "
-             f"{_fmt_kg(summary.get('sim_excavated_kg'))} dug, {_fmt_kg(summary.get('sim_spilled_kg'))} spilled"
+             f"{_fmt_kg(summary.get('sim_excavated_kg'))} dug, "
+             f"{_fmt_kg(summary.get('sim_spilled_kg'))} spilled"
              + (f' ({100 * spilled:.0f} % of dug)' if spilled is not None else '')
              + f", {_fmt_kg(summary.get('sim_carried_kg'))} still in the drums  |  rover tally: "
              f"{_fmt_kg(summary.get('regolith_delivered_kg'))} delivered, "
              f"{_fmt_kg(summary.get('regolith_excavated_kg'))} dug, "
-             f"{resource_name(summary.get('target_resource'))} {format_mass(summary.get('target_resource_kg'))} "
+             f"{resource_name(summary.get('target_resource'))} "
+             f"{format_mass(summary.get('target_resource_kg'))} "
              "(estimate)")
     return f'{line1}\n{line2}'
 
@@ -509,7 +516,8 @@ def _html_table(rows: list[dict]) -> str:
     if not rows:
         return '<p>no completed cycles</p>'
     head = ''.join(f'<th>{html.escape(k)}</th>' for k in rows[0])
-    body = ''.join('<tr>' + ''.join(f'<td>{html.escape(format_mass(v) if k.endswith("_kg") else _fmt(v))}</td>'
+    body = ''.join('<tr>' + ''.join(f'<td>{html.escape(format_mass(v) if k.endswith("_kg") else _fmt(v))}'
+                                    '</td>'
                                     for k, v in r.items()) + '</tr>'
                    for r in rows)
     return f'<table><tr>{head}</tr>{body}</table>'
@@ -536,15 +544,18 @@ def write_html(path: Path, summary: dict, png_path: Path, logs: list | None = No
         for ev in (e if isinstance(e, dict) else {'detail': str(e)} for e in events))
     event_table = (f'<table><tr><th>t (s)</th><th>kind</th><th>detail</th></tr>{event_rows}</table>'
                    if events else '<p>none</p>')
+    world = html.escape(str(summary.get('world')))
+    rtf = _fmt(summary.get('real_time_factor'))
     doc = f"""<!DOCTYPE html>
-<html><head><meta charset="utf-8"><title>mining_rover mission report: {html.escape(str(summary.get('world')))}</title>
+<html><head><meta charset="utf-8"><title>mining_rover mission report: {world}</title>
 <style>body{{font-family:sans-serif;margin:1.5em}} table{{border-collapse:collapse;margin:0.5em 0}}
 td,th{{border:1px solid #bbb;padding:2px 8px;text-align:left;font-size:0.9em}} img{{max-width:100%}}</style>
 </head><body>
 <h1>mining_rover mission report</h1>
-<p>World <b>{html.escape(str(summary.get('world')))}</b>, {_fmt(summary.get('sim_time_s'))} s of simulated time
-in {_fmt(summary.get('wall_time_s'))} s wall time (real-time factor {_fmt(summary.get('real_time_factor'))}).
-Recording: <a href="mission.mcap">mission.mcap</a> (Foxglove, ros2 bag); figures: <a href="summary.json">summary.json</a>.</p>
+<p>World <b>{world}</b>, {_fmt(summary.get('sim_time_s'))} s of simulated time
+in {_fmt(summary.get('wall_time_s'))} s wall time (real-time factor {rtf}).
+Recording: <a href="mission.mcap">mission.mcap</a> (Foxglove, ros2 bag); \
+figures: <a href="summary.json">summary.json</a>.</p>
 <p><b>{html.escape(title(summary)).replace(chr(10), '<br>')}</b></p>
 <img src="data:image/png;base64,{png}" alt="mission report">
 <h2>Rover tally beside sim truth</h2>

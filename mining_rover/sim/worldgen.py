@@ -89,12 +89,14 @@ WORLDS = {w.name: w for w in [
              temperature_k=180.0, sun_elevation_deg=20.0, density=(1300.0, 1700.0),
              cohesion=(50.0, 600.0), seed=3, **SITE),
     WorldDef('ceres', 0.28,
-             '1 Ceres surface gravity ~0.28 m/s^2: Dawn (NASA Ceres in depth; Russell et al. 2016, Science 353)',
+             '1 Ceres surface gravity ~0.28 m/s^2: Dawn '
+             '(NASA Ceres in depth; Russell et al. 2016, Science 353)',
              temperature_k=160.0, sun_elevation_deg=20.0, density=(1200.0, 1600.0),
              cohesion=(100.0, 1500.0), friction=(25.0, 40.0), seed=4, **SITE),
     WorldDef('rubble_pile', 5e-5,
              'Bennu-like rubble-pile asteroid, surface acceleration of order 1e-5..1e-4 m/s^2 '
-             '(OSIRIS-REx: Scheeres et al. 2019, Nature Astronomy 3, 352; Lauretta et al. 2019, Nature 568, 55)',
+             '(OSIRIS-REx: Scheeres et al. 2019, Nature Astronomy 3, 352; '
+             'Lauretta et al. 2019, Nature 568, 55)',
              size=16.0, temperature_k=300.0, sun_elevation_deg=30.0, density=(1000.0, 1400.0),
              cohesion=(1.0, 100.0), friction=(30.0, 40.0),
              regolith_source='rubble-pile surface: cohesion of order 1-100 Pa from van der Waals '
@@ -204,7 +206,8 @@ def sdf_text(w: WorldDef, terr: dict, zmin: float, zmax: float) -> str:
     amb = _fmt(w.ambient)
     vac = w.pressure_pa <= 0.0
     media = f'media/{w.name}'
-    size_xyz = f'{_fmt(w.size)} {_fmt(w.size)} {_fmt(zmax - zmin)}'
+    size = _fmt(w.size)
+    size_xyz = f'{size} {size} {_fmt(zmax - zmin)}'
     arena = (f'\n      <mining:arena size_x="{_fmt(w.arena[0])}" size_y="{_fmt(w.arena[1])}"/>'
              if w.arena else '')
     sun_note = f'\n  <!-- Sun: {w.sun_source} -->' if w.sun_source else ''
@@ -259,7 +262,7 @@ def sdf_text(w: WorldDef, terr: dict, zmin: float, zmax: float) -> str:
       </link>
     </model>
     <mining:world version="1">
-      <mining:terrain size_x="{_fmt(w.size)}" size_y="{_fmt(w.size)}" z_min="{_fmt(zmin)}" z_max="{_fmt(zmax)}"
+      <mining:terrain size_x="{size}" size_y="{size}" z_min="{_fmt(zmin)}" z_max="{_fmt(zmax)}"
                       rows="{terr['heights'].shape[0]}" cols="{terr['heights'].shape[1]}"/>
       <mining:truth file="{media}/truth.npz"/>
       <mining:resource_prior file="{media}/resource_prior.npz"/>
