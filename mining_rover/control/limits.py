@@ -19,6 +19,7 @@ def finite(*values) -> bool:
 
 
 def clamp(value: float, low: float, high: float) -> float:
+    """``value`` limited to [low, high] (low wins if the bounds cross)."""
     return low if value < low else high if value > high else value
 
 
@@ -145,6 +146,7 @@ class TwistLimiter:
 
 @dataclass(frozen=True)
 class ClampResult:
+    """A limited command value, whether it was changed, and why."""
     value: float
     clamped: bool
     reason: str = ''   # '' when the value passed unchanged

@@ -41,6 +41,7 @@ ATTITUDE_VAR_RAD2 = math.radians(1.0) ** 2
 
 @dataclass
 class OdometryState:
+    """Odometry pose in the odom frame: x, y (m), yaw (rad), plus the IMU tilt."""
     x_m: float = 0.0
     y_m: float = 0.0
     yaw_rad: float = 0.0
@@ -250,6 +251,7 @@ class WheelImuOdometry:
 
 @dataclass(frozen=True)
 class SlipReport:
+    """Estimated wheel slip ratio (0 rolling .. 1 spinning), whether it counts as slipping, and its source."""
     slip_ratio: float      # 0 = rolling, 1 = spinning in place; longitudinal if measured
     slipping: bool
     source: str            # 'ground_speed', 'yaw_rate', 'wheel_spread' or 'none'

@@ -119,6 +119,7 @@ class _Axis:
 
 
 class OdriveCanBackend(Backend):
+    """Backend that drives ODrive axes over CANSimple: arms them, streams commands, watches heartbeats."""
     def __init__(self, axes: list, bus_factory, heartbeat_timeout_s: float = 0.25,
                  command_period_s: float = 0.02, poll_period_s: float = 0.1,
                  startup_timeout_s: float = 1.5, reopen_period_s: float = 0.5,

@@ -84,6 +84,7 @@ class EStopLatch:
 
 @dataclass(frozen=True)
 class SafetyStatus:
+    """Snapshot of the safety layer: armed, e-stop and why, per-joint faults, watchdog, thermal scaling."""
     active: bool
     estop: bool
     estop_reason: str

@@ -185,6 +185,7 @@ class DriveConfig(DriverConfig):
 
 
 class DriveNode(DriverNode):
+    """Lifecycle node that turns /cmd_vel into limited wheel speeds and publishes wheel+IMU odometry."""
     armed_message = 'active: wheels armed, waiting for /cmd_vel'
 
     def __init__(self, **kwargs):
@@ -461,6 +462,7 @@ class DriveNode(DriverNode):
 
 
 def main(args=None):
+    """Run the drive node until shut down."""
     node_main(DriveNode, args)
 
 

@@ -187,6 +187,7 @@ class ExcavatorNodeConfig(DriverConfig):
 
 
 class ExcavatorNode(DriverNode):
+    """Lifecycle node that commands the drums and arms, detects stalls and weighs the drums."""
     armed_message = 'active: drums and arms armed'
 
     def __init__(self, **kwargs):
@@ -395,6 +396,7 @@ class ExcavatorNode(DriverNode):
 
 
 def main(args=None):
+    """Run the excavator node until shut down."""
     node_main(ExcavatorNode, args)
 
 

@@ -146,6 +146,7 @@ def _params(contract) -> list:
 
 
 class MappingNode(Node):
+    """Builds the elevation map, costmap and hazard list from stereo point clouds and odometry."""
     def __init__(self, **kwargs):
         super().__init__('mapping_node', **kwargs)
         contract = load_contract()
@@ -355,6 +356,7 @@ class MappingNode(Node):
 
 
 def main(args=None):
+    """Run the mapping node until shut down."""
     node_main(MappingNode, args)
 
 

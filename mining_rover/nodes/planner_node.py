@@ -50,6 +50,7 @@ def _rover_yaml() -> dict:
 
 
 def planner_params() -> list:
+    """The planner node's parameter table (defaults partly from config/rover.yaml)."""
     r = _rover_yaml()
     drum = r.get('drum', {})
     wheel = r.get('wheel', {})
@@ -100,6 +101,7 @@ def planner_params() -> list:
 
 
 class PlannerNode(Node):
+    """Plans routes on the costmap, picks dig sites and excavation plans, estimates the regolith online."""
     def __init__(self, **kwargs):
         self._warned: dict = {}
         super().__init__('planner_node', **kwargs)
@@ -386,6 +388,7 @@ class PlannerNode(Node):
 
 
 def main(args=None):
+    """Run the planner node until shut down."""
     node_main(PlannerNode, args)
 
 

@@ -65,6 +65,7 @@ def _params() -> list:
 
 
 class SimNode(Node):
+    """Runs the embedded MuJoCo simulator behind the sim contract's topics (see the module docstring)."""
     def __init__(self, **kwargs):
         super().__init__('sim_node', **kwargs)
         p = declare_and_read(self, _params())
@@ -271,6 +272,7 @@ class SimNode(Node):
 
 
 def main(args=None):
+    """Run the simulator node until shut down."""
     node_main(SimNode, args)
 
 

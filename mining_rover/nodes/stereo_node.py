@@ -127,6 +127,7 @@ def _params() -> list:
 
 
 class StereoNode(Node):
+    """Pairs left/right images into disparity and point clouds, and optionally visual odometry."""
     def __init__(self, **kwargs):
         super().__init__('stereo_node', **kwargs)
         self._spec = _params()
@@ -276,6 +277,7 @@ class StereoNode(Node):
 
 
 def main(args=None):
+    """Run the stereo node until shut down."""
     node_main(StereoNode, args)
 
 

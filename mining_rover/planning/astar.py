@@ -44,6 +44,7 @@ _FORWARD = ((0, 1), (1, -1), (1, 0), (1, 1))
 
 @dataclass(frozen=True)
 class PlannerConfig:
+    """Grid A* settings: robot and inflation radii (m), Nav2-style inflation and cost weighting."""
     robot_radius_m: float = 0.45
     inflation_radius_m: float = 1.2
     cost_scaling_factor: float = 3.0     # 1/m, Nav2 inflation layer's default
@@ -94,6 +95,7 @@ class Grid:
 
 @dataclass
 class PathResult:
+    """A planned path (map-frame points, m) or why there is none, with its cost and goal snapping."""
     ok: bool
     reason: str = ''
     path_xy: np.ndarray = field(default_factory=lambda: np.zeros((0, 2)))

@@ -32,6 +32,7 @@ TYPICAL_GRADE = {'rare_earth': 3e-4, 'platinum_group': 3e-8, 'helium3': 1e-8}
 
 @dataclass(frozen=True)
 class PriorMap:
+    """Prior resource grade map (mass fraction): mean and std grids, cell size (m), map-frame origin."""
     resource: str
     mean: np.ndarray          # HxW grade (mass fraction); 1x1 for a uniform prior
     std: np.ndarray           # HxW
@@ -52,6 +53,7 @@ class PriorMap:
 
 
 def uniform_prior(resource: str, rel_std: float = 1.0) -> PriorMap:
+    """A 1x1 prior at the resource's typical grade, std = ``rel_std`` times the grade."""
     g = TYPICAL_GRADE[resource]
     return PriorMap(resource, np.full((1, 1), g), np.full((1, 1), g * rel_std), 1.0, (0.0, 0.0), True)
 

@@ -100,6 +100,7 @@ class FaultPlanError(ValueError):
 
 @dataclass
 class Fault:
+    """One fault of a fault plan: kind, when (sim s or during a state), target and recovery time (s)."""
     index: int
     kind: str
     at_s: float

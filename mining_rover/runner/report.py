@@ -124,6 +124,7 @@ def hillshade(heights: np.ndarray, resolution_m: float, azimuth_deg: float = 315
 
 
 def write_summary(out_dir: Path, summary: dict) -> Path:
+    """Write ``summary`` as out_dir/summary.json atomically (temporary file, then rename)."""
     path = Path(out_dir) / 'summary.json'
     tmp = path.with_suffix('.json.tmp')
     tmp.write_text(json.dumps(summary, indent=2, sort_keys=False, default=_json_default) + '\n')
@@ -165,6 +166,7 @@ def format_mass(kg, digits: int = 3) -> str:
 
 
 def resource_name(key) -> str:
+    """Human-readable name of a resource key (e.g. 'helium3' -> 'helium-3')."""
     return RESOURCE_NAMES.get(str(key), str(key or 'resource'))
 
 
@@ -508,6 +510,7 @@ def report_figure(summary: dict, timeline: Timeline, terrain: Terrain | None):
 
 
 def write_png(path: Path, summary: dict, timeline: Timeline, terrain: Terrain | None) -> Path:
+    """Draw the mission report figure and save it to ``path``."""
     report_figure(summary, timeline, terrain).savefig(path)
     return Path(path)
 
@@ -524,6 +527,7 @@ def _html_table(rows: list[dict]) -> str:
 
 
 def write_html(path: Path, summary: dict, png_path: Path, logs: list | None = None) -> Path:
+    """Write the self-contained HTML report (figure embedded, tables, log links) to ``path``."""
     png = base64.b64encode(Path(png_path).read_bytes()).decode()
     scalar = {k: v for k, v in summary.items() if not isinstance(v, (dict, list))}
     figures = ''.join(f'<tr><th>{html.escape(k)}</th><td>{html.escape(_fmt(v))}</td></tr>'

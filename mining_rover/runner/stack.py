@@ -75,6 +75,7 @@ def console_script(name: str) -> str | None:
 
 
 def node_env(base: dict | None = None) -> dict:
+    """Environment for a node process: local DDS discovery, EGL rendering, unbuffered plain output."""
     env = dict(os.environ if base is None else base)
     env.setdefault('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
     env.setdefault('MUJOCO_GL', 'egl')
@@ -179,6 +180,7 @@ def _die_with_parent():
 
 
 def proc_cpu_time_s(pid: int) -> float | None:
+    """CPU seconds used by process ``pid`` and its waited-for children, from /proc; None if gone."""
     try:
         text = Path(f'/proc/{pid}/stat').read_text()
     except OSError:

@@ -49,6 +49,7 @@ def parse_number(text: str, kind=float):
 
 @dataclass
 class Marker2D:
+    """A map marker seen in the recording: namespace, map-frame x, y (m) and size (m)."""
     ns: str
     x: float
     y: float

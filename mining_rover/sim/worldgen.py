@@ -30,6 +30,7 @@ NS = 'https://mining-rover.org/sdf'
 
 @dataclass
 class WorldDef:
+    """Definition of one generated world: gravity (m/s^2) and its source, size (m), soil ranges, sun."""
     name: str
     gravity: float
     gravity_source: str
@@ -200,6 +201,7 @@ def _fmt(v) -> str:
 
 
 def sdf_text(w: WorldDef, terr: dict, zmin: float, zmax: float) -> str:
+    """The SDF world file text for ``w`` with heightmap z range [zmin, zmax] (m)."""
     el, az = math.radians(w.sun_elevation_deg), math.radians(w.sun_azimuth_deg)
     to_sun = np.array([math.cos(el) * math.cos(az), math.cos(el) * math.sin(az), math.sin(el)])
     d = -to_sun
@@ -290,6 +292,7 @@ def _savez(path: Path, **arrays) -> None:
 
 
 def build_world(w: WorldDef, out_dir: Path) -> Path:
+    """Generate the terrain, truth and prior maps for ``w`` under ``out_dir``; returns the SDF path."""
     import cv2
     params = TerrainParams(size_x=w.size, size_y=w.size, n=w.n, crater_count=w.craters,
                            crater_d_max=w.crater_d_max, crater_d_min=min(0.8, w.crater_d_max / 2),
@@ -321,6 +324,7 @@ def build_world(w: WorldDef, out_dir: Path) -> Path:
 
 
 def main(argv=None) -> int:
+    """Command line: regenerate the named worlds (default all) into --out."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument('--out', default=None, help='output directory (default: the package worlds/)')
     ap.add_argument('names', nargs='*', help=f'worlds (default all: {", ".join(WORLDS)})')
