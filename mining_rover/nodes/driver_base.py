@@ -108,7 +108,7 @@ def node_ids_check(count: int):
 
 
 def directions_check(count: int):
-    """A parameter check accepting ``count`` motor directions, each +1 or -1; it returns the problem or None."""
+    """A parameter check accepting ``count`` motor directions of +1 or -1; it returns the problem or None."""
     def check(value):
         if len(value) != count or any(v not in (1, -1) for v in value):
             return f'needs {count} entries of +1 or -1, got {list(value)}'
