@@ -41,8 +41,9 @@ from pathlib import Path
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
-#: Sites a sweep can place the mission in. Only the compact site (the worlds' own dig and
-#: berm zones, mining_rover/site.py) exists today.
+#: Sites a sweep can place the mission in, each with None or the reason it is refused.
+#: Only the compact site (the worlds' own dig and berm zones, mining_rover/site.py) is
+#: implemented, so 'operational' is listed to give a clear refusal rather than "unknown".
 SITES = {'compact': None,
          'operational': 'the operational site is not built yet (only the compact site exists); '
                         'use --site compact'}
