@@ -4,7 +4,6 @@ Works both ways: `colcon build` on a ROS 2 machine (executables land in
 lib/mining_rover, data in share/mining_rover) and `pip install -e .` in the
 bare-machine venv made by `make`.
 """
-from glob import glob
 import os
 
 from setuptools import find_packages, setup

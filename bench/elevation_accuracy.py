@@ -168,7 +168,8 @@ def evaluate(frames: int, radiation: bool = False) -> dict:
             # single-frame model sigma per cell, for the bound
             T_map_cam = T @ Tb
             pts = res.points.astype(np.float64)
-            var = height_variance(pts, err_model.sigma_z(pts[:, 2]), T_map_cam[:3, :3], err_model.floor_m ** 2)
+            var = height_variance(pts, err_model.sigma_z(pts[:, 2]), T_map_cam[:3, :3],
+                                  err_model.floor_m ** 2)
             pm = pts @ T_map_cam[:3, :3].T + T_map_cam[:3, 3]
             row, col, inside = mapper.map.cell_index(pm[:, 0], pm[:, 1])
             np.add.at(bound_sum, (row[inside], col[inside]), var[inside])
@@ -219,7 +220,8 @@ def survey(views: int) -> dict:
         x, y, yaw0 = sim.world.zones.start_xy_yaw
         mapper = None
         for k in range(views):
-            sim.set_base_state(pos=[x, y, float(sim.true_height(x, y)) + 0.21], yaw=yaw0 + 2 * np.pi * k / views)
+            sim.set_base_state(pos=[x, y, float(sim.true_height(x, y)) + 0.21],
+                               yaw=yaw0 + 2 * np.pi * k / views)
             sim.step(250)
             left, right = sim.render_stereo()
             T = sim.ground_truth_pose()

@@ -13,7 +13,8 @@ from mining_rover.benchmarking import metric
 
 NAME = 'regolith_conservation'
 DESCRIPTION = 'excavated = carried + dumped + spilled, and heightfield mass removed = excavated'
-WHEELS = ['front_left_wheel_joint', 'front_right_wheel_joint', 'rear_left_wheel_joint', 'rear_right_wheel_joint']
+WHEELS = ['front_left_wheel_joint', 'front_right_wheel_joint', 'rear_left_wheel_joint',
+          'rear_right_wheel_joint']
 
 
 def run(quick: bool = False) -> dict:

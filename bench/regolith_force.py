@@ -23,7 +23,8 @@ from mining_rover.planning.regolith import (RegolithParams, Rover, blade_force, 
 from mining_rover.planning.soil_estimator import RegolithEstimator
 
 NAME = 'regolith_force'
-DESCRIPTION = 'McKyes-Ali/Reece cutting force vs published passive-pressure values; cuts vs traction per world'
+DESCRIPTION = ('McKyes-Ali/Reece cutting force vs published passive-pressure values; '
+               'cuts vs traction per world')
 WORLDS = {'earth': 9.81, 'mars': 3.72, 'moon': 1.62, 'ceres': 0.28, 'vesta': 0.25, 'psyche': 0.144,
           'rubble_pile_1e-4': 1e-4, 'rubble_pile_1e-5': 1e-5}
 VERTICAL = math.pi / 2 - 1e-9

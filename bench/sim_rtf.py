@@ -13,7 +13,8 @@ from mining_rover.benchmarking import metric
 
 NAME = 'sim_rtf'
 DESCRIPTION = 'embedded simulator real-time factor: physics only and with 640x480 stereo at 2/5/10 Hz'
-WHEELS = ['front_left_wheel_joint', 'front_right_wheel_joint', 'rear_left_wheel_joint', 'rear_right_wheel_joint']
+WHEELS = ['front_left_wheel_joint', 'front_right_wheel_joint', 'rear_left_wheel_joint',
+          'rear_right_wheel_joint']
 
 
 def _rtf(sim, sim_seconds: float, camera_hz: float) -> float:

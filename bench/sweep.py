@@ -53,7 +53,8 @@ class _RssSampler(threading.Thread):
                     continue
                 try:
                     cmd = (d / 'cmdline').read_bytes()
-                    if not (cmd.startswith(b'ray::run_mission_task') or needle in (d / 'environ').read_bytes()):
+                    if not (cmd.startswith(b'ray::run_mission_task')
+                            or needle in (d / 'environ').read_bytes()):
                         continue
                     for line in (d / 'status').read_text().splitlines():
                         if line.startswith('VmRSS:'):
@@ -89,7 +90,8 @@ def _sweep(root: Path, n: int, duration_s: float, workers: int) -> tuple[float, 
     peak = sampler.stop()
     agg = json.loads((root / 'sweep.json').read_text())
     if code != 0:
-        print(f'bench sweep: {workers}-worker sweep exit {code}: {agg["outcomes_by_reason"]}', file=sys.stderr)
+        print(f'bench sweep: {workers}-worker sweep exit {code}: {agg["outcomes_by_reason"]}',
+              file=sys.stderr)
     return wall, peak / workers, agg
 
 

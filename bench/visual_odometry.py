@@ -48,7 +48,8 @@ def drive(world: str, script=SCRIPT, frame_period_s: float = 0.5) -> dict:
         # 128 disparities on the half-size pair)
         pipe = StereoPipeline(*ideal_stereo_pair(sim.camera_intrinsics()),
                               StereoParams(downscale=2, num_disparities=128))
-        vo = StereoVisualOdometry.from_pipeline(pipe, xyzrpy_to_matrix(*left_camera_xyz_rpy()) @ T_LINK_OPTICAL)
+        vo = StereoVisualOdometry.from_pipeline(pipe,
+                                                xyzrpy_to_matrix(*left_camera_xyz_rpy()) @ T_LINK_OPTICAL)
         odo, fusion = WheelImuOdometry(kin), VisualOdometryFusion()
         T0 = np.asarray(sim.ground_truth_pose(), dtype=float)
         x0, y0, yaw0 = _planar(T0)
@@ -98,7 +99,8 @@ def drive(world: str, script=SCRIPT, frame_period_s: float = 0.5) -> dict:
         fused = fusion.fused(wheel)
         err = lambda p: between(truth, p)
         ew, ef = err(wheel), err(fused)
-        return dict(path_m=path, wheel_error_m=math.hypot(ew[0], ew[1]), fused_error_m=math.hypot(ef[0], ef[1]),
+        return dict(path_m=path, wheel_error_m=math.hypot(ew[0], ew[1]), fused_error_m=math.hypot(ef[0],
+                                                                                                  ef[1]),
                     wheel_heading_deg=abs(math.degrees(ew[2])), fused_heading_deg=abs(math.degrees(ef[2])),
                     frames=frames, failed=failed, vo_ms=float(np.median(vo_ms)) if vo_ms else math.nan)
     finally:

@@ -25,6 +25,7 @@ from pathlib import Path
 
 @dataclass
 class Metric:
+    """One benchmark figure: its value and unit, the goal it is judged against, and whether it met it."""
     value: float
     unit: str = ''
     goal: str = ''        # human-readable, e.g. '>= 25', '<= 1.6', '' for context only
@@ -91,6 +92,7 @@ def _load(path: Path):
 
 
 def format_table(results: dict) -> str:
+    """Render {bench: {metric: Metric.as_json()}} as a plain-text table, one row per metric."""
     rows = [('bench', 'metric', 'value', 'unit', 'goal', 'met')]
     for bench, metrics in results.items():
         for name, m in metrics.items():

@@ -45,6 +45,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
+    """Entry point of the ``mining-rover`` command: run the chosen subcommand and return its exit code."""
     args = _parser().parse_args(argv)
     if args.command == 'bench':
         from mining_rover import benchmarking

@@ -71,6 +71,7 @@ def nearest(name: str, known: Iterable[str]) -> str | None:
 
 
 def unknown_key_warning(file: str, key: str, known: Iterable[str], prefix: str = '') -> str:
+    """One-line warning that ``key`` in ``file`` is unknown and ignored, naming the nearest known key."""
     guess = nearest(key, known)
     hint = f' (did you mean {prefix}{guess}?)' if guess else ''
     return f'{file}: unknown key {prefix}{key}{hint}: it is ignored'

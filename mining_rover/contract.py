@@ -18,6 +18,7 @@ COMMAND_KINDS = ('velocity', 'position')
 
 @dataclass(frozen=True)
 class JointSpec:
+    """One commanded joint of the sim contract: kind (wheel/arm/drum), command type and its topic."""
     name: str
     kind: str      # wheel | arm | drum
     command: str   # velocity (rad/s) | position (rad)
@@ -26,6 +27,7 @@ class JointSpec:
 
 @dataclass(frozen=True)
 class CameraSpec:
+    """Topics and TF frame of one camera of the stereo pair."""
     image: str
     info: str
     frame: str
@@ -33,6 +35,7 @@ class CameraSpec:
 
 @dataclass(frozen=True)
 class Contract:
+    """The simulator/stack interface (config/sim_contract.yaml): model, clock, frames, cameras, joints."""
     model_name: str
     clock: str
     frames: dict

@@ -18,6 +18,7 @@ from mining_rover.paths import rover_config, urdf_path
 
 @dataclass(frozen=True)
 class Joint:
+    """A URDF joint: type, parent/child links, origin (4x4, parent -> child) and axis in the child frame."""
     name: str
     type: str
     parent: str
@@ -32,6 +33,7 @@ class Joint:
 
 @dataclass(frozen=True)
 class Inertial:
+    """A link's mass (kg), centre-of-mass origin (4x4) and inertia about it (kg m^2)."""
     mass: float
     origin: np.ndarray          # 4x4 link -> centre of mass
     inertia: np.ndarray         # 3x3 about the centre of mass, kg m^2
@@ -39,6 +41,7 @@ class Inertial:
 
 @dataclass
 class RobotModel:
+    """Links and joints parsed from the URDF, with forward kinematics over the tree."""
     name: str
     links: dict = field(default_factory=dict)    # name -> Inertial | None
     joints: dict = field(default_factory=dict)   # name -> Joint

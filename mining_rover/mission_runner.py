@@ -52,6 +52,7 @@ class MissionUnavailable(RuntimeError):
 
 @dataclass
 class MissionOptions:
+    """Everything one ``mining-rover sim`` run needs: world, duration (sim s), output dir, seed, rtf."""
     world: str = 'moon_south_pole'
     duration_s: float = 600.0
     out_dir: Path = Path('out/sim')

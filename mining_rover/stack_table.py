@@ -132,6 +132,7 @@ def entries(group: str) -> list[StackNode]:
 
 
 def entry(name: str) -> StackNode:
+    """The stack table's node ``name``; KeyError listing the nodes if there is none."""
     for n in STACK:
         if n.name == name:
             return n
@@ -209,6 +210,7 @@ def check_frame_prefix(frame_prefix: str) -> str:
 
 
 def check_simulator(simulator: str) -> str:
+    """``simulator`` if it is a known launch value, else ValueError naming the choices."""
     if simulator not in SIMULATORS:
         raise ValueError(f"launch argument 'simulator': unknown value {simulator!r}; "
                          f"expected one of {', '.join(SIMULATORS)}")

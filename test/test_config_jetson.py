@@ -34,7 +34,8 @@ class NodeSpec(NamedTuple):
 
 #: The nodes rover.launch.py starts (sim_node and description_node have no place on the Jetson file).
 NODES = {
-    'stereo_node': NodeSpec('mining_rover.nodes.stereo_node', 'StereoNode', lambda m: m._params(), 'stereo.yaml'),
+    'stereo_node': NodeSpec('mining_rover.nodes.stereo_node', 'StereoNode',
+                            lambda m: m._params(), 'stereo.yaml'),
     'mapping_node': NodeSpec('mining_rover.nodes.mapping_node', 'MappingNode',
                              lambda m: m._params(m.load_contract()), 'mapping.yaml'),
     'planner_node': NodeSpec('mining_rover.nodes.planner_node', 'PlannerNode',

@@ -76,7 +76,8 @@ def test_thrust_loads_the_wheels_like_weight():
     nominal = load_params(config_path('regolith_nominal.yaml'))
     bare = traction(Rover(mass_kg=80.0), nominal, RUBBLE_G)
     held = traction(Rover(mass_kg=80.0, holddown_n=4.0), nominal, RUBBLE_G)
-    heavy = traction(Rover(mass_kg=80.0 * effective_gravity(RUBBLE_G, 4.0, 80.0) / RUBBLE_G), nominal, RUBBLE_G)
+    heavy = traction(Rover(mass_kg=80.0 * effective_gravity(RUBBLE_G, 4.0, 80.0) / RUBBLE_G), nominal,
+                     RUBBLE_G)
     assert bare.weight_n == pytest.approx(0.004)
     assert held.weight_n == pytest.approx(4.004)
     assert held.limit_n == pytest.approx(heavy.limit_n, rel=1e-9)
@@ -125,12 +126,14 @@ def test_simulator_pushes_the_rover_down_and_books_propellant():
     assert accel == pytest.approx(RUBBLE_G + 4.0 / mass, rel=0.02)
     tel = sim.regolith_telemetry()
     assert tel['holddown_n'] == 4.0
-    assert tel['propellant_used_kg'] == pytest.approx(sim.holddown.propellant_rate_kgps(4.0) * sim.time, rel=0.05)
+    assert tel['propellant_used_kg'] == pytest.approx(sim.holddown.propellant_rate_kgps(4.0) * sim.time,
+                                                      rel=0.05)
     for bad in (math.nan, -0.1, 14.0, 'x'):
         with pytest.raises(ValueError, match='hold-down'):
             sim.set_holddown(bad)
     # the tank runs dry: no more thrust, no more propellant than was loaded
-    sim.holddown = HoldDown(thrusters=4, thrust_n=4.0, isp_s=220.0, propellant_kg=tel['propellant_used_kg'] + 1e-6)
+    sim.holddown = HoldDown(thrusters=4, thrust_n=4.0, isp_s=220.0,
+                            propellant_kg=tel['propellant_used_kg'] + 1e-6)
     sim.step(200)
     tel = sim.regolith_telemetry()
     assert tel['holddown_n'] == 0.0

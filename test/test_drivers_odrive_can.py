@@ -226,7 +226,8 @@ def test_0_6_layouts_match_the_dbc():
     """Byte layouts as ODrive's DBC gives them (start bit / 8 = byte; little-endian;
     odriverobotics/ros_odrive odrive_base/include/can_simple_messages.hpp, generated from it)."""
     assert p.Cmd.GET_TORQUES == 0x1C and p.Cmd.SET_VEL_GAINS == 0x1B and p.Cmd.GET_VERSION == 0x00
-    assert (p.Cmd.SET_TRAJ_VEL_LIMIT, p.Cmd.SET_TRAJ_ACCEL_LIMITS, p.Cmd.SET_INPUT_TORQUE) == (0x11, 0x12, 0x0E)
+    assert (p.Cmd.SET_TRAJ_VEL_LIMIT, p.Cmd.SET_TRAJ_ACCEL_LIMITS,
+            p.Cmd.SET_INPUT_TORQUE) == (0x11, 0x12, 0x0E)
     for cmd in (p.Cmd.GET_TORQUES, p.Cmd.SET_VEL_GAINS, p.Cmd.SET_INPUT_TORQUE, p.Cmd.SET_TRAJ_VEL_LIMIT,
                 p.Cmd.SET_TRAJ_ACCEL_LIMITS, p.Cmd.GET_VERSION):
         assert p.DLC[cmd] == 8

@@ -73,7 +73,8 @@ def test_drums_counter_rotate_arms_follow_and_silence_stops(rig):
     values = {kv.key: kv.value for kv in states[-1].values}
     assert set(values) == {
         'fill_kg', 'cutting_torque_nm', 'stalled', 'dumping', 'arm_position_rad', 'drum_speed_radps',
-        'weighed_fill_kg', 'weigh_age_s', 'weigh_count', 'fill_kg.front_drum_joint', 'fill_kg.rear_drum_joint'}
+        'weighed_fill_kg', 'weigh_age_s', 'weigh_count', 'fill_kg.front_drum_joint',
+        'fill_kg.rear_drum_joint'}
     assert float(values['fill_kg.front_drum_joint']) + float(values['fill_kg.rear_drum_joint']) == \
         pytest.approx(float(values['fill_kg']), abs=0.002)
     # no gravity given (no site): no weigh, and the state says so

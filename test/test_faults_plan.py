@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from mining_rover.paths import share_dir
-from mining_rover.runner.faults import KINDS, FaultInjector, FaultPlanError, load_plan, parse_plan, plan_context
+from mining_rover.runner.faults import (KINDS, FaultInjector, FaultPlanError, load_plan, parse_plan,
+                                        plan_context)
 
 JOINTS, STATES = plan_context()
 
@@ -165,7 +166,8 @@ def test_wheels_that_keep_turning_past_the_promise_are_not_survived():
 def test_a_tally_that_goes_down_after_a_kill_is_lost():
     (rows, m), _, _ = run_events(
         [{'at_s': 5, 'kind': 'kill', 'node': 'mission_node'}], lambda t: 0.0,
-        lambda t: {'state': 'HAUL', 'regolith_delivered_kg': '12.0' if t < 5.5 else '0.0', 'cycles': '1'}, 20.0)
+        lambda t: {'state': 'HAUL', 'regolith_delivered_kg': '12.0' if t < 5.5 else '0.0', 'cycles': '1'},
+        20.0)
     assert rows[0]['tally_lost_kg'] == 12.0 and m['tally_lost_kg'] == 12.0 and not rows[0]['survived']
     assert rows[0]['tally_before_kg'] == 12.0
 

@@ -120,8 +120,8 @@ def install(tmp_path):
 
 def _launch(install, args: dict, env_extra=None, expect: int | None = None, timeout_s=120.0,
             launch_file='sim.launch.py'):
-    """Run a launch file of ours (sim.launch.py); once ``expect`` probes reported (or the launch ended), SIGINT
-    to its process group, as a terminal's Ctrl-C. Returns (exit code, probes, output)."""
+    """Run a launch file of ours (sim.launch.py); once ``expect`` probes reported (or the launch
+    ended), SIGINT to its process group, as a terminal's Ctrl-C. Returns (exit code, probes, output)."""
     env = {**os.environ, 'AMENT_PREFIX_PATH': str(install), 'PYTHONUNBUFFERED': '1',
            'PYTHONPATH': os.pathsep.join([str(REPO), os.environ.get('PYTHONPATH', '')]),
            'PATH': os.pathsep.join([str(Path(sys.executable).parent), os.environ.get('PATH', '')]),

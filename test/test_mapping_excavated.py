@@ -3,7 +3,6 @@ depression there is neither a crater nor lethal ground; a real crater still is."
 import math
 
 import numpy as np
-import pytest
 from diagnostic_msgs.msg import DiagnosticStatus, KeyValue
 from nav_msgs.msg import Odometry
 from rclpy.parameter import Parameter
@@ -106,7 +105,8 @@ def test_mapping_node_marks_where_the_drums_dig(ros):
     odom.publish(matrix_to_odometry(T, 'odom', 'base_link', seconds_to_stamp(10.0)))
     assert ros.spin_until(lambda: len(node._poses) > 0, 5.0)
     em = node.mapper.map
-    for arm, drum in ((-0.3, 4.0), (0.25, 0.0), (0.25, -4.0), (float('nan'), 4.0)):   # raised / stopped / dumping / NaN
+    for arm, drum in ((-0.3, 4.0), (0.25, 0.0), (0.25, -4.0), (float('nan'),
+                                                               4.0)):   # raised / stopped / dumping / NaN
         state.publish(_state(arm, drum))
     state.publish(DiagnosticStatus(name='excavator', values=[KeyValue(key='arm_position_rad', value='x')]))
     ros.spin_for(0.5)

@@ -92,7 +92,8 @@ class World:
                 # both drums dig alike: one drum's dump leaves the other's half
                 other_done = bool(self.dumps) and self.dumps[-1][0] in ('front', 'rear') \
                     and self.dumps[-1][0] != out.dump_drum
-                self.dump_floor = self.fill / 2.0 if out.dump_drum in ('front', 'rear') and not other_done else 0.0
+                self.dump_floor = self.fill / 2.0 if out.dump_drum in ('front',
+                                                                       'rear') and not other_done else 0.0
                 self.dumps.append((out.dump_drum, self.pose.yaw))
         self.t += DT
         return out
@@ -137,7 +138,8 @@ def test_full_cycle_select_drive_excavate_haul_dump_select():
     bearing = math.atan2(-w.pose.y, -3.0 - w.pose.x)           # berm at (-3, 0)
     (_, yaw_front), (_, yaw_rear) = w.dumps
     assert abs(math.remainder(yaw_front - bearing, 2 * math.pi)) <= CFG.berm_facing_tolerance_rad + 0.05
-    assert abs(math.remainder(yaw_rear - bearing - math.pi, 2 * math.pi)) <= CFG.berm_facing_tolerance_rad + 0.05
+    assert abs(math.remainder(yaw_rear - bearing - math.pi,
+                              2 * math.pi)) <= CFG.berm_facing_tolerance_rad + 0.05
     # the dump happened near the berm, outside its circle
     d = math.hypot(w.pose.x + 3.0, w.pose.y)
     assert 0.5 < d < 0.5 + CFG.berm_standoff_m + CFG.goal_tolerance_m + 0.05

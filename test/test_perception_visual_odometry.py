@@ -27,7 +27,8 @@ def rig():
     import mining_rover.perception.scene as scene_mod
     scene = scene_mod.StereoScene(scene_mod.SceneConfig(), scene_mod.DEFAULT_CRATERS, scene_mod.DEFAULT_ROCKS)
     Tb = scene_mod.rover_camera_extrinsics()
-    pipe = StereoPipeline(*ideal_stereo_pair(scene.intrinsics()), StereoParams(downscale=2, num_disparities=128))
+    pipe = StereoPipeline(*ideal_stereo_pair(scene.intrinsics()), StereoParams(downscale=2,
+                                                                               num_disparities=128))
 
     def frame(x, y, yaw):
         T = _pose(x, y, yaw)

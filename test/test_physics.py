@@ -95,7 +95,8 @@ def test_counter_rotating_drums_cancel_their_drafts():
     assert abs(front.fx_n + rear.fx_n) < 0.1 * front.fx_n
 
 
-@pytest.mark.parametrize('case', ['zero depth', 'drum stopped', 'no feed', 'nan', 'inf', 'deeper than the drum'])
+@pytest.mark.parametrize('case',
+                         ['zero depth', 'drum stopped', 'no feed', 'nan', 'inf', 'deeper than the drum'])
 def test_edges_give_finite_loads(case):
     args = dict(depth_m=0.05, feed_x_mps=0.05, feed_z_mps=0.0, drum_radps=4.0, phase_rad=0.2)
     args.update({'zero depth': dict(depth_m=0.0), 'drum stopped': dict(drum_radps=0.0),
@@ -150,6 +151,8 @@ def test_world_cells_lie_in_the_table_ranges(world):
         assert row.lo <= row.value <= row.hi and row.source
         assert row.lo - 1e-3 <= float(a.min()) and float(a.max()) <= row.hi + 1e-3, key
     ratio = w.regolith['wall_friction_deg'] / w.regolith['friction_deg']
-    assert t.wall_friction_ratio.lo - 0.01 <= float(ratio.min()) <= float(ratio.max()) <= t.wall_friction_ratio.hi + 0.01
+    lo, hi = t.wall_friction_ratio.lo - 0.01, t.wall_friction_ratio.hi + 0.01
+    assert lo <= float(ratio.min()) <= float(ratio.max()) <= hi
     p = soil_for(world, 1500.0, 300.0, 35.0, 21.0)
-    assert p.wall_friction_ratio == pytest.approx(0.6) and p.density_deep_kgm3 == pytest.approx(1500.0 * t.deep_ratio.value)
+    assert p.wall_friction_ratio == pytest.approx(0.6)
+    assert p.density_deep_kgm3 == pytest.approx(1500.0 * t.deep_ratio.value)

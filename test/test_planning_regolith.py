@@ -145,7 +145,8 @@ def test_estimator_converges_to_hidden_regolith(hidden):
     rover, g = Rover(), 1.62
     rng = np.random.default_rng(3)
     est = RegolithEstimator(load_params_default(), rover, g)
-    cuts = [(d, w, v) for d in (0.01, 0.03, 0.06) for w, v in ((2.0, 0.05), (4.0, 0.1), (1.5, 0.2), (3.0, 0.02))]
+    cuts = [(d, w, v) for d in (0.01, 0.03, 0.06) for w,
+            v in ((2.0, 0.05), (4.0, 0.1), (1.5, 0.2), (3.0, 0.02))]
     _simulate(hidden, rover, g, rng, est, cuts)
     p = est.params
     assert p.density_kgm3 == pytest.approx(hidden.density_kgm3, rel=0.2)
@@ -187,7 +188,8 @@ def test_estimator_converges_per_world(world):
     hidden, g = WORLD_SOIL[world].nominal(), load_world(world).gravity_mps2
     rover = Rover()
     est = RegolithEstimator(load_params_default(), rover, g)
-    cuts = [(d, w, v) for d in (0.01, 0.03, 0.06) for w, v in ((2.0, 0.05), (4.0, 0.1), (1.5, 0.2), (3.0, 0.02))]
+    cuts = [(d, w, v) for d in (0.01, 0.03, 0.06) for w,
+            v in ((2.0, 0.05), (4.0, 0.1), (1.5, 0.2), (3.0, 0.02))]
     _simulate(hidden, rover, g, np.random.default_rng(5), est, cuts)
     p = est.params
     assert p.density_kgm3 == pytest.approx(hidden.density_kgm3, rel=0.2)

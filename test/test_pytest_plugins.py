@@ -15,7 +15,8 @@ REPO = Path(__file__).resolve().parent.parent
 def _site_with_plugin(tmp_path, dist: str, entry: str) -> Path:
     site = tmp_path / 'site'
     (site / f'{dist}-0.0.0.dist-info').mkdir(parents=True)
-    (site / f'{dist}-0.0.0.dist-info' / 'METADATA').write_text(f'Metadata-Version: 2.1\nName: {dist}\nVersion: 0.0.0\n')
+    (site / f'{dist}-0.0.0.dist-info' / 'METADATA').write_text(
+        f'Metadata-Version: 2.1\nName: {dist}\nVersion: 0.0.0\n')
     (site / f'{dist}-0.0.0.dist-info' / 'entry_points.txt').write_text(
         f'[pytest11]\n{entry} = {dist}_hooks\n')
     # launch_testing 3.4 (Jazzy): a hookimpl taking `path`, which pytest 8 removed
@@ -30,7 +31,8 @@ def _site_with_plugin(tmp_path, dist: str, entry: str) -> Path:
 
 
 def _pytest(site: Path, *extra):
-    env = {**os.environ, 'PYTHONPATH': os.pathsep.join([str(site), str(REPO), os.environ.get('PYTHONPATH', '')])}
+    env = {**os.environ,
+           'PYTHONPATH': os.pathsep.join([str(site), str(REPO), os.environ.get('PYTHONPATH', '')])}
     env.pop('PYTEST_DISABLE_PLUGIN_AUTOLOAD', None)
     return subprocess.run([sys.executable, '-m', 'pytest', '-q', *extra,
                            'test/test_stack_table.py', '-k', 'frame_prefix_defaults_to_the_namespace'],

@@ -16,7 +16,8 @@ TARGET = '3.10-'
 
 
 def _vermin(*paths) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, '-c', 'import sys, vermin; sys.exit(vermin.main())', '-q', f'--target={TARGET}', '--no-tips',
+    return subprocess.run([sys.executable, '-c', 'import sys, vermin; sys.exit(vermin.main())', '-q',
+                           f'--target={TARGET}', '--no-tips',
                            '--violations', '--eval-annotations', *map(str, paths)],
                           capture_output=True, text=True, timeout=600)
 

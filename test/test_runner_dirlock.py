@@ -27,7 +27,8 @@ def holder(tmp_path):
     out = tmp_path / 'out'
     out.mkdir()
     env = {**os.environ, 'PYTHONPATH': str(REPO)}
-    proc = subprocess.Popen([sys.executable, '-c', HOLD, str(out)], stdout=subprocess.PIPE, text=True, env=env)
+    proc = subprocess.Popen([sys.executable, '-c', HOLD, str(out)], stdout=subprocess.PIPE,
+                            text=True, env=env)
     assert proc.stdout.readline().strip() == 'held'
     yield out, proc
     proc.kill()

@@ -234,7 +234,8 @@ def test_tf_places_the_camera_optical_frame_in_map(tmp_path):
         tf = TfRecording(rec, frame_prefix='r1/')
         assert tf.on_description(urdf, log_ns=0) >= 8
         tf.on_odometry(T_odom_base, stamp_ns=5 * 10**9, log_ns=5 * 10**9)
-        assert tf.on_joint_states(list(joints), list(joints.values()), 5 * 10**9, 5 * 10**9) == len(joints) == 8
+        assert tf.on_joint_states(list(joints), list(joints.values()), 5 * 10**9,
+                                  5 * 10**9) == len(joints) == 8
         tf.on_truth(T_truth, stamp_ns=5 * 10**9, log_ns=5 * 10**9)
     edges = _tf_edges(path)
 

@@ -33,12 +33,14 @@ def _timeline(cycles: int = 3, cycle_s: float = 40.0) -> Timeline:
         tl.on_status(t, {'state': state, 'cycles': str(n), 'regolith_delivered_kg': f'{10.0 * n:.3f}',
                          'regolith_excavated_kg': f'{10.0 * n + 5 * (state == "HAUL"):.3f}',
                          'energy_wh': f'{2.0 * t / cycle_s:.3f}', 'target_resource_kg': f'{1e-4 * n:.5f}',
-                         'berm_volume_m3': f'{0.006 * n:.5f}', 'kg_per_hour': f'{36000.0 * n / max(t, 1):.3f}',
+                         'berm_volume_m3': f'{0.006 * n:.5f}',
+                         'kg_per_hour': f'{36000.0 * n / max(t, 1):.3f}',
                          'kg_per_wh': '5.0', 'hazard_contacts': '0', 'estop_events': '0',
                          'target_resource': 'helium3'})
         tl.regolith.append((t, {'berm_mass_kg': f'{8.0 * n:.3f}', 'hazard_contacts': '0',
                                 'excavated_kg': f'{12.0 * n + 6.0 * (state == "HAUL"):.3f}',
-                                'spilled_kg': f'{3.0 * n:.3f}', 'carried_kg': f'{1.0 * n + 6.0 * (state == "HAUL"):.3f}'}))
+                                'spilled_kg': f'{3.0 * n:.3f}',
+                                'carried_kg': f'{1.0 * n + 6.0 * (state == "HAUL"):.3f}'}))
         tl.on_clock(t, 100.0 + t / 2.0)  # twice real time
     tl.hazards = [Marker2D('craters', 2.0, 4.0, 2.0), Marker2D('rocks', -1.0, -3.0, 0.3)]
     tl.dig_sites = [Marker2D('dig_sites', 6.0, 0.5, 0.0, '0.9')]
@@ -152,13 +154,15 @@ def test_summary_and_report_carry_sim_truth_beside_the_tally(tmp_path):
                  '3.00 kg still in the drums', '30.00 kg delivered', 'helium-3 42 µg'):
         assert text in head
     rows = {r[0]: r[1:] for r in tally_rows(s)}
-    assert rows['dug'] == ['30.00 kg', '36.00 kg'] and rows['delivered to the berm'] == ['30.00 kg', '24.00 kg']
+    assert rows['dug'] == ['30.00 kg', '36.00 kg']
+    assert rows['delivered to the berm'] == ['30.00 kg', '24.00 kg']
     assert rows['spilled'][1] == '9.00 kg (25 % of dug)' and rows['still in the drums'][1] == '3.00 kg'
     assert rows['helium-3 yield'][0] == '42 µg (estimate)'
     fig = report_figure(s, tl, _terrain())
     assert fig._suptitle.get_text() == head
     cells = {c.get_text().get_text() for ax in fig.axes for t in ax.tables for c in t.get_celld().values()}
-    assert {'sim truth', 'rover tally', '36.00 kg', '9.00 kg (25 % of dug)', '3.00 kg', '42 µg (estimate)'} <= cells
+    assert {'sim truth', 'rover tally', '36.00 kg', '9.00 kg (25 % of dug)', '3.00 kg',
+            '42 µg (estimate)'} <= cells
     write_report(tmp_path, s, tl, _terrain())
     html = (tmp_path / 'report.html').read_text()
     assert '<td>9.00 kg (25 % of dug)</td>' in html and '42 µg (estimate)' in html
@@ -177,7 +181,8 @@ def test_every_curve_has_a_legend_entry():
         for line in axes.get_lines():
             if len(line.get_xdata()) >= 2:
                 curves += 1
-                assert line.get_label() in legend_texts, f'{axes.get_title()!r}: {line.get_label()!r} has no legend'
+                assert line.get_label() in legend_texts, \
+                    f'{axes.get_title()!r}: {line.get_label()!r} has no legend'
     assert curves >= 10
     assert {'energy used (rover, Wh, right axis)', 'fault event', 'dumped here', 'start'} <= legend_texts
     assert any(ax.get_ylabel() == 'terrain height (m, map)' for ax in fig.axes), 'no height colour bar'

@@ -31,7 +31,8 @@ def test_sim_node_publishes_the_contract_and_follows_wheel_commands(ros, launch_
 
     def keep(name):
         return lambda m: got.setdefault(name, []).append(m)
-    topics = [(Clock, '/clock', qos.CLOCK), (Image, c.left.image, qos.SENSOR), (Image, c.right.image, qos.SENSOR),
+    topics = [(Clock, '/clock', qos.CLOCK), (Image, c.left.image, qos.SENSOR),
+              (Image, c.right.image, qos.SENSOR),
               (CameraInfo, c.left.info, qos.SENSOR), (CameraInfo, c.right.info, qos.SENSOR),
               (Imu, c.imu_topic, qos.SENSOR), (JointState, c.joint_states_topic, qos.STATE),
               (Odometry, c.ground_truth_topic, qos.STATE), (DiagnosticStatus, c.regolith_topic, qos.STATE),

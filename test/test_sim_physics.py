@@ -15,7 +15,8 @@ from mining_rover.physics.world_soil import world_soil  # noqa: E402
 from mining_rover.sim.simulator import Simulator  # noqa: E402
 from mining_rover.sim.world import list_worlds  # noqa: E402
 
-WHEELS = ['front_left_wheel_joint', 'front_right_wheel_joint', 'rear_left_wheel_joint', 'rear_right_wheel_joint']
+WHEELS = ['front_left_wheel_joint', 'front_right_wheel_joint', 'rear_left_wheel_joint',
+          'rear_right_wheel_joint']
 
 
 def measure_g(sim: Simulator, duration_s: float = 0.5) -> float:
@@ -104,7 +105,8 @@ def test_hfield_heights_equal_world_heights():
         x = sim.world.origin_xy[0] + c * sim.world.resolution_m
         y = sim.world.origin_xy[1] + r * sim.world.resolution_m
         gid = np.zeros(1, np.int32)
-        dist = mujoco.mj_ray(m, sim.data, np.array([x, y, 10.0]), np.array([0.0, 0.0, -1.0]), None, 1, -1, gid)
+        dist = mujoco.mj_ray(m, sim.data, np.array([x, y, 10.0]),
+                             np.array([0.0, 0.0, -1.0]), None, 1, -1, gid)
         if m.geom_bodyid[gid[0]] != 0:
             continue  # hit the rover
         assert 10.0 - dist == pytest.approx(float(sim.world.heights[r, c]), abs=2e-3)
@@ -233,7 +235,8 @@ def test_drum_motor_reacts_the_bucket_torque():
     sim = Simulator(world='moon_south_pole', flat=True, camera_width=64, camera_height=48)
     sim.step(200)
     _cut(sim, -0.3, 4.0, 0.0, 500, drums=('front',))         # free spinning, in the air
-    free = np.mean([abs(sim.motor_state()['front_drum_joint']['torque_nm']) for _ in range(50) if not sim.step(5)])
+    free = np.mean([abs(sim.motor_state()['front_drum_joint']['torque_nm'])
+                    for _ in range(50) if not sim.step(5)])
     _cut(sim, 0.2, 4.0, 0.4, 1500, drums=('front',))
     motor, model = [], []
     for _ in range(400):
@@ -260,5 +263,6 @@ def test_planner_refuses_a_cut_that_outpulls_the_wheels_in_the_simulator():
     assert not bool(cut_fits(drum_cut(0.08, 1.0, 0.2, rover, soil, g), rover, traction(rover, soil, g), 0.3))
     plan = plan_cut(rover, soil, g)
     assert plan.feasible
-    good = cut_trial('psyche', plan.depth_of_cut_m, plan.drum_speed_radps, plan.drive_speed_mps, soil=soil, sim=sim)
+    good = cut_trial('psyche', plan.depth_of_cut_m, plan.drum_speed_radps, plan.drive_speed_mps,
+                     soil=soil, sim=sim)
     assert good.slip < 0.3 and not good.lifted

@@ -66,7 +66,8 @@ def test_worldgen_is_deterministic(tmp_path):
     assert (tmp_path / 'vesta.sdf').read_text() == installed.sdf_path.read_text()
 
 
-@pytest.mark.skipif(shutil.which('ign') is None, reason='`ign` (Ignition/Gazebo sdformat tools) not installed')
+@pytest.mark.skipif(shutil.which('ign') is None,
+                    reason='`ign` (Ignition/Gazebo sdformat tools) not installed')
 def test_every_world_passes_ign_sdf_check():
     for name in EXPECTED_G:
         path = load_world(name).sdf_path

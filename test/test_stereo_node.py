@@ -44,7 +44,8 @@ class Rig:
         self.pub['lc'].publish(info_l or make_camera_info(W, H, F, F, CX, CY, frame, 0.0, stamp_l))
         self.pub['rc'].publish(info_r or make_camera_info(W, H, F, F, CX, CY, C.right.frame, B, stamp_r))
         self.pub['li'].publish(numpy_to_image(self.left if left is None else left, enc_l, frame, stamp_l))
-        self.pub['ri'].publish(numpy_to_image(self.right if right is None else right, enc_r, C.right.frame, stamp_r))
+        self.pub['ri'].publish(numpy_to_image(self.right if right is None else right, enc_r,
+                                              C.right.frame, stamp_r))
 
     def expect_cloud(self, timeout_s=10.0):
         n = len(self.clouds)

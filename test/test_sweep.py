@@ -107,7 +107,8 @@ def test_sweep_completes_reports_a_killed_mission_and_resumes_without_rework(tmp
     assert bad['outcome'] == 'failed' and bad['reason'] == 'node_died', bad
     assert bad['detail'].startswith('sim_node exited with code -9'), bad
     (g,) = data['groups']
-    assert g['count'] == 3 and g['complete'] == 2 and g['outcomes_by_reason'] == {'complete': 2, 'node_died': 1}
+    assert g['count'] == 3 and g['complete'] == 2 and g['outcomes_by_reason'] == {'complete': 2,
+                                                                                  'node_died': 1}
     assert g['kg_per_hour_truth']['n'] == 2
     page = (out / 'sweep.html').read_text()
     assert 'node_died' in page and f"{bad['dir']}/runner.log" in page

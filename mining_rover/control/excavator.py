@@ -70,6 +70,7 @@ MIN_WEIGH_SAMPLES = 3
 
 @dataclass(frozen=True)
 class ExcavatorConfig:
+    """Drum capacity (kg per drum), speed/torque ratings and the stall and weighing thresholds."""
     capacity_kg: float                   # per drum
     max_drum_radps: float
     drum_max_torque_nm: float
@@ -121,6 +122,7 @@ class ArmState(NamedTuple):
 
 @dataclass(frozen=True)
 class Weigh:
+    """One weighing of a drum from the arm's holding torque: mass (kg), model time (s), arm angle (rad)."""
     mass_kg: float       # regolith in the drum (clipped to [0, weigh_max_kg])
     time_s: float        # on the model's clock (Excavator.clock_s)
     arm_rad: float       # mean arm angle over the window
@@ -129,6 +131,7 @@ class Weigh:
 
 @dataclass
 class ExcavatorCommand:
+    """Drum speed (rad/s) and arm angle (rad) for all drums, or for the drums in ``only``."""
     drum_radps: float
     arm_rad: float
     #: drums this command is for (None: all); the others stop their drum and hold their arm

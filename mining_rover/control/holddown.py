@@ -12,7 +12,7 @@ propellant, F / (cos(cant) Isp g0) kg/s, which the mission reports.
 with which ``plan_cut`` fills the drums within its fill time, else all of them: fewer
 thrusters, less propellant. On the rubble pile sizing for all four (13.9 N, as if the
 counter-rotating drums cancelled only half of each other's pull) burnt twice the
-propellant of two (6.9 N) and put less on the berm (38 against 51 kg in 800 s, 2026-12-04).
+propellant of two (6.9 N) and put less on the berm (38 against 51 kg in 800 s).
 Pure arithmetic (no ROS); config/rover.yaml ``holddown`` holds the hardware.
 """
 from __future__ import annotations

@@ -19,6 +19,7 @@ def finite(*values) -> bool:
 
 
 def clamp(value: float, low: float, high: float) -> float:
+    """``value`` limited to [low, high] (low wins if the bounds cross)."""
     return low if value < low else high if value > high else value
 
 
@@ -145,6 +146,7 @@ class TwistLimiter:
 
 @dataclass(frozen=True)
 class ClampResult:
+    """A limited command value, whether it was changed, and why."""
     value: float
     clamped: bool
     reason: str = ''   # '' when the value passed unchanged
@@ -271,8 +273,8 @@ class TraversalLimits:
 #: Share of the rover's weight an arm swing may put on, or take off, its wheels. The
 #: swung drums' reaction at the pivots peaks at m L (alpha + omega^2) (tangential plus
 #: centripetal, rigid-body dynamics); kept under half the weight, the wheels stay loaded.
-#: Measured without it on Psyche (g = 0.144, 2026-12-04): the arms raised two full drums
-#: at ~2 rad/s at the end of a cut and threw the 100 kg rover 2.3 m into the air.
+#: Without this limit, on Psyche (g = 0.144) the arms raising two full drums at ~2 rad/s
+#: at the end of a cut threw the 100 kg rover 2.3 m into the air.
 ARM_WEIGHT_SHARE = 0.5
 
 

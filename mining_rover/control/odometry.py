@@ -41,6 +41,7 @@ ATTITUDE_VAR_RAD2 = math.radians(1.0) ** 2
 
 @dataclass
 class OdometryState:
+    """Odometry pose in the odom frame: x, y (m), yaw (rad), plus the IMU tilt."""
     x_m: float = 0.0
     y_m: float = 0.0
     yaw_rad: float = 0.0
@@ -198,7 +199,8 @@ class WheelImuOdometry:
         v, w_wheels = self.kinematics.wheels_to_twist(left_radps, right_radps)
         stationary = abs(left_radps) < self.stationary_radps and abs(right_radps) < self.stationary_radps
         if commanded_radps is not None:
-            stationary = stationary and all(finite(c) and abs(c) < self.stationary_radps for c in commanded_radps)
+            stationary = stationary and all(finite(c) and abs(c) < self.stationary_radps
+                                            for c in commanded_radps)
         gyro = imu_yaw_rate_radps if imu_yaw_rate_radps is not None and finite(imu_yaw_rate_radps) else None
         self._still_s = self._still_s + dt_s if stationary else 0.0
         settled = (stationary and self._still_s >= self.settle_s
@@ -249,6 +251,7 @@ class WheelImuOdometry:
 
 @dataclass(frozen=True)
 class SlipReport:
+    """Estimated wheel slip ratio (0 rolling .. 1 spinning), whether it counts as slipping, and its source."""
     slip_ratio: float      # 0 = rolling, 1 = spinning in place; longitudinal if measured
     slipping: bool
     source: str            # 'ground_speed', 'yaw_rate', 'wheel_spread' or 'none'
@@ -286,7 +289,8 @@ class SlipDetector:
         if left and right and finite(dt_s) and dt_s > 0:
             v_wheel, w_wheel = self.kinematics.wheels_to_twist(float(np.mean(left)), float(np.mean(right)))
             candidates = []
-            if ground_speed_mps is not None and finite(ground_speed_mps) and abs(v_wheel) > self.min_speed_mps:
+            if (ground_speed_mps is not None and finite(ground_speed_mps)
+                    and abs(v_wheel) > self.min_speed_mps):
                 candidates.append((1.0 - abs(ground_speed_mps) / abs(v_wheel), 'ground_speed'))
             if imu_yaw_rate_radps is not None and finite(imu_yaw_rate_radps) \
                     and abs(w_wheel) > self.min_turn_radps:

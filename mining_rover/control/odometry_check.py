@@ -24,6 +24,7 @@ WHEELS_RIGHT = ('front_right_wheel_joint', 'rear_right_wheel_joint')
 
 @dataclass(frozen=True)
 class SquareResult:
+    """Outcome of driving a square: closing and odometry errors (m), heading error (rad), path and time."""
     closing_error_m: float        # ground truth: end position vs start position
     distance_m: float             # ground-truth path length
     odometry_error_m: float       # |odometry end pose - ground-truth end pose| (start frame)
@@ -38,6 +39,8 @@ def _yaw(T) -> float:
 def drive_square(sim, kinematics: SkidSteer, side_m: float = 2.0, speed_mps: float = 0.4,
                  turn_radps: float = 0.5, control_period_s: float = 0.02, imu_weight: float = 0.98,
                  max_wheel_radps: float = 6.0, timeout_s: float = 120.0) -> SquareResult:
+    """Drive a closed square of side ``side_m`` in ``sim`` with wheel+IMU odometry and compare the
+    odometry's end pose with ground truth (speeds in m/s and rad/s)."""
     n = max(1, int(round(control_period_s / sim.dt)))
     dt = n * sim.dt
     odo = WheelImuOdometry(kinematics, imu_weight)

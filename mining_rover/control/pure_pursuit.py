@@ -27,6 +27,7 @@ import numpy as np
 
 @dataclass(frozen=True)
 class PursuitConfig:
+    """Path-follower limits (m/s, rad/s) and regulated pure-pursuit lookahead/approach distances (m)."""
     max_linear_mps: float = 0.4
     max_angular_radps: float = 0.6
     lookahead_time_s: float = 1.5

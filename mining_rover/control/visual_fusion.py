@@ -75,7 +75,8 @@ class VisualOdometryFusion:
                                 ('max_gap_s', max_gap_s, 1e-3, 60.0),
                                 ('history_s', history_s, 0.1, 600.0),
                                 ('max_yaw_disagreement_rad', max_yaw_disagreement_rad, 1e-3, math.pi),
-                                ('max_translation_disagreement_m', max_translation_disagreement_m, 1e-3, 100.0)):
+                                ('max_translation_disagreement_m',
+                                 max_translation_disagreement_m, 1e-3, 100.0)):
             if not (math.isfinite(v) and lo <= v <= hi):
                 raise ValueError(f'{name} must be in [{lo}, {hi}], got {v}')
         self.translation_weight = translation_weight
@@ -141,7 +142,8 @@ class VisualOdometryFusion:
         usable = (delta is not None and all(math.isfinite(v) for v in delta)
                   and abs(t0 - ta) < 1e-3 and t1 - t0 <= self.max_gap_s)
         if usable and (abs(_wrap(delta[2] - dw[2])) > self.max_yaw_disagreement_rad
-                       or math.hypot(delta[0] - dw[0], delta[1] - dw[1]) > self.max_translation_disagreement_m):
+                       or math.hypot(delta[0] - dw[0],
+                                     delta[1] - dw[1]) > self.max_translation_disagreement_m):
             # RANSAC can lock onto a wrong motion (the rover's own shadow, repeated
             # texture): the gyro's heading over one frame interval is good to ~0.01 rad and
             # the wheels never slide a quarter metre in half a second, so a frame that

@@ -48,6 +48,7 @@ class MotorFeedback:
 
 @dataclass(frozen=True)
 class JointConfig:
+    """A joint a backend drives, by name and kind (wheel, drum or arm)."""
     name: str
     kind: str    # wheel | drum | arm
 

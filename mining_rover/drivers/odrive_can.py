@@ -119,6 +119,7 @@ class _Axis:
 
 
 class OdriveCanBackend(Backend):
+    """Backend that drives ODrive axes over CANSimple: arms them, streams commands, watches heartbeats."""
     def __init__(self, axes: list, bus_factory, heartbeat_timeout_s: float = 0.25,
                  command_period_s: float = 0.02, poll_period_s: float = 0.1,
                  startup_timeout_s: float = 1.5, reopen_period_s: float = 0.5,
@@ -456,7 +457,8 @@ class OdriveCanBackend(Backend):
             elif axis.heartbeat is not None and \
                     axis.heartbeat.axis_state != p.AxisState.CLOSED_LOOP_CONTROL:
                 self._axis_fault(axis, f'axis left closed loop: {axis.heartbeat.state_name}'
-                                 + (f' ({", ".join(axis.heartbeat.errors)})' if axis.heartbeat.axis_error else ''))
+                                 + (f' ({", ".join(axis.heartbeat.errors)})'
+                                    if axis.heartbeat.axis_error else ''))
 
     def _handle(self, msg: can.Message):
         c = self.counters

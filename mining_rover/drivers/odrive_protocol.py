@@ -58,6 +58,7 @@ CMD_MASK = 0x1F
 
 
 class Cmd(IntEnum):
+    """CANSimple command ids (the low 5 bits of the arbitration id)."""
     GET_VERSION = 0x00
     HEARTBEAT = 0x01
     ESTOP = 0x02
@@ -112,6 +113,7 @@ FIRMWARE_LINE = (0, 6)
 
 
 class AxisState(IntEnum):
+    """ODrive axis states as reported in the heartbeat and set by Set_Axis_State."""
     UNDEFINED = 0
     IDLE = 1
     STARTUP_SEQUENCE = 2
@@ -130,6 +132,7 @@ class AxisState(IntEnum):
 
 
 class ControlMode(IntEnum):
+    """ODrive controller modes (Set_Controller_Mode, first field)."""
     VOLTAGE_CONTROL = 0
     TORQUE_CONTROL = 1
     VELOCITY_CONTROL = 2
@@ -137,6 +140,7 @@ class ControlMode(IntEnum):
 
 
 class InputMode(IntEnum):
+    """ODrive input modes (Set_Controller_Mode, second field)."""
     INACTIVE = 0
     PASSTHROUGH = 1
     VEL_RAMP = 2
@@ -212,6 +216,7 @@ def decode_errors(bits: int) -> tuple:
 
 
 def arbitration_id(node_id: int, cmd: int) -> int:
+    """The 11-bit CAN id ``node_id << 5 | cmd``; ValueError if either is out of range."""
     if not 0 <= node_id <= MAX_NODE_ID:
         raise ValueError(f'node_id must be 0..{MAX_NODE_ID}, got {node_id}')
     if not 0 <= cmd <= CMD_MASK:
@@ -226,24 +231,30 @@ def split_id(arb_id: int) -> tuple:
 
 # -- host -> axis ---------------------------------------------------------------------
 def encode_set_axis_state(state: int) -> bytes:
+    """Set_Axis_State payload: the requested state as u32."""
     return struct.pack('<I', int(state))
 
 
 def encode_set_controller_mode(control_mode: int, input_mode: int) -> bytes:
+    """Set_Controller_Mode payload: control mode and input mode, u32 each."""
     return struct.pack('<II', int(control_mode), int(input_mode))
 
 
 def encode_set_input_vel(vel_rev_s: float, torque_ff_nm: float = 0.0) -> bytes:
+    """Set_Input_Vel payload: velocity in motor rev/s and torque feed-forward in N m, f32 each."""
     return struct.pack('<ff', vel_rev_s, torque_ff_nm)
 
 
 def encode_set_input_pos(pos_rev: float, vel_ff_rev_s: float = 0.0, torque_ff_nm: float = 0.0) -> bytes:
+    """Set_Input_Pos payload: position (rev, f32), velocity and torque feed-forward in thousandths
+    (rev/s, N m; i16, saturated)."""
     def i16(x):
         return max(-32768, min(32767, int(round(x * 1000.0))))
     return struct.pack('<fhh', pos_rev, i16(vel_ff_rev_s), i16(torque_ff_nm))
 
 
 def encode_set_limits(velocity_limit_rev_s: float, current_limit_a: float) -> bytes:
+    """Set_Limits payload: velocity limit (motor rev/s) and current limit (A), f32 each."""
     return struct.pack('<ff', velocity_limit_rev_s, current_limit_a)
 
 
@@ -310,6 +321,7 @@ def encode_version(fw: tuple, hw: tuple = (4, 4, 58), protocol: int = 2, unrelea
 
 
 def decode_version(data: bytes) -> Version:
+    """Parse a Get_Version payload (8 u8 fields)."""
     return Version(*bytes(data[:8]))
 
 
@@ -324,41 +336,50 @@ def firmware_problem(version: Version) -> str | None:
 
 
 def encode_address(node_id: int, serial_number: int = 0) -> bytes:
+    """Address payload: node id (u8) and the 48-bit serial number it applies to."""
     return struct.pack('<B', node_id) + int(serial_number).to_bytes(6, 'little') + b'\x00'
 
 
 def encode_clear_errors(identify: bool = False) -> bytes:
+    """Clear_Errors payload: 1 to also blink the LED (identify), else 0."""
     return struct.pack('<B', 1 if identify else 0)
 
 
 def encode_reboot(action: int = 0) -> bytes:
+    """Reboot payload: the action byte (0 = reboot)."""
     return struct.pack('<B', action)
 
 
 def decode_set_input_vel(data: bytes) -> tuple:
+    """(velocity rev/s, torque feed-forward N m) from a Set_Input_Vel payload."""
     return struct.unpack('<ff', bytes(data[:8]))
 
 
 def decode_set_input_pos(data: bytes) -> tuple:
+    """(position rev, velocity ff rev/s, torque ff N m) from a Set_Input_Pos payload."""
     pos, vff, tff = struct.unpack('<fhh', bytes(data[:8]))
     return pos, vff * 0.001, tff * 0.001
 
 
 def decode_u32(data: bytes) -> int:
+    """The little-endian u32 at the start of ``data``."""
     return struct.unpack('<I', bytes(data[:4]))[0]
 
 
 def decode_two_u32(data: bytes) -> tuple:
+    """The two little-endian u32 values in an 8-byte payload."""
     return struct.unpack('<II', bytes(data[:8]))
 
 
 def decode_two_f32(data: bytes) -> tuple:
+    """The two little-endian f32 values in an 8-byte payload (e.g. encoder pos rev, vel rev/s)."""
     return struct.unpack('<ff', bytes(data[:8]))
 
 
 # -- axis -> host ---------------------------------------------------------------------
 @dataclass(frozen=True)
 class Heartbeat:
+    """A decoded Heartbeat: axis error bits, axis state, procedure result, trajectory-done flag."""
     axis_error: int
     axis_state: int
     procedure_result: int
@@ -378,18 +399,22 @@ class Heartbeat:
 
 def encode_heartbeat(axis_error: int, axis_state: int, procedure_result: int = 0,
                      trajectory_done: bool = True) -> bytes:
+    """Heartbeat payload as an axis sends it (used by the fake ODrive in tests)."""
     return struct.pack('<IBBBB', axis_error, axis_state, procedure_result,
                        1 if trajectory_done else 0, 0)
 
 
 def decode_heartbeat(data: bytes) -> Heartbeat:
+    """Parse a Heartbeat payload."""
     err, state, result, flags, _ = struct.unpack('<IBBBB', bytes(data[:8]))
     return Heartbeat(err, state, result, bool(flags & 0x01))
 
 
 def encode_two_f32(a: float, b: float) -> bytes:
+    """An 8-byte payload of two little-endian f32 values."""
     return struct.pack('<ff', a, b)
 
 
 def encode_get_error(active_errors: int, disarm_reason: int) -> bytes:
+    """Get_Error payload: active error bits and disarm reason, u32 each."""
     return struct.pack('<II', active_errors, disarm_reason)

@@ -17,7 +17,7 @@ import threading
 import time
 from dataclasses import dataclass
 
-from mining_rover.control.limits import ActuatorLimits, ThermalDerate, finite
+from mining_rover.control.limits import ThermalDerate, finite
 
 
 class Watchdog:
@@ -84,6 +84,7 @@ class EStopLatch:
 
 @dataclass(frozen=True)
 class SafetyStatus:
+    """Snapshot of the safety layer: armed, e-stop and why, per-joint faults, watchdog, thermal scaling."""
     active: bool
     estop: bool
     estop_reason: str
@@ -248,12 +249,14 @@ class SafetyLayer:
             expired = self.watchdog.expired()
             if expired and not self._watchdog_tripped:
                 self._watchdog_tripped = True
-                self._on_event('warn', f'command watchdog expired ({self.watchdog.timeout_s:.2f} s): stopping')
+                self._on_event('warn',
+                               f'command watchdog expired ({self.watchdog.timeout_s:.2f} s): stopping')
             if not self._may_move() or expired:
                 self._safe_state()
             elif hot:
-                self.backend.set_wheel_velocities({n: 0.0 for n in hot if self.backend.joints[n].kind == 'wheel'})
-                self.backend.set_drum_velocities({n: 0.0 for n in hot if self.backend.joints[n].kind == 'drum'})
+                joints = self.backend.joints
+                self.backend.set_wheel_velocities({n: 0.0 for n in hot if joints[n].kind == 'wheel'})
+                self.backend.set_drum_velocities({n: 0.0 for n in hot if joints[n].kind == 'drum'})
             return self.status()
 
     def _safe_state(self):

@@ -35,6 +35,7 @@ import numpy as np
 
 @dataclass(frozen=True)
 class MapParams:
+    """Elevation map grid (cell size and side in m), recentring, and per-cell variance bounds (m^2)."""
     resolution_m: float = 0.05
     size_m: float = 20.0
     follow_robot: bool = True        # keep the rover near the centre (shift by whole cells)

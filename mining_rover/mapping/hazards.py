@@ -36,6 +36,7 @@ from scipy import ndimage
 
 @dataclass(frozen=True)
 class Rock:
+    """A rock found in the map: centre x, y (m, map frame), height and footprint radius (m)."""
     x: float
     y: float
     height: float   # m above the surrounding ground
@@ -44,6 +45,7 @@ class Rock:
 
 @dataclass(frozen=True)
 class Crater:
+    """A crater found in the map: centre x, y (m, map frame), radius and depth (m)."""
     x: float
     y: float
     radius: float   # m
@@ -64,6 +66,7 @@ def check_median_window(cells, name: str) -> int:
 
 @dataclass(frozen=True)
 class HazardParams:
+    """Thresholds for calling a bump a rock or a hollow a crater (heights and diameters in m)."""
     rock_min_height_m: float = 0.15
     rock_max_diameter_m: float = 1.2
     rock_min_cells: int = 8          # a 0.15 m rock is ~20 cells of 5 cm above half its height
@@ -96,6 +99,7 @@ class HazardParams:
 
 @dataclass
 class Hazards:
+    """Rocks and craters found in one map, and the grid of cells they cover."""
     rocks: list
     craters: list
     footprint: np.ndarray     # bool grid: cells covered by a rock or a crater (+ rim margin)

@@ -3,8 +3,8 @@
 The front drum hangs in the bottom of the camera's view. Where it is lit and evenly
 shaded, SGBM matches its pixels to the terrain behind it at the wrong disparity, and the
 map gets a patch of ground 15-45 cm too low 1.4-1.6 m ahead of the rover that travels
-with it (measured in the lunabotics_arena world, 2026-12-04: every one of the 441
-points more than 8 cm under the true ground in one frame). The ground behind the drum
+with it (in the lunabotics_arena world, every one of the 441 points more than 8 cm
+under the true ground in one frame). The ground behind the drum
 cannot be seen at all, so any point whose line of sight passes through the drum is
 dropped, whatever its depth: the "shadow" filter of robot_body_filter
 (github.com/peci1/robot_body_filter) for a drum, a cylinder whose axis is base_link's y.

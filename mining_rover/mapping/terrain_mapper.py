@@ -54,6 +54,7 @@ def _check_rigid(T, name) -> np.ndarray:
 
 
 class TerrainMapper:
+    """Fuses stereo point clouds into the elevation map and derives traversability and hazards."""
     def __init__(self, map_params: MapParams = MapParams(),
                  trav_params: TraversabilityParams = TraversabilityParams(),
                  hazard_params: HazardParams = HazardParams(),

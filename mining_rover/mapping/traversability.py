@@ -24,6 +24,7 @@ _BIG = 1e6
 
 @dataclass(frozen=True)
 class TraversabilityParams:
+    """Window sizes (m) and the critical slope (rad), step and roughness (m) that make a cell lethal."""
     slope_window_m: float = 0.30
     roughness_window_m: float = 0.30
     step_window_m: float = 0.25
@@ -104,6 +105,7 @@ def step_height_m(height: np.ndarray, resolution: float, window_m: float = 0.25)
 
 @dataclass
 class Layers:
+    """Per-cell slope (rad), roughness and step (m), and the Nav2-style int8 cost built from them."""
     slope_rad: np.ndarray
     roughness_m: np.ndarray
     step_m: np.ndarray
@@ -121,6 +123,8 @@ def traversability(height: np.ndarray, resolution: float,
 
 
 def cost_from_layers(slope, rough, step, p: TraversabilityParams) -> np.ndarray:
+    """Nav2-style int8 cost: the worst of slope/roughness/step over its critical value, graded,
+    lethal at or above 1, unknown where the step is unknown."""
     ratios = np.stack([np.nan_to_num(slope / p.slope_critical_rad, nan=0.0),
                        np.nan_to_num(rough / p.roughness_critical_m, nan=0.0),
                        np.nan_to_num(step / p.step_critical_m, nan=0.0)])

@@ -1,1 +1,2 @@
-"""One module per ROS node. Thin: parameters, QoS, subscriptions, timers; converts with ros/, calls the domain."""
+"""One module per ROS node. Thin: parameters, QoS, subscriptions, timers; converts with ros/,
+calls the domain."""

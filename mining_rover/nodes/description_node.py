@@ -36,6 +36,8 @@ def _params() -> list:
 
 
 class DescriptionNode(Node):
+    """Publishes the rover's URDF, xacro expanded with this node's parameters, latched on
+    /robot_description."""
     def __init__(self, **kwargs):
         super().__init__('description_node', **kwargs)
         self._spec = _params()
@@ -81,6 +83,7 @@ class DescriptionNode(Node):
 
 
 def main(args=None):
+    """Run the description node until shut down."""
     node_main(DescriptionNode, args)
 
 

@@ -73,8 +73,10 @@ def _params(rover: dict) -> list:
               'bodies)', 1e-5, 50.0),
         Param('max_linear_jerk', 0.0, 'linear jerk limit, m/s^3 (0 = none)', 0.0, 500.0),
         Param('max_angular_jerk', 0.0, 'yaw jerk limit, rad/s^3 (0 = none)', 0.0, 500.0),
-        Param('max_wheel_radps', float(w['max_velocity']), 'wheel speed limit, rad/s (rover.yaml)', 0.1, 100.0),
-        Param('track_width_m', float(w['track_width']), 'left-right wheel distance, m (rover.yaml)', 0.1, 5.0),
+        Param('max_wheel_radps', float(w['max_velocity']),
+              'wheel speed limit, rad/s (rover.yaml)', 0.1, 100.0),
+        Param('track_width_m', float(w['track_width']),
+              'left-right wheel distance, m (rover.yaml)', 0.1, 5.0),
         Param('wheel_radius_m', float(w['radius']), 'wheel radius, m (rover.yaml)', 0.01, 2.0),
         Param('slip_factor', 1.0, 'effective track width / track width (skid-steer ICR), >= 1', 1.0, 5.0),
         Param('imu_weight', 0.98, 'weight of the gyro yaw rate against the wheels in odometry', 0.0, 1.0),
@@ -82,7 +84,8 @@ def _params(rover: dict) -> list:
               "drum loads' centre-of-mass offset from the centre (0: always the centre; "
               'control/odometry.py TurnPivot)', 0.0, 10.0),
         Param('turn_pivot_max_m', TurnPivot.max_m, 'farthest the pivot moves from the centre, m', 0.0, 2.0),
-        Param('rover_mass_kg', TurnPivot.rover_mass_kg, 'rover mass without regolith, kg (rover.yaml)', 1.0, 1e4),
+        Param('rover_mass_kg', TurnPivot.rover_mass_kg,
+              'rover mass without regolith, kg (rover.yaml)', 1.0, 1e4),
         Param('arm_pivot_x_m', float(arm['pivot_x']), 'arm pivot ahead/behind base_link, m (rover.yaml)',
               0.0, 10.0),
         Param('arm_length_m', float(arm['length']), 'arm pivot to drum axis, m (rover.yaml)', 0.01, 5.0),
@@ -182,6 +185,7 @@ class DriveConfig(DriverConfig):
 
 
 class DriveNode(DriverNode):
+    """Lifecycle node that turns /cmd_vel into limited wheel speeds and publishes wheel+IMU odometry."""
     armed_message = 'active: wheels armed, waiting for /cmd_vel'
 
     def __init__(self, **kwargs):
@@ -220,7 +224,8 @@ class DriveNode(DriverNode):
             return TransitionCallbackReturn.FAILURE
         self.kinematics = SkidSteer(c.track_width_m, c.wheel_radius_m, c.slip_factor)
         self.limiter = TwistLimiter(MotionLimiter(c.max_linear_mps, c.max_linear_accel, c.max_linear_jerk),
-                                    MotionLimiter(c.max_angular_radps, c.max_angular_accel, c.max_angular_jerk))
+                                    MotionLimiter(c.max_angular_radps, c.max_angular_accel,
+                                                  c.max_angular_jerk))
         self.ticker = ControlTicker(c.control_rate_hz)
         self.odometry = WheelImuOdometry(self.kinematics, c.imu_weight)
         self.pivot = TurnPivot(c.rover_mass_kg, c.drum_x_m, c.turn_pivot_gain, c.turn_pivot_max_m)
@@ -457,6 +462,7 @@ class DriveNode(DriverNode):
 
 
 def main(args=None):
+    """Run the drive node until shut down."""
     node_main(DriveNode, args)
 
 

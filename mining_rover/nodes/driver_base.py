@@ -97,6 +97,7 @@ def vel_gains(vel_gain: float, vel_integrator_gain: float) -> dict:
 
 
 def node_ids_check(count: int):
+    """A parameter check accepting ``count`` unique CAN node ids in 0..63; it returns the problem or None."""
     def check(value):
         if len(value) != count or any(not isinstance(v, int) or not 0 <= v <= 63 for v in value):
             return f'needs {count} integers in 0..63, got {list(value)}'
@@ -107,6 +108,7 @@ def node_ids_check(count: int):
 
 
 def directions_check(count: int):
+    """A parameter check accepting ``count`` motor directions of +1 or -1; it returns the problem or None."""
     def check(value):
         if len(value) != count or any(v not in (1, -1) for v in value):
             return f'needs {count} entries of +1 or -1, got {list(value)}'
@@ -127,6 +129,7 @@ def optional_tf(node):
 
 
 def send_tf(broadcaster, T, parent, child, stamp):
+    """Broadcast pose ``T`` (4x4) as the transform parent -> child at ``stamp``."""
     from mining_rover.ros.tf import make_transform_stamped
     broadcaster.send([make_transform_stamped(T, parent, child, stamp)])
 
@@ -201,6 +204,7 @@ def event_logger(node):
 
 
 class DriverNode(Node):
+    """Lifecycle base of the motor nodes: parameters, backend + safety layer, e-stop and diagnostics."""
     #: logged when activation succeeds
     armed_message = 'active'
 

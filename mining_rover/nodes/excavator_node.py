@@ -61,7 +61,8 @@ def _params(rover: dict) -> list:
         Param('cmd_timeout_s', 1.0, 'stop the drums when /excavator/drum_speed is older than this, s',
               0.05, 10.0),
         Param('max_drum_radps', float(d['max_velocity']), 'drum speed limit, rad/s (rover.yaml)', 0.1, 100.0),
-        Param('drum_max_torque_nm', float(d['max_effort']), 'drum torque rating, N m (rover.yaml)', 0.1, 1000.0),
+        Param('drum_max_torque_nm', float(d['max_effort']),
+              'drum torque rating, N m (rover.yaml)', 0.1, 1000.0),
         Param('arm_lower_rad', float(a['lower_limit']), 'arm position limit, raised end, rad', -3.2, 3.2),
         Param('arm_upper_rad', float(a['upper_limit']), 'arm position limit, lowered end, rad', -3.2, 3.2),
         Param('arm_max_radps', float(a['max_velocity']), 'arm speed limit, rad/s', 0.01, 20.0),
@@ -186,6 +187,7 @@ class ExcavatorNodeConfig(DriverConfig):
 
 
 class ExcavatorNode(DriverNode):
+    """Lifecycle node that commands the drums and arms, detects stalls and weighs the drums."""
     armed_message = 'active: drums and arms armed'
 
     def __init__(self, **kwargs):
@@ -222,8 +224,10 @@ class ExcavatorNode(DriverNode):
                        for n in self.arms})
         if not self._configure_safety(limits):
             return TransitionCallbackReturn.FAILURE
-        self._subs.append(self.create_subscription(Float64, 'excavator/drum_speed', self._on_drum, qos.COMMAND))
-        self._subs.append(self.create_subscription(Float64, 'excavator/arm_position', self._on_arm, qos.COMMAND))
+        self._subs.append(self.create_subscription(Float64, 'excavator/drum_speed',
+                                                   self._on_drum, qos.COMMAND))
+        self._subs.append(self.create_subscription(Float64, 'excavator/arm_position',
+                                                   self._on_arm, qos.COMMAND))
         self._srvs.append(self.create_service(Trigger, 'excavator/dump', self._on_dump))
         for d in self.drums:   # one drum at a time: the one facing the berm (excavator/dump_front, ...)
             self._srvs.append(self.create_service(
@@ -272,7 +276,8 @@ class ExcavatorNode(DriverNode):
         axes = [AxisConfig(n, 'drum', i, c.drum_gear_ratio, d, c.max_drum_radps, c.motor_current_limit_a,
                            **gains)
                 for n, i, d in zip(self.drums, c.drum_node_ids, c.drum_directions)]
-        axes += [AxisConfig(n, 'arm', i, c.arm_gear_ratio, d, c.arm_max_radps, c.motor_current_limit_a, **traj)
+        axes += [AxisConfig(n, 'arm', i, c.arm_gear_ratio, d, c.arm_max_radps,
+                            c.motor_current_limit_a, **traj)
                  for n, i, d in zip(self.arms, c.arm_node_ids, c.arm_directions)]
         # Heartbeat and bus timeouts: the backend's monotonic clock (real hardware).
         return OdriveCanBackend(axes, bus_factory(c.can_interface, c.can_channel, c.can_bitrate),
@@ -294,7 +299,8 @@ class ExcavatorNode(DriverNode):
 
     def _on_arm(self, msg: Float64):
         if not finite(msg.data):
-            self.get_logger().warning(f'rejected non-finite arm position {msg.data}', throttle_duration_sec=2.0)
+            self.get_logger().warning(f'rejected non-finite arm position {msg.data}',
+                                      throttle_duration_sec=2.0)
             return
         if not self._accepting():
             self.safety and self.safety.command_positions({})
@@ -390,6 +396,7 @@ class ExcavatorNode(DriverNode):
 
 
 def main(args=None):
+    """Run the excavator node until shut down."""
     node_main(ExcavatorNode, args)
 
 

@@ -87,6 +87,7 @@ def _params() -> list:
 
 
 class GroundLinkNode(Node):
+    """Stands for the Earth-rover link: carries topics each way with the modelled latency, jitter and loss."""
     def __init__(self, **kwargs):
         super().__init__('ground_link_node', **kwargs)
         self._spec = _params()
@@ -279,6 +280,7 @@ class GroundLinkNode(Node):
 
 
 def main(args=None):
+    """Run the ground link node until shut down."""
     node_main(GroundLinkNode, args)
 
 

@@ -73,9 +73,12 @@ def _params(contract) -> list:
         Param('resolution_m', m.resolution_m, 'cell size, m', 0.01, 1.0),
         Param('size_m', m.size_m, 'side of the square map, m', 1.0, 500.0),
         Param('follow_robot', m.follow_robot, 'recentre the map on the rover as it drives'),
-        Param('recentre_distance_m', m.recentre_distance_m, 'recentre when this far off centre, m', 0.0, 250.0),
-        Param('min_variance_m2', m.min_variance_m2, 'floor of one frame cell measurement variance, m^2', 1e-8, 1.0),
-        Param('max_variance_m2', m.max_variance_m2, 'cells above this variance become unknown, m^2', 1e-6, 100.0),
+        Param('recentre_distance_m', m.recentre_distance_m,
+              'recentre when this far off centre, m', 0.0, 250.0),
+        Param('min_variance_m2', m.min_variance_m2,
+              'floor of one frame cell measurement variance, m^2', 1e-8, 1.0),
+        Param('max_variance_m2', m.max_variance_m2,
+              'cells above this variance become unknown, m^2', 1e-6, 100.0),
         Param('max_points_per_cell', m.max_points_per_cell, 'independent points per cell per frame', 1, 1000),
         Param('gate_sigma', m.gate_sigma, 'Mahalanobis gate beyond which a cell restarts', 0.5, 100.0),
         Param('stale_after_s', m.stale_after_s, 'forget cells unseen this long, s; 0 = never', 0.0, 1e6),
@@ -89,7 +92,8 @@ def _params(contract) -> list:
               '(overridden by camera_info when use_camera_info)', 1.0, 1e5),
         Param('baseline_m', 0.2, 'stereo baseline for the error model, m', 0.01, 10.0),
         Param('use_camera_info', True, 'take focal_px and baseline_m from the right camera_info'),
-        Param('sigma_disparity_px', e.sigma_disparity_px, 'disparity noise of the error model, px', 0.01, 5.0),
+        Param('sigma_disparity_px', e.sigma_disparity_px,
+              'disparity noise of the error model, px', 0.01, 5.0),
         Param('height_floor_m', e.floor_m, 'independent height error per point, m', 0.0, 1.0),
         Param('max_range_m', e.max_range_m, 'farthest depth fused, m', 0.5, 100.0),
         Param('slope_window_m', t.slope_window_m, 'window of the slope fit, m', 0.05, 5.0),
@@ -112,7 +116,8 @@ def _params(contract) -> list:
         Param('despeckle_cells', 3, 'median window (cells) over the confident heights before '
               'they are judged: removes stereo specks that would be painted lethal '
               '(0 or 1: off; 3 or 5)', check=_median_window),
-        Param('rock_min_height_m', h.rock_min_height_m, 'rocks this tall or taller are hazards, m', 0.01, 5.0),
+        Param('rock_min_height_m', h.rock_min_height_m,
+              'rocks this tall or taller are hazards, m', 0.01, 5.0),
         Param('rock_max_diameter_m', h.rock_max_diameter_m, 'widest rock, m', 0.1, 10.0),
         Param('crater_min_depth_m', h.crater_min_depth_m, 'shallowest crater reported, m', 0.005, 10.0),
         Param('crater_min_diameter_m', h.crater_min_diameter_m, 'smallest crater reported, m', 0.05, 100.0),
@@ -124,7 +129,8 @@ def _params(contract) -> list:
         Param('mark_excavated', True, 'mark the ground under a digging drum (excavator/state: drums '
               'turning to dig with the arms lowered) as cut: a trench, not a crater or a wall'),
         Param('drum_reach_m', float(arm['pivot_x']), 'arm pivot distance from base_link along x, fore '
-              'and aft, m (rover.yaml arm.pivot_x); the drum centre is at pivot + arm_length cos(arm)', 0.0, 5.0),
+              'and aft, m (rover.yaml arm.pivot_x); the drum centre is at pivot + arm_length cos(arm)',
+              0.0, 5.0),
         Param('arm_length_m', float(arm['length']), 'arm pivot to drum axis, m (rover.yaml)', 0.01, 5.0),
         Param('drum_footprint_m', [2.0 * float(drum['radius']), float(drum['length'])],
               'cut footprint of one drum: along x, across (y), m (rover.yaml drum diameter, length)',
@@ -140,6 +146,7 @@ def _params(contract) -> list:
 
 
 class MappingNode(Node):
+    """Builds the elevation map, costmap and hazard list from stereo point clouds and odometry."""
     def __init__(self, **kwargs):
         super().__init__('mapping_node', **kwargs)
         contract = load_contract()
@@ -199,7 +206,8 @@ class MappingNode(Node):
                 return
             self.mapper.error = StereoErrorModel(focal_px=f, baseline_m=baseline, **self._error_kwargs)
         except ValueError as exc:
-            self.get_logger().warning(f'right camera_info ignored: {exc}', throttle_duration_sec=LOG_THROTTLE_S)
+            self.get_logger().warning(f'right camera_info ignored: {exc}',
+                                      throttle_duration_sec=LOG_THROTTLE_S)
 
     def _on_odom(self, msg: Odometry) -> None:
         try:
@@ -332,20 +340,23 @@ class MappingNode(Node):
             z = float(np.nan_to_num(ground(c.x, c.y), nan=0.0))
             out.markers.append(Marker(
                 header=make_header(frame, stamp), ns='craters', id=i, type=Marker.CYLINDER,
-                action=Marker.ADD, pose=Pose(position=Point(x=c.x, y=c.y, z=z), orientation=Quaternion(w=1.0)),
+                action=Marker.ADD,
+                pose=Pose(position=Point(x=c.x, y=c.y, z=z), orientation=Quaternion(w=1.0)),
                 scale=Vector3(x=2 * c.radius, y=2 * c.radius, z=max(c.depth, 1e-3)),
                 color=ColorRGBA(r=0.9, g=0.3, b=0.1, a=0.5)))
         for i, r in enumerate(hazards.rocks):
             z = float(np.nan_to_num(ground(r.x, r.y), nan=r.height)) - r.height / 2.0  # mid-height
             out.markers.append(Marker(
                 header=make_header(frame, stamp), ns='rocks', id=i, type=Marker.CYLINDER,
-                action=Marker.ADD, pose=Pose(position=Point(x=r.x, y=r.y, z=z), orientation=Quaternion(w=1.0)),
+                action=Marker.ADD,
+                pose=Pose(position=Point(x=r.x, y=r.y, z=z), orientation=Quaternion(w=1.0)),
                 scale=Vector3(x=2 * r.radius, y=2 * r.radius, z=max(r.height, 1e-3)),
                 color=ColorRGBA(r=0.8, g=0.1, b=0.1, a=0.8)))
         return out
 
 
 def main(args=None):
+    """Run the mapping node until shut down."""
     node_main(MappingNode, args)
 
 

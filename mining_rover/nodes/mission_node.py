@@ -104,6 +104,7 @@ def plan_from_status(st: ExcavationPlanStatus, message: str) -> ExcavationPlan:
 
 
 class MissionNode(Node):
+    """Runs the mission executive: reads the stack's topics into MissionInputs, publishes its outputs."""
     def __init__(self, **kwargs):
         super().__init__('mission_node', **kwargs)
         p = self.p = declare_and_read(self, mission_params())
@@ -390,6 +391,7 @@ def _level(level) -> int:
 
 
 def main(args=None):
+    """Run the mission node until shut down."""
     node_main(MissionNode, args)
 
 

@@ -50,6 +50,7 @@ def _rover_yaml() -> dict:
 
 
 def planner_params() -> list:
+    """The planner node's parameter table (defaults partly from config/rover.yaml)."""
     r = _rover_yaml()
     drum = r.get('drum', {})
     wheel = r.get('wheel', {})
@@ -100,6 +101,7 @@ def planner_params() -> list:
 
 
 class PlannerNode(Node):
+    """Plans routes on the costmap, picks dig sites and excavation plans, estimates the regolith online."""
     def __init__(self, **kwargs):
         self._warned: dict = {}
         super().__init__('planner_node', **kwargs)
@@ -165,7 +167,8 @@ class PlannerNode(Node):
                 from mining_rover.paths import config_path
                 path = str(config_path('regolith_nominal.yaml'))
             except Exception as exc:
-                self.get_logger().warning(f'config/regolith_nominal.yaml not found ({exc}): built-in lunar values')
+                self.get_logger().warning(
+                    f'config/regolith_nominal.yaml not found ({exc}): built-in lunar values')
                 return RegolithParams()
         try:
             return load_params(path)
@@ -258,7 +261,8 @@ class PlannerNode(Node):
         plan = self._plan
         self.cut_observer.observe(self._now_s(), torque, drum, fill, self.speed,
                                   plan.depth_of_cut_m if plan is not None else 0.0,
-                                  feasible=plan is not None and plan.feasible, dumping=dumping, stalled=stalled)
+                                  feasible=plan is not None and plan.feasible,
+                                  dumping=dumping, stalled=stalled)
 
     # -- work ------------------------------------------------------------------------------
     def _plan_route(self):
@@ -384,6 +388,7 @@ class PlannerNode(Node):
 
 
 def main(args=None):
+    """Run the planner node until shut down."""
     node_main(PlannerNode, args)
 
 

@@ -4,10 +4,11 @@ Publishes /clock, stereo images + camera infos, IMU, joint states, ground-truth 
 regolith telemetry and motor diagnostics; takes one std_msgs/Float64 per joint command
 topic and the hold-down thrust (std_msgs/Float64, N; off when no command came for the
 contract's timeout, wall time); injected faults on sim/fault (std_msgs/String, JSON; the
-simulator side of `mining-rover sim --faults`, see mining_rover/sim/motor_faults.py); services reset (std_srvs/Trigger) and pause (std_srvs/SetBool). A steady wall
-timer advances the simulation in chunks (10 ms of sim time each) paced by
-real_time_factor (0 = as fast as possible) and publishes /clock every chunk; images are
-rendered only when a camera frame is due.
+simulator side of `mining-rover sim --faults`, see mining_rover/sim/motor_faults.py);
+services reset (std_srvs/Trigger) and pause (std_srvs/SetBool). A steady wall timer
+advances the simulation in chunks (10 ms of sim time each) paced by real_time_factor
+(0 = as fast as possible) and publishes /clock every chunk; images are rendered only when
+a camera frame is due.
 """
 from __future__ import annotations
 
@@ -64,6 +65,7 @@ def _params() -> list:
 
 
 class SimNode(Node):
+    """Runs the embedded MuJoCo simulator behind the sim contract's topics (see the module docstring)."""
     def __init__(self, **kwargs):
         super().__init__('sim_node', **kwargs)
         p = declare_and_read(self, _params())
@@ -79,7 +81,8 @@ class SimNode(Node):
         c = self.c = load_contract().with_frame_prefix(p['frame_prefix'])
         self.steps_per_chunk = max(1, int(round(CHUNK_S / self.sim.dt)))
         self.pub_clock = self.create_publisher(ClockMsg, c.clock, qos.CLOCK)
-        self.pub_img = {s: self.create_publisher(Image, getattr(c, s).image, qos.SENSOR) for s in ('left', 'right')}
+        self.pub_img = {s: self.create_publisher(Image, getattr(c, s).image,
+                                                 qos.SENSOR) for s in ('left', 'right')}
         self.pub_info = {s: self.create_publisher(CameraInfo, getattr(c, s).info, qos.SENSOR)
                          for s in ('left', 'right')}
         self.pub_imu = self.create_publisher(Imu, c.imu_topic, qos.SENSOR)
@@ -98,8 +101,10 @@ class SimNode(Node):
         self.create_service(SetBool, c.pause_service, self._on_pause)
         k = self.sim.camera_intrinsics()
         self._info = {
-            'left': make_camera_info(k['width'], k['height'], k['fx'], k['fy'], k['cx'], k['cy'], c.left.frame),
-            'right': make_camera_info(k['width'], k['height'], k['fx'], k['fy'], k['cx'], k['cy'], c.right.frame,
+            'left': make_camera_info(k['width'], k['height'], k['fx'], k['fy'], k['cx'],
+                                     k['cy'], c.left.frame),
+            'right': make_camera_info(k['width'], k['height'], k['fx'], k['fy'], k['cx'],
+                                      k['cy'], c.right.frame,
                                       baseline_m=k['baseline_m']),
         }
         self.paused = False
@@ -107,7 +112,8 @@ class SimNode(Node):
         self._wall0, self._sim0 = time.monotonic(), self.sim.time
         self._timer = self.create_timer(TICK_S, self._tick, clock=Clock(clock_type=ClockType.STEADY_TIME))
         self.get_logger().info(
-            f"world {self.sim.world.name} ({self.sim.world.sdf_path}), g {self.sim.world.gravity_mps2:g} m/s^2, "
+            f"world {self.sim.world.name} ({self.sim.world.sdf_path}), "
+            f"g {self.sim.world.gravity_mps2:g} m/s^2, "
             f"rtf {p['real_time_factor']:g}, physics {p['physics_rate_hz']:g} Hz, "
             f"stereo {p['camera_width']}x{p['camera_height']} at {p['camera_rate_hz']:g} Hz")
 
@@ -213,8 +219,10 @@ class SimNode(Node):
             msg.orientation.x, msg.orientation.y, msg.orientation.z, msg.orientation.w = (float(v) for v in q)
             av, la = m['angular_velocity'], m['linear_acceleration']
             msg.angular_velocity.x, msg.angular_velocity.y, msg.angular_velocity.z = (float(v) for v in av)
-            msg.linear_acceleration.x, msg.linear_acceleration.y, msg.linear_acceleration.z = (float(v) for v in la)
-            msg.orientation_covariance[0] = msg.orientation_covariance[4] = msg.orientation_covariance[8] = 1e-4
+            acc = msg.linear_acceleration
+            acc.x, acc.y, acc.z = (float(v) for v in la)
+            cov = msg.orientation_covariance
+            cov[0] = cov[4] = cov[8] = 1e-4
             msg.angular_velocity_covariance[0::4] = [4e-8] * 3
             msg.linear_acceleration_covariance[0::4] = [4e-6] * 3
             self.pub_imu.publish(msg)
@@ -226,7 +234,8 @@ class SimNode(Node):
             msg.velocity = [v[1] for v in js.values()]
             msg.effort = [v[2] for v in js.values()]
             self.pub_js.publish(msg)
-            self.pub_gt.publish(matrix_to_odometry(self.sim.ground_truth_pose(), c.frames['map'], c.frames['base'],
+            self.pub_gt.publish(matrix_to_odometry(self.sim.ground_truth_pose(),
+                                                   c.frames['map'], c.frames['base'],
                                                    stamp, twist=self.sim.ground_truth_twist()))
         if self._due('telemetry', min(10.0, self.p['publish_rate_hz'])):
             tel = self.sim.regolith_telemetry()
@@ -263,6 +272,7 @@ class SimNode(Node):
 
 
 def main(args=None):
+    """Run the simulator node until shut down."""
     node_main(SimNode, args)
 
 

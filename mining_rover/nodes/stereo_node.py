@@ -127,6 +127,7 @@ def _params() -> list:
 
 
 class StereoNode(Node):
+    """Pairs left/right images into disparity and point clouds, and optionally visual odometry."""
     def __init__(self, **kwargs):
         super().__init__('stereo_node', **kwargs)
         self._spec = _params()
@@ -162,9 +163,12 @@ class StereoNode(Node):
         self._pub_vo = (self.create_publisher(Odometry, 'stereo/odometry', qos.STATE)
                         if p['visual_odometry'] else None)
         self.create_subscription(Image, contract.left.image, lambda m: self._on_image('left', m), qos.SENSOR)
-        self.create_subscription(Image, contract.right.image, lambda m: self._on_image('right', m), qos.SENSOR)
-        self.create_subscription(CameraInfo, contract.left.info, lambda m: self._on_info('left', m), qos.SENSOR)
-        self.create_subscription(CameraInfo, contract.right.info, lambda m: self._on_info('right', m), qos.SENSOR)
+        self.create_subscription(Image, contract.right.image,
+                                 lambda m: self._on_image('right', m), qos.SENSOR)
+        self.create_subscription(CameraInfo, contract.left.info,
+                                 lambda m: self._on_info('left', m), qos.SENSOR)
+        self.create_subscription(CameraInfo, contract.right.info,
+                                 lambda m: self._on_info('right', m), qos.SENSOR)
         self.create_timer(1.0 / p['process_rate_hz'], self._process,
                           callback_group=MutuallyExclusiveCallbackGroup())
         self.get_logger().info(
@@ -233,7 +237,8 @@ class StereoNode(Node):
         try:
             left, right = image_to_numpy(left_msg), image_to_numpy(right_msg)
             result = self._pipeline.process(left, right, left_msg.encoding,
-                                            want_disparity=self.cfg['publish_disparity'] or self._vo is not None)
+                                            want_disparity=(self.cfg['publish_disparity']
+                                                            or self._vo is not None))
         except ValueError as exc:
             return self._drop(str(exc))
         frame = left_msg.header.frame_id or self._models['left'].frame_id or self.default_frame
@@ -272,6 +277,7 @@ class StereoNode(Node):
 
 
 def main(args=None):
+    """Run the stereo node until shut down."""
     node_main(StereoNode, args)
 
 

@@ -26,6 +26,7 @@ _R_OPT_MJ = np.diag([1.0, -1.0, -1.0])
 
 @dataclass(frozen=True)
 class SceneConfig:
+    """Synthetic stereo scene: terrain size and spacing (m), image size (px), field of view and sun (rad)."""
     size_m: float = 24.0          # square terrain, centred on the origin
     resolution_m: float = 0.04    # height-field spacing
     width: int = 640

@@ -172,9 +172,11 @@ def to_gray(image: np.ndarray, encoding: str = 'rgb8') -> np.ndarray:
     if image.ndim == 2 and image.dtype == np.uint8:
         return image
     if image.dtype != np.uint8 or image.ndim != 3:
-        raise ValueError(f'expected a uint8 mono or colour image, got shape {image.shape} dtype {image.dtype}')
+        raise ValueError(f'expected a uint8 mono or colour image, '
+                         f'got shape {image.shape} dtype {image.dtype}')
     code = {'rgb8': cv2.COLOR_RGB2GRAY, 'bgr8': cv2.COLOR_BGR2GRAY, 'rgba8': cv2.COLOR_RGBA2GRAY,
-            'bgra8': cv2.COLOR_BGRA2GRAY, '8UC3': cv2.COLOR_BGR2GRAY, '8UC4': cv2.COLOR_BGRA2GRAY}.get(encoding)
+            'bgra8': cv2.COLOR_BGRA2GRAY, '8UC3': cv2.COLOR_BGR2GRAY,
+            '8UC4': cv2.COLOR_BGRA2GRAY}.get(encoding)
     if code is None:
         raise ValueError(f'cannot convert encoding {encoding!r} to grey')
     return cv2.cvtColor(image, code)
@@ -325,7 +327,8 @@ class StereoPipeline:
             if p.outlier_neighbors > 0:
                 pts = pts[~statistical_outliers(pts, p.outlier_neighbors, p.outlier_std_ratio)]
             z = pts[:, 2]
-        sigma = (z * z * np.float32(p.sigma_disparity_px / (self.focal_px * self.baseline_m))).astype(np.float32)
+        sigma = (z * z * np.float32(p.sigma_disparity_px / (self.focal_px * self.baseline_m))
+                 ).astype(np.float32)
         t3 = time.perf_counter()
         disp = None
         if want_disparity:

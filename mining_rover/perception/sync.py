@@ -12,6 +12,7 @@ from collections import deque
 
 
 class StampPairer:
+    """Pairs left and right items whose stamps differ by at most ``slop_s`` seconds."""
     def __init__(self, slop_s: float = 0.01, queue_size: int = 5):
         if not slop_s >= 0.0 or queue_size < 1:
             raise ValueError(f'need slop_s >= 0 and queue_size >= 1, got {slop_s}, {queue_size}')

@@ -208,7 +208,6 @@ class StereoVisualOdometry:
     def update(self, stamp_s: float, gray: np.ndarray, disparity: np.ndarray) -> VoStep:
         """Process one frame (grey uint8 left rectified image at full size, its disparity
         in px at 1/scale size, NaN = none). Returns the motion since the previous frame."""
-        p = self.params
         if gray.ndim != 2 or gray.dtype != np.uint8:
             raise ValueError(f'visual odometry needs a grey uint8 image, got {gray.dtype} {gray.shape}')
         expect = (gray.shape[0] // self.scale, gray.shape[1] // self.scale)

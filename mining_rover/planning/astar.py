@@ -44,6 +44,7 @@ _FORWARD = ((0, 1), (1, -1), (1, 0), (1, 1))
 
 @dataclass(frozen=True)
 class PlannerConfig:
+    """Grid A* settings: robot and inflation radii (m), Nav2-style inflation and cost weighting."""
     robot_radius_m: float = 0.45
     inflation_radius_m: float = 1.2
     cost_scaling_factor: float = 3.0     # 1/m, Nav2 inflation layer's default
@@ -94,6 +95,7 @@ class Grid:
 
 @dataclass
 class PathResult:
+    """A planned path (map-frame points, m) or why there is none, with its cost and goal snapping."""
     ok: bool
     reason: str = ''
     path_xy: np.ndarray = field(default_factory=lambda: np.zeros((0, 2)))
@@ -267,7 +269,8 @@ class GridPlanner:
             r0, r1 = max(0, start[0] - r), min(H, start[0] + r + 1)
             c0, c1 = max(0, start[1] - r), min(W, start[1] + r + 1)
             rr, cc = np.mgrid[r0:r1, c0:c1]
-            near = ((rr - start[0]) ** 2 + (cc - start[1]) ** 2 <= r * r) & (self.costs[r0:r1, c0:c1] < LETHAL)
+            near = ((rr - start[0]) ** 2 + (cc - start[1]) ** 2 <= r * r) & (self.costs[r0:r1,
+                                                                                        c0:c1] < LETHAL)
             window = mult[r0:r1, c0:c1]
             window[near & ~np.isfinite(window)] = 1.0 + self.cfg.cost_weight
             mult[start] = 1.0 + self.cfg.cost_weight
@@ -351,4 +354,5 @@ class GridPlanner:
 def plan_path(costs: np.ndarray, resolution: float, origin_xy, start_xy, goal_xy,
               cfg: PlannerConfig = PlannerConfig()) -> PathResult:
     """One-shot: inflate, search, smooth. See GridPlanner.plan."""
-    return GridPlanner(Grid(np.asarray(costs), float(resolution), tuple(origin_xy)), cfg).plan(start_xy, goal_xy)
+    return GridPlanner(Grid(np.asarray(costs), float(resolution), tuple(origin_xy)),
+                       cfg).plan(start_xy, goal_xy)

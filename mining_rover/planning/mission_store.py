@@ -238,4 +238,5 @@ class MissionStore:
 
 
 def tally_fields() -> tuple:
+    """Names of the mission tally's fields, in declaration order."""
     return tuple(f.name for f in fields(Tally))

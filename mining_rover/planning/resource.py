@@ -32,6 +32,7 @@ TYPICAL_GRADE = {'rare_earth': 3e-4, 'platinum_group': 3e-8, 'helium3': 1e-8}
 
 @dataclass(frozen=True)
 class PriorMap:
+    """Prior resource grade map (mass fraction): mean and std grids, cell size (m), map-frame origin."""
     resource: str
     mean: np.ndarray          # HxW grade (mass fraction); 1x1 for a uniform prior
     std: np.ndarray           # HxW
@@ -52,6 +53,7 @@ class PriorMap:
 
 
 def uniform_prior(resource: str, rel_std: float = 1.0) -> PriorMap:
+    """A 1x1 prior at the resource's typical grade, std = ``rel_std`` times the grade."""
     g = TYPICAL_GRADE[resource]
     return PriorMap(resource, np.full((1, 1), g), np.full((1, 1), g * rel_std), 1.0, (0.0, 0.0), True)
 
@@ -74,11 +76,13 @@ def load_prior_map(path, resource: str, default_rel_std: float = 0.5) -> tuple:
             std_key = f'{key}_std'
             std = (np.asarray(data[std_key], dtype=float) if std_key in data.files
                    else np.abs(mean) * default_rel_std)
-            resolution = float(np.asarray(data['resolution']).reshape(-1)[0]) if 'resolution' in data.files else 1.0
+            resolution = (float(np.asarray(data['resolution']).reshape(-1)[0])
+                          if 'resolution' in data.files else 1.0)
             origin = (tuple(float(v) for v in np.asarray(data['origin']).reshape(-1)[:2])
                       if 'origin' in data.files else (0.0, 0.0))
     except (OSError, ValueError, zipfile.BadZipFile, EOFError, KeyError) as exc:
-        return uniform_prior(resource), f'prior map {p} unreadable ({type(exc).__name__}: {exc}): uniform prior'
+        return (uniform_prior(resource),
+                f'prior map {p} unreadable ({type(exc).__name__}: {exc}): uniform prior')
     if (mean.ndim != 2 or mean.size == 0 or std.shape != mean.shape or not math.isfinite(resolution)
             or resolution <= 0.0 or len(origin) != 2):
         return uniform_prior(resource), (f'prior map {p}: bad geometry (layer {mean.shape}, std {std.shape}, '

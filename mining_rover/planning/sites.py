@@ -28,6 +28,7 @@ from mining_rover.planning.astar import LETHAL
 
 @dataclass(frozen=True)
 class SiteConfig:
+    """Dig-site search: lattice spacing and footprint (m), slope limit (deg), clearance, energy costs."""
     spacing_m: float = 0.5                 # candidate lattice
     footprint_length_m: float = 1.0        # dig stroke along which the drums cut, m
     footprint_width_m: float = 0.45        # drum length, m
@@ -41,6 +42,7 @@ class SiteConfig:
 
 @dataclass(frozen=True)
 class Site:
+    """A scored dig site in the map frame (m) with its expected yield (kg), volume (m^3) and slope (deg)."""
     x: float
     y: float
     score: float

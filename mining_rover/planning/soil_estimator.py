@@ -101,7 +101,8 @@ class RegolithEstimator:
             # ratio only), so T = rho dT/drho + c dT/dc: one difference gives both.
             th = np.maximum(m.theta, [50.0, 1.0])
             step = max(_REL_STEP * th[1], 5.0)
-            t0, t_c = (float(drum_cut(depth_m, drum_radps, drive_mps, r, self._params(m, c), self.g).torque_nm)
+            t0, t_c = (float(drum_cut(depth_m, drum_radps, drive_mps, r,
+                                      self._params(m, c), self.g).torque_nm)
                        for c in (th, th + [0.0, step]))
             x_c = (t_c - t0) / step
             x = np.array([(t0 - th[1] * x_c) / th[0], x_c])

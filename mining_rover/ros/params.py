@@ -38,6 +38,7 @@ class ParameterError(ValueError):
 
 @dataclass(frozen=True)
 class Param:
+    """One ROS parameter: name, default, description, range or choices, and whether it is read-only."""
     name: str
     default: Any
     description: str

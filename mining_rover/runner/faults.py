@@ -100,6 +100,7 @@ class FaultPlanError(ValueError):
 
 @dataclass
 class Fault:
+    """One fault of a fault plan: kind, when (sim s or during a state), target and recovery time (s)."""
     index: int
     kind: str
     at_s: float
@@ -164,7 +165,8 @@ def parse_plan(raw, duration_s: float, source: str = 'fault plan', joints: dict 
         if 'duration_s' in allowed:
             f.duration_s = _number(where, 'duration_s', entry.get('duration_s', allowed['duration_s']), 0.1)
             if f.during is None and f.at_s + f.duration_s > duration_s:
-                raise FaultPlanError(f'{where}.duration_s: the fault would end at {f.at_s + f.duration_s:g} s, '
+                raise FaultPlanError(f'{where}.duration_s: the fault would end at '
+                                     f'{f.at_s + f.duration_s:g} s, '
                                      f'after the mission ({duration_s:g} s)')
         if kind == 'clock_jump':
             f.jump_s = _number(where, 'jump_s', entry.get('jump_s', allowed['jump_s']), 0.001, 3600.0)
@@ -187,7 +189,8 @@ def parse_plan(raw, duration_s: float, source: str = 'fault plan', joints: dict 
     return faults
 
 
-def load_plan(path, duration_s: float, joints: dict | None = None, states: tuple | None = None) -> list[Fault]:
+def load_plan(path, duration_s: float, joints: dict | None = None,
+              states: tuple | None = None) -> list[Fault]:
     """Read and validate a plan file; FaultPlanError (one line) when it cannot run."""
     path = Path(path)
     try:
@@ -311,7 +314,8 @@ class FaultInjector:
             proc = self.stack.procs.get(f.node)
             e.respawns_before = len(self.stack.respawns.get(f.node, []))
             ok = self.stack.send_signal(f.node, signal.SIGKILL)
-            e.detail = f'kill -9 {f.node} (pid {proc.pid if proc else "-"})' if ok else f'{f.node} not running'
+            e.detail = (f'kill -9 {f.node} (pid {proc.pid if proc else "-"})' if ok
+                        else f'{f.node} not running')
         elif f.kind in ('camera_blackout', 'camera_frozen'):
             self._sim(kind=f.kind, on=True)
             e.detail = f'{f.duration_s:g} s'
@@ -407,7 +411,8 @@ class FaultInjector:
                 e.state = 'judged'
             if e.state == 'ended':
                 e.state = 'judged'
-                e.reason = e.reason or f'mission ended {t - e.t_end:.1f} s after the fault, before it recovered'
+                e.reason = e.reason or (f'mission ended {t - e.t_end:.1f} s after the fault, '
+                                        'before it recovered')
             if e.state == 'pending':
                 e.state, e.reason = 'skipped', 'mission ended before it was due'
 
@@ -435,7 +440,8 @@ class FaultInjector:
             survived = (injected and promise_ok and e.recovered and lost == 0.0 and cycles_lost == 0
                         and hazards == 0)
             rows.append({
-                't': None if e.t is None else round(e.t, 3), 'kind': f.kind, 'target': f.node or f.joint or '',
+                't': None if e.t is None else round(e.t, 3), 'kind': f.kind,
+                'target': f.node or f.joint or '',
                 'detail': e.detail or e.reason, 'recovered': e.recovered,
                 'unsafe_s': None if unsafe is None else (round(unsafe, 3) if math.isfinite(unsafe) else None),
                 'stopped': None if not e.promise else len(e.stopped_at) == len(e.promise),

@@ -77,6 +77,7 @@ def parse_value(text: str):
 
 
 def split_name(name: str) -> tuple[str, str]:
+    """Split ``NODE.PARAM`` into (node, param); ParamSpecError when either part is missing."""
     node, dot, param = name.strip().partition('.')
     if not dot or not node or not param:
         raise ParamSpecError(f'--param {name!r}: expected NODE.PARAM (e.g. '

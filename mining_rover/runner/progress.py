@@ -29,7 +29,8 @@ class Progress:
         bar = '#' * filled + '-' * (self.width - filled)
         rtf_text = f' rtf {rtf:.2f}' if rtf else ''
         kg = f'{delivered_kg:.1f}' if isinstance(delivered_kg, (int, float)) else '-'
-        return (f'[{bar}] {sim_s:6.1f}/{self.duration_s:.0f} s  cycles {cycles if cycles is not None else "-"}'
+        return (f'[{bar}] {sim_s:6.1f}/{self.duration_s:.0f} s  '
+                f'cycles {cycles if cycles is not None else "-"}'
                 f'  delivered {kg} kg  {state}{rtf_text}  wall {time.monotonic() - self._t0:.0f} s')
 
     def update(self, sim_s: float, cycles=None, delivered_kg=None, state: str = '', rtf=None):

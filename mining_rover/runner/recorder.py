@@ -74,6 +74,7 @@ def offered_qos_yaml(profiles) -> str:
 
 @dataclass
 class TopicStats:
+    """Per-topic recording counts: messages received and written, bytes, last write time (ns)."""
     datatype: str
     received: int = 0
     written: int = 0

@@ -10,8 +10,9 @@ terrain height in colour under a hillshade, the world's true craters and rocks, 
 mapping node believed were hazards, the planner's dig sites, the start, where the rover
 actually dug and dumped, the dig and berm zones, and the path driven (ground truth and
 odometry). Every curve has a legend entry; node exit codes and fault events (summary
-``fault_events``: a list of {t, kind, detail}) are listed under the table. The world is passed in as a ``Terrain`` so that the report needs nothing
-but arrays (``terrain_from_world`` adapts a mining_rover.sim.world WorldSpec).
+``fault_events``: a list of {t, kind, detail}) are listed under the table. The world is
+passed in as a ``Terrain`` so that the report needs nothing but arrays
+(``terrain_from_world`` adapts a mining_rover.sim.world WorldSpec).
 """
 from __future__ import annotations
 
@@ -63,7 +64,8 @@ def _circle(item) -> tuple | None:
             return float(item[0]), float(item[1]), float(item[2])
         elif isinstance(item, dict):
             c = item.get('centre_xy') or item.get('center_xy') or (item.get('x'), item.get('y'))
-            r = item.get('radius_m') or item.get('radius') or 0.5 * (item.get('diameter_m') or item.get('diameter') or 0.0)
+            r = (item.get('radius_m') or item.get('radius')
+                 or 0.5 * (item.get('diameter_m') or item.get('diameter') or 0.0))
             return float(c[0]), float(c[1]), float(r)
         else:
             return None
@@ -122,6 +124,7 @@ def hillshade(heights: np.ndarray, resolution_m: float, azimuth_deg: float = 315
 
 
 def write_summary(out_dir: Path, summary: dict) -> Path:
+    """Write ``summary`` as out_dir/summary.json atomically (temporary file, then rename)."""
     path = Path(out_dir) / 'summary.json'
     tmp = path.with_suffix('.json.tmp')
     tmp.write_text(json.dumps(summary, indent=2, sort_keys=False, default=_json_default) + '\n')
@@ -163,6 +166,7 @@ def format_mass(kg, digits: int = 3) -> str:
 
 
 def resource_name(key) -> str:
+    """Human-readable name of a resource key (e.g. 'helium3' -> 'helium-3')."""
     return RESOURCE_NAMES.get(str(key), str(key or 'resource'))
 
 
@@ -177,7 +181,8 @@ TALLY_ROWS = (
     ('delivered to the berm', 'regolith_delivered_kg', 'sim_berm_mass_kg', _fmt_kg),
     ('spilled', None, 'sim_spilled_kg', _fmt_kg),
     ('still in the drums', None, 'sim_carried_kg', _fmt_kg),
-    ('berm volume', 'berm_volume_m3', 'sim_berm_volume_m3', lambda v: '-' if v is None else f'{1000 * v:.3g} L'),
+    ('berm volume', 'berm_volume_m3', 'sim_berm_volume_m3',
+     lambda v: '-' if v is None else f'{1000 * v:.3g} L'),
     ('hazard contacts', 'hazard_contacts', 'sim_hazard_contacts', lambda v: '-' if v is None else str(v)),
 )
 
@@ -223,8 +228,10 @@ def _height_window(terrain: Terrain, lo, hi):
     colour scale shows the relief where the rover worked, not the deepest far crater."""
     h = terrain.heights
     x0, _, y0, _ = terrain.extent()
-    ix = slice(max(int((lo[0] - x0) / terrain.resolution_m), 0), max(int((hi[0] - x0) / terrain.resolution_m) + 1, 1))
-    iy = slice(max(int((lo[1] - y0) / terrain.resolution_m), 0), max(int((hi[1] - y0) / terrain.resolution_m) + 1, 1))
+    ix = slice(max(int((lo[0] - x0) / terrain.resolution_m), 0),
+               max(int((hi[0] - x0) / terrain.resolution_m) + 1, 1))
+    iy = slice(max(int((lo[1] - y0) / terrain.resolution_m), 0),
+               max(int((hi[1] - y0) / terrain.resolution_m) + 1, 1))
     window = h[iy, ix]
     window = window[np.isfinite(window)] if window.size else window
     if window.size == 0:
@@ -365,7 +372,8 @@ def _draw_series(ax, timeline: Timeline, summary: dict | None = None):
             ax.axvline(t_ev, c='k', ls='-.', lw=0.8, label='fault event')
     ax.set_title('regolith: rover tally and sim truth; energy used')
     entries = {}   # one legend for both axes, each label once (every fault line shares one)
-    for h, label in zip(*map(lambda a, b: a + b, ax.get_legend_handles_labels(), ax2.get_legend_handles_labels())):
+    for h, label in zip(*map(lambda a, b: a + b, ax.get_legend_handles_labels(),
+                             ax2.get_legend_handles_labels())):
         entries.setdefault(label, h)
     handles, labels = list(entries.values()), list(entries)
     if handles:   # headroom above the curves for the legend
@@ -397,7 +405,9 @@ def _draw_table(ax, summary: dict, scores: dict):
         ('mission state at the end', f"{summary.get('mission_state') or '-'}"
          + (f" ({summary['fault_reason']})" if summary.get('fault_reason') else '')),
         ('e-stops', _fmt(summary.get('estop_events'))),
-        ('run', f"{summary.get('outcome') or '-'}" + (f": {summary['outcome_reason']}" if summary.get('outcome_reason') else '')
+        ('run',
+         f"{summary.get('outcome') or '-'}"
+         + (f": {summary['outcome_reason']}" if summary.get('outcome_reason') else '')
          + f", rtf {_fmt(summary.get('real_time_factor'))}"),
         ('Lunabotics-style score', _fmt(scores.get('total'))),
     ]
@@ -437,7 +447,8 @@ def run_events(summary: dict) -> list[str]:
         for ev in events:
             ev = ev if isinstance(ev, dict) else {'detail': str(ev)}
             t = _number(ev.get('t'))
-            lines.append(f"  t={'?' if t is None else f'{t:.1f}'} s  {ev.get('kind', '?')}: {ev.get('detail', '')}")
+            lines.append(f"  t={'?' if t is None else f'{t:.1f}'} s  "
+                         f"{ev.get('kind', '?')}: {ev.get('detail', '')}")
     elif 'fault_events' in summary:
         lines.append('fault events: none')
     return lines
@@ -458,14 +469,17 @@ def title(summary: dict) -> str:
     """Two lines: the run, then truth beside the rover's tally and the resource yield."""
     spilled = summary.get('sim_spilled_fraction')
     line1 = (f"mining_rover mission: {summary.get('world')}, {_fmt(summary.get('sim_time_s'))} s sim, "
-             f"{summary.get('outcome') or 'ended'}" + (f" ({summary['outcome_reason']})" if summary.get('outcome_reason') else ''))
+             f"{summary.get('outcome') or 'ended'}"
+             + (f" ({summary['outcome_reason']})" if summary.get('outcome_reason') else ''))
     line2 = (f"sim truth: {_fmt_kg(summary.get('sim_berm_mass_kg'))} on the berm, "
-             f"{_fmt_kg(summary.get('sim_excavated_kg'))} dug, {_fmt_kg(summary.get('sim_spilled_kg'))} spilled"
+             f"{_fmt_kg(summary.get('sim_excavated_kg'))} dug, "
+             f"{_fmt_kg(summary.get('sim_spilled_kg'))} spilled"
              + (f' ({100 * spilled:.0f} % of dug)' if spilled is not None else '')
              + f", {_fmt_kg(summary.get('sim_carried_kg'))} still in the drums  |  rover tally: "
              f"{_fmt_kg(summary.get('regolith_delivered_kg'))} delivered, "
              f"{_fmt_kg(summary.get('regolith_excavated_kg'))} dug, "
-             f"{resource_name(summary.get('target_resource'))} {format_mass(summary.get('target_resource_kg'))} "
+             f"{resource_name(summary.get('target_resource'))} "
+             f"{format_mass(summary.get('target_resource_kg'))} "
              "(estimate)")
     return f'{line1}\n{line2}'
 
@@ -496,6 +510,7 @@ def report_figure(summary: dict, timeline: Timeline, terrain: Terrain | None):
 
 
 def write_png(path: Path, summary: dict, timeline: Timeline, terrain: Terrain | None) -> Path:
+    """Draw the mission report figure and save it to ``path``."""
     report_figure(summary, timeline, terrain).savefig(path)
     return Path(path)
 
@@ -504,13 +519,15 @@ def _html_table(rows: list[dict]) -> str:
     if not rows:
         return '<p>no completed cycles</p>'
     head = ''.join(f'<th>{html.escape(k)}</th>' for k in rows[0])
-    body = ''.join('<tr>' + ''.join(f'<td>{html.escape(format_mass(v) if k.endswith("_kg") else _fmt(v))}</td>'
+    body = ''.join('<tr>' + ''.join(f'<td>{html.escape(format_mass(v) if k.endswith("_kg") else _fmt(v))}'
+                                    '</td>'
                                     for k, v in r.items()) + '</tr>'
                    for r in rows)
     return f'<table><tr>{head}</tr>{body}</table>'
 
 
 def write_html(path: Path, summary: dict, png_path: Path, logs: list | None = None) -> Path:
+    """Write the self-contained HTML report (figure embedded, tables, log links) to ``path``."""
     png = base64.b64encode(Path(png_path).read_bytes()).decode()
     scalar = {k: v for k, v in summary.items() if not isinstance(v, (dict, list))}
     figures = ''.join(f'<tr><th>{html.escape(k)}</th><td>{html.escape(_fmt(v))}</td></tr>'
@@ -526,19 +543,23 @@ def write_html(path: Path, summary: dict, png_path: Path, logs: list | None = No
                         for n, c in codes.items()) or '<tr><td>none recorded</td></tr>'
     events = summary.get('fault_events') or []
     event_rows = ''.join(
-        '<tr>' + ''.join(f'<td>{html.escape(_fmt(ev.get(k)))}</td>' for k in ('t', 'kind', 'detail')) + '</tr>'
+        '<tr>' + ''.join(f'<td>{html.escape(_fmt(ev.get(k)))}</td>'
+                         for k in ('t', 'kind', 'detail')) + '</tr>'
         for ev in (e if isinstance(e, dict) else {'detail': str(e)} for e in events))
     event_table = (f'<table><tr><th>t (s)</th><th>kind</th><th>detail</th></tr>{event_rows}</table>'
                    if events else '<p>none</p>')
+    world = html.escape(str(summary.get('world')))
+    rtf = _fmt(summary.get('real_time_factor'))
     doc = f"""<!DOCTYPE html>
-<html><head><meta charset="utf-8"><title>mining_rover mission report: {html.escape(str(summary.get('world')))}</title>
+<html><head><meta charset="utf-8"><title>mining_rover mission report: {world}</title>
 <style>body{{font-family:sans-serif;margin:1.5em}} table{{border-collapse:collapse;margin:0.5em 0}}
 td,th{{border:1px solid #bbb;padding:2px 8px;text-align:left;font-size:0.9em}} img{{max-width:100%}}</style>
 </head><body>
 <h1>mining_rover mission report</h1>
-<p>World <b>{html.escape(str(summary.get('world')))}</b>, {_fmt(summary.get('sim_time_s'))} s of simulated time
-in {_fmt(summary.get('wall_time_s'))} s wall time (real-time factor {_fmt(summary.get('real_time_factor'))}).
-Recording: <a href="mission.mcap">mission.mcap</a> (Foxglove, ros2 bag); figures: <a href="summary.json">summary.json</a>.</p>
+<p>World <b>{world}</b>, {_fmt(summary.get('sim_time_s'))} s of simulated time
+in {_fmt(summary.get('wall_time_s'))} s wall time (real-time factor {rtf}).
+Recording: <a href="mission.mcap">mission.mcap</a> (Foxglove, ros2 bag); \
+figures: <a href="summary.json">summary.json</a>.</p>
 <p><b>{html.escape(title(summary)).replace(chr(10), '<br>')}</b></p>
 <img src="data:image/png;base64,{png}" alt="mission report">
 <h2>Rover tally beside sim truth</h2>

@@ -50,7 +50,8 @@ def mission_nodes(site: dict, *, world: str, seed: int, rtf: float, target_resou
                   state_file: Path) -> list[NodeSpec]:
     """The graph of launch/sim.launch.py (embedded simulator, description_node) for one
     world, read from the same table (mining_rover.stack_table), sim first."""
-    args = {**stack_table.SIM_ARGUMENT_DEFAULTS, **stack_table.camera_arguments(), 'world': world, 'seed': int(seed),
+    args = {**stack_table.SIM_ARGUMENT_DEFAULTS, **stack_table.camera_arguments(),
+            'world': world, 'seed': int(seed),
             'real_time_factor': float(rtf), 'target_resource': target_resource,
             'state_file': str(state_file), 'sim': True}
     return [NodeSpec(node.name, tuple(stack_table.param_file_names(node, args, sim=True)),
@@ -74,6 +75,7 @@ def console_script(name: str) -> str | None:
 
 
 def node_env(base: dict | None = None) -> dict:
+    """Environment for a node process: local DDS discovery, EGL rendering, unbuffered plain output."""
     env = dict(os.environ if base is None else base)
     env.setdefault('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
     env.setdefault('MUJOCO_GL', 'egl')
@@ -178,6 +180,7 @@ def _die_with_parent():
 
 
 def proc_cpu_time_s(pid: int) -> float | None:
+    """CPU seconds used by process ``pid`` and its waited-for children, from /proc; None if gone."""
     try:
         text = Path(f'/proc/{pid}/stat').read_text()
     except OSError:

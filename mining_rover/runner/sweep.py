@@ -41,8 +41,9 @@ from pathlib import Path
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
-#: Sites a sweep can place the mission in. Only the compact site (the worlds' own dig and
-#: berm zones, mining_rover/site.py) exists today.
+#: Sites a sweep can place the mission in, each with None or the reason it is refused.
+#: Only the compact site (the worlds' own dig and berm zones, mining_rover/site.py) is
+#: implemented, so 'operational' is listed to give a clear refusal rather than "unknown".
 SITES = {'compact': None,
          'operational': 'the operational site is not built yet (only the compact site exists); '
                         'use --site compact'}
@@ -82,6 +83,7 @@ class SweepRequestError(ValueError):
 # -- the request ---------------------------------------------------------------------
 @dataclass
 class SweepRequest:
+    """A sweep: worlds x seeds x parameter values, mission length (sim s), output dir and workers."""
     worlds: list
     seeds: list
     duration_s: float
@@ -103,6 +105,7 @@ class SweepRequest:
 
 @dataclass(frozen=True)
 class Mission:
+    """One mission of a sweep: world, parameter set and seed."""
     world: str
     params: tuple          # ((name, value), ...) sorted by name
     seed: int
@@ -143,6 +146,7 @@ def parse_seeds(text: str) -> list[int]:
 
 
 def parse_worlds(text: str) -> list[str]:
+    """World names from a comma-separated list or 'all'; SweepRequestError naming unknown ones."""
     from mining_rover.sim.world import list_worlds
     known = sorted(list_worlds())
     if text.strip() == 'all':
@@ -193,6 +197,7 @@ def check_address(address: str) -> None:
 
 
 def validate(request: SweepRequest) -> None:
+    """Raise SweepRequestError with one line for the first invalid field of ``request``."""
     if request.site not in SITES:
         raise SweepRequestError(f"--site {request.site!r}: sites are {', '.join(SITES)}")
     if SITES[request.site]:
@@ -296,6 +301,7 @@ def _runner_preexec():
 
 
 def runner_argv(job: dict) -> list[str]:
+    """Command line that runs one sweep mission as ``mining-rover sim``."""
     argv = [sys.executable, '-m', 'mining_rover.cli', 'sim', '--world', job['world'],
             '--duration', f"{job['duration_s']:g}", '--seed', str(job['seed']),
             '--out', job['out_dir']]
@@ -343,6 +349,7 @@ def _stop_runner(proc: subprocess.Popen) -> None:
 
 
 def stop_request_path(out_dir: Path) -> Path:
+    """The file whose presence asks the mission in ``out_dir`` to stop."""
     return Path(out_dir) / 'stop.request'
 
 
@@ -408,6 +415,7 @@ def run_mission_task(job: dict) -> dict:
 
 
 def disk_bytes(path: Path) -> int:
+    """Total size in bytes of the files under ``path``."""
     return sum(p.stat().st_size for p in Path(path).rglob('*') if p.is_file())
 
 
@@ -419,6 +427,7 @@ def _tail(path: Path, lines: int = 12) -> str:
 
 
 def read_summary(out: Path) -> dict | None:
+    """A mission's summary.json, or None if it is missing or unreadable."""
     try:
         return json.loads((Path(out) / 'summary.json').read_text())
     except (OSError, ValueError):
@@ -791,6 +800,7 @@ def _stop_all(ray, running: dict, request, progress):
 
 # -- the command ---------------------------------------------------------------------
 def add_sweep_arguments(p: argparse.ArgumentParser) -> None:
+    """Add the ``sweep`` subcommand's options to ``p``."""
     p.add_argument('--worlds', required=True, help="comma-separated world names, or 'all'")
     p.add_argument('--site', default='compact', help='compact (the world\'s own zones) or '
                    'operational (not built yet)')
@@ -810,6 +820,7 @@ def add_sweep_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def request_from_args(args) -> SweepRequest:
+    """Build a SweepRequest from parsed arguments; SweepRequestError on a bad value."""
     from mining_rover.runner.node_params import ParamSpecError, parse_assignments
     try:
         params = parse_assignments(args.param, several=True)
@@ -825,6 +836,7 @@ def request_from_args(args) -> SweepRequest:
 
 
 def run_sweep_cli(args) -> int:
+    """Run ``mining-rover sweep``; returns 0 ok, 1 failed, 2 usage error, 130 interrupted."""
     try:
         request = request_from_args(args)
         return run_sweep(request)

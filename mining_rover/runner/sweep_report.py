@@ -188,6 +188,7 @@ def _fmt(v, digits=2) -> str:
 
 
 def html_page(data: dict, png: Path | None) -> str:
+    """The sweep report as one HTML page: per world and parameter set, medians and [p10, p90]."""
     e = html.escape
     img = ''
     if png is not None and Path(png).exists():

@@ -58,6 +58,7 @@ class Edge:
 
 
 def prefixed(prefix: str, name: str) -> str:
+    """``name`` with ``prefix`` prepended (an empty name stays empty)."""
     return f'{prefix}{name}' if name else name
 
 

@@ -31,7 +31,7 @@ STATUS_FIGURES = {
 SIM_FIGURES = ('excavated_kg', 'carried_kg', 'dumped_kg', 'spilled_kg', 'berm_mass_kg',
                'berm_volume_m3', 'rover_mass_kg', 'hazard_contacts', 'propellant_used_kg')
 
-#: summary.json keys every run writes (the issue's list), mission figures included.
+#: summary.json keys every run writes (None where a figure never arrived), mission figures included.
 SUMMARY_KEYS = ('world', 'gravity_mps2', 'sim_time_s', 'wall_time_s', 'real_time_factor',
                 *STATUS_FIGURES, 'target_resource')
 
@@ -49,6 +49,7 @@ def parse_number(text: str, kind=float):
 
 @dataclass
 class Marker2D:
+    """A map marker seen in the recording: namespace, map-frame x, y (m) and size (m)."""
     ns: str
     x: float
     y: float
@@ -181,7 +182,7 @@ def lunabotics_scores(summary: dict) -> dict:
 
 def summarise(timeline: Timeline, *, world: str, gravity_mps2: float | None, wall_time_s: float,
               target_resource: str, extra: dict | None = None) -> dict:
-    """summary.json: the issue's keys (mission figures from the last /mission/status,
+    """summary.json: SUMMARY_KEYS (mission figures from the last /mission/status,
     None where none arrived) plus ``sim_*`` ground truth and run facts."""
     status = timeline.last_status()
     end_t = timeline.mission_sim_time()

@@ -20,6 +20,7 @@ import numpy as np
 
 @dataclass
 class TerrainParams:
+    """Procedural terrain: size (m), grid points, crater and rock populations, noise, clear zones."""
     size_x: float = 24.0
     size_y: float = 24.0
     n: int = 257                       # grid is n x n (2^k + 1)

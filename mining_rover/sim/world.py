@@ -24,6 +24,7 @@ RESOURCE_KEYS = ('rare_earth_ppm', 'platinum_group_ppm', 'helium3_ppb')
 
 @dataclass(frozen=True)
 class Zones:
+    """Start pose (x, y m, yaw rad), dig and berm zones as (x, y, r) in m, optional arena size."""
     start_xy_yaw: tuple
     dig_zone: tuple     # (x, y, r)
     berm_zone: tuple    # (x, y, r)
@@ -32,12 +33,14 @@ class Zones:
 
 @dataclass(frozen=True)
 class Hazards:
+    """The world's true craters and rocks (positions and sizes in m)."""
     craters: tuple      # of {x, y, radius, depth}
     rocks: tuple        # of {x, y, height, radius}
 
 
 @dataclass(frozen=True, eq=False)
 class WorldSpec:
+    """A parsed world file: gravity (m/s^2), atmosphere, terrain, zones, hazards and soil."""
     name: str
     sdf_path: Path
     gravity: np.ndarray               # (3,) m/s^2, world frame
@@ -64,6 +67,8 @@ class WorldSpec:
 
 
 def bilinear(h: np.ndarray, origin_xy, res: float, x, y):
+    """Bilinear interpolation of height grid ``h`` (cell ``res`` m, origin in m) at x, y (m);
+    points outside are clamped to the edge."""
     x = np.asarray(x, dtype=float)
     y = np.asarray(y, dtype=float)
     H, W = h.shape
@@ -77,6 +82,7 @@ def bilinear(h: np.ndarray, origin_xy, res: float, x, y):
 
 
 def list_worlds() -> list:
+    """Names of the world files in the package's worlds/ directory, sorted."""
     d = worlds_dir()
     return sorted(p.stem for p in d.glob('*.sdf')) if d.is_dir() else []
 
@@ -134,6 +140,7 @@ def _side_file(path: Path, mw, tag) -> Path:
 
 
 def load_world(name_or_path) -> WorldSpec:
+    """Parse a world by name or path into a WorldSpec; ValueError naming the file and the problem."""
     path = _resolve(name_or_path)
     try:
         root = ET.parse(path).getroot()
@@ -163,7 +170,8 @@ def load_world(name_or_path) -> WorldSpec:
     if mw is None:
         raise ValueError(f'{path}: missing element <mining:world> (xmlns:mining="{NS[1:-1]}")')
     sx, sy, z0, z1 = _attrs(path, mw, 'terrain', ('size_x', 'size_y', 'z_min', 'z_max'))
-    (density,) = _attrs(path, mw, 'atmosphere', ('density_kgpm3',)) if mw.find(NS + 'atmosphere') is not None \
+    (density,) = _attrs(path, mw, 'atmosphere',
+                        ('density_kgpm3',)) if mw.find(NS + 'atmosphere') is not None \
         else (0.0,)
     start = _attrs(path, mw, 'start', ('x', 'y', 'yaw'))
     dig = _attrs(path, mw, 'dig_zone', ('x', 'y', 'radius'))

@@ -30,6 +30,7 @@ NS = 'https://mining-rover.org/sdf'
 
 @dataclass
 class WorldDef:
+    """Definition of one generated world: gravity (m/s^2) and its source, size (m), soil ranges, sun."""
     name: str
     gravity: float
     gravity_source: str
@@ -89,12 +90,14 @@ WORLDS = {w.name: w for w in [
              temperature_k=180.0, sun_elevation_deg=20.0, density=(1300.0, 1700.0),
              cohesion=(50.0, 600.0), seed=3, **SITE),
     WorldDef('ceres', 0.28,
-             '1 Ceres surface gravity ~0.28 m/s^2: Dawn (NASA Ceres in depth; Russell et al. 2016, Science 353)',
+             '1 Ceres surface gravity ~0.28 m/s^2: Dawn '
+             '(NASA Ceres in depth; Russell et al. 2016, Science 353)',
              temperature_k=160.0, sun_elevation_deg=20.0, density=(1200.0, 1600.0),
              cohesion=(100.0, 1500.0), friction=(25.0, 40.0), seed=4, **SITE),
     WorldDef('rubble_pile', 5e-5,
              'Bennu-like rubble-pile asteroid, surface acceleration of order 1e-5..1e-4 m/s^2 '
-             '(OSIRIS-REx: Scheeres et al. 2019, Nature Astronomy 3, 352; Lauretta et al. 2019, Nature 568, 55)',
+             '(OSIRIS-REx: Scheeres et al. 2019, Nature Astronomy 3, 352; '
+             'Lauretta et al. 2019, Nature 568, 55)',
              size=16.0, temperature_k=300.0, sun_elevation_deg=30.0, density=(1000.0, 1400.0),
              cohesion=(1.0, 100.0), friction=(30.0, 40.0),
              regolith_source='rubble-pile surface: cohesion of order 1-100 Pa from van der Waals '
@@ -198,13 +201,15 @@ def _fmt(v) -> str:
 
 
 def sdf_text(w: WorldDef, terr: dict, zmin: float, zmax: float) -> str:
+    """The SDF world file text for ``w`` with heightmap z range [zmin, zmax] (m)."""
     el, az = math.radians(w.sun_elevation_deg), math.radians(w.sun_azimuth_deg)
     to_sun = np.array([math.cos(el) * math.cos(az), math.cos(el) * math.sin(az), math.sin(el)])
     d = -to_sun
     amb = _fmt(w.ambient)
     vac = w.pressure_pa <= 0.0
     media = f'media/{w.name}'
-    size_xyz = f'{_fmt(w.size)} {_fmt(w.size)} {_fmt(zmax - zmin)}'
+    size = _fmt(w.size)
+    size_xyz = f'{size} {size} {_fmt(zmax - zmin)}'
     arena = (f'\n      <mining:arena size_x="{_fmt(w.arena[0])}" size_y="{_fmt(w.arena[1])}"/>'
              if w.arena else '')
     sun_note = f'\n  <!-- Sun: {w.sun_source} -->' if w.sun_source else ''
@@ -259,7 +264,7 @@ def sdf_text(w: WorldDef, terr: dict, zmin: float, zmax: float) -> str:
       </link>
     </model>
     <mining:world version="1">
-      <mining:terrain size_x="{_fmt(w.size)}" size_y="{_fmt(w.size)}" z_min="{_fmt(zmin)}" z_max="{_fmt(zmax)}"
+      <mining:terrain size_x="{size}" size_y="{size}" z_min="{_fmt(zmin)}" z_max="{_fmt(zmax)}"
                       rows="{terr['heights'].shape[0]}" cols="{terr['heights'].shape[1]}"/>
       <mining:truth file="{media}/truth.npz"/>
       <mining:resource_prior file="{media}/resource_prior.npz"/>
@@ -287,6 +292,7 @@ def _savez(path: Path, **arrays) -> None:
 
 
 def build_world(w: WorldDef, out_dir: Path) -> Path:
+    """Generate the terrain, truth and prior maps for ``w`` under ``out_dir``; returns the SDF path."""
     import cv2
     params = TerrainParams(size_x=w.size, size_y=w.size, n=w.n, crater_count=w.craters,
                            crater_d_max=w.crater_d_max, crater_d_min=min(0.8, w.crater_d_max / 2),
@@ -318,6 +324,7 @@ def build_world(w: WorldDef, out_dir: Path) -> Path:
 
 
 def main(argv=None) -> int:
+    """Command line: regenerate the named worlds (default all) into --out."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument('--out', default=None, help='output directory (default: the package worlds/)')
     ap.add_argument('names', nargs='*', help=f'worlds (default all: {", ".join(WORLDS)})')

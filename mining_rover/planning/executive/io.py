@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Pose2D:
+    """Rover pose in the map frame: x, y (m), yaw (rad)."""
     x: float
     y: float
     yaw: float
@@ -24,12 +25,14 @@ class Pose2D:
 
 @dataclass(frozen=True)
 class Route:
+    """A route from the planner: its sequence number and (N, 2) map-frame points (m)."""
     seq: int                 # increases with every /planner/route received
     points: np.ndarray       # (N, 2) map frame
 
 
 @dataclass(frozen=True)
 class DigSite:
+    """A candidate dig site in the map frame (m) and its planner score."""
     x: float
     y: float
     score: float = 0.0
@@ -37,6 +40,7 @@ class DigSite:
 
 @dataclass(frozen=True)
 class ExcavationPlan:
+    """The planner's cut for a site: depth (m), drum speed (rad/s), creep speed (m/s), expected kg."""
     site_x: float
     site_y: float
     depth_of_cut_m: float
@@ -51,6 +55,7 @@ class ExcavationPlan:
 
 @dataclass(frozen=True)
 class ExcavatorReport:
+    """Latest excavator state: fill (kg), stall and dump flags, arm angle (rad), weigh count."""
     fill_kg: float
     stalled: bool = False
     dumping: bool = False
@@ -60,6 +65,7 @@ class ExcavatorReport:
 
 @dataclass(frozen=True)
 class DumpResponse:
+    """Answer to the dump request with sequence ``seq``: accepted or not, and why."""
     seq: int
     success: bool
     message: str = ''
@@ -67,6 +73,7 @@ class DumpResponse:
 
 @dataclass
 class MissionInputs:
+    """Everything the executive reads in one tick; None where nothing has arrived yet."""
     pose: Pose2D | None = None
     costmap: Costmap | None = None             # executive.costmap.Costmap
     route: Route | None = None
@@ -83,6 +90,7 @@ class MissionInputs:
 
 @dataclass(frozen=True)
 class Goal:
+    """A navigation goal with its sequence number: map-frame x, y (m) and yaw (rad)."""
     seq: int
     x: float
     y: float
@@ -91,6 +99,7 @@ class Goal:
 
 @dataclass
 class MissionOutputs:
+    """Everything the executive commands in one tick (speeds in m/s and rad/s, arm in rad)."""
     state: str = ''
     linear_mps: float = 0.0
     angular_radps: float = 0.0

@@ -20,6 +20,7 @@ from mining_rover.planning.mission_store import CycleCommit
 
 
 class State(str, Enum):
+    """The executive's states; the string value is what the status topic reports."""
     MAPPING = 'MAPPING'
     SELECT_SITE = 'SELECT_SITE'
     DRIVE_TO_SITE = 'DRIVE_TO_SITE'
@@ -44,14 +45,17 @@ class Transition:
 
 
 def go(target: State, reason: str) -> Transition:
+    """Transition to ``target`` for ``reason``."""
     return Transition(target, reason)
 
 
 def fault(reason: str) -> Transition:
+    """Transition to FAULT for ``reason``."""
     return Transition(State.FAULT, reason, fault=True)
 
 
 def resume(reason: str) -> Transition:
+    """Transition back to the state an interrupt left, for ``reason``."""
     return Transition(None, reason, resume=True)
 
 
@@ -112,8 +116,10 @@ class Phase:
 
 
 def wrap(a: float) -> float:
+    """Angle ``a`` (rad) wrapped to [-pi, pi)."""
     return (a + math.pi) % (2.0 * math.pi) - math.pi
 
 
 def clip(v: float, limit: float) -> float:
+    """``v`` limited to [-limit, limit]."""
     return max(-limit, min(limit, v))

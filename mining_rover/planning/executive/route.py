@@ -49,6 +49,7 @@ class RouteData:
 
 
 class RouteFollower:
+    """Asks the planner for a route to a goal and follows it, shared by every driving phase."""
     def __init__(self, ctx):
         self.ctx = ctx
         self.d = RouteData(t0=0.0)

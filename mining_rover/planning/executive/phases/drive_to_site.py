@@ -20,6 +20,7 @@ def remember_plan(ctx, inp) -> None:
 
 
 class DriveToSite(Phase):
+    """DRIVE_TO_SITE: follow the planner's route to the chosen dig site, then excavate."""
     state = State.DRIVE_TO_SITE
     exits = frozenset({State.EXCAVATE, State.SELECT_SITE, State.FAULT})
 

@@ -22,6 +22,7 @@ from mining_rover.planning.executive.phase import Phase, State, clip, fault, go,
 
 
 class Step(Enum):
+    """The steps of one dump stage: face the berm, approach it, discharge the drum."""
     FACE = 1
     APPROACH = 2
     DISCHARGE = 3
@@ -33,6 +34,7 @@ def stages(cfg) -> tuple:
 
 
 class Dump(Phase):
+    """DUMP: empty the drums over the berm, stage by stage (see the module docstring)."""
     state = State.DUMP
     exits = frozenset({State.SELECT_SITE, State.DONE, State.FAULT})
 

@@ -47,6 +47,7 @@ def end_cut(ctx, ex: ExcavatorReport, reason: str, stroke: tuple):
 
 
 class Excavate(Phase):
+    """EXCAVATE: lower the arms and creep forward with the drums cutting until the cut ends."""
     state = State.EXCAVATE
     exits = frozenset({State.BACK_OFF, State.HAUL, State.SELECT_SITE})
 
@@ -165,6 +166,7 @@ class Excavate(Phase):
 
 
 class BackOff(Phase):
+    """BACK_OFF: stop, raise the arms and let the drums settle and be weighed after a cut."""
     state = State.BACK_OFF
     exits = frozenset({State.EXCAVATE, State.HAUL, State.SELECT_SITE})
 

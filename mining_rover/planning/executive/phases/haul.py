@@ -17,6 +17,7 @@ def berm_point(c, bearing: float) -> tuple:
 
 
 class Haul(Phase):
+    """HAUL: drive to the berm with the load."""
     state = State.HAUL
     exits = frozenset({State.DUMP, State.FAULT})
 

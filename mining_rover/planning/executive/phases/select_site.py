@@ -7,6 +7,7 @@ from mining_rover.planning.executive.phases.sites import excluded, unexclude
 
 
 class SelectSite(Phase):
+    """SELECT_SITE: pick the next dig site (or finish when the cycle limit is reached)."""
     state = State.SELECT_SITE
     exits = frozenset({State.DRIVE_TO_SITE, State.MAPPING, State.DONE, State.FAULT})
 

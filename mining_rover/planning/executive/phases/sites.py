@@ -16,10 +16,12 @@ def excluded(ctx, xy) -> bool:
 
 
 def exclude(ctx, xy) -> None:
+    """Remember ``xy`` (map frame, m) as a site not to choose again."""
     ctx.record.excluded_sites.append((float(xy[0]), float(xy[1])))
 
 
 def unexclude(ctx, xy) -> None:
+    """Forget excluded sites within site_exclusion_m of ``xy`` (map frame, m)."""
     c, rec = ctx.cfg, ctx.record
     rec.excluded_sites = [e for e in rec.excluded_sites
                           if math.hypot(xy[0] - e[0], xy[1] - e[1]) >= c.site_exclusion_m]
