@@ -177,7 +177,6 @@ TALLY_KEYS = ('cycles', 'regolith_excavated_kg', 'regolith_delivered_kg', 'berm_
 def test_every_executive_setting_is_a_parameter_described_and_ranged_by_its_field():
     from dataclasses import fields
 
-    import yaml
 
     from mining_rover.nodes.mission_node import mission_params
     from mining_rover.planning.executive import MissionConfig

@@ -24,8 +24,8 @@ class ParamSpecError(ValueError):
 
 
 def _rover():
-    from mining_rover.nodes.drive_node import common
-    return common.rover_config()
+    from mining_rover.paths import rover_config
+    return rover_config()
 
 
 def _contract():
