@@ -55,7 +55,8 @@ def run(quick: bool = False, out_dir: Path | None = None) -> dict:
     _code, s = mission('faulted', plan)
     f = s.get('faults') or {}
     events = s.get('fault_events') or []
-    promise = 2.0 * max(watchdog_timeouts().values())
+    promise = max([e['promise_s'] for e in events if e.get('promise_s')] or
+                  [2.0 * max(watchdog_timeouts().values())])
     n = f.get('faults_total', 0)
     metrics = {
         'faults_survived': metric(f.get('faults_survived', 0), f'of {n}', f'>= {n}'),

@@ -410,12 +410,13 @@ def _fault_injector(options, stack, monitor, progress):
     from std_msgs.msg import String
 
     from mining_rover.ros import qos
-    from mining_rover.runner.faults import FaultInjector, watchdog_timeouts
+    from mining_rover.runner.faults import FaultInjector, braking_times, watchdog_timeouts
     from mining_rover.sim.motor_faults import FAULT_TOPIC
 
     pub = monitor.create_publisher(String, FAULT_TOPIC, qos.COMMAND)
     injector = FaultInjector(options.faults, stack, lambda text: pub.publish(String(data=text)),
                              watchdog_timeouts(options.param_overrides),
+                             braking_s=braking_times(stack.specs),
                              log=lambda text: progress.message(f'mining-rover sim: {text}'),
                              in_graph=lambda name: name in monitor.get_node_names())
     c = monitor.contract

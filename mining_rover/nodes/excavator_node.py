@@ -46,6 +46,7 @@ from mining_rover.paths import rover_mass_kg
 from mining_rover.ros import qos
 from mining_rover.ros.params import Param, ParameterError
 from mining_rover.ros.runtime import node_main
+from mining_rover.ros.status_codec import ExcavatorStatus
 
 
 #: Densest lunar regolith, kg/m^3 (1.3-1.9 g/cm^3: Carrier, Olhoeft & Mendell, Lunar
@@ -376,23 +377,20 @@ class ExcavatorNode(DriverNode):
 
     def _publish_state(self, fb):
         m = self.model
-        values = {
-            'fill_kg': f'{m.total_fill_kg:.3f}',
-            'cutting_torque_nm': f'{m.cutting_torque_nm:.3f}',
-            'stalled': '1' if m.stalled else '0',
-            'dumping': '1' if m.dumping else '0',
-            'arm_position_rad': f'{finite_mean(fb[a].position_rad for a in self.arms):.4f}',
-            'drum_speed_radps': f'{finite_mean(fb[d].velocity_radps for d in self.drums):.4f}',
-            'weighed_fill_kg': f'{m.weighed_fill_kg:.3f}',
-            'weigh_age_s': f'{m.weigh_age_s:.2f}',
-            'weigh_count': str(m.weigh_rounds if m.cfg.weigh_enabled else -1),
-            **{f'fill_kg.{d}': f'{m.fill_kg[d]:.3f}' for d in self.drums},
-        }
+        state = ExcavatorStatus(
+            fill_kg=m.total_fill_kg, cutting_torque_nm=m.cutting_torque_nm, stalled=m.stalled,
+            dumping=m.dumping,
+            arm_position_rad=finite_mean(fb[a].position_rad for a in self.arms),
+            drum_speed_radps=finite_mean(fb[d].velocity_radps for d in self.drums),
+            weighed_fill_kg=m.weighed_fill_kg, weigh_age_s=m.weigh_age_s,
+            weigh_count=m.weigh_rounds if m.cfg.weigh_enabled else -1)
+        # per-drum fill beside the codec's keys (decoders ignore keys they do not know)
+        per_drum = [KeyValue(key=f'fill_kg.{d}', value=f'{m.fill_kg[d]:.3f}') for d in self.drums]
         level = DiagnosticStatus.WARN if m.stalled else DiagnosticStatus.OK
         self._state_pub.publish(DiagnosticStatus(
             level=level, name='excavator', hardware_id='excavator',
             message='dumping' if m.dumping else 'stalled: backing off' if m.stalled else 'ok',
-            values=[KeyValue(key=k, value=v) for k, v in values.items()]))
+            values=state.encode() + per_drum))
 
 
 def main(args=None):

@@ -14,7 +14,9 @@ the simulator's truth, never the rover's own logs:
 * **safe**: where a fault cuts the commands to some motors (a killed executive or driver,
   a partition, a bus-off, a motor error), those motors' true speeds (/joint_states from
   the simulator) must fall below ``STOPPED_RADPS`` within twice the drivers' command
-  watchdog (config/drivers_sim.yaml ``cmd_timeout_s``); ``unsafe_s`` is how long they took.
+  watchdog (config/drivers_sim.yaml ``cmd_timeout_s``), plus, for the wheels, the time
+  the traversal limits take to brake the rover from top speed (its momentum turns the
+  wheels until it stops); ``unsafe_s`` is how long they took.
 * **recovered**: after the fault ends the executive reports a working state again (a
   killed node has been respawned by then); otherwise ``reason`` says how it ended.
 * **nothing lost**: the executive's delivered tally and cycle count never go below what
@@ -246,11 +248,16 @@ class FaultInjector:
     the drivers' command watchdogs (the promise is twice these)."""
 
     def __init__(self, faults: list, stack, publish_sim_fault, watchdog_s: dict, log=print,
-                 in_graph=None):
+                 in_graph=None, braking_s: dict | None = None):
         self.events = [FaultEvent(f) for f in faults]
         self.stack = stack
         self.publish = publish_sim_fault
         self.watchdog_s = dict(watchdog_s)
+        #: {'wheel': s}: time the traversal limits take to brake the rover from its top
+        #: speed (max_linear_mps / max_linear_accel). Zero wheel commands do not stop wheels
+        #: that the rover's momentum still turns: in low gravity traction, not the motors,
+        #: bounds the deceleration, so the wheels are at rest that much after the command.
+        self.braking_s = dict(braking_s or {})
         self.log = log
         self._stopped_procs = set()
         self._joint_kind = {}
@@ -417,6 +424,11 @@ class FaultInjector:
                 e.state, e.reason = 'skipped', 'mission ended before it was due'
 
     # -- results --------------------------------------------------------------------------
+    def promise_s(self, kind: str) -> float:
+        """Sim seconds within which a ``kind`` motor must be at rest after its commands are
+        lost: twice its driver's command watchdog, plus the braking time (wheels)."""
+        return 2.0 * self.watchdog_s[kind] + self.braking_s.get(kind, 0.0)
+
     def results(self) -> tuple[list, dict]:
         """(fault_events for summary.json, metrics)."""
         rows = []
@@ -426,7 +438,7 @@ class FaultInjector:
             if e.t is not None and e.promise:
                 per = {k: (e.stopped_at[k] - e.t if k in e.stopped_at else math.inf) for k in e.promise}
                 unsafe = max(per.values())
-                promise_ok = all(v <= 2.0 * self.watchdog_s[k] for k, v in per.items())
+                promise_ok = all(v <= self.promise_s(k) for k, v in per.items())
             lost = 0.0
             if e.before.get('delivered_kg') is not None and 'delivered_kg' in e.lowest:
                 lost = max(0.0, e.before['delivered_kg'] - e.lowest['delivered_kg'])
@@ -445,7 +457,7 @@ class FaultInjector:
                 'detail': e.detail or e.reason, 'recovered': e.recovered,
                 'unsafe_s': None if unsafe is None else (round(unsafe, 3) if math.isfinite(unsafe) else None),
                 'stopped': None if not e.promise else len(e.stopped_at) == len(e.promise),
-                'promise_s': None if not e.promise else 2.0 * max(self.watchdog_s[k] for k in e.promise),
+                'promise_s': None if not e.promise else max(self.promise_s(k) for k in e.promise),
                 'recovery_s': (None if e.recovered_at is None or e.t_end is None
                                else round(e.recovered_at - e.t_end, 3)),
                 'tally_before_kg': e.before.get('delivered_kg'),
@@ -482,6 +494,22 @@ def _num(text):
     except (TypeError, ValueError):
         return None
     return v if math.isfinite(v) else None
+
+
+def braking_times(specs) -> dict:
+    """{'wheel': s}: the rover's top speed over its deceleration limit, from the mission's
+    node table (site values included), falling back to config/ when a node is absent."""
+    from mining_rover.paths import config_parameters
+    by_name = {s.name: s for s in specs}
+
+    def value(node, name, file, default):
+        spec = by_name.get(node)
+        if spec is not None and name in spec.overrides:
+            return float(spec.overrides[name])
+        return float(config_parameters(file, node).get(name, default))
+    v = value('mission_node', 'max_linear_mps', 'mission.yaml', 0.4)
+    a = value('drive_node', 'max_linear_accel', 'drivers_sim.yaml', 0.5)
+    return {'wheel': v / a if a > 0 else 0.0}
 
 
 def watchdog_timeouts(param_overrides: dict | None = None) -> dict:
