@@ -108,14 +108,16 @@ def run(quick: bool = False) -> dict:
                 advance = max(t.ground_mps, 1e-4)
                 est.add_cut(depth, radps, advance, sim_torque)
                 window = 4 * 2 * math.pi / (abs(w) * geom.bucket_rows)
-                volume = sum(c['depth_m'] * c['engaged_share'] for c in t.drums.values()) * geom.length_m * advance * window
+                swept = sum(c['depth_m'] * c['engaged_share'] for c in t.drums.values())
+                volume = swept * geom.length_m * advance * window
                 est.add_collected(depth, volume, t.excavated_kg)
         model_est = RegolithEstimator(nominal, rover, g)
         for d, w, v in ((0.03, 4.0, 0.05), (0.06, 7.0, 0.02), (0.08, 2.0, 0.01)):
             torque = float(drum_cut(d, w, v, rover, soil, g).torque_nm) * (1 + 0.02 * rng.standard_normal())
             model_est.add_cut(d, w, v, torque)
             volume = rover.drums_digging * d * geom.length_m * v * 10.0
-            model_est.add_collected(d, volume, float(soil.density_at(d)) * volume * (1 + 0.02 * rng.standard_normal()))
+            noisy_kg = float(soil.density_at(d)) * volume * (1 + 0.02 * rng.standard_normal())
+            model_est.add_collected(d, volume, noisy_kg)
         worst_model_est = max(worst_model_est, _param_err(model_est.params, soil))
         e = est.params
         est_err = _param_err(e, soil) if est.updates else math.nan
@@ -148,13 +150,15 @@ def run(quick: bool = False) -> dict:
             deepest = 0.0
         out[f'specific_energy_jpkg_{world}'] = metric(energy, 'J/kg')
         out[f'max_cut_depth_m_{world}'] = metric(deepest, 'm')
-        out[f'blade_limit_m_{world}'] = metric(_blade_limit(rover, soil, g, plan.drive_speed_mps or 0.05), 'm')
+        blade = _blade_limit(rover, soil, g, plan.drive_speed_mps or 0.05)
+        out[f'blade_limit_m_{world}'] = metric(blade, 'm')
         out[f'planned_depth_m_{world}'] = metric(plan.depth_of_cut_m, 'm')
         sim.close()
     result = {
         'planner_vs_sim_torque_rel_err': metric(worst_model, '', '<= 0.15'),
         'planner_vs_sim_torque_rel_err_commanded': metric(worst_cmd, ''),
-        'planner_vs_sim_torque_rel_err_median_commanded': metric(float(np.median(all_cmd)) if all_cmd else math.nan, ''),
+        'planner_vs_sim_torque_rel_err_median_commanded':
+            metric(float(np.median(all_cmd)) if all_cmd else math.nan, ''),
         'estimator_rel_err': metric(worst_est, '', '<= 0.10'),
         'estimator_rel_err_model_fed': metric(worst_model_est, ''),
         'cuts_over_traction': metric(over, 'cuts', '== 0'),

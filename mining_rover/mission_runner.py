@@ -223,7 +223,8 @@ def _run_mission(options: MissionOptions, out: Path, spec, specs) -> tuple[int, 
                              context=context)
     executor.add_node(monitor)
     stack = stack_mod.Stack(specs, out, env)
-    injector = _fault_injector(options, stack, monitor, progress) if options.faults else None
+    from mining_rover.runner.faults import attach_injector
+    injector = attach_injector(options, stack, monitor, progress) if options.faults else None
     restore_signals = _signals_as_flags()
     outcome, reason, cpu = 'complete', '', {}
     cpu_at_clock = {}
@@ -401,41 +402,6 @@ def node_exit_reason(name: str, code, log_tail: str, starting: bool = False) -> 
 #: A node that dies during the mission is started again (launch's respawn=True), at
 #: most this many times; one more death ends the run.
 MAX_RESPAWNS = 5
-
-
-def _fault_injector(options, stack, monitor, progress):
-    """The plan's injector, wired to the monitor: a publisher on the simulator's fault
-    topic, and taps on the simulator's joint states and regolith telemetry (truth)."""
-    from rclpy.serialization import deserialize_message
-    from std_msgs.msg import String
-
-    from mining_rover.ros import qos
-    from mining_rover.runner.faults import FaultInjector, braking_times, watchdog_timeouts
-    from mining_rover.sim.motor_faults import FAULT_TOPIC
-
-    pub = monitor.create_publisher(String, FAULT_TOPIC, qos.COMMAND)
-    injector = FaultInjector(options.faults, stack, lambda text: pub.publish(String(data=text)),
-                             watchdog_timeouts(options.param_overrides),
-                             braking_s=braking_times(stack.specs),
-                             log=lambda text: progress.message(f'mining-rover sim: {text}'),
-                             in_graph=lambda name: name in monitor.get_node_names())
-    c = monitor.contract
-
-    def on_joint_states(t, cls, data):
-        msg = deserialize_message(data, cls)
-        injector.on_joint_states(t, msg.name, msg.velocity)
-
-    def on_regolith(t, cls, data):
-        for kv in deserialize_message(data, cls).values:
-            if kv.key == 'hazard_contacts':
-                try:
-                    injector.on_hazards(int(float(kv.value)))
-                except ValueError:
-                    pass
-
-    monitor.taps['/' + c.joint_states_topic] = on_joint_states
-    monitor.taps['/' + c.regolith_topic] = on_regolith
-    return injector
 
 
 def _respawn(stack, progress, up: set) -> str:

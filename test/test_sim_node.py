@@ -24,8 +24,11 @@ os.environ.setdefault('MUJOCO_GL', 'egl')
 
 def test_sim_node_publishes_the_contract_and_follows_wheel_commands(ros, launch_node):
     c = load_contract()
+    # motor controller watchdog off: this test holds a wheel at its last good command while a
+    # NaN is rejected (test_sim_motor_faults.py tests the watchdog)
     proc = launch_node('sim_node', '--ros-args', '-p', 'world:=moon_south_pole', '-p', 'camera_width:=160',
-                       '-p', 'camera_height:=120', '-p', 'camera_rate_hz:=5.0', '-p', 'real_time_factor:=1.0')
+                       '-p', 'camera_height:=120', '-p', 'camera_rate_hz:=5.0', '-p', 'real_time_factor:=1.0',
+                       '-p', 'motor_watchdog_s:=0.0')
     n = ros.node('sim_test')
     got = {}
 

@@ -207,7 +207,8 @@ def n_factors_all(alpha_rad: float, delta_rad: float, phi_rad: float, beta_rad) 
     n_c = (1.0 + cot_b * cot_bp) * inv
     n_q = (cot_a + cot_b) * inv
     n_a = np.where(ok, (1.0 - cot_a * cot_bp) * inv, np.inf)
-    n_v = np.where(ok, (np.tan(beta) + cot_bp) / (1.0 + np.tan(beta) * cot_a) * np.where(ok, inv, 0.0), np.inf)
+    tan_b = np.tan(beta)
+    n_v = np.where(ok, (tan_b + cot_bp) / (1.0 + tan_b * cot_a) * np.where(ok, inv, 0.0), np.inf)
     return n_gamma, n_c, n_q, n_a, n_v
 
 

@@ -30,6 +30,8 @@ ADHESION = 'dry regolith in vacuum: adhesion ~0 (Wilkinson & DeGennaro 2007 take
 
 @dataclass(frozen=True)
 class SoilValue:
+    """One soil property of a world: its nominal value, its range and the source."""
+
     value: float          # what a uniform world of this kind would have
     lo: float             # range over the world's cells (and the literature's spread)
     hi: float
@@ -38,6 +40,8 @@ class SoilValue:
 
 @dataclass(frozen=True)
 class WorldSoil:
+    """A world's true soil: every property as a SoilValue with its source."""
+
     density_kgm3: SoilValue       # surface bulk density
     deep_ratio: SoilValue         # density at 30-60 cm over the surface value
     cohesion_pa: SoilValue

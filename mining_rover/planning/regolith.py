@@ -249,7 +249,8 @@ def plan_cut(rover: Rover, params: RegolithParams, gravity_mps2: float,
         reason = (f'no cut fits: the smallest ({D[k] * 1000:.1f} mm at {V[k]:.3f} m/s) needs '
                   f'{cut.horizontal_n[k]:.3g} N horizontal / {cut.vertical_n[k]:.3g} N vertical '
                   f'against traction {tr.limit_n:.3g} N and weight {tr.weight_n:.3g} N '
-                  f'(g = {gravity_mps2:.3g} m/s^2, hold-down {rover.holddown_n:g} N, margin {safety_margin:.0%})')
+                  f'(g = {gravity_mps2:.3g} m/s^2, hold-down {rover.holddown_n:g} N, '
+                  f'margin {safety_margin:.0%})')
         return CutPlan(False, 0.0, 0.0, 0.0, 0.0, 0.0, tr.limit_n, tr.weight_n, 0.0, 0.0, 0.0, reason)
     # Mass per second up to the rate that fills the drums in min_fill_time_s (faster buys
     # nothing but force); among those, the largest margin to traction and weight.

@@ -521,3 +521,38 @@ def watchdog_timeouts(param_overrides: dict | None = None) -> dict:
         v = config_parameters('drivers_sim.yaml', node).get('cmd_timeout_s', 0.5)
         out[kind] = float((param_overrides or {}).get(node, {}).get('cmd_timeout_s', v))
     return out
+
+
+def attach_injector(options, stack, monitor, progress):
+    """The plan's injector for a mission (mission_runner), wired to its monitor: a
+    publisher on the simulator's fault topic, and taps on the simulator's joint states and
+    regolith telemetry (truth)."""
+    from rclpy.serialization import deserialize_message
+    from std_msgs.msg import String
+
+    from mining_rover.ros import qos
+    from mining_rover.sim.motor_faults import FAULT_TOPIC
+
+    pub = monitor.create_publisher(String, FAULT_TOPIC, qos.COMMAND)
+    injector = FaultInjector(options.faults, stack, lambda text: pub.publish(String(data=text)),
+                             watchdog_timeouts(options.param_overrides),
+                             braking_s=braking_times(stack.specs),
+                             log=lambda text: progress.message(f'mining-rover sim: {text}'),
+                             in_graph=lambda name: name in monitor.get_node_names())
+    c = monitor.contract
+
+    def on_joint_states(t, cls, data):
+        msg = deserialize_message(data, cls)
+        injector.on_joint_states(t, msg.name, msg.velocity)
+
+    def on_regolith(t, cls, data):
+        for kv in deserialize_message(data, cls).values:
+            if kv.key == 'hazard_contacts':
+                try:
+                    injector.on_hazards(int(float(kv.value)))
+                except ValueError:
+                    pass
+
+    monitor.taps['/' + c.joint_states_topic] = on_joint_states
+    monitor.taps['/' + c.regolith_topic] = on_regolith
+    return injector

@@ -18,11 +18,14 @@ from mining_rover.physics.soil import RegolithParams
 from mining_rover.physics.world_soil import WORLD_SOIL
 from mining_rover.sim.simulator import Simulator
 
-WHEELS = ('front_left_wheel_joint', 'front_right_wheel_joint', 'rear_left_wheel_joint', 'rear_right_wheel_joint')
+WHEELS = ('front_left_wheel_joint', 'front_right_wheel_joint', 'rear_left_wheel_joint',
+          'rear_right_wheel_joint')
 
 
 @dataclass
 class CutTrial:
+    """What one simulated cut did: wheel slip, ground speed, lift, stalls and per-drum loads."""
+
     slip: float                 # 1 - ground speed / wheel rim speed (> 0: the wheels spin)
     ground_mps: float
     lifted: bool                # a wheel or the chassis left the ground for good (z rose > 5 cm)
@@ -35,6 +38,7 @@ class CutTrial:
 
 
 def uniform_soil(sim: Simulator, soil: RegolithParams):
+    """Give every cell of the simulator's world the same soil (``soil``)."""
     r = sim.world.regolith
     r['density_kgpm3'][:] = soil.density_kgm3
     r['cohesion_pa'][:] = soil.cohesion_pa
@@ -53,6 +57,8 @@ def arm_for_depth(depth_m: float, sim: Simulator) -> float:
 def cut_trial(world: str, depth_m: float, drum_radps: float, drive_mps: float,
               drums=('front', 'rear'), soil: RegolithParams | None = None, sim: Simulator | None = None,
               settle_s: float = 2.0, pitches: int = 4) -> CutTrial:
+    """Run one cut in ``world`` at depth_m (m), drum_radps (rad/s) and drive_mps (m/s) with
+    the given drums and soil (the world's own when None), measured from simulator truth."""
     sim = sim or Simulator(world=world, flat=True, camera_width=64, camera_height=48)
     sim.reset()
     uniform_soil(sim, soil or WORLD_SOIL[world].nominal())
@@ -86,7 +92,8 @@ def cut_trial(world: str, depth_m: float, drum_radps: float, drive_mps: float,
         a = np.array(acc[k], dtype=float)
         engaged = a[:, 9] > 0
         mean = a[engaged].mean(axis=0) if engaged.any() else np.zeros(a.shape[1])
-        out[k] = dict(samples=a[:, :5], depth_m=mean[0], feed_x_mps=mean[1], feed_z_mps=mean[2], face_m=mean[3],
+        out[k] = dict(samples=a[:, :5], depth_m=mean[0], feed_x_mps=mean[1], feed_z_mps=mean[2],
+                      face_m=mean[3],
                       radps=float(a[:, 4].mean()), fx_n=float(a[:, 5].mean()), fz_n=float(a[:, 6].mean()),
                       torque_nm=float(a[:, 7].mean()), motor_nm=float(a[:, 8].mean()),
                       engaged_share=float(engaged.mean()))

@@ -25,26 +25,14 @@ from mining_rover.physics.drum import MIN_CUT_RADPS, DrumGeometry, bucket_loads
 from mining_rover.physics.soil import layer_mass_per_area
 from mining_rover.physics.world_soil import soil_for
 from mining_rover.sim.motor_faults import MotorFaults
+from mining_rover.sim.motor_thermal import CHASSIS_K, MotorThermalMixin
+from mining_rover.sim.stereo_camera import StereoCameraMixin
 from mining_rover.sim.world import WorldSpec, bilinear, load_world
 
 #: Angle of repose of lunar regolith ~35-45 deg (Carrier et al., Lunar Sourcebook 1991, ch. 9.1.7).
 ANGLE_OF_REPOSE_DEG = 35.0
-#: Output-referred torque constants, N m/A: a brushless DC motor (k_t ~0.02-0.05 N m/A,
-#: e.g. maxon EC-i 40 data sheet) behind a ~10:1 planetary gearbox; the arms behind the
-#: 100:1 reduction of config/drivers_rover.yaml (arm_gear_ratio) at ~80 % efficiency:
-#: 0.05 x 100 x 0.8 = 4 N m/A. At 0.5 N m/A an arm holding a full drum (~20 N m in
-#: lunar gravity) drew 40 A and reached its 130 C thermal stop within five cycles.
-KT = {'wheel': 0.5, 'arm': 4.0, 'drum': 0.3}
 #: Thinner cuts (m) are numerical slivers of a trench wall, not soil failing at a face.
 CUT_EPS_M = 1e-5
-WINDING_OHM = 0.15             # phase resistance, ohm
-HEAT_CAPACITY_J_PER_K = 400.0  # ~0.9 kg of aluminium housing (c = 900 J/kg/K)
-CONDUCTANCE_W_PER_K = 0.4      # to the chassis, held at ambient
-EMISSIVITY = 0.8               # anodised housing
-RADIATING_AREA_M2 = 0.02
-CONVECTION_W_PER_M2K = 5.0     # natural convection at 1 atm
-STEFAN_BOLTZMANN = 5.670374419e-8
-CHASSIS_K = 293.15             # thermally controlled chassis (conduction sink)
 DUMP_RATE_KG_S = 5.0           # drum discharge rate while reversing
 #: A drum turning slower than this (rad/s) takes nothing in: it passes through the terrain
 #: (drums do not collide). Slower, the rocking rover's idle drums would swallow whatever
@@ -77,7 +65,7 @@ def _yaw_quat_wxyz(yaw: float) -> list:
     return [math.cos(yaw / 2), 0.0, 0.0, math.sin(yaw / 2)]
 
 
-class Simulator:
+class Simulator(MotorThermalMixin, StereoCameraMixin):
     """See module docstring. Commands: wheels/drums velocity rad/s, arms position rad."""
 
     def __init__(self, world: str | WorldSpec = 'moon_south_pole', seed: int = 0, camera_width: int = 640,
@@ -208,8 +196,9 @@ class Simulator:
         self._hfield_id = mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_HFIELD, 'terrain')
         self._base_id = mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_BODY, 'base_link')
         self._chassis_id = mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_BODY, 'chassis')
-        self._act = {j.name: mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_ACTUATOR, j.name) for j in self.contract.joints}
-        self._jnt = {j.name: mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_JOINT, j.name) for j in self.contract.joints}
+        joints = self.contract.joints
+        self._act = {j.name: mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_ACTUATOR, j.name) for j in joints}
+        self._jnt = {j.name: mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_JOINT, j.name) for j in joints}
         self._qadr = {n: m.jnt_qposadr[i] for n, i in self._jnt.items()}
         self._vadr = {n: m.jnt_dofadr[i] for n, i in self._jnt.items()}
         self._drums = [n for n, k in self.joint_kind.items() if k == 'drum']
@@ -551,26 +540,6 @@ class Simulator:
         self._in_hazard = now
 
     # -- motors --------------------------------------------------------------------------
-    def _thermal(self, dt):
-        amb = self.world.ambient_temperature_k
-        conv = 0.0 if self.world.vacuum else CONVECTION_W_PER_M2K * math.sqrt(
-            self.world.atmosphere_pressure_pa / 101325.0)
-        for n, a in self._act.items():
-            i = abs(float(self.data.actuator_force[a])) / KT[self.joint_kind[n]]
-            T = self._temp_k[n]
-            q = (i * i * WINDING_OHM - CONDUCTANCE_W_PER_K * (T - CHASSIS_K)
-                 - EMISSIVITY * STEFAN_BOLTZMANN * RADIATING_AREA_M2 * (T ** 4 - amb ** 4)
-                 - conv * RADIATING_AREA_M2 * (T - amb))
-            self._temp_k[n] = T + q * dt / HEAT_CAPACITY_J_PER_K
-
-    def motor_state(self) -> dict:
-        out = {}
-        for n, a in self._act.items():
-            tau = float(self.data.actuator_force[a])
-            out[n] = dict(current_a=abs(tau) / KT[self.joint_kind[n]],
-                          temperature_c=self._temp_k[n] - 273.15, torque_nm=tau)
-        return out
-
     def jump_clock(self, seconds: float):
         """Move the simulation clock forward by ``seconds`` (a fault: the physics is
         unchanged, every time stamp after it is later)."""
@@ -615,55 +584,6 @@ class Simulator:
         return t
 
     # -- cameras -------------------------------------------------------------------------
-    def camera_intrinsics(self) -> dict:
-        fx = (self.width / 2) / math.tan(self.contract.camera_hfov_rad / 2)
-        baseline = float(np.linalg.norm(self.camera_pose('left')[:3, 3] - self.camera_pose('right')[:3, 3]))
-        return dict(fx=fx, fy=fx, cx=(self.width - 1) / 2, cy=(self.height - 1) / 2,
-                    width=self.width, height=self.height, baseline_m=baseline)
-
-    def camera_pose(self, side: str) -> np.ndarray:
-        if side not in self._cam_body:
-            raise KeyError(f"camera side must be 'left' or 'right', got {side!r}")
-        b = self._cam_body[side]
-        T = np.eye(4)
-        T[:3, :3] = self.data.xmat[b].reshape(3, 3)
-        T[:3, 3] = self.data.xpos[b]
-        return T
-
-    def _ensure_renderer(self):
-        if self._renderer is None:
-            self._renderer = mujoco.Renderer(self.model, self.height, self.width)
-            self._opt = mujoco.MjvOption()
-            self._opt.geomgroup[3] = 0
-            self._terrain_dirty = True
-        if self._terrain_dirty:
-            ctx = self._renderer._mjr_context
-            mujoco.mjr_uploadHField(self.model, ctx, self._hfield_id)
-            self._terrain_dirty = False
-
-    def render_stereo(self) -> tuple:
-        self._ensure_renderer()
-        out = []
-        for side in ('left', 'right'):
-            self._renderer.update_scene(self.data, camera=self._cam_ids[side], scene_option=self._opt)
-            img = self._renderer.render().copy()
-            if self.radiation_rate > 0:
-                self._radiation(img)
-            out.append(img)
-        return out[0], out[1]
-
-    def _radiation(self, img):
-        H, W = img.shape[:2]
-        k = self._rng.poisson(self.radiation_rate * H * W / 1e6)
-        if k == 0:
-            return
-        ys = self._rng.integers(0, H, k)
-        xs = self._rng.integers(0, W, k)
-        img[ys, xs] = 255
-        # a third of hits are short streaks (glancing tracks)
-        for y, x in zip(ys[: k // 3], xs[: k // 3]):
-            img[y, x:min(W, x + int(self._rng.integers(2, 6)))] = 255
-
     def close(self):
         if self._renderer is not None:
             self._renderer.close()
