@@ -1,6 +1,7 @@
 """drive_node and excavator_node with the sim backend against the embedded simulator
 (sim_node over real DDS), and the odometry square in the Simulator itself."""
 import math
+import time
 
 import numpy as np
 from geometry_msgs.msg import Twist
@@ -43,7 +44,12 @@ def test_twist_drives_rover_and_silence_stops_it(ros, launch_node):
     y0 = truth[-1].pose.pose.position.y
     cmd = Twist()
     cmd.linear.x = 0.4
-    for _ in range(60):   # 3 s at 20 Hz
+
+    def sim_s(msg):
+        return msg.header.stamp.sec + 1e-9 * msg.header.stamp.nanosec
+    t0, deadline = sim_s(truth[-1]), time.monotonic() + 60.0
+    # 3 s of sim time at 20 Hz of commands (a loaded machine runs the simulator slower)
+    while sim_s(truth[-1]) - t0 < 3.0 and time.monotonic() < deadline:
         pub.publish(cmd)
         ros.spin_for(0.05)
     p = truth[-1].pose.pose.position
