@@ -18,6 +18,8 @@ from mining_rover.physics.soil import check_soil_fields
 from mining_rover.sim.world_check import check_world
 
 NS = '{https://mining-rover.org/sdf}'
+#: Operational site files are ``worlds/<world>_operational.sdf`` (mining_rover.sim.sites).
+OPERATIONAL_SUFFIX = '_operational'
 REGOLITH_KEYS = ('density_kgpm3', 'cohesion_pa', 'friction_deg', 'wall_friction_deg', 'region')
 RESOURCE_KEYS = ('rare_earth_ppm', 'platinum_group_ppm', 'helium3_ppb')
 
@@ -29,6 +31,19 @@ class Zones:
     dig_zone: tuple     # (x, y, r)
     berm_zone: tuple    # (x, y, r)
     arena: tuple | None = None   # (size_x, size_y) where the world is a competition arena
+
+
+@dataclass(frozen=True)
+class SiteInfo:
+    """What kind of site a world file holds: ``compact`` (the world's own clearing) or
+    ``operational`` (sim.site_layout: seed, the draw that passed its checks, the straight
+    base -> dig-zone distance in m, the base pose (x, y m, yaw rad: the berm faces the route,
+    for the fiducial boards on it))."""
+    kind: str = 'compact'
+    seed: int | None = None
+    attempt: int = 0
+    haul_distance_m: float | None = None
+    base_xy_yaw: tuple | None = None
 
 
 @dataclass(frozen=True)
@@ -60,6 +75,7 @@ class WorldSpec:
     prior_map_path: Path
     hazards: Hazards
     zones: Zones
+    site: SiteInfo = SiteInfo()
 
     def height_at(self, x, y):
         """Bilinear terrain height at x, y (arrays ok), clamped to the grid."""
@@ -84,7 +100,8 @@ def bilinear(h: np.ndarray, origin_xy, res: float, x, y):
 def list_worlds() -> list:
     """Names of the world files in the package's worlds/ directory, sorted."""
     d = worlds_dir()
-    return sorted(p.stem for p in d.glob('*.sdf')) if d.is_dir() else []
+    return sorted(p.stem for p in d.glob('*.sdf') if not p.stem.endswith(OPERATIONAL_SUFFIX)) \
+        if d.is_dir() else []
 
 
 def _resolve(name_or_path) -> Path:
@@ -177,6 +194,7 @@ def load_world(name_or_path) -> WorldSpec:
     dig = _attrs(path, mw, 'dig_zone', ('x', 'y', 'radius'))
     berm = _attrs(path, mw, 'berm_zone', ('x', 'y', 'radius'))
     arena = _attrs(path, mw, 'arena', ('size_x', 'size_y')) if mw.find(NS + 'arena') is not None else None
+    site = _site_info(path, mw)
     truth = _side_file(path, mw, 'truth')
     prior = _side_file(path, mw, 'resource_prior')
     try:
@@ -199,10 +217,22 @@ def load_world(name_or_path) -> WorldSpec:
                   for a, b, hh, r in data['rocks'])
     g = float(np.linalg.norm(gravity))
     return check_world(WorldSpec(
-        name=path.stem, sdf_path=path, gravity=gravity, gravity_mps2=g,
+        name=world.get('name') or path.stem, sdf_path=path, gravity=gravity, gravity_mps2=g,
         atmosphere_pressure_pa=pressure, atmosphere_density_kgpm3=float(density),
         vacuum=pressure <= 0.0, ambient_temperature_k=temperature, heights=heights, resolution_m=float(res),
         origin_xy=(-sx / 2, -sy / 2), size_xy=(sx, sy), z_range=(z0, z1), sun_direction=sun,
         regolith={k: data[k] for k in REGOLITH_KEYS}, resources={k: data[k] for k in RESOURCE_KEYS},
         prior_map_path=prior, hazards=Hazards(craters, rocks),
-        zones=Zones(start, dig, berm, arena)))
+        zones=Zones(start, dig, berm, arena), site=site))
+
+
+def _site_info(path: Path, mw) -> SiteInfo:
+    el = mw.find(NS + 'site')
+    if el is None:
+        return SiteInfo()
+    kind = el.get('kind', '')
+    if kind not in ('compact', 'operational'):
+        raise ValueError(f"{path}: <mining:site> kind {kind!r}: expected 'compact' or 'operational'")
+    seed, attempt, haul = _attrs(path, mw, 'site', ('seed', 'attempt', 'haul_distance_m'))
+    base = _attrs(path, mw, 'base', ('x', 'y', 'yaw'))
+    return SiteInfo(kind, int(seed), int(attempt), haul, base)
