@@ -27,6 +27,7 @@ from mining_rover.physics.world_soil import soil_for
 from mining_rover.sim.motor_faults import MotorFaults
 from mining_rover.sim.motor_thermal import CHASSIS_K, MotorThermalMixin
 from mining_rover.sim.stereo_camera import StereoCameraMixin
+from mining_rover.sim.terrain_tiles import HazardContacts, TerrainTilesMixin, regolith_texture
 from mining_rover.sim.world import WorldSpec, bilinear, load_world
 
 #: Angle of repose of lunar regolith ~35-45 deg (Carrier et al., Lunar Sourcebook 1991, ch. 9.1.7).
@@ -65,7 +66,7 @@ def _yaw_quat_wxyz(yaw: float) -> list:
     return [math.cos(yaw / 2), 0.0, 0.0, math.sin(yaw / 2)]
 
 
-class Simulator(MotorThermalMixin, StereoCameraMixin):
+class Simulator(MotorThermalMixin, StereoCameraMixin, TerrainTilesMixin):
     """See module docstring. Commands: wheels/drums velocity rad/s, arms position rad."""
 
     def __init__(self, world: str | WorldSpec = 'moon_south_pole', seed: int = 0, camera_width: int = 640,
@@ -155,13 +156,19 @@ class Simulator(MotorThermalMixin, StereoCameraMixin):
         hf.userdata = np.clip((self._init_heights - z0) / (z1 - z0), 0.0, 1.0).ravel().tolist()
         tex = spec.add_texture(name='regolith_tex', type=mujoco.mjtTexture.mjTEXTURE_2D,
                                width=256, height=256, nchannel=3)
-        tex.data = self._regolith_texture(256).tobytes()
+        tex.data = regolith_texture(256).tobytes()
         spec.add_material(name='regolith_mat', textures=['', 'regolith_tex'], texuniform=True,
                           texrepeat=[0.5, 0.5], rgba=[1, 1, 1, 1], specular=0.05, shininess=0.0)
-        spec.worldbody.add_geom(name='terrain', type=mujoco.mjtGeom.mjGEOM_HFIELD, hfieldname='terrain',
+        terrain = spec.worldbody.add_geom(name='terrain', type=mujoco.mjtGeom.mjGEOM_HFIELD,
+                                          hfieldname='terrain',
                                 pos=[sx / 2 + w.origin_xy[0], sy / 2 + w.origin_xy[1], z0],
                                 material='regolith_mat', contype=1, conaffinity=2,
                                 friction=[0.8, 0.01, 0.001], solimp=SOIL_SOLIMP, group=2)
+        # a large site: the cameras draw it in tiles (sim/terrain_tiles.py), not whole
+        self._tiled = (H - 1) > 256 and (H - 1) % 64 == 0 and (W - 1) % 64 == 0
+        if self._tiled:
+            terrain.group = 3
+            self._add_terrain_tiles(spec, 'regolith_mat', z0, z1)
         d = np.asarray(w.sun_direction, dtype=float)
         # camera auto-exposure: a low sun lights flat ground by sin(elevation) only
         gain = float(np.clip(0.7 / max(-d[2], 1e-3), 1.0, 8.0))
@@ -194,6 +201,9 @@ class Simulator(MotorThermalMixin, StereoCameraMixin):
         self.data = mujoco.MjData(self.model)
         m = self.model
         self._hfield_id = mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_HFIELD, 'terrain')
+        if self._tiled:
+            self._bind_terrain_tiles()
+        self._hazard_contacts = HazardContacts(w.hazards.craters, w.hazards.rocks)
         self._base_id = mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_BODY, 'base_link')
         self._chassis_id = mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_BODY, 'chassis')
         joints = self.contract.joints
@@ -222,16 +232,6 @@ class Simulator(MotorThermalMixin, StereoCameraMixin):
         z1 = float(max(self.world.z_range[1], h.max())) + 0.5   # room for berms
         return z0, z1
 
-    def _regolith_texture(self, n: int) -> np.ndarray:
-        """Grey multi-octave noise with small bright grains: stereo needs texture to match."""
-        from mining_rover.sim.terrain import value_noise
-        rng = np.random.default_rng(12345)
-        f = value_noise((n, n), rng, n / 4, 6, persistence=0.65)
-        grains = (rng.random((n, n)) < 0.03) * rng.uniform(0.1, 0.3, (n, n))
-        v = np.clip(0.5 + 0.35 * f + grains, 0.05, 1.0)
-        rgb = np.stack([v * 0.95, v * 0.93, v * 0.88], axis=-1)
-        return (rgb * 255).astype(np.uint8)
-
     # -- state -------------------------------------------------------------------------
     def reset(self):
         m, d = self.model, self.data
@@ -255,7 +255,7 @@ class Simulator(MotorThermalMixin, StereoCameraMixin):
                          berm_volume_m3=0.0, hazard_contacts=0, holddown_n=0.0, propellant_used_kg=0.0,
                          cutting_energy_j=0.0, nonfinite_loads=0)
         self._holddown_cmd = 0.0
-        self._in_hazard = set()
+        self._hazard_contacts.reset()
         self._temp_k = {n: CHASSIS_K for n in self._act}
         self._steps = 0
         self._cut_load = {n: (0.0, 0.0, 0.0) for n in self._drums}
@@ -516,28 +516,23 @@ class Simulator(MotorThermalMixin, StereoCameraMixin):
         W = self.heights.shape[1]
         vals = np.clip((self.heights[rows, cols] - z0) / (z1 - z0), 0.0, 1.0)
         self.model.hfield_data[adr + rows * W + cols] = vals
+        if self._tiled:
+            self._mark_tiles(rows, cols)
 
     def _upload_heights_to_model(self):
         z0, z1 = self._z_range()
         adr = self.model.hfield_adr[self._hfield_id]
         n = self.heights.size
         self.model.hfield_data[adr:adr + n] = np.clip((self.heights - z0) / (z1 - z0), 0.0, 1.0).ravel()
+        if self._tiled:
+            self._mark_all_tiles()
 
     def _hazards(self):
-        d = self.data
-        now = set()
-        for b in self._hazard_bodies:
-            x, y = d.xpos[b][:2]
-            for i, c in enumerate(self.world.hazards.craters):
-                if math.hypot(x - c['x'], y - c['y']) < 0.7 * c['radius']:
-                    now.add(('crater', i))
-            for i, r in enumerate(self.world.hazards.rocks):
-                if math.hypot(x - r['x'], y - r['y']) < r['radius']:
-                    now.add(('rock', i))
+        """Count the hazards (craters, rocks) a chassis or wheel body newly entered."""
         if self.flat:
-            now = set()
-        self._tel['hazard_contacts'] += len(now - self._in_hazard)
-        self._in_hazard = now
+            return
+        xy = self.data.xpos[self._hazard_bodies, :2]
+        self._tel['hazard_contacts'] += self._hazard_contacts.update(xy)
 
     # -- motors --------------------------------------------------------------------------
     def jump_clock(self, seconds: float):

@@ -192,7 +192,8 @@ def expected_line_crossings(model: HazardModel, length_m: float) -> float:
     (a disc of diameter D is crossed with probability ~ D per metre of line)."""
     d0, d1 = max(LETHAL_CRATER_D_M, model.crater_d_m[0]), model.crater_d_m[1]
     c = model.crater_fraction * TRASK_EQ_COEFF
-    craters = c * TRASK_EQ_SLOPE / (TRASK_EQ_SLOPE - 1) * (d0 ** (1 - TRASK_EQ_SLOPE) - d1 ** (1 - TRASK_EQ_SLOPE))
+    b = TRASK_EQ_SLOPE
+    craters = c * b / (b - 1) * (d0 ** (1 - b) - d1 ** (1 - b))
     d = np.linspace(max(2 * LETHAL_ROCK_HEIGHT_M, model.rock_d_m[0]), model.rock_d_m[1], 2001)
     nd = rock_number_density(model, d) * d
     rocks = float(np.sum(0.5 * (nd[1:] + nd[:-1]) * np.diff(d)))
@@ -340,13 +341,15 @@ def _draw(world: str, model: HazardModel, rng: np.random.Generator, attempt: int
     side = np.array([-u[1], u[0]]) * (1 if rng.uniform() < 0.5 else -1)
     start = base + side * START_OFFSET_M
     start_yaw = math.atan2(dig[1] - start[1], dig[0] - start[0])
-    clear = [(float(base[0]), float(base[1]), BASE_CLEAR_M), (float(start[0]), float(start[1]), START_CLEAR_M),
+    clear = [(float(base[0]), float(base[1]), BASE_CLEAR_M),
+             (float(start[0]), float(start[1]), START_CLEAR_M),
              (float(dig[0]), float(dig[1]), DIG_RADIUS_M + DIG_CLEAR_MARGIN_M)]
 
     h = model.noise_amplitude_m * value_noise((n, n), rng, 24.0 / res, 6)
     h += 0.03 * value_noise((n, n), rng, 1.5 / res, 3)   # decimetre-scale roughness
     craters = [{'x': x, 'y': y, 'radius': r, 'depth': float(2 * r * rng.uniform(*model.crater_depth_ratio))}
-               for x, y, r in _place(rng, crater_diameters(rng, size * size, model), size, clear, x0, y0, 'crater')]
+               for x, y, r in _place(rng, crater_diameters(rng, size * size, model), size, clear, x0, y0,
+                                     'crater')]
     rocks = [{'x': x, 'y': y, 'height': r, 'radius': r}
              for x, y, r in _place(rng, rock_diameters(rng, size * size, model), size, clear, x0, y0, 'rock')]
     # the route must meet hazards: top it up with craters of the same law, on the line

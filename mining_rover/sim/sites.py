@@ -44,7 +44,8 @@ def world_ref(world: str, site: str = 'compact', seed: int | None = None) -> str
     check_site(site)
     if site == 'compact':
         if seed is not None:
-            raise ValueError(f'--site-seed {seed}: only an operational site has a seed (use --site operational)')
+            raise ValueError(f'--site-seed {seed}: only an operational site has a seed '
+                             f'(use --site operational)')
         return world
     from mining_rover.paths import worlds_dir
     from mining_rover.sim.site_layout import HAZARD_MODELS

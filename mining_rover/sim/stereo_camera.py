@@ -34,14 +34,21 @@ class StereoCameraMixin:
             self._renderer = mujoco.Renderer(self.model, self.height, self.width)
             self._opt = mujoco.MjvOption()
             self._opt.geomgroup[3] = 0
+            self._opt.geomgroup[5] = 0     # terrain tiles out of view (sim/terrain_tiles.py)
             self._terrain_dirty = True
-        if self._terrain_dirty:
+        if getattr(self, '_tiled', False):
+            self._upload_tiles(self._renderer._mjr_context)
+            self._terrain_dirty = False
+        elif self._terrain_dirty:
             ctx = self._renderer._mjr_context
             mujoco.mjr_uploadHField(self.model, ctx, self._hfield_id)
             self._terrain_dirty = False
 
     def render_stereo(self) -> tuple:
         self._ensure_renderer()
+        if getattr(self, '_tiled', False):
+            left = self.camera_pose('left')
+            self._choose_tiles(left[:3, 3], left[:3, 2])   # optical z: where the camera looks
         out = []
         for side in ('left', 'right'):
             self._renderer.update_scene(self.data, camera=self._cam_ids[side], scene_option=self._opt)
