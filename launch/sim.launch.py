@@ -25,6 +25,9 @@ ARGUMENTS = [
                           description='embedded (MuJoCo, sim_node) or gazebo (Gazebo Harmonic)'),
     DeclareLaunchArgument('world', default_value='moon_south_pole',
                           description='world name: worlds/<world>.sdf'),
+    DeclareLaunchArgument('site', default_value='compact',
+                          description="compact (the world's clearing) or operational (a 64 m "
+                                      'site, dig zone 25-40 m from the base)'),
     DeclareLaunchArgument('rviz', default_value='true', description='start rviz2'),
     DeclareLaunchArgument('namespace', default_value='',
                           description='ROS namespace of this rover (e.g. r1), pushed once for every node'),
@@ -92,6 +95,7 @@ def generate_launch_description():
                 PythonLaunchDescriptionSource(share('launch', 'stack.launch.py')),
                 launch_arguments={'namespace': '', 'frame_prefix': prefix, 'sim': 'true',
                                   'world': LaunchConfiguration('world'),
+                                  'site': LaunchConfiguration('site'),
                                   'drivers_config': 'drivers_sim.yaml',
                                   'target_resource': LaunchConfiguration('target_resource'),
                                   'state_file': LaunchConfiguration('state_file')}.items()),

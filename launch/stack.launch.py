@@ -26,6 +26,9 @@ ARGUMENTS = [
     DeclareLaunchArgument('world', default_value='moon_south_pole',
                           description='world (simulation) or site (hardware) whose gravity, zones '
                                       'and prior resource map the planner and executive use'),
+    DeclareLaunchArgument('site', default_value='compact',
+                          description="compact (the world's clearing) or operational (a 64 m "
+                                      'site, dig zone 25-40 m from the base)'),
     DeclareLaunchArgument('drivers_config', default_value='drivers_sim.yaml',
                           description='driver parameters in config/: drivers_sim.yaml or drivers_rover.yaml'),
     DeclareLaunchArgument('sim', default_value='false',

@@ -19,6 +19,13 @@ def _parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser('sim', help='run an autonomous mining mission in the embedded simulator')
     s.add_argument('--world', default='moon_south_pole', help='world name (worlds/<name>.sdf)')
+    s.add_argument('--site', default='compact', choices=('compact', 'operational'),
+                   help="compact: the world's own clearing (berm a few metres from the dig zone); "
+                        'operational: a 64 m site, dig zone 25-40 m from the base across a hazard '
+                        'field (docs/readme/site.md)')
+    s.add_argument('--site-seed', type=int, default=None, metavar='N',
+                   help='operational site seed (default: the committed site of the world); other '
+                        'seeds are generated once into $XDG_CACHE_HOME/mining_rover/worlds')
     s.add_argument('--duration', type=float, default=600.0, help='mission length, sim seconds')
     s.add_argument('--out', default='out/sim', help='output directory for the report')
     s.add_argument('--seed', type=int, default=1, help='random seed of the simulator')

@@ -8,6 +8,7 @@ node lists are visible, and no OpaqueFunction hides what starts.
 from __future__ import annotations
 
 import atexit
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -89,6 +90,20 @@ class FramePrefixOf(Substitution):
         return stack_table.default_frame_prefix(ns)
 
 
+class WorldRef(Substitution):
+    """What load_world reads for the launch arguments ``world`` and ``site`` (compact:
+    the world's name; operational: its site's SDF path, mining_rover.sim.sites)."""
+
+    def describe(self):
+        return 'WorldRef(world, site)'
+
+    def perform(self, context):
+        from mining_rover.sim.sites import world_ref
+        world = LaunchConfiguration('world').perform(context)
+        site = LaunchConfiguration('site', default='compact').perform(context)
+        return world_ref(world, site)
+
+
 class SiteParametersFile(Substitution):
     """Path of a generated parameters file with one node's section of
     ``site_parameters(world)`` (zones, gravity limits, start pose), keyed ``/**/<node>``:
@@ -97,7 +112,7 @@ class SiteParametersFile(Substitution):
     def __init__(self, node: str, section: str, world=None):
         super().__init__()
         self._node, self._section = node, section
-        self._world = world if world is not None else LaunchConfiguration('world')
+        self._world = world if world is not None else WorldRef()
 
     def describe(self):
         return f'SiteParametersFile({self._node}, {self._section})'
@@ -106,7 +121,7 @@ class SiteParametersFile(Substitution):
         from mining_rover.site import site_parameters
         world = self._world.perform(context)
         site = site_parameters(world)
-        path = _scratch_dir() / f'{self._node}.{world}.site.yaml'
+        path = _scratch_dir() / f"{self._node}.{re.sub(r'[^A-Za-z0-9_.-]', '_', world)[-80:]}.site.yaml"
         path.write_text(yaml.safe_dump(
             {stack_table.section_key(self._node): {'ros__parameters': dict(site[self._section])}},
             sort_keys=True))
@@ -135,7 +150,7 @@ class WorldFact(Substitution):
         return f'WorldFact({self._key})'
 
     def perform(self, context):
-        return world_facts(LaunchConfiguration('world').perform(context))[self._key]
+        return world_facts(WorldRef().perform(context))[self._key]
 
 
 def _empty_params_file() -> str:
@@ -189,7 +204,8 @@ def node_parameters(node: StackNode, sim: bool | None, extra_params_file: str | 
     if node.site:
         files.append(SiteParametersFile(node.name, node.site))
     prefix = LaunchConfiguration('frame_prefix')
-    values = {param: ParameterValue(LaunchConfiguration(arg.name), value_type=arg.type)
+    values = {param: ParameterValue(WorldRef() if arg.name == 'world' else LaunchConfiguration(arg.name),
+                                    value_type=arg.type)
               for param, arg in node.arguments.items()}
     values.update({param: ParameterValue([prefix, frame], value_type=str)
                    for param, frame in node.frames.items()})

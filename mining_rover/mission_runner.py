@@ -54,6 +54,9 @@ class MissionUnavailable(RuntimeError):
 class MissionOptions:
     """Everything one ``mining-rover sim`` run needs: world, duration (sim s), output dir, seed, rtf."""
     world: str = 'moon_south_pole'
+    site: str = 'compact'              # `--site`: compact | operational (mining_rover.sim.sites)
+    site_seed: int | None = None       # `--site-seed`: an operational site other than the committed one
+    world_ref: str | None = None       # what load_world reads: set by check_request()
     duration_s: float = 600.0
     out_dir: Path = Path('out/sim')
     seed: int = 1
@@ -111,6 +114,11 @@ def check_request(options: MissionOptions) -> None:
     if not 0 <= options.seed <= SEED_MAX:
         raise MissionRequestError(f'--seed {options.seed}: expected an integer in [0, {SEED_MAX}]')
     validate_world(options.world)
+    from mining_rover.sim.sites import world_ref
+    try:
+        options.world_ref = world_ref(options.world, options.site, options.site_seed)
+    except ValueError as exc:
+        raise MissionRequestError(str(exc)) from None
     if options.fault_plan is not None:
         from mining_rover.runner.faults import FaultPlanError, load_plan, plan_context
         try:
@@ -147,11 +155,12 @@ def plan_stack(options: MissionOptions, state_file: Path) -> tuple:
     from mining_rover.runner import stack as stack_mod
     from mining_rover.site import site_parameters
     from mining_rover.sim.world import load_world
+    world = options.world_ref or options.world
     try:
-        warnings = preflight.check_inputs(options.world)
-        spec = load_world(options.world)
-        site = site_parameters(options.world)
-        specs = stack_mod.mission_nodes(site, world=options.world, seed=options.seed, rtf=options.rtf,
+        warnings = preflight.check_inputs(world)
+        spec = load_world(world)
+        site = site_parameters(world)
+        specs = stack_mod.mission_nodes(site, world=world, seed=options.seed, rtf=options.rtf,
                                         target_resource=options.target_resource, state_file=state_file)
         if options.nodes is not None:
             specs = [s for s in specs if s.name in options.nodes]
@@ -230,7 +239,8 @@ def _run_mission(options: MissionOptions, out: Path, spec, specs) -> tuple[int, 
     cpu_at_clock = {}
     try:
         try:
-            progress.message(f'mining-rover sim: world {options.world}, {options.duration_s:g} s, '
+            progress.message(f'mining-rover sim: world {options.world} ({options.site} site), '
+                             f'{options.duration_s:g} s, '
                              f'ROS_DOMAIN_ID={env.get("ROS_DOMAIN_ID", "0")}, out {out}')
             outcome, reason = _start(stack, monitor, executor, options, progress)
             if outcome == 'complete':
@@ -276,6 +286,7 @@ def _run_mission(options: MissionOptions, out: Path, spec, specs) -> tuple[int, 
         'ros_domain_id': int(env.get('ROS_DOMAIN_ID', '0') or 0),
         'node_respawns': {n: len(r) for n, r in stack.respawns.items()},
         'param_overrides': options.param_overrides,
+        **site_facts(spec, options.site),
     }
     if injector is not None:
         extra['fault_events'], extra['faults'] = injector.results()
@@ -291,6 +302,14 @@ def _run_mission(options: MissionOptions, out: Path, spec, specs) -> tuple[int, 
     write_report(out, summary, timeline, terrain_from_world(spec), logs)
     progress.message(_result_line(summary, out))
     return {'complete': EXIT_OK, 'interrupted': EXIT_INTERRUPTED}.get(outcome, EXIT_ABORTED), summary
+
+
+def site_facts(spec, site: str) -> dict:
+    """summary.json's site keys: the site kind, its seed (operational), the straight-line
+    distance base (berm centre) -> dig-zone centre in m, and the world file."""
+    (dx, dy, _), (bx, by, _) = spec.zones.dig_zone, spec.zones.berm_zone
+    return {'site': site, 'site_seed': spec.site.seed, 'world_file': str(spec.sdf_path),
+            'haul_distance_m': round(math.hypot(dx - bx, dy - by), 3)}
 
 
 def _executor(context):
@@ -558,7 +577,9 @@ def _result_line(summary: dict, out: Path) -> str:
 
 def run_mission_cli(args) -> int:
     """Entry point of `mining-rover sim` (see mining_rover.cli)."""
-    options = MissionOptions(world=args.world, duration_s=float(args.duration), out_dir=Path(args.out),
+    options = MissionOptions(world=args.world, site=getattr(args, 'site', 'compact'),
+                             site_seed=getattr(args, 'site_seed', None),
+                             duration_s=float(args.duration), out_dir=Path(args.out),
                              seed=int(args.seed), rtf=float(args.rtf), record=not args.no_record,
                              fault_plan=Path(args.faults) if getattr(args, 'faults', None) else None,
                              param_overrides=getattr(args, 'param_overrides', None) or {})

@@ -72,7 +72,8 @@ def _main(argv, capsys) -> tuple[int, list]:
 
 @pytest.mark.parametrize('args, words', [
     (['--worlds', 'atlantis'], "unknown world 'atlantis'"),
-    (['--site', 'operational'], 'not built yet'),
+    (['--site', 'operational', '--worlds', 'moon_south_pole,lunabotics_arena'],
+     'lunabotics_arena has no operational site'),
     (['--site', 'huge'], 'sites are'),
     (['--param', 'planner_node.nope=1,2'], "no parameter 'nope'"),
     (['--param', 'planner_node.drum_max_speed_radps=4,fast'], 'expected float'),

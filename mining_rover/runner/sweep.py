@@ -45,12 +45,10 @@ from mining_rover.runner.sweep_task import (  # noqa: F401  (re-exported: tests 
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
-#: Sites a sweep can place the mission in, each with None or the reason it is refused.
-#: Only the compact site (the worlds' own dig and berm zones, mining_rover/site.py) is
-#: implemented, so 'operational' is listed to give a clear refusal rather than "unknown".
-SITES = {'compact': None,
-         'operational': 'the operational site is not built yet (only the compact site exists); '
-                        'use --site compact'}
+#: Sites a sweep can place the mission in, each with None or the reason it is refused
+#: (mining_rover.sim.sites). With ``operational`` each mission's seed is also its site seed:
+#: a sweep over seeds crosses different sites (generated once per seed into the cache).
+SITES = {'compact': None, 'operational': None}
 
 #: CPU cores one mission keeps busy at real-time factor 1: the sum of every process's CPU
 #: seconds per simulated second in summary.json's cpu_window (the 8 nodes, the simulator
@@ -193,6 +191,12 @@ def validate(request: SweepRequest) -> None:
         raise SweepRequestError(f"--site {request.site!r}: sites are {', '.join(SITES)}")
     if SITES[request.site]:
         raise SweepRequestError(f'--site {request.site}: {SITES[request.site]}')
+    if request.site == 'operational':
+        from mining_rover.sim.site_layout import HAZARD_MODELS
+        without = [w for w in request.worlds if w not in HAZARD_MODELS]
+        if without:
+            raise SweepRequestError(f"--site operational: {', '.join(without)} has no operational site; "
+                                    f"worlds with one: {', '.join(HAZARD_MODELS)}")
     if not (request.duration_s > 0 and math.isfinite(request.duration_s)):
         raise SweepRequestError(f'--duration must be > 0 s, got {request.duration_s}')
     if request.workers is not None and request.workers < 1:
@@ -228,6 +232,7 @@ def mission_state(mission: Mission, request: SweepRequest) -> str:
         return 'todo'
     if record.get('outcome') == 'complete':
         same = (summary.get('world') == mission.world and summary.get('seed') == mission.seed
+                and summary.get('site', 'compact') == request.site
                 and summary.get('duration_s') == request.duration_s
                 and summary.get('outcome') == 'complete'
                 and (summary.get('sim_time_s') or 0.0) >= request.duration_s - 1e-6
@@ -433,7 +438,7 @@ def _request_json(request: SweepRequest, workers: int) -> dict:
 
 
 def _job(request: SweepRequest, m: Mission, index: int) -> dict:
-    return {'key': m.key, 'world': m.world, 'seed': m.seed, 'params': list(m.params),
+    return {'key': m.key, 'world': m.world, 'seed': m.seed, 'site': request.site, 'params': list(m.params),
             'duration_s': request.duration_s, 'record': request.record,
             'out_dir': str(m.directory(request.out_dir).resolve()),
             'timeout_s': request.timeout_s(), 'domain_hint': (os.getpid() + 7 * index) % 100}
@@ -527,8 +532,8 @@ def _stop_all(ray, running: dict, request, progress):
 def add_sweep_arguments(p: argparse.ArgumentParser) -> None:
     """Add the ``sweep`` subcommand's options to ``p``."""
     p.add_argument('--worlds', required=True, help="comma-separated world names, or 'all'")
-    p.add_argument('--site', default='compact', help='compact (the world\'s own zones) or '
-                   'operational (not built yet)')
+    p.add_argument('--site', default='compact', help="compact (the world's own zones) or "
+                   "operational (a 64 m site per seed: each mission's seed is its site's seed)")
     p.add_argument('--seeds', required=True, help='a count (8 = 1..8), a range (1-20) or a list (3,5,9)')
     p.add_argument('--duration', type=float, required=True, help='mission length, sim seconds')
     p.add_argument('--param', action='append', default=[], metavar='NODE.PARAM=V1,V2',

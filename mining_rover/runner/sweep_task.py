@@ -118,6 +118,8 @@ def runner_argv(job: dict) -> list[str]:
     argv = [sys.executable, '-m', 'mining_rover.cli', 'sim', '--world', job['world'],
             '--duration', f"{job['duration_s']:g}", '--seed', str(job['seed']),
             '--out', job['out_dir']]
+    if job.get('site', 'compact') != 'compact':
+        argv += ['--site', job['site'], '--site-seed', str(job['seed'])]
     if not job['record']:
         argv.append('--no-record')
     for name, value in job['params']:
