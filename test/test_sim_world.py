@@ -69,8 +69,11 @@ def test_worldgen_is_deterministic(tmp_path):
 @pytest.mark.skipif(shutil.which('ign') is None,
                     reason='`ign` (Ignition/Gazebo sdformat tools) not installed')
 def test_every_world_passes_ign_sdf_check():
-    for name in EXPECTED_G:
-        path = load_world(name).sdf_path
+    from mining_rover.sim.site_layout import HAZARD_MODELS
+    from mining_rover.sim.sites import world_ref
+    paths = [load_world(name).sdf_path for name in EXPECTED_G]
+    paths += [world_ref(name, 'operational') for name in HAZARD_MODELS]   # the operational sites
+    for path in paths:
         out = subprocess.run(['ign', 'sdf', '-k', str(path)], capture_output=True, text=True, timeout=60)
         assert out.returncode == 0 and 'Valid' in out.stdout, f'{path}: {out.stdout}{out.stderr}'
 
