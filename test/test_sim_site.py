@@ -139,7 +139,8 @@ def test_fresh_seeds_meet_every_requirement(world, seed):
     site = sl.layout_site(world, seed)
     assert sl.HAUL_RANGE_M[0] <= site.haul_distance_m <= sl.HAUL_RANGE_M[1]
     assert site.line_hazards >= sl.MIN_LINE_HAZARDS
-    assert site.line_hazards == sl.line_hazards(site.craters, site.rocks, site.berm_zone[:2], site.dig_zone[:2])
+    a, b = site.berm_zone[:2], site.dig_zone[:2]
+    assert site.line_hazards == sl.line_hazards(site.craters, site.rocks, a, b)
     assert site.max_slope_deg <= sl.MAX_SLOPE_DEG
 
 
