@@ -208,3 +208,12 @@ def test_summary_site_facts(sites):
     assert facts['haul_distance_m'] == pytest.approx(moon.site.haul_distance_m, abs=1e-3)
     compact = site_facts(load_world('moon_south_pole'), 'compact')
     assert compact['site_seed'] is None and compact['haul_distance_m'] < 5.0
+
+
+def test_a_sweep_mission_on_operational_sites_runs_its_own_seed_s_site():
+    from mining_rover.runner.sweep_task import runner_argv
+    job = {'world': 'vesta', 'seed': 4, 'duration_s': 10.0, 'out_dir': '/tmp/x', 'record': False,
+           'params': []}
+    assert '--site' not in runner_argv(job)
+    argv = runner_argv({**job, 'site': 'operational'})
+    assert argv[argv.index('--site') + 1] == 'operational' and argv[argv.index('--site-seed') + 1] == '4'
