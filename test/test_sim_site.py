@@ -217,3 +217,11 @@ def test_a_sweep_mission_on_operational_sites_runs_its_own_seed_s_site():
     assert '--site' not in runner_argv(job)
     argv = runner_argv({**job, 'site': 'operational'})
     assert argv[argv.index('--site') + 1] == 'operational' and argv[argv.index('--site-seed') + 1] == '4'
+
+
+def test_every_site_has_a_base_pose_facing_the_dig_zone(sites):
+    for w in (*sites.values(), load_world('moon_south_pole'), load_world('lunabotics_arena')):
+        (bx, by, _), (dx, dy, _) = w.zones.berm_zone, w.zones.dig_zone
+        x, y, yaw = w.site.base_xy_yaw
+        assert (x, y) == pytest.approx((bx, by))
+        assert yaw == pytest.approx(math.atan2(dy - by, dx - bx), abs=1e-4)

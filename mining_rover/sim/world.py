@@ -37,8 +37,8 @@ class Zones:
 class SiteInfo:
     """What kind of site a world file holds: ``compact`` (the world's own clearing) or
     ``operational`` (sim.site_layout: seed, the draw that passed its checks, the straight
-    base -> dig-zone distance in m, the base pose (x, y m, yaw rad: the berm faces the route,
-    for the fiducial boards on it))."""
+    base -> dig-zone distance in m) and the base pose (x, y m, yaw rad: the berm centre, facing
+    the dig zone; for the fiducial boards on it; a compact site's too)."""
     kind: str = 'compact'
     seed: int | None = None
     attempt: int = 0
@@ -194,7 +194,7 @@ def load_world(name_or_path) -> WorldSpec:
     dig = _attrs(path, mw, 'dig_zone', ('x', 'y', 'radius'))
     berm = _attrs(path, mw, 'berm_zone', ('x', 'y', 'radius'))
     arena = _attrs(path, mw, 'arena', ('size_x', 'size_y')) if mw.find(NS + 'arena') is not None else None
-    site = _site_info(path, mw)
+    site = _site_info(path, mw, dig, berm)
     truth = _side_file(path, mw, 'truth')
     prior = _side_file(path, mw, 'resource_prior')
     try:
@@ -226,10 +226,10 @@ def load_world(name_or_path) -> WorldSpec:
         zones=Zones(start, dig, berm, arena), site=site))
 
 
-def _site_info(path: Path, mw) -> SiteInfo:
+def _site_info(path: Path, mw, dig, berm) -> SiteInfo:
     el = mw.find(NS + 'site')
-    if el is None:
-        return SiteInfo()
+    if el is None:   # a compact site: the base is the berm, facing the dig zone
+        return SiteInfo(base_xy_yaw=(berm[0], berm[1], math.atan2(dig[1] - berm[1], dig[0] - berm[0])))
     kind = el.get('kind', '')
     if kind not in ('compact', 'operational'):
         raise ValueError(f"{path}: <mining:site> kind {kind!r}: expected 'compact' or 'operational'")
