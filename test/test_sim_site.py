@@ -225,3 +225,11 @@ def test_every_site_has_a_base_pose_facing_the_dig_zone(sites):
         x, y, yaw = w.site.base_xy_yaw
         assert (x, y) == pytest.approx((bx, by))
         assert yaw == pytest.approx(math.atan2(dy - by, dx - bx), abs=1e-4)
+
+
+def test_sweep_all_worlds_on_operational_sites_means_those_with_one():
+    from mining_rover import cli
+    from mining_rover.runner.sweep import request_from_args
+    args = cli._parser().parse_args(['sweep', '--worlds', 'all', '--site', 'operational', '--seeds', '2',
+                                     '--duration', '10', '--out', '/tmp/never'])
+    assert request_from_args(args).worlds == sorted(sl.HAZARD_MODELS)

@@ -558,7 +558,11 @@ def request_from_args(args) -> SweepRequest:
         raise SweepRequestError(str(exc)) from None
     if args.site not in SITES:
         raise SweepRequestError(f"--site {args.site!r}: sites are {', '.join(SITES)}")
-    return SweepRequest(worlds=parse_worlds(args.worlds), seeds=parse_seeds(args.seeds),
+    worlds = parse_worlds(args.worlds)
+    if args.site == 'operational' and args.worlds.strip() == 'all':   # every world that has one
+        from mining_rover.sim.site_layout import HAZARD_MODELS
+        worlds = [w for w in worlds if w in HAZARD_MODELS]
+    return SweepRequest(worlds=worlds, seeds=parse_seeds(args.seeds),
                         duration_s=float(args.duration), out_dir=Path(args.out).expanduser(),
                         site=args.site, params=params, workers=args.workers, address=args.address,
                         rerun_failed=args.rerun_failed, record=not args.no_mcap,
