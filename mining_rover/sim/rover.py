@@ -12,7 +12,7 @@ of its joints, actuators, drums, cameras, IMU and hazard-counted bodies, and its
 commands, carried regolith, telemetry, hold-down, motor temperatures, motor faults and
 noise generator. The simulator's physics and sensor methods act on its *active* rover
 (``ROVER_STATE`` below are forwarded to it); ``RoverView`` is the per-rover API a
-caller holds (``Simulator.rover('r1')``).
+caller holds (``Simulator.rover_view('r1')``).
 """
 from __future__ import annotations
 
@@ -215,7 +215,7 @@ class ActiveRover:
         """The world's rovers, in the order they were given."""
         return [r.name for r in self._fleet]
 
-    def rover(self, name: str) -> RoverView:
+    def rover_view(self, name: str) -> RoverView:
         """The per-rover API of rover ``name`` (KeyError listing the rovers if unknown)."""
         self._rover_named(name)
         return RoverView(self, name)

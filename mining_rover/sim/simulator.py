@@ -13,7 +13,7 @@ Frames: the world frame is ``map``; ``ground_truth_pose()`` is map -> base_link.
 Rovers: one by default (MuJoCo names as in the URDF), or a fleet in one world
 (``rovers=['r1', 'r2']`` or RoverSpecs with start poses: sim/rover.py), each attached with
 its name as prefix; per-rover ids and state live in sim/rover.py's Rover, the methods
-below act on the active rover (the first; ``rover(name)`` / ``acting(name)`` pick another)
+below act on the active rover (the first; ``rover_view(name)`` / ``acting(name)`` pick another)
 and ``step`` runs the regolith, hold-down, hazard and motor updates for each rover.
 """
 from __future__ import annotations
@@ -33,7 +33,8 @@ from mining_rover.physics.world_soil import soil_for
 from mining_rover.sim.motor_faults import MotorFaults
 from mining_rover.sim.motor_thermal import CHASSIS_K, MotorThermalMixin
 from mining_rover.sim.holddown_thrust import HoldDownMixin
-from mining_rover.sim.rover import ActiveRover, Rover, RoverSpec, check_rovers, collision_bits
+from mining_rover.sim.rover import (ActiveRover, Rover, RoverSpec, check_rovers, collision_bits,
+                                     fleet_specs)
 from mining_rover.sim.rover_sensors import RoverSensorsMixin
 from mining_rover.sim.stereo_camera import StereoCameraMixin
 from mining_rover.sim.world import WorldSpec, bilinear, load_world
@@ -75,8 +76,10 @@ class Simulator(ActiveRover, RoverSensorsMixin, HoldDownMixin, MotorThermalMixin
                  flat: bool = False, motor_watchdog_s: float = 0.0, rovers=None):
         self.world = world if isinstance(world, WorldSpec) else load_world(world)
         specs = check_rovers([RoverSpec()] if rovers is None else rovers)
-        self._starts = [tuple(float(v) for v in (r.start_xy_yaw or self.world.zones.start_xy_yaw))
-                        for r in specs]
+        # a rover without a start pose stands where fleet_specs puts the i-th of a fleet
+        side_by_side = fleet_specs(range(len(specs)), self.world.zones.start_xy_yaw)
+        self._starts = [tuple(float(v) for v in (r.start_xy_yaw or side_by_side[i].start_xy_yaw))
+                        for i, r in enumerate(specs)]
         if not (timestep > 0 and math.isfinite(timestep)):
             raise ValueError(f'timestep must be > 0, got {timestep}')
         if not (camera_width >= 16 and camera_height >= 16):
