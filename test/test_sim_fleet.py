@@ -6,7 +6,7 @@ import re
 import numpy as np
 import pytest
 
-from mining_rover.sim.rover import RoverSpec, check_rovers, collision_bits, fleet_specs
+from mining_rover.sim.fleet import RoverSpec, check_rovers, collision_bits, fleet_specs
 from mining_rover.sim.simulator import Simulator
 
 WHEELS = ('front_left_wheel_joint', 'front_right_wheel_joint', 'rear_left_wheel_joint',

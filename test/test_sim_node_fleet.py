@@ -17,7 +17,7 @@ from std_msgs.msg import Float64  # noqa: E402
 
 from mining_rover.contract import load_contract  # noqa: E402
 from mining_rover.ros import qos  # noqa: E402
-from mining_rover.sim.rover import FLEET_SPACING_M  # noqa: E402
+from mining_rover.sim.fleet import FLEET_SPACING_M  # noqa: E402
 
 os.environ.setdefault('MUJOCO_GL', 'egl')
 ROVERS = ('r1', 'r2')

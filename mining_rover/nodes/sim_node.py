@@ -13,7 +13,7 @@ a camera frame is due.
 Rovers: ``rovers`` lists the world's rovers by namespace. The default [''] is one rover
 whose topics are the contract's names relative to this node's namespace and whose frames
 carry ``frame_prefix``, as always. ['r1', 'r2'] puts two rovers in one world (side by
-side from the world's start pose: mining_rover/sim/rover.py fleet_specs), each rover's
+side from the world's start pose: mining_rover/sim/fleet.py fleet_specs), each rover's
 topics under its namespace (``r1/stereo/left/image_raw``, ``r1/rover/<joint>/cmd``,
 ``r1/sim/fault``) and its frames prefixed ``frame_prefix + 'r1/'`` (``r1/base_link``);
 /clock, reset and pause are the world's, one each.
@@ -76,7 +76,7 @@ def _params() -> list:
 
 
 def _rovers_problem(names) -> str | None:
-    from mining_rover.sim.rover import check_rovers
+    from mining_rover.sim.fleet import check_rovers
     try:
         check_rovers(list(names))
     except ValueError as exc:

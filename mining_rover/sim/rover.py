@@ -7,6 +7,7 @@ prefix (``r1/base_link``, ``r1/front_drum_joint``, ``r1/left_camera_optical_fram
 ``r1/accel``), so several coexist in one model. Per-rover state is keyed by the sim
 contract's (unprefixed) joint names, so every rover answers to the same commands.
 
+The rover list itself (names, start poses, placement, contact bits) is sim/fleet.py.
 ``Rover`` holds what sim.simulator.Simulator used to hold for its one rover: the ids
 of its joints, actuators, drums, cameras, IMU and hazard-counted bodies, and its
 commands, carried regolith, telemetry, hold-down, motor temperatures, motor faults and
@@ -16,18 +17,12 @@ caller holds (``Simulator.rover_view('r1')``).
 """
 from __future__ import annotations
 
-import math
-import re
 from contextlib import contextmanager
-from dataclasses import dataclass
 
 import mujoco
 import numpy as np
 
-#: Lateral distance between neighbouring rovers of a fleet placed by ``fleet_specs``, m:
-#: two chassis widths of config/rover.yaml (~1 m track with wheels), so their wheels
-#: and drums never touch at the start.
-FLEET_SPACING_M = 4.0
+from mining_rover.sim.fleet import RoverSpec
 
 #: Bodies whose entry into a crater or onto a rock counts as a hazard contact.
 HAZARD_BODIES = ('chassis', 'front_left_wheel', 'front_right_wheel', 'rear_left_wheel', 'rear_right_wheel')
@@ -38,64 +33,6 @@ ROVER_STATE = ('_act', '_jnt', '_qadr', '_vadr', '_drums', '_drum_body', '_drum_
                '_base_id', '_chassis_id', '_cmd', '_carried', '_tel', '_holddown_cmd', '_in_hazard',
                '_temp_k', '_cut_load', '_cut_state', '_rng', 'motor_faults')
 
-_NAME = re.compile(r'^[A-Za-z_][A-Za-z0-9_]*(/[A-Za-z_][A-Za-z0-9_]*)*$')
-
-
-@dataclass(frozen=True)
-class RoverSpec:
-    """A rover of the world: ``name`` ('' = the one unprefixed rover; else a ROS-namespace-
-    like name, 'r1' or 'fleet/r1', that prefixes its MuJoCo names) and its start pose
-    (x m, y m, yaw rad in map; None = the world's start pose)."""
-    name: str = ''
-    start_xy_yaw: tuple | None = None
-
-    @property
-    def prefix(self) -> str:
-        """What its MuJoCo names start with: 'r1/' or ''."""
-        return f'{self.name}/' if self.name else ''
-
-
-def check_rovers(rovers) -> list:
-    """``rovers`` (RoverSpecs or names) as a list of RoverSpec; ValueError naming the bad
-    entry: an empty list, a repeated or malformed name, an unnamed rover in a fleet, or
-    a start pose that is not three finite numbers."""
-    out = [r if isinstance(r, RoverSpec) else RoverSpec(str(r)) for r in rovers]
-    if not out:
-        raise ValueError('rovers: the world needs at least one rover')
-    names = [r.name for r in out]
-    for r in out:
-        if r.name and not _NAME.match(r.name):
-            raise ValueError(f"rovers: {r.name!r} is not a rover name (tokens of letters, digits and '_', "
-                             "not starting with a digit, separated by '/')")
-        if r.name == '' and len(out) > 1:
-            raise ValueError(f'rovers: an unnamed rover must be alone; got {names}')
-        if names.count(r.name) > 1:
-            raise ValueError(f'rovers: {r.name!r} appears twice in {names}')
-        if r.start_xy_yaw is not None and (len(r.start_xy_yaw) != 3
-                                           or not all(math.isfinite(float(v)) for v in r.start_xy_yaw)):
-            raise ValueError(f'rovers: start pose of {r.name!r} must be (x, y, yaw), got {r.start_xy_yaw!r}')
-    return out
-
-
-def fleet_specs(names, start_xy_yaw, spacing_m: float = FLEET_SPACING_M) -> list:
-    """RoverSpecs for ``names`` side by side: the first at ``start_xy_yaw`` (x, y, yaw),
-    each next one ``spacing_m`` further to the left of that heading, same heading."""
-    x, y, yaw = (float(v) for v in start_xy_yaw)
-    lx, ly = -math.sin(yaw), math.cos(yaw)
-    return [RoverSpec(n, (x + i * spacing_m * lx, y + i * spacing_m * ly, yaw)) for i, n in enumerate(names)]
-
-
-def collision_bits(index: int, count: int) -> tuple:
-    """(contype, conaffinity) of rover ``index``'s collision geoms in a world of ``count``:
-    every rover collides with the terrain (contype 1 / conaffinity 2); in a fleet each
-    also has its own bit 4 << index and takes the other rovers' bits, so rovers collide
-    with each other but never with themselves. One rover: (2, 1), as always."""
-    if count == 1:
-        return 2, 1
-    if count > 29:
-        raise ValueError(f'rovers: at most 29 rovers share a world (MuJoCo has 32 contact bits), got {count}')
-    others = sum(4 << j for j in range(count) if j != index)
-    return 2 | (4 << index), 1 | others
 
 
 class Rover:

@@ -11,7 +11,7 @@ hold-down thrusters (control/holddown.py) push the chassis down and book their p
 Frames: the world frame is ``map``; ``ground_truth_pose()`` is map -> base_link.
 
 Rovers: one by default (MuJoCo names as in the URDF), or a fleet in one world
-(``rovers=['r1', 'r2']`` or RoverSpecs with start poses: sim/rover.py), each attached with
+(``rovers=['r1', 'r2']`` or RoverSpecs with start poses: sim/fleet.py), each attached with
 its name as prefix; per-rover ids and state live in sim/rover.py's Rover, the methods
 below act on the active rover (the first; ``rover_view(name)`` / ``acting(name)`` pick another)
 and ``step`` runs the regolith, hold-down, hazard and motor updates for each rover.
@@ -33,8 +33,8 @@ from mining_rover.physics.world_soil import soil_for
 from mining_rover.sim.motor_faults import MotorFaults
 from mining_rover.sim.motor_thermal import CHASSIS_K, MotorThermalMixin
 from mining_rover.sim.holddown_thrust import HoldDownMixin
-from mining_rover.sim.rover import (ActiveRover, Rover, RoverSpec, check_rovers, collision_bits,
-                                     fleet_specs)
+from mining_rover.sim.fleet import RoverSpec, check_rovers, collision_bits, fleet_specs
+from mining_rover.sim.rover import ActiveRover, Rover
 from mining_rover.sim.rover_sensors import RoverSensorsMixin
 from mining_rover.sim.stereo_camera import StereoCameraMixin
 from mining_rover.sim.world import WorldSpec, bilinear, load_world
