@@ -129,6 +129,21 @@ def world_facts(world: str) -> dict:
             'start_yaw': str(yaw), 'needs_holddown': str(site['holddown_n'] > 0.0).lower()}
 
 
+class GzModelName(Substitution):
+    """``stack_table.gz_model_name`` of a namespace substitution (sim.launch.py's Gazebo spawn)."""
+
+    def __init__(self, namespace):
+        super().__init__()
+        self._namespace = namespace
+
+    def describe(self):
+        return 'GzModelName(namespace)'
+
+    def perform(self, context):
+        from launch.utilities import perform_substitutions
+        return stack_table.gz_model_name(perform_substitutions(context, [self._namespace]))
+
+
 class WorldFact(Substitution):
     """One entry of ``world_facts`` for the launch argument ``world``."""
 

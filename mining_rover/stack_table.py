@@ -197,6 +197,13 @@ def default_frame_prefix(namespace: str) -> str:
     return f'{ns}/' if ns else ''
 
 
+def gz_model_name(namespace: str) -> str:
+    """The Gazebo model name of the rover in ``namespace``: 'rover' without one, else the
+    namespace with '/' as '_' ('fleet/r1' -> 'fleet_r1'), so rovers in one world differ."""
+    ns = check_namespace(namespace)
+    return ns.replace('/', '_') if ns else 'rover'
+
+
 def check_frame_prefix(frame_prefix: str) -> str:
     """The prefix unchanged when ``prefix + 'base_link'`` is a valid tf2 frame id ('' or
     tokens ending in '/', no leading '/', no spaces); ValueError naming the argument."""
