@@ -126,6 +126,9 @@ class RoverView:
     def drum_loads(self) -> dict:
         return self._call('drum_loads')
 
+    def drum_cuts(self) -> dict:
+        return self._call('drum_cuts')
+
     def camera_intrinsics(self) -> dict:
         return self._call('camera_intrinsics')
 
