@@ -35,6 +35,10 @@ ARGUMENTS = [
     DeclareLaunchArgument('camera_pitch', default_value=CAMERA['camera_pitch'],
                           description='downward pitch of the stereo pair, rad (xacro arg; default '
                                       'config/rover.yaml)'),
+    DeclareLaunchArgument('topic_namespace', default_value='',
+                          description='sim: the Gazebo plugins publish and subscribe under '
+                                      '/<topic_namespace> (an including file passes the namespace it '
+                                      'pushed), so the bridge in that namespace finds them'),
     DeclareLaunchArgument('use_robot_state_publisher', default_value='true',
                           description='true: robot_state_publisher (TF for all links); '
                                       'false: mining_rover description_node only'),
@@ -51,6 +55,8 @@ def generate_launch_description():
         ' camera_baseline:=', LaunchConfiguration('camera_baseline'),
         ' camera_height:=', LaunchConfiguration('camera_height'),
         ' camera_pitch:=', LaunchConfiguration('camera_pitch'),
+        ' frame_prefix:=', LaunchConfiguration('frame_prefix'),
+        ' topic_namespace:=', LaunchConfiguration('topic_namespace'),
     ]), value_type=str)
     use_rsp = LaunchConfiguration('use_robot_state_publisher')
     return LaunchDescription(ARGUMENTS + [

@@ -1,8 +1,9 @@
 """The rover in simulation: simulator + description + autonomy stack (+ rviz).
 
 simulator:=embedded  our MuJoCo simulator (sim_node), same worlds, same topic contract
-simulator:=gazebo    Gazebo Harmonic through ros_gz_sim, spawned from robot_description,
-                     topics bridged by config/gz_bridge.yaml
+simulator:=gazebo    Gazebo Harmonic through ros_gz_sim, spawned from robot_description
+                     (model 'rover', or the namespace's name), topics bridged by
+                     config/gz_bridge.yaml in the namespace (Gazebo topics under /<namespace>)
 The nodes and their parameters are mining_rover/stack_table.py's, the table
 `mining-rover sim` starts, with config/mission_sim.yaml after each node's own file, so
 `make sim` and this file run the same graph. use_sim_time is set once, here, for every
@@ -17,8 +18,8 @@ from launch_ros.actions import Node, PushRosNamespace, SetParameter
 from launch_ros.substitutions import FindPackageShare
 
 from mining_rover import stack_table
-from mining_rover.launch_support import (CheckLaunchArguments, FramePrefixOf, WorldFact, argument_is,
-                                         lifecycle, node_parameters, share, shutdown_on_exit)
+from mining_rover.launch_support import (CheckLaunchArguments, FramePrefixOf, GzModelName, WorldFact,
+                                         argument_is, lifecycle, node_parameters, share, shutdown_on_exit)
 
 ARGUMENTS = [
     DeclareLaunchArgument('simulator', default_value='embedded',
@@ -64,11 +65,13 @@ def _gazebo():
             launch_arguments={'gz_args': ['-r ', WorldFact('sdf_path')],
                               'on_exit_shutdown': 'true'}.items()),
         Node(package='ros_gz_sim', executable='create', output='screen',
-             arguments=['-topic', 'robot_description', '-name', 'rover',
+             arguments=['-topic', 'robot_description', '-name', GzModelName(LaunchConfiguration('namespace')),
                         '-x', WorldFact('start_x'), '-y', WorldFact('start_y'),
                         '-z', '0.6', '-Y', WorldFact('start_yaw')]),
         Node(package='ros_gz_bridge', executable='parameter_bridge', output='screen',
-             parameters=[{'config_file': share('config', 'gz_bridge.yaml')}],
+             parameters=[{'config_file': share('config', 'gz_bridge.yaml'),
+                          # the file's relative Gazebo names follow this namespace too
+                          'expand_gz_topic_names': True}],
              on_exit=shutdown_on_exit('parameter_bridge')),
         LogInfo(condition=IfCondition(WorldFact('needs_holddown')),
                 msg=['WARNING: ', LaunchConfiguration('world'), HOLDDOWN_WARNING]),
@@ -88,7 +91,9 @@ def generate_launch_description():
             GroupAction(_gazebo(), condition=argument_is('simulator', 'gazebo')),
             IncludeLaunchDescription(
                 PythonLaunchDescriptionSource(share('launch', 'description.launch.py')),
-                launch_arguments={'namespace': '', 'frame_prefix': prefix, 'sim': 'true',
+                # topic_namespace first: it reads the namespace this file pushed
+                launch_arguments={'topic_namespace': LaunchConfiguration('namespace'),
+                                  'namespace': '', 'frame_prefix': prefix, 'sim': 'true',
                                   'use_robot_state_publisher':
                                       LaunchConfiguration('use_robot_state_publisher')}.items()),
             IncludeLaunchDescription(

@@ -8,6 +8,7 @@ node lists are visible, and no OpaqueFunction hides what starts.
 from __future__ import annotations
 
 import atexit
+import json
 import re
 import shutil
 import tempfile
@@ -59,16 +60,20 @@ def argument_is(name: str, value: str) -> IfCondition:
 
 class CheckLaunchArguments(Action):
     """First action of a launch file: ``stack_table.check_launch_arguments`` on the
-    namespace, frame_prefix (and simulator) arguments; a bad value ends the launch with
-    its one-line reason (launch prints it as ``Caught exception in launch``)."""
+    namespace, frame_prefix (and simulator) arguments, or with ``fleet`` the rover list
+    (``stack_table.fleet_plan``); a bad value ends the launch with its one-line reason
+    (launch prints it as ``Caught exception in launch``)."""
 
-    def __init__(self, simulator: bool = False, **kwargs):
+    def __init__(self, simulator: bool = False, fleet: bool = False, **kwargs):
         super().__init__(**kwargs)
-        self._simulator = simulator
+        self._simulator, self._fleet = simulator, fleet
 
     def execute(self, context):
         def arg(name):
             return LaunchConfiguration(name).perform(context)
+        if self._fleet:   # fleet.launch.py: the rover list (and the base frame prefix)
+            stack_table.fleet_plan(arg('rovers'), arg('world'), arg('frame_prefix'), arg('state_dir'))
+            return
         stack_table.check_launch_arguments(
             arg('namespace'), arg('frame_prefix'),
             arg('simulator') if self._simulator else None)
@@ -139,6 +144,21 @@ def world_facts(world: str) -> dict:
             'start_yaw': str(yaw), 'needs_holddown': str(site['holddown_n'] > 0.0).lower()}
 
 
+class GzModelName(Substitution):
+    """``stack_table.gz_model_name`` of a namespace substitution (sim.launch.py's Gazebo spawn)."""
+
+    def __init__(self, namespace):
+        super().__init__()
+        self._namespace = namespace
+
+    def describe(self):
+        return 'GzModelName(namespace)'
+
+    def perform(self, context):
+        from launch.utilities import perform_substitutions
+        return stack_table.gz_model_name(perform_substitutions(context, [self._namespace]))
+
+
 class WorldFact(Substitution):
     """One entry of ``world_facts`` for the launch argument ``world``."""
 
@@ -151,6 +171,67 @@ class WorldFact(Substitution):
 
     def perform(self, context):
         return world_facts(WorldRef().perform(context))[self._key]
+
+
+def _fleet_plan(context) -> list:
+    """fleet.launch.py's rovers (``stack_table.fleet_plan``) from its launch arguments."""
+    def arg(name):
+        return LaunchConfiguration(name).perform(context)
+    return stack_table.fleet_plan(arg('rovers'), arg('world'), arg('frame_prefix'), arg('state_dir'))
+
+
+class FleetFact(Substitution):
+    """One entry of fleet.launch.py's rover slot ``index`` (``stack_table.fleet_plan``):
+    'namespace', 'frame_prefix', 'state_file', or 'present' ('true' when ``rovers``
+    names that many rovers; the other entries are then '')."""
+
+    def __init__(self, index: int, key: str):
+        super().__init__()
+        self._index, self._key = index, key
+
+    def describe(self):
+        return f'FleetFact({self._index}, {self._key})'
+
+    def perform(self, context):
+        plan = _fleet_plan(context)
+        if self._key == 'present':
+            return str(self._index < len(plan)).lower()
+        return str(plan[self._index][self._key]) if self._index < len(plan) else ''
+
+
+class FleetRovers(Substitution):
+    """sim_node's ``rovers`` parameter for fleet.launch.py: the namespaces as a YAML list."""
+
+    def describe(self):
+        return 'FleetRovers()'
+
+    def perform(self, context):
+        # JSON is YAML whose strings stay strings (a rover named 'yes' or 'null' included)
+        return json.dumps([r['namespace'] for r in _fleet_plan(context)])
+
+
+class FleetStartFile(Substitution):
+    """Path of a generated parameters file that starts the drive's odometry of fleet slot
+    ``index`` at that rover's start pose (``/**/drive_node``: initial_x_m, initial_y_m,
+    initial_yaw_rad), applied after the site's (which hold the world's start pose)."""
+
+    def __init__(self, index: int):
+        super().__init__()
+        self._index = index
+
+    def describe(self):
+        return f'FleetStartFile({self._index})'
+
+    def perform(self, context):
+        plan = _fleet_plan(context)
+        if self._index >= len(plan):
+            return _empty_params_file()
+        rover = plan[self._index]
+        x, y, yaw = rover['start_xy_yaw']
+        path = _scratch_dir() / f"drive_node.{rover['namespace'].replace('/', '_')}.start.yaml"
+        path.write_text(yaml.safe_dump({stack_table.section_key('drive_node'): {'ros__parameters': {
+            'initial_x_m': float(x), 'initial_y_m': float(y), 'initial_yaw_rad': float(yaw)}}}))
+        return str(path)
 
 
 def _empty_params_file() -> str:

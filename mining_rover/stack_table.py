@@ -14,8 +14,10 @@ is ``<frame_prefix><frame>`` (``r1/base_link``), as robot_state_publisher's
 """
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 
 #: Launch arguments (and their values in ``make sim``) that feed node parameters; the
 #: camera's xacro arguments are ``camera_arguments()``, read from config/rover.yaml.
@@ -195,6 +197,13 @@ def default_frame_prefix(namespace: str) -> str:
     return f'{ns}/' if ns else ''
 
 
+def gz_model_name(namespace: str) -> str:
+    """The Gazebo model name of the rover in ``namespace``: 'rover' without one, else the
+    namespace with '/' as '_' ('fleet/r1' -> 'fleet_r1'), so rovers in one world differ."""
+    ns = check_namespace(namespace)
+    return ns.replace('/', '_') if ns else 'rover'
+
+
 def check_frame_prefix(frame_prefix: str) -> str:
     """The prefix unchanged when ``prefix + 'base_link'`` is a valid tf2 frame id ('' or
     tokens ending in '/', no leading '/', no spaces); ValueError naming the argument."""
@@ -228,3 +237,47 @@ def check_launch_arguments(namespace: str = '', frame_prefix: str | None = None,
     if simulator is not None:
         out['simulator'] = check_simulator(simulator)
     return out
+
+
+# -- several rovers in one simulated world (launch/fleet.launch.py) ----------------------
+#: Most rovers fleet.launch.py starts: its description holds one group per slot (started
+#: only when ``rovers`` names that many), so a reader and ``ros2 launch -s`` see them all.
+FLEET_SLOTS = 8
+
+
+@functools.lru_cache(maxsize=8)
+def _world_start(world: str) -> tuple:
+    """The world's start pose (x, y, yaw); launch asks for it once per substitution."""
+    from mining_rover.sim.world import load_world
+    return tuple(load_world(world).zones.start_xy_yaw)
+
+
+def fleet_plan(rovers: str, world: str, frame_prefix: str = '', state_dir: str = '/tmp') -> list[dict]:
+    """The rovers fleet.launch.py starts, from its ``rovers`` argument ('r1,r2'): for each,
+    {'namespace', 'frame_prefix' (``frame_prefix`` + namespace + '/'), 'start_xy_yaw' (where
+    the embedded simulator puts it: side by side from the world's start pose,
+    sim/fleet.py fleet_specs), 'state_file' (its executive's own)}. ValueError naming the
+    argument for an empty list, a bad or repeated name, or more than FLEET_SLOTS rovers."""
+    from mining_rover.sim.fleet import fleet_specs
+
+    names = [n.strip() for n in rovers.split(',') if n.strip()]
+    if not names:
+        raise ValueError(f"launch argument 'rovers': {rovers!r} names no rover; expected e.g. 'r1,r2'")
+    if len(names) > FLEET_SLOTS:
+        raise ValueError(f"launch argument 'rovers': {len(names)} rovers; fleet.launch.py starts at most "
+                         f'{FLEET_SLOTS}')
+    namespaces = []
+    for name in names:
+        try:
+            ns = check_namespace(name)
+        except ValueError:
+            raise ValueError(f"launch argument 'rovers': {name!r} is not a ROS namespace (tokens of letters, "
+                             "digits and '_', not starting with a digit, separated by '/')") from None
+        if ns in namespaces:
+            raise ValueError(f"launch argument 'rovers': {ns!r} appears twice in {rovers!r}")
+        namespaces.append(ns)
+    prefix = check_frame_prefix(frame_prefix)
+    starts = fleet_specs(namespaces, _world_start(world))
+    return [{'namespace': ns, 'frame_prefix': f'{prefix}{ns}/', 'start_xy_yaw': spec.start_xy_yaw,
+             'state_file': str(Path(state_dir) / f"mining_rover_mission_{ns.replace('/', '_')}.sqlite")}
+            for ns, spec in zip(namespaces, starts)]

@@ -5,6 +5,8 @@ has a default and a description; every executable is a console script of setup.p
 stack-table entry's; every file it names exists; the namespace is pushed once and every
 included launch file of ours gets namespace:=''; remaps and topic defaults are relative;
 no OpaqueFunction hides the node list; every node of ours says what happens when it exits.
+fleet.launch.py pushes no namespace itself: it includes each rover's files with that
+rover's namespace (they push it) and frame prefix.
 
 Where launch_ros imports (a ROS 2 machine): each file builds its description and the
 Node actions in it are the stack table's, with on_exit Shutdown for the required ones and
@@ -20,6 +22,8 @@ REPO = Path(__file__).resolve().parent.parent
 LAUNCH_FILES = sorted((REPO / 'launch').glob('*.launch.py'))
 DATA_DIRS = ('config', 'urdf', 'worlds', 'launch')
 FILE_SUFFIXES = ('.yaml', '.rviz', '.xacro', '.sdf', '.launch.py', '.dbc')
+#: Several rovers: a rover list instead of one namespace (see test_fleet_launch.py).
+FLEET = 'fleet.launch.py'
 
 
 def _console_scripts():
@@ -71,7 +75,8 @@ def test_every_argument_has_a_default_and_a_description(path):
         assert isinstance(desc, ast.Constant) and desc.value.strip(), \
             f'{path.name}: argument {name!r} has no description'
     names = [c.args[0].value for c in args]
-    assert 'namespace' in names, f'{path.name}: no namespace argument'
+    one = 'rovers' if path.name == FLEET else 'namespace'
+    assert one in names, f'{path.name}: no {one} argument'
 
 
 def _table_names(tree):
@@ -139,6 +144,9 @@ def test_stack_launch_starts_the_stack_group_of_the_table():
 def test_namespace_is_pushed_once_and_includes_do_not_push_again(path):
     tree = ast.parse(path.read_text())
     pushes = list(_calls(tree, 'PushRosNamespace'))
+    if path.name == FLEET:
+        _check_fleet_includes(tree)
+        return
     assert len(pushes) == 1, f'{path.name}: {len(pushes)} PushRosNamespace, expected 1'
     assert ast.unparse(pushes[0].args[0]) == "LaunchConfiguration('namespace')", \
         f'{path.name}: pushes {ast.unparse(pushes[0].args[0])}, not the namespace argument'
@@ -154,6 +162,20 @@ def test_namespace_is_pushed_once_and_includes_do_not_push_again(path):
             and given['namespace'].value == '', \
             f"{path.name}: include of {target} must get namespace:='' (this file pushed it)"
         assert 'frame_prefix' in given, f'{path.name}: include of {target} does not get frame_prefix'
+
+
+def _check_fleet_includes(tree):
+    """fleet.launch.py pushes nothing itself; each include of ours gets its slot's
+    namespace and frame prefix (the included file pushes it, once)."""
+    assert not list(_calls(tree, 'PushRosNamespace')), f'{FLEET} pushes a namespace itself'
+    includes = list(_calls(tree, 'IncludeLaunchDescription'))
+    assert len(includes) == 2, f'{FLEET}: expected the description and stack includes per slot'
+    for inc in includes:
+        mapping = _kw(inc, 'launch_arguments').func.value
+        given = {k.value: ast.unparse(v) for k, v in zip(mapping.keys, mapping.values)}
+        assert given.get('namespace') == 'namespace' and given.get('frame_prefix') == 'prefix', given
+    facts = {ast.unparse(c) for c in _calls(tree, 'FleetFact')}
+    assert {"FleetFact(slot, 'namespace')", "FleetFact(slot, 'frame_prefix')"} <= facts, facts
 
 
 @pytest.mark.parametrize('path', LAUNCH_FILES, ids=lambda p: p.name)

@@ -247,3 +247,40 @@ def test_bad_argument_is_refused_at_launch_naming_it(install, arg, value):
     assert rc != 0 and not probes
     lines = [line for line in out.splitlines() if f"launch argument '{arg}'" in line]
     assert len(lines) == 1 and repr(value) in lines[0], out[-2000:]
+
+
+def test_fleet_launch_starts_one_simulator_and_each_rovers_stack_in_its_namespace(install, tmp_path):
+    """fleet.launch.py rovers:=r1,r2: sim_node once, at /, simulating both; each rover's
+    description and stack nodes in its namespace with its frames, its own state file and
+    its odometry starting where the simulator puts it (stack_table.fleet_plan)."""
+    per_rover = [n for n in stack_table.STACK if n.group in ('description', 'stack')]
+    rc, probes, out = _launch(install, {'rovers': 'r1,r2', 'use_robot_state_publisher': 'false',
+                                        'state_dir': str(tmp_path)},
+                              expect=1 + 2 * len(per_rover), launch_file='fleet.launch.py')
+    got = {(p['ns'], p['node']): p['params'] for p in probes}
+    assert set(got) == {('/', 'sim_node')} | {(f'/{r}', n.name) for r in ('r1', 'r2') for n in per_rover}, \
+        out[-3000:]
+    sim = got[('/', 'sim_node')]
+    assert sim['rovers'] == ['r1', 'r2'] and sim['frame_prefix'] == '' and sim['use_sim_time'] is True
+    for rover in stack_table.fleet_plan('r1,r2', 'moon_south_pole', '', str(tmp_path)):
+        ns = '/' + rover['namespace']
+        for node in per_rover:
+            params = got[(ns, node.name)]
+            for param, frame in node.frames.items():
+                assert params[param] == rover['frame_prefix'] + frame, f'{ns}/{node.name}.{param}'
+            if node.frame_prefix:
+                assert params['frame_prefix'] == rover['frame_prefix']
+            assert params['use_sim_time'] is True
+        drive = got[(ns, 'drive_node')]
+        assert [drive['initial_x_m'], drive['initial_y_m'], drive['initial_yaw_rad']] == \
+            pytest.approx(list(rover['start_xy_yaw']))
+        assert got[(ns, 'mission_node')]['state_file'] == rover['state_file']
+    assert rc == 0, out[-3000:]
+    assert not [p['node'] for p in probes if _alive(p['pid'])], 'processes left after Ctrl-C'
+
+
+def test_fleet_launch_refuses_a_bad_rover_list_naming_it(install):
+    rc, probes, out = _launch(install, {'rovers': 'r1,r1'}, timeout_s=60.0, launch_file='fleet.launch.py')
+    assert rc != 0 and not probes
+    lines = [line for line in out.splitlines() if "launch argument 'rovers'" in line]
+    assert len(lines) == 1 and 'appears twice' in lines[0], out[-2000:]

@@ -9,6 +9,14 @@ services reset (std_srvs/Trigger) and pause (std_srvs/SetBool). A steady wall ti
 advances the simulation in chunks (10 ms of sim time each) paced by real_time_factor
 (0 = as fast as possible) and publishes /clock every chunk; images are rendered only when
 a camera frame is due.
+
+Rovers: ``rovers`` lists the world's rovers by namespace. The default [''] is one rover
+whose topics are the contract's names relative to this node's namespace and whose frames
+carry ``frame_prefix``, as always. ['r1', 'r2'] puts two rovers in one world (side by
+side from the world's start pose: mining_rover/sim/fleet.py fleet_specs), each rover's
+topics under its namespace (``r1/stereo/left/image_raw``, ``r1/rover/<joint>/cmd``,
+``r1/sim/fault``) and its frames prefixed ``frame_prefix + 'r1/'`` (``r1/base_link``);
+/clock, reset and pause are the world's, one each.
 """
 from __future__ import annotations
 
@@ -61,7 +69,65 @@ def _params() -> list:
         Param('motor_watchdog_s', 0.3, 'a wheel/drum command older than this stops the motor '
               '(motor controller watchdog), sim s; 0 = off', 0.0, 10.0),
         Param('frame_prefix', '', "prepended to every frame id (e.g. 'r1/'), as robot_state_publisher's"),
+        Param('rovers', [''], "the world's rovers by namespace: [''] one rover (topics relative to this "
+              "node), ['r1', 'r2'] a fleet, each rover's topics under its namespace and its frames "
+              "prefixed frame_prefix + 'r1/'", check=_rovers_problem),
     ]
+
+
+def _rovers_problem(names) -> str | None:
+    from mining_rover.sim.fleet import check_rovers
+    try:
+        check_rovers(list(names))
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
+def _under(namespace: str, name: str) -> str:
+    """Relative topic ``name`` under a rover's ``namespace`` ('' leaves it as it is)."""
+    return f'{namespace}/{name}' if namespace else name
+
+
+class RoverIO:
+    """One rover's side of the sim contract: its contract (frames prefixed), publishers,
+    subscriptions, camera infos and its hold-down and camera-fault state."""
+
+    def __init__(self, node, namespace: str, view, contract):
+        self.ns, self.sim, self.c = namespace, view, contract
+        c = contract
+        sides = ('left', 'right')
+        self.pub_img = {s: node.create_publisher(Image, _under(namespace, getattr(c, s).image), qos.SENSOR)
+                        for s in sides}
+        self.pub_info = {s: node.create_publisher(CameraInfo, _under(namespace, getattr(c, s).info),
+                                                  qos.SENSOR) for s in sides}
+        self.pub_imu = node.create_publisher(Imu, _under(namespace, c.imu_topic), qos.SENSOR)
+        self.pub_js = node.create_publisher(JointState, _under(namespace, c.joint_states_topic), qos.STATE)
+        self.pub_gt = node.create_publisher(Odometry, _under(namespace, c.ground_truth_topic), qos.STATE)
+        self.pub_reg = node.create_publisher(DiagnosticStatus, _under(namespace, c.regolith_topic), qos.STATE)
+        self.pub_mot = node.create_publisher(DiagnosticArray, _under(namespace, c.motors_topic), qos.STATE)
+        self.subs = [node.create_subscription(Float64, _under(namespace, j.topic), node._on_cmd(self, j.name),
+                                              qos.COMMAND) for j in c.joints]
+        self.subs.append(node.create_subscription(Float64, _under(namespace, c.holddown_topic),
+                                                  lambda msg: node._on_holddown(self, msg), qos.COMMAND))
+        self.fault_topic = _under(namespace, FAULT_TOPIC)
+        self.subs.append(node.create_subscription(String, self.fault_topic,
+                                                  lambda msg: node._on_fault(self, msg), qos.COMMAND))
+        self.holddown_t = None   # sim time of the last accepted hold-down command, s
+        self.camera_fault = ''   # '' | 'camera_blackout' | 'camera_frozen'
+        self.frozen = None       # the last (left, right) frames, which a frozen camera repeats
+        k = view.camera_intrinsics()
+        self.info = {
+            'left': make_camera_info(k['width'], k['height'], k['fx'], k['fy'], k['cx'],
+                                     k['cy'], c.left.frame),
+            'right': make_camera_info(k['width'], k['height'], k['fx'], k['fy'], k['cx'],
+                                      k['cy'], c.right.frame,
+                                      baseline_m=k['baseline_m']),
+        }
+
+    def who(self) -> str:
+        """How log lines name this rover: '' alone, 'r1: ' in a fleet."""
+        return f'{self.ns}: ' if self.ns else ''
 
 
 class SimNode(Node):
@@ -71,42 +137,23 @@ class SimNode(Node):
         p = declare_and_read(self, _params())
         self.p = p
         from mining_rover.sim.simulator import Simulator
+        namespaces = list(p['rovers'])
         try:
             self.sim = Simulator(world=p['world'], seed=p['seed'], camera_width=p['camera_width'],
                                  camera_height=p['camera_height'], radiation_rate=p['radiation_rate'],
                                  timestep=1.0 / p['physics_rate_hz'],
-                                 motor_watchdog_s=p['motor_watchdog_s'])
+                                 motor_watchdog_s=p['motor_watchdog_s'], rovers=namespaces)
         except (ValueError, FileNotFoundError) as exc:
             raise ParameterError(f"parameter 'world': {exc}") from exc
-        c = self.c = load_contract().with_frame_prefix(p['frame_prefix'])
+        contract = load_contract()
+        self.c = contract.with_frame_prefix(p['frame_prefix'])
+        self.rovers = [RoverIO(self, ns, self.sim.rover_view(ns),
+                               contract.with_frame_prefix(p['frame_prefix'] + (f'{ns}/' if ns else '')))
+                       for ns in namespaces]
         self.steps_per_chunk = max(1, int(round(CHUNK_S / self.sim.dt)))
-        self.pub_clock = self.create_publisher(ClockMsg, c.clock, qos.CLOCK)
-        self.pub_img = {s: self.create_publisher(Image, getattr(c, s).image,
-                                                 qos.SENSOR) for s in ('left', 'right')}
-        self.pub_info = {s: self.create_publisher(CameraInfo, getattr(c, s).info, qos.SENSOR)
-                         for s in ('left', 'right')}
-        self.pub_imu = self.create_publisher(Imu, c.imu_topic, qos.SENSOR)
-        self.pub_js = self.create_publisher(JointState, c.joint_states_topic, qos.STATE)
-        self.pub_gt = self.create_publisher(Odometry, c.ground_truth_topic, qos.STATE)
-        self.pub_reg = self.create_publisher(DiagnosticStatus, c.regolith_topic, qos.STATE)
-        self.pub_mot = self.create_publisher(DiagnosticArray, c.motors_topic, qos.STATE)
-        self._subs = [self.create_subscription(Float64, j.topic, self._on_cmd(j.name), qos.COMMAND)
-                      for j in c.joints]
-        self._subs.append(self.create_subscription(Float64, c.holddown_topic, self._on_holddown, qos.COMMAND))
-        self._holddown_t = None   # sim time of the last accepted hold-down command, s
-        self._camera_fault = ''   # '' | 'camera_blackout' | 'camera_frozen'
-        self._frozen = None       # the last (left, right) frames, which a frozen camera repeats
-        self._subs.append(self.create_subscription(String, FAULT_TOPIC, self._on_fault, qos.COMMAND))
-        self.create_service(Trigger, c.reset_service, self._on_reset)
-        self.create_service(SetBool, c.pause_service, self._on_pause)
-        k = self.sim.camera_intrinsics()
-        self._info = {
-            'left': make_camera_info(k['width'], k['height'], k['fx'], k['fy'], k['cx'],
-                                     k['cy'], c.left.frame),
-            'right': make_camera_info(k['width'], k['height'], k['fx'], k['fy'], k['cx'],
-                                      k['cy'], c.right.frame,
-                                      baseline_m=k['baseline_m']),
-        }
+        self.pub_clock = self.create_publisher(ClockMsg, self.c.clock, qos.CLOCK)
+        self.create_service(Trigger, self.c.reset_service, self._on_reset)
+        self.create_service(SetBool, self.c.pause_service, self._on_pause)
         self.paused = False
         self._next = {'imu': 0.0, 'state': 0.0, 'camera': 0.0, 'telemetry': 0.0}
         self._wall0, self._sim0 = time.monotonic(), self.sim.time
@@ -115,60 +162,66 @@ class SimNode(Node):
             f"world {self.sim.world.name} ({self.sim.world.sdf_path}), "
             f"g {self.sim.world.gravity_mps2:g} m/s^2, "
             f"rtf {p['real_time_factor']:g}, physics {p['physics_rate_hz']:g} Hz, "
-            f"stereo {p['camera_width']}x{p['camera_height']} at {p['camera_rate_hz']:g} Hz")
+            f"stereo {p['camera_width']}x{p['camera_height']} at {p['camera_rate_hz']:g} Hz"
+            + (f", rovers {', '.join(namespaces)}" if namespaces != [''] else ''))
 
     # -- commands and services ----------------------------------------------------------
-    def _on_cmd(self, joint):
+    def _on_cmd(self, rover: RoverIO, joint):
         def cb(msg):
             try:
-                self.sim.set_command(joint, msg.data)
+                rover.sim.set_command(joint, msg.data)
             except (ValueError, KeyError) as exc:
-                self.get_logger().warning(f'rejected command for {joint}: {exc}', throttle_duration_sec=2.0)
+                self.get_logger().warning(f'{rover.who()}rejected command for {joint}: {exc}',
+                                          throttle_duration_sec=2.0)
         return cb
 
-    def _on_holddown(self, msg):
+    def _on_holddown(self, rover: RoverIO, msg):
         try:
-            self.sim.set_holddown(msg.data)
-            self._holddown_t = self.sim.time
+            rover.sim.set_holddown(msg.data)
+            rover.holddown_t = self.sim.time
         except ValueError as exc:
-            self.get_logger().warning(f'rejected hold-down command: {exc}', throttle_duration_sec=2.0)
+            self.get_logger().warning(f'{rover.who()}rejected hold-down command: {exc}',
+                                      throttle_duration_sec=2.0)
 
-    def _holddown_watchdog(self):
+    def _holddown_watchdog(self, rover: RoverIO):
         """No hold-down command for holddown_timeout_s of sim time: thrust off. The
         commanding drive_node runs on the same sim time (use_sim_time), so a healthy
         publisher never trips it at any real-time factor."""
-        if self._holddown_t is not None and self.sim.time - self._holddown_t > self.c.holddown_timeout_s:
-            self.sim.set_holddown(0.0)
-            self._holddown_t = None
-            self.get_logger().warning(f'no hold-down command for {self.c.holddown_timeout_s:g} s: thrust off')
+        if rover.holddown_t is not None and self.sim.time - rover.holddown_t > self.c.holddown_timeout_s:
+            rover.sim.set_holddown(0.0)
+            rover.holddown_t = None
+            self.get_logger().warning(
+                f'{rover.who()}no hold-down command for {self.c.holddown_timeout_s:g} s: thrust off')
 
-    def _on_fault(self, msg):
-        """One injected fault on or off: {"kind", "on", "joint" (motor_error, jam),
-        "jump_s" (clock_jump)}."""
+    def _on_fault(self, rover: RoverIO, msg):
+        """One injected fault on or off for this rover: {"kind", "on", "joint"
+        (motor_error, jam), "jump_s" (clock_jump, the whole world's clock)}."""
+        faults = rover.sim.motor_faults
         try:
             f = json.loads(msg.data)
             kind, on = f['kind'], bool(f.get('on', True))
             if kind not in SIM_FAULT_KINDS:
                 raise ValueError(f'kind {kind!r} is not one of {SIM_FAULT_KINDS}')
             if kind in ('camera_blackout', 'camera_frozen'):
-                self._camera_fault = kind if on else ''
+                rover.camera_fault = kind if on else ''
             elif kind == 'motor_error':
-                self.sim.motor_faults.set_motor_error(f['joint'], on)
+                faults.set_motor_error(f['joint'], on)
             elif kind == 'jam':
-                self.sim.motor_faults.set_jam(f['joint'], on)
+                faults.set_jam(f['joint'], on)
             elif kind == 'bus_off':
-                self.sim.motor_faults.set_bus_off(on)
+                faults.set_bus_off(on)
             elif kind == 'clock_jump':
                 self.sim.jump_clock(float(f['jump_s']))
                 self._sim0 += float(f['jump_s'])
         except (ValueError, KeyError, TypeError) as exc:
-            self.get_logger().error(f'{FAULT_TOPIC}: fault {msg.data!r} refused: {exc}')
+            self.get_logger().error(f'{rover.fault_topic}: fault {msg.data!r} refused: {exc}')
             return
-        self.get_logger().warning(f'injected fault at {self.sim.time:.2f} s: {msg.data}')
+        self.get_logger().warning(f'{rover.who()}injected fault at {self.sim.time:.2f} s: {msg.data}')
 
     def _on_reset(self, request, response):
         self.sim.reset()
-        self._holddown_t = None
+        for rover in self.rovers:
+            rover.holddown_t = None
         self._next = dict.fromkeys(self._next, 0.0)
         self._wall0, self._sim0 = time.monotonic(), self.sim.time
         response.success, response.message = True, f'reset {self.sim.world.name}'
@@ -192,7 +245,8 @@ class SimNode(Node):
                 if self.sim.time + CHUNK_S > target + 1e-9:
                     break
             self.sim.step(self.steps_per_chunk)
-            self._holddown_watchdog()
+            for rover in self.rovers:
+                self._holddown_watchdog(rover)
             self._publish()
         if rtf > 0 and self._sim0 + rtf * (time.monotonic() - self._wall0) - self.sim.time > 1.0:
             # cannot keep up: drop the backlog rather than run in bursts
@@ -211,9 +265,17 @@ class SimNode(Node):
         t = self.sim.time
         stamp = seconds_to_stamp(t)
         self.pub_clock.publish(ClockMsg(clock=stamp))
-        c = self.c
-        if self._due('imu', c.imu_rate_hz):
-            m = self.sim.imu()
+        due = {'imu': self._due('imu', self.c.imu_rate_hz),
+               'state': self._due('state', self.p['publish_rate_hz']),
+               'telemetry': self._due('telemetry', min(10.0, self.p['publish_rate_hz'])),
+               'camera': self._due('camera', self.p['camera_rate_hz'])}
+        for rover in self.rovers:
+            self._publish_rover(rover, stamp, due)
+
+    def _publish_rover(self, rover: RoverIO, stamp, due: dict):
+        c, sim = rover.c, rover.sim
+        if due['imu']:
+            m = sim.imu()
             msg = Imu(header=make_header(c.frames['imu'], stamp))
             q = m['orientation_xyzw']
             msg.orientation.x, msg.orientation.y, msg.orientation.z, msg.orientation.w = (float(v) for v in q)
@@ -225,47 +287,47 @@ class SimNode(Node):
             cov[0] = cov[4] = cov[8] = 1e-4
             msg.angular_velocity_covariance[0::4] = [4e-8] * 3
             msg.linear_acceleration_covariance[0::4] = [4e-6] * 3
-            self.pub_imu.publish(msg)
-        if self._due('state', self.p['publish_rate_hz']):
-            js = self.sim.joint_state()
+            rover.pub_imu.publish(msg)
+        if due['state']:
+            js = sim.joint_state()
             msg = JointState(header=make_header('', stamp))
             msg.name = list(js)
             msg.position = [v[0] for v in js.values()]
             msg.velocity = [v[1] for v in js.values()]
             msg.effort = [v[2] for v in js.values()]
-            self.pub_js.publish(msg)
-            self.pub_gt.publish(matrix_to_odometry(self.sim.ground_truth_pose(),
-                                                   c.frames['map'], c.frames['base'],
-                                                   stamp, twist=self.sim.ground_truth_twist()))
-        if self._due('telemetry', min(10.0, self.p['publish_rate_hz'])):
-            tel = self.sim.regolith_telemetry()
+            rover.pub_js.publish(msg)
+            rover.pub_gt.publish(matrix_to_odometry(sim.ground_truth_pose(),
+                                                    c.frames['map'], c.frames['base'],
+                                                    stamp, twist=sim.ground_truth_twist()))
+        if due['telemetry']:
+            tel = sim.regolith_telemetry()
             st = DiagnosticStatus(level=DiagnosticStatus.OK, name='sim/regolith', hardware_id='sim',
                                   message=f'{tel["berm_mass_kg"]:.1f} kg in berm')
             st.values = [KeyValue(key=k, value=repr(float(tel[k]))) for k in c.regolith_keys]
-            self.pub_reg.publish(st)
+            rover.pub_reg.publish(st)
             arr = DiagnosticArray(header=make_header('', stamp))
-            for name, m in self.sim.motor_state().items():
-                fault = self.sim.motor_faults.status(name)
+            for name, m in sim.motor_state().items():
+                fault = sim.motor_faults.status(name)
                 s = DiagnosticStatus(level=DiagnosticStatus.ERROR if fault else DiagnosticStatus.OK,
                                      name=name, hardware_id='sim', message=fault or 'ok')
                 s.values = [KeyValue(key=k, value=repr(float(m[k])))
                             for k in ('current_a', 'temperature_c', 'torque_nm')]
                 if fault:
                     s.values.append(KeyValue(key='fault_source',
-                                             value='bus' if self.sim.motor_faults.bus_off else name))
+                                             value='bus' if sim.motor_faults.bus_off else name))
                 arr.status.append(s)
-            self.pub_mot.publish(arr)
-        if self._due('camera', self.p['camera_rate_hz']) and self._camera_fault != 'camera_blackout':
-            if self._camera_fault == 'camera_frozen' and self._frozen is not None:
-                left, right = self._frozen   # the last frame again, newly stamped
+            rover.pub_mot.publish(arr)
+        if due['camera'] and rover.camera_fault != 'camera_blackout':
+            if rover.camera_fault == 'camera_frozen' and rover.frozen is not None:
+                left, right = rover.frozen   # the last frame again, newly stamped
             else:
-                left, right = self._frozen = self.sim.render_stereo()
+                left, right = rover.frozen = sim.render_stereo()
             for side, img in (('left', left), ('right', right)):
                 frame = getattr(c, side).frame
-                self.pub_img[side].publish(numpy_to_image(img, 'rgb8', frame, stamp))
-                info = self._info[side]
+                rover.pub_img[side].publish(numpy_to_image(img, 'rgb8', frame, stamp))
+                info = rover.info[side]
                 info.header.stamp = stamp
-                self.pub_info[side].publish(info)
+                rover.pub_info[side].publish(info)
 
     def shutdown(self):
         self.sim.close()

@@ -9,6 +9,12 @@ bucket-drum physics (mining_rover/physics/) with the world's true soil
 hold-down thrusters (control/holddown.py) push the chassis down and book their propellant.
 
 Frames: the world frame is ``map``; ``ground_truth_pose()`` is map -> base_link.
+
+Rovers: one by default (MuJoCo names as in the URDF), or a fleet in one world
+(``rovers=['r1', 'r2']`` or RoverSpecs with start poses: sim/fleet.py), each attached with
+its name as prefix; per-rover ids and state live in sim/rover.py's Rover, the methods
+below act on the active rover (the first; ``rover_view(name)`` / ``acting(name)`` pick another)
+and ``step`` runs the regolith, hold-down, hazard and motor updates for each rover.
 """
 from __future__ import annotations
 
@@ -26,6 +32,10 @@ from mining_rover.physics.soil import layer_mass_per_area
 from mining_rover.physics.world_soil import soil_for
 from mining_rover.sim.motor_faults import MotorFaults
 from mining_rover.sim.motor_thermal import CHASSIS_K, MotorThermalMixin
+from mining_rover.sim.holddown_thrust import HoldDownMixin
+from mining_rover.sim.fleet import RoverSpec, check_rovers, collision_bits, fleet_specs
+from mining_rover.sim.rover import ActiveRover, Rover
+from mining_rover.sim.rover_sensors import RoverSensorsMixin
 from mining_rover.sim.stereo_camera import StereoCameraMixin
 from mining_rover.sim.terrain_tiles import HazardContacts, TerrainTilesMixin, regolith_texture
 from mining_rover.sim.world import WorldSpec, bilinear, load_world
@@ -53,26 +63,25 @@ KV = {'wheel': 30.0, 'drum': 15.0}
 #: ~55 % that Coulomb friction predicts for this footprint. This one turns at 51-53 %.
 SOIL_SOLIMP = [0.0, 0.95, 0.01, 0.5, 2.0]
 KP_ARM, KV_ARM = 600.0, 40.0
-IMU_GYRO_STD, IMU_ACCEL_STD = 2e-4, 2e-3
-
-
-def _mat_to_quat_xyzw(R) -> np.ndarray:
-    q = np.zeros(4)
-    mujoco.mju_mat2Quat(q, np.ascontiguousarray(R, dtype=float).reshape(9))
-    return np.array([q[1], q[2], q[3], q[0]])
 
 
 def _yaw_quat_wxyz(yaw: float) -> list:
     return [math.cos(yaw / 2), 0.0, 0.0, math.sin(yaw / 2)]
 
 
-class Simulator(MotorThermalMixin, StereoCameraMixin, TerrainTilesMixin):
+class Simulator(ActiveRover, RoverSensorsMixin, HoldDownMixin, MotorThermalMixin, StereoCameraMixin,
+                TerrainTilesMixin):
     """See module docstring. Commands: wheels/drums velocity rad/s, arms position rad."""
 
     def __init__(self, world: str | WorldSpec = 'moon_south_pole', seed: int = 0, camera_width: int = 640,
                  camera_height: int = 480, radiation_rate: float = 0.0, timestep: float = 0.002,
-                 flat: bool = False, motor_watchdog_s: float = 0.0):
+                 flat: bool = False, motor_watchdog_s: float = 0.0, rovers=None):
         self.world = world if isinstance(world, WorldSpec) else load_world(world)
+        specs = check_rovers([RoverSpec()] if rovers is None else rovers)
+        # a rover without a start pose stands where fleet_specs puts the i-th of a fleet
+        side_by_side = fleet_specs(range(len(specs)), self.world.zones.start_xy_yaw)
+        self._starts = [tuple(float(v) for v in (r.start_xy_yaw or side_by_side[i].start_xy_yaw))
+                        for i, r in enumerate(specs)]
         if not (timestep > 0 and math.isfinite(timestep)):
             raise ValueError(f'timestep must be > 0, got {timestep}')
         if not (camera_width >= 16 and camera_height >= 16):
@@ -92,15 +101,42 @@ class Simulator(MotorThermalMixin, StereoCameraMixin, TerrainTilesMixin):
         self.robot = parse_urdf(self._urdf)
         self._init_heights = (np.zeros_like(self.world.heights) if self.flat
                               else self.world.heights.astype(np.float64).copy())
-        self._build(timestep)
-        self.motor_faults = MotorFaults(self.model, self.data, self._act, self._vadr, self._qadr,
-                                        self.joint_kind, motor_watchdog_s)
+        self._build(timestep, specs)
+        self._fleet = [Rover(r, i, self.model, self.contract, self.seed) for i, r in enumerate(specs)]
+        for r in self._fleet:
+            r.motor_faults = MotorFaults(self.model, self.data, r._act, r._vadr, r._qadr,
+                                         self.joint_kind, motor_watchdog_s)
+        self._active = self._fleet[0]
         self._renderer = None
         self.reset()
 
     # -- model -------------------------------------------------------------------------
-    def _build(self, timestep):
-        w = self.world
+    def _build(self, timestep, specs):
+        """Compile the world: one rover is the URDF's model itself (as always); a fleet is
+        an empty model with each rover attached under its name."""
+        if len(specs) == 1 and specs[0].prefix == '':
+            spec = self._rover_spec(self._starts[0], collision_bits(0, 1))
+        else:
+            spec = mujoco.MjSpec()
+            for i, r in enumerate(specs):
+                rover = self._rover_spec(self._starts[i], collision_bits(i, len(specs)))
+                if i == 0:
+                    # the URDF's compiler settings (inertia balancing, no static fusing)
+                    # apply when the fleet's model compiles
+                    spec.compiler = rover.compiler
+                spec.attach(rover, prefix=r.prefix, frame=spec.worldbody.add_frame())
+        self._add_world(spec, timestep)
+        self.spec = spec
+        self.model = spec.compile()
+        self.data = mujoco.MjData(self.model)
+        self._hfield_id = mujoco.mj_name2id(self.model, mujoco.mjtObj.mjOBJ_HFIELD, 'terrain')
+        if self._tiled:
+            self._bind_terrain_tiles()
+
+    def _rover_spec(self, start_xy_yaw, contact_bits) -> mujoco.MjSpec:
+        """The rover (urdf/rover.urdf.xacro) as a MuJoCo spec at its start pose: a free
+        base, collision classes, IMU sensors, cameras at the optical frames and one
+        actuator per contract joint; sets ``joint_kind`` and ``limits``."""
         urdf = self._urdf.replace(
             '<link name="base_link"/>',
             '<mujoco><compiler discardvisual="false" fusestatic="false" balanceinertia="true"/></mujoco>'
@@ -108,6 +144,57 @@ class Simulator(MotorThermalMixin, StereoCameraMixin, TerrainTilesMixin):
         if '<mujoco>' not in urdf:
             raise ValueError('URDF has no <link name="base_link"/> to attach the simulator to')
         spec = mujoco.MjSpec.from_string(urdf)
+        base = spec.body('base_link')
+        base.add_freejoint(name='base_free')
+        base.mass, base.inertia, base.explicitinertial = 0.05, [1e-4] * 3, True
+        x, y, yaw = start_xy_yaw
+        base.pos = [x, y, 0.0]
+        base.quat = _yaw_quat_wxyz(yaw)
+        # robot geoms collide with the terrain only (contype 2 / conaffinity 1; in a fleet
+        # with the other rovers too: rover.collision_bits); drums cut through the terrain
+        # (digging is modelled on the heightfield) and do not collide.
+        for g in spec.geoms:
+            if g.contype or g.conaffinity:
+                body = g.parent.name
+                if body.endswith('_drum'):
+                    g.contype, g.conaffinity = 0, 0
+                else:
+                    g.contype, g.conaffinity = contact_bits
+                    g.friction = [0.8, 0.01, 0.001]
+                    g.solimp = SOIL_SOLIMP
+                g.group = 3           # collision geoms hidden in renders
+        imu = spec.body(self.contract.frames['imu'])
+        imu.add_site(name='imu_site')
+        spec.add_sensor(name='accel', type=mujoco.mjtSensor.mjSENS_ACCELEROMETER,
+                        objtype=mujoco.mjtObj.mjOBJ_SITE, objname='imu_site')
+        spec.add_sensor(name='gyro', type=mujoco.mjtSensor.mjSENS_GYRO,
+                        objtype=mujoco.mjtObj.mjOBJ_SITE, objname='imu_site')
+        # cameras at the optical frames (MuJoCo cameras look along -z with y up)
+        fovy = math.degrees(2 * math.atan(math.tan(self.contract.camera_hfov_rad / 2)
+                                          * self.height / self.width))
+        for cam in (self.contract.left, self.contract.right):
+            spec.body(cam.frame).add_camera(name=cam.frame, quat=[0.0, 1.0, 0.0, 0.0], fovy=fovy)
+
+        # actuators
+        self.joint_kind = {j.name: j.kind for j in self.contract.joints}
+        self.limits = {}
+        for j in self.contract.joints:
+            uj = self.robot.joints[j.name]
+            eff = float(uj.effort)
+            a = spec.add_actuator(name=j.name, target=j.name, trntype=mujoco.mjtTrn.mjTRN_JOINT)
+            if j.command == 'velocity':
+                a.set_to_velocity(kv=KV[j.kind])
+                vmax = float(uj.velocity)
+                self.limits[j.name] = (-vmax, vmax)
+            else:
+                a.set_to_position(kp=KP_ARM, kv=KV_ARM)
+                self.limits[j.name] = (float(uj.lower), float(uj.upper))
+            a.forcelimited, a.forcerange = True, [-eff, eff]
+        return spec
+
+    def _add_world(self, spec, timestep):
+        """Physics options, rendering, the terrain height field and the sun."""
+        w = self.world
         spec.option.timestep = timestep
         spec.option.gravity = np.asarray(w.gravity, dtype=float)
         spec.option.integrator = mujoco.mjtIntegrator.mjINT_IMPLICITFAST
@@ -122,31 +209,6 @@ class Simulator(MotorThermalMixin, StereoCameraMixin, TerrainTilesMixin):
         spec.visual.headlight.diffuse = [0.0 if w.vacuum else 0.2] * 3
         spec.visual.headlight.specular = [0.0] * 3
         spec.visual.headlight.active = 0 if w.vacuum else 1
-
-        base = spec.body('base_link')
-        base.add_freejoint(name='base_free')
-        base.mass, base.inertia, base.explicitinertial = 0.05, [1e-4] * 3, True
-        x, y, yaw = w.zones.start_xy_yaw
-        base.pos = [x, y, 0.0]
-        base.quat = _yaw_quat_wxyz(yaw)
-        # robot geoms collide with the terrain only (contype 2 / conaffinity 1); drums cut
-        # through the terrain (digging is modelled on the heightfield) and do not collide.
-        for g in spec.geoms:
-            if g.contype or g.conaffinity:
-                body = g.parent.name
-                if body.endswith('_drum'):
-                    g.contype, g.conaffinity = 0, 0
-                else:
-                    g.contype, g.conaffinity = 2, 1
-                    g.friction = [0.8, 0.01, 0.001]
-                    g.solimp = SOIL_SOLIMP
-                g.group = 3           # collision geoms hidden in renders
-        imu = spec.body(self.contract.frames['imu'])
-        imu.add_site(name='imu_site')
-        spec.add_sensor(name='accel', type=mujoco.mjtSensor.mjSENS_ACCELEROMETER,
-                        objtype=mujoco.mjtObj.mjOBJ_SITE, objname='imu_site')
-        spec.add_sensor(name='gyro', type=mujoco.mjtSensor.mjSENS_GYRO,
-                        objtype=mujoco.mjtObj.mjOBJ_SITE, objname='imu_site')
 
         # terrain
         H, W = self._init_heights.shape
@@ -175,56 +237,6 @@ class Simulator(MotorThermalMixin, StereoCameraMixin, TerrainTilesMixin):
         spec.worldbody.add_light(name='sun', type=mujoco.mjtLightType.mjLIGHT_DIRECTIONAL, dir=d,
                                  pos=-d * 30.0, castshadow=True, diffuse=[gain, gain, 0.95 * gain],
                                  ambient=[0.0 if w.vacuum else 0.15] * 3, specular=[0.1] * 3)
-        # cameras at the optical frames (MuJoCo cameras look along -z with y up)
-        fovy = math.degrees(2 * math.atan(math.tan(self.contract.camera_hfov_rad / 2)
-                                          * self.height / self.width))
-        for cam in (self.contract.left, self.contract.right):
-            spec.body(cam.frame).add_camera(name=cam.frame, quat=[0.0, 1.0, 0.0, 0.0], fovy=fovy)
-
-        # actuators
-        self.joint_kind = {j.name: j.kind for j in self.contract.joints}
-        self.limits = {}
-        for j in self.contract.joints:
-            uj = self.robot.joints[j.name]
-            eff = float(uj.effort)
-            a = spec.add_actuator(name=j.name, target=j.name, trntype=mujoco.mjtTrn.mjTRN_JOINT)
-            if j.command == 'velocity':
-                a.set_to_velocity(kv=KV[j.kind])
-                vmax = float(uj.velocity)
-                self.limits[j.name] = (-vmax, vmax)
-            else:
-                a.set_to_position(kp=KP_ARM, kv=KV_ARM)
-                self.limits[j.name] = (float(uj.lower), float(uj.upper))
-            a.forcelimited, a.forcerange = True, [-eff, eff]
-        self.spec = spec
-        self.model = spec.compile()
-        self.data = mujoco.MjData(self.model)
-        m = self.model
-        self._hfield_id = mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_HFIELD, 'terrain')
-        if self._tiled:
-            self._bind_terrain_tiles()
-        self._hazard_contacts = HazardContacts(w.hazards.craters, w.hazards.rocks)
-        self._base_id = mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_BODY, 'base_link')
-        self._chassis_id = mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_BODY, 'chassis')
-        joints = self.contract.joints
-        self._act = {j.name: mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_ACTUATOR, j.name) for j in joints}
-        self._jnt = {j.name: mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_JOINT, j.name) for j in joints}
-        self._qadr = {n: m.jnt_qposadr[i] for n, i in self._jnt.items()}
-        self._vadr = {n: m.jnt_dofadr[i] for n, i in self._jnt.items()}
-        self._drums = [n for n, k in self.joint_kind.items() if k == 'drum']
-        self._drum_body = {n: m.jnt_bodyid[self._jnt[n]] for n in self._drums}
-        self._drum_arm = {n: n.replace('_drum_joint', '_arm_joint') for n in self._drums}
-        self._drum_mass0 = {n: float(m.body_mass[b]) for n, b in self._drum_body.items()}
-        self._cam_ids = {s: mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_CAMERA, c.frame)
-                         for s, c in (('left', self.contract.left), ('right', self.contract.right))}
-        self._cam_body = {s: mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_BODY, c.frame)
-                          for s, c in (('left', self.contract.left), ('right', self.contract.right))}
-        self._imu_body = mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_BODY, self.contract.frames['imu'])
-        self._hazard_bodies = [mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_BODY, b) for b in
-                               ('chassis', 'front_left_wheel', 'front_right_wheel', 'rear_left_wheel',
-                                'rear_right_wheel')]
-        self._accel_adr = m.sensor_adr[mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_SENSOR, 'accel')]
-        self._gyro_adr = m.sensor_adr[mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_SENSOR, 'gyro')]
 
     def _z_range(self):
         h = self._init_heights
@@ -239,29 +251,37 @@ class Simulator(MotorThermalMixin, StereoCameraMixin, TerrainTilesMixin):
         self.heights = self._init_heights.copy()
         self._upload_heights_to_model()
         self._terrain_dirty = True
-        x, y, yaw = self.world.zones.start_xy_yaw
+        self._steps = 0
+        for rover, start in zip(self._fleet, self._starts):
+            with self.acting(rover.name):
+                self._reset_rover(start)
+        mujoco.mj_forward(m, d)
+
+    def _reset_rover(self, start_xy_yaw):
+        """The active rover at rest at its start pose (x, y m, yaw rad), its state cleared."""
+        m, d = self.model, self.data
+        x, y, yaw = start_xy_yaw
         ground = max(self.true_height(x + dx, y + dy) for dx in (-0.3, 0.0, 0.3) for dy in (-0.35, 0.0, 0.35))
         wheel_r = float(self.rover['wheel']['radius'])
-        d.qpos[0:3] = [x, y, ground + wheel_r + 0.005]   # settles at once even in microgravity
-        d.qpos[3:7] = _yaw_quat_wxyz(yaw)
+        q = self._active.free_qadr
+        d.qpos[q:q + 3] = [x, y, ground + wheel_r + 0.005]   # settles at once even in microgravity
+        d.qpos[q + 3:q + 7] = _yaw_quat_wxyz(yaw)
         self._cmd = {n: 0.0 for n in self._act}
         for n in self._act:
             d.ctrl[self._act[n]] = 0.0
         for n, b in self._drum_body.items():
             m.body_mass[b] = self._drum_mass0[n]
-        self._rng = np.random.default_rng(self.seed)
+        self._rng = np.random.default_rng(self._active.rng_seed)
         self._carried = {n: 0.0 for n in self._drums}
         self._tel = dict(excavated_kg=0.0, carried_kg=0.0, dumped_kg=0.0, spilled_kg=0.0, berm_mass_kg=0.0,
                          berm_volume_m3=0.0, hazard_contacts=0, holddown_n=0.0, propellant_used_kg=0.0,
                          cutting_energy_j=0.0, nonfinite_loads=0)
         self._holddown_cmd = 0.0
-        self._hazard_contacts.reset()
+        self._in_hazard = HazardContacts(self.world.hazards.craters, self.world.hazards.rocks)
         self._temp_k = {n: CHASSIS_K for n in self._act}
-        self._steps = 0
         self._cut_load = {n: (0.0, 0.0, 0.0) for n in self._drums}
         self._cut_state = {n: None for n in self._drums}
         self.motor_faults.reset()
-        mujoco.mj_forward(m, d)
 
     @property
     def time(self) -> float:
@@ -279,13 +299,15 @@ class Simulator(MotorThermalMixin, StereoCameraMixin, TerrainTilesMixin):
             self.model.opt.disableflags |= int(mujoco.mjtDisableBit.mjDSBL_CONTACT)
 
     def set_base_state(self, pos=None, lin_vel=None, yaw=None):
-        """Teleport the rover base (tests, benchmarks): world position, linear velocity, heading."""
+        """Teleport the (active) rover's base (tests, benchmarks): world position, linear
+        velocity, heading."""
+        q, v = self._active.free_qadr, self._active.free_vadr
         if pos is not None:
-            self.data.qpos[0:3] = pos
+            self.data.qpos[q:q + 3] = pos
         if yaw is not None:
-            self.data.qpos[3:7] = _yaw_quat_wxyz(float(yaw))
+            self.data.qpos[q + 3:q + 7] = _yaw_quat_wxyz(float(yaw))
         if lin_vel is not None:
-            self.data.qvel[0:3] = lin_vel
+            self.data.qvel[v:v + 3] = lin_vel
         mujoco.mj_forward(self.model, self.data)
 
     def set_command(self, joint: str, value: float):
@@ -305,62 +327,29 @@ class Simulator(MotorThermalMixin, StereoCameraMixin, TerrainTilesMixin):
         self._cmd[joint] = v
         self.data.ctrl[self._act[joint]] = v
 
-    @property
-    def max_holddown_n(self) -> float:
-        return self.holddown.max_thrust_n
-
-    def set_holddown(self, thrust_n: float):
-        """Net hold-down force, N (config/rover.yaml holddown): pushes the chassis down
-        (vertically within the thrusters' cant, see _holddown) and burns propellant until
-        the loaded propellant is spent. ValueError for a non-finite or out-of-range value
-        (the last command holds)."""
-        try:
-            v = float(thrust_n)
-        except (TypeError, ValueError):
-            raise ValueError(f'hold-down: command {thrust_n!r} is not a number') from None
-        if not math.isfinite(v) or v < 0.0 or v > self.max_holddown_n + 1e-9:
-            raise ValueError(f'hold-down: command {v} N outside [0, {self.max_holddown_n:g}] N; '
-                             f'holding {self._holddown_cmd:g} N')
-        self._holddown_cmd = v
-
-    def _holddown(self, dt):
-        """Apply the hold-down thrust (after _regolith cleared xfrc_applied) and book its
-        propellant; with the tank empty the thrust is 0."""
-        left = self.holddown.propellant_kg - self._tel['propellant_used_kg']
-        thrust = self._holddown_cmd if left > 0.0 else 0.0
-        self._tel['holddown_n'] = thrust
-        if thrust <= 0.0:
-            return
-        self._tel['propellant_used_kg'] += min(left, self.holddown.propellant_rate_kgps(thrust) * dt)
-        # Four thrusters canted out from the chassis z axis (rover.yaml holddown), placed
-        # symmetrically about the chassis' centre of mass (where xfrc_applied acts) and
-        # throttled differentially, keep the net force on the local vertical while the
-        # chassis tilts less than the cant; tilted further, the best they do is the cone's
-        # edge nearest the vertical.
-        d, b = self.data, self._chassis_id
-        up = d.xmat[b].reshape(3, 3)[:, 2]
-        tilt = math.acos(max(-1.0, min(1.0, float(up[2]))))
-        a = self.holddown.cant_rad
-        if tilt <= a:
-            f = np.array([0.0, 0.0, -thrust])
-        else:
-            # the body axis turned by the cant towards the vertical (in their plane)
-            side = np.array([0.0, 0.0, 1.0]) - up[2] * up
-            side /= np.linalg.norm(side) or 1.0
-            f = -thrust * (math.cos(a) * up + math.sin(a) * side)
-        d.xfrc_applied[b, :3] += f
-
     def step(self, n: int = 1):
+        """``n`` physics steps; every DIG_EVERY steps each rover's regolith, hold-down and
+        hazard updates (the forces they apply stand until the next update), after every
+        step each rover's motor temperatures and controller faults."""
         m, d = self.model, self.data
-        for _ in range(int(n)):
-            mujoco.mj_step(m, d)
-            self._steps += 1
-            if self._steps % DIG_EVERY == 0:
-                self._regolith(DIG_EVERY * m.opt.timestep)
-                self._holddown(DIG_EVERY * m.opt.timestep)
-                self._hazards()
-            self._thermal(m.opt.timestep)
-            self.motor_faults.after_step(d.time)
+        active = self._active
+        try:
+            for _ in range(int(n)):
+                mujoco.mj_step(m, d)
+                self._steps += 1
+                if self._steps % DIG_EVERY == 0:
+                    d.xfrc_applied[:] = 0.0
+                    for rover in self._fleet:
+                        self._active = rover
+                        self._regolith(DIG_EVERY * m.opt.timestep)
+                        self._holddown(DIG_EVERY * m.opt.timestep)
+                        self._hazards()
+                for rover in self._fleet:
+                    self._active = rover
+                    self._thermal(m.opt.timestep)
+                    self.motor_faults.after_step(d.time)
+        finally:
+            self._active = active
 
     # -- regolith ------------------------------------------------------------------------
     def _cells(self, cx, cy, r):
@@ -377,10 +366,10 @@ class Simulator(MotorThermalMixin, StereoCameraMixin, TerrainTilesMixin):
         return rows, cols, w.origin_xy[0] + cols * res, w.origin_xy[1] + rows * res
 
     def _regolith(self, dt):
-        """Digging and dumping, every DIG_EVERY physics steps (module docstring)."""
+        """Digging and dumping of the active rover's drums, every DIG_EVERY physics steps
+        (module docstring); step() clears the applied forces before the rovers' updates."""
         m, d = self.model, self.data
         cap_m3 = float(self.rover['drum']['capacity_m3'])
-        d.xfrc_applied[:] = 0.0
         for n in self._drums:
             b = self._drum_body[n]
             omega = float(d.qvel[self._vadr[n]])
@@ -532,7 +521,7 @@ class Simulator(MotorThermalMixin, StereoCameraMixin, TerrainTilesMixin):
         if self.flat:
             return
         xy = self.data.xpos[self._hazard_bodies, :2]
-        self._tel['hazard_contacts'] += self._hazard_contacts.update(xy)
+        self._tel['hazard_contacts'] += self._in_hazard.update(xy)
 
     # -- motors --------------------------------------------------------------------------
     def jump_clock(self, seconds: float):
@@ -541,33 +530,8 @@ class Simulator(MotorThermalMixin, StereoCameraMixin, TerrainTilesMixin):
         if not (math.isfinite(seconds) and seconds > 0.0):
             raise ValueError(f'clock jump must be > 0 s, got {seconds}')
         self.data.time += seconds
-        self.motor_faults.shift_time(seconds)
-
-    # -- sensors -------------------------------------------------------------------------
-    def joint_state(self) -> dict:
-        d = self.data
-        return {n: (float(d.qpos[self._qadr[n]]), float(d.qvel[self._vadr[n]]),
-                    float(d.actuator_force[self._act[n]])) for n in self._act}
-
-    def imu(self) -> dict:
-        d = self.data
-        R = d.xmat[self._imu_body].reshape(3, 3)
-        acc = d.sensordata[self._accel_adr:self._accel_adr + 3] + self._rng.normal(0, IMU_ACCEL_STD, 3)
-        gyr = d.sensordata[self._gyro_adr:self._gyro_adr + 3] + self._rng.normal(0, IMU_GYRO_STD, 3)
-        return dict(orientation_xyzw=_mat_to_quat_xyzw(R), angular_velocity=np.array(gyr),
-                    linear_acceleration=np.array(acc))
-
-    def ground_truth_pose(self) -> np.ndarray:
-        T = np.eye(4)
-        T[:3, :3] = self.data.xmat[self._base_id].reshape(3, 3)
-        T[:3, 3] = self.data.xpos[self._base_id]
-        return T
-
-    def ground_truth_twist(self) -> np.ndarray:
-        v = np.zeros(6)   # world-aligned (flg_local=0), rotated into base_link here
-        mujoco.mj_objectVelocity(self.model, self.data, mujoco.mjtObj.mjOBJ_BODY, self._base_id, v, 0)
-        R = self.data.xmat[self._base_id].reshape(3, 3)
-        return np.concatenate([R.T @ v[3:], R.T @ v[:3]])   # (vx, vy, vz, wx, wy, wz) in base_link
+        for rover in self._fleet:
+            rover.motor_faults.shift_time(seconds)
 
     def true_height(self, x, y):
         return bilinear(self.heights, self.world.origin_xy, self.world.resolution_m, x, y)
@@ -575,7 +539,7 @@ class Simulator(MotorThermalMixin, StereoCameraMixin, TerrainTilesMixin):
     def regolith_telemetry(self) -> dict:
         t = dict(self._tel)
         t['carried_kg'] = sum(self._carried.values())
-        t['rover_mass_kg'] = float(self.model.body_mass[1:].sum())
+        t['rover_mass_kg'] = float(self.model.body_mass[self._active.bodies].sum())
         return t
 
     # -- cameras -------------------------------------------------------------------------
