@@ -1,0 +1,200 @@
+"""Impact craters in an elevation grid by template fitting: a raised rim around a bowl,
+told apart from natural undulation by its shape, its depth/diameter ratio and the
+significance of its depth against the map's height variance.
+
+Pure numpy/OpenCV. Grid layout as in elevation_map.py (row 0 = lowest y, NaN unknown).
+
+Model. A fresh simple crater of rim radius R is a parabolic bowl whose floor lies ``d``
+below the pre-impact surface, a rim raised ~0.04 D above it (rim/depth ~0.2 for the
+fresh depth/diameter ~0.2 of Pike 1977, "Size-dependence in the shape of fresh impact
+craters on the Moon"), and ejecta decaying as (R/r)^3 outside (Fassett & Thomson 2014;
+the same profile mining_rover.sim.terrain.crater_profile draws). Degraded craters keep
+the shape with shallower bowls (d/D down to ~0.07 for the generator's craters).
+
+Fit. At every cell and for radii R on a geometric ladder, the heights within 1.5 R are
+fitted by least squares with ``a * t(r/R) + plane`` (t: the profile for depth 1, rim
+0.2; the plane absorbs slope and offset), using only known cells. All sums are
+correlations of the known mask and the masked heights with fixed kernels (cv2.filter2D,
+float64), then a 4x4 solve per cell. A candidate is a crater when
+
+* ``a / (2 R)``, the fitted depth/diameter, is at least ``min_depth_ratio`` (natural
+  undulation: a few cm over metres, d/D ~0.01);
+* the template explains at least ``min_fit`` of the height variance left by the plane
+  (R^2: a hollow without a rim, a ridge, a rock beside flat ground fit poorly);
+* ``a`` exceeds ``min_significance`` standard deviations of its estimate, from the
+  cells' own height variance (a stereo range band a few cm off is not significant);
+* at least ``min_known_fraction`` of the cells inside the rim are known.
+
+Candidates are ranked by R^2; the best suppresses those whose centre lies within the
+larger of the two radii (non-maximum suppression over positions and radii).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+#: Rim height / bowl depth of the template (0.04 D / 0.2 D, Pike 1977).
+RIM_TO_DEPTH = 0.2
+#: The fit window reaches this many radii (rim and near ejecta, and level ground for the plane).
+WINDOW_RADII = 1.5
+#: Radius ladder ratio: neighbouring templates differ by 25 % in radius.
+RADIUS_STEP = 1.25
+
+
+def crater_template(r_norm: np.ndarray) -> np.ndarray:
+    """Profile of depth 1 at r / R (pre-impact surface 0): bowl to -1 at the centre, rim
+    +RIM_TO_DEPTH at r = R, ejecta ~ (R/r)^3 outside (as sim/terrain.crater_profile)."""
+    r = np.asarray(r_norm, np.float64)
+    inside = RIM_TO_DEPTH - (1.0 + RIM_TO_DEPTH) * (1.0 - r * r)
+    return np.where(r < 1.0, inside, RIM_TO_DEPTH * np.power(np.maximum(r, 1.0), -3.0))
+
+
+@dataclass(frozen=True)
+class CraterFitParams:
+    """Radii searched (m), working cell (m) and the acceptance tests of a crater fit."""
+    min_radius_m: float = 0.4
+    max_radius_m: float = 3.0
+    cell_m: float = 0.10
+    min_depth_ratio: float = 0.05
+    min_fit: float = 0.5
+    min_significance: float = 5.0
+    min_known_fraction: float = 0.5
+
+
+@dataclass(frozen=True)
+class CraterFit:
+    """One crater: centre (m, grid frame), rim radius (m), fitted depth (m), R^2, significance."""
+    x: float
+    y: float
+    radius: float
+    depth: float
+    fit: float
+    significance: float
+
+
+def radius_ladder(p: CraterFitParams) -> np.ndarray:
+    """Template radii (m) from ``min_radius_m`` to at least ``max_radius_m``, RADIUS_STEP apart."""
+    n = int(np.ceil(np.log(p.max_radius_m / p.min_radius_m) / np.log(RADIUS_STEP))) + 1
+    return p.min_radius_m * RADIUS_STEP ** np.arange(max(n, 1))
+
+
+def _kernels(R: float, cell: float) -> dict:
+    k = int(np.ceil(WINDOW_RADII * R / cell))
+    off = np.arange(-k, k + 1) * cell
+    DX, DY = np.meshgrid(off, off)          # correlation offsets: column -> x, row -> y
+    r = np.hypot(DX, DY)
+    win = (r <= WINDOW_RADII * R).astype(np.float64)
+    t = crater_template(r / R) * win
+    dx, dy = DX / R * win, DY / R * win     # scaled to ~1 for a well-conditioned solve
+    return {'1': win, 't': t, 'x': dx, 'y': dy, 'tt': t * t, 'tx': t * dx, 'ty': t * dy,
+            'xx': dx * dx, 'yy': dy * dy, 'xy': dx * dy, 'in': (r <= R).astype(np.float64)}
+
+
+def _corr(img: np.ndarray, kernel: np.ndarray) -> np.ndarray:
+    return cv2.filter2D(img, cv2.CV_64F, kernel, borderType=cv2.BORDER_CONSTANT)
+
+
+def fit_craters(height: np.ndarray, variance: np.ndarray, resolution: float, origin_xy,
+                p: CraterFitParams = CraterFitParams()) -> list:
+    """Craters (list of CraterFit) in ``height`` (m, NaN unknown) with per-cell height
+    ``variance`` (m^2, NaN unknown) on a grid of ``resolution`` m whose corner is ``origin_xy``.
+
+    The grid is averaged to ``cell_m`` cells first (craters of >= 1 m span >= 10 of them);
+    a coarse cell's variance is the mean of its fine cells' (their errors are taken as
+    fully correlated: neighbouring stereo pixels share a matching window)."""
+    f = max(1, int(round(p.cell_m / resolution)))
+    known = np.isfinite(height) & np.isfinite(variance)
+    H, W = (height.shape[0] // f) * f, (height.shape[1] // f) * f
+    if H == 0 or W == 0 or known.sum() < 10:
+        return []
+    cell = resolution * f
+
+    def block_mean(a, m):
+        s = np.where(m, a, 0.0)[:H, :W].reshape(H // f, f, W // f, f).sum(axis=(1, 3))
+        n = m[:H, :W].reshape(H // f, f, W // f, f).sum(axis=(1, 3))
+        with np.errstate(invalid='ignore', divide='ignore'):
+            return s / n, n > 0
+
+    h, m = block_mean(height.astype(np.float64), known)
+    var, _ = block_mean(variance.astype(np.float64), known)
+    ref = float(np.nanmedian(h[m]))
+    mk = m.astype(np.float64)
+    hz = np.where(m, h - ref, 0.0)
+    vz = np.where(m, var, 0.0)
+    hh = hz * hz
+    found = []
+    for R in radius_ladder(p):
+        K = _kernels(R, cell)
+        S = {k: _corr(mk, v) for k, v in K.items() if k != 'in'}
+        n_in = _corr(mk, K['in'])
+        frac_in = n_in / max(K['in'].sum(), 1.0)
+        ok = (frac_in >= p.min_known_fraction) & (S['1'] >= 10)
+        if not ok.any():
+            continue
+        rows, cols = np.nonzero(ok)
+        A = np.empty((rows.size, 4, 4))
+        names = (('tt', 't', 'tx', 'ty'), ('t', '1', 'x', 'y'), ('tx', 'x', 'xx', 'xy'),
+                 ('ty', 'y', 'xy', 'yy'))
+        for i in range(4):
+            for j in range(4):
+                A[:, i, j] = S[names[i][j]][rows, cols]
+        b = np.stack([_corr(hz, K[k])[rows, cols] for k in ('t', '1', 'x', 'y')], axis=1)
+        shh = _corr(hh, K['1'])[rows, cols]
+        vbar = _corr(vz, K['1'])[rows, cols] / S['1'][rows, cols]
+        try:
+            inv = np.linalg.inv(A)
+        except np.linalg.LinAlgError:
+            inv = np.linalg.pinv(A)
+        beta = np.einsum('nij,nj->ni', inv, b)
+        a = beta[:, 0]
+        sig_a = np.sqrt(np.maximum(vbar * inv[:, 0, 0], 1e-12))
+        ss_full = shh - np.einsum('ni,ni->n', beta, b)
+        # plane-only fit: the lower-right 3x3 block
+        inv3 = np.linalg.pinv(A[:, 1:, 1:])
+        beta3 = np.einsum('nij,nj->ni', inv3, b[:, 1:])
+        ss_plane = shh - np.einsum('ni,ni->n', beta3, b[:, 1:])
+        with np.errstate(invalid='ignore', divide='ignore'):
+            r2 = 1.0 - ss_full / ss_plane
+        good = ((a >= p.min_depth_ratio * 2.0 * R) & (r2 >= p.min_fit)
+                & (a >= p.min_significance * sig_a))
+        if not good.any():
+            continue
+        # local maxima of R^2 at this radius (3x3)
+        r2_grid = np.full(ok.shape, -np.inf)
+        r2_grid[rows[good], cols[good]] = r2[good]
+        peak = r2_grid >= cv2.dilate(r2_grid.astype(np.float32), np.ones((3, 3), np.uint8)) - 1e-9
+        for i in np.flatnonzero(good):
+            if not peak[rows[i], cols[i]]:
+                continue
+            x = origin_xy[0] + (cols[i] + 0.5) * cell
+            y = origin_xy[1] + (rows[i] + 0.5) * cell
+            found.append(CraterFit(float(x), float(y), float(R), float(a[i]), float(r2[i]),
+                                   float(a[i] / sig_a[i])))
+    found.sort(key=lambda c: -c.fit)
+    kept = []
+    for c in found:
+        if all(np.hypot(c.x - k.x, c.y - k.y) > max(c.radius, k.radius) for k in kept):
+            kept.append(c)
+    return kept
+
+
+def crater_model(shape: tuple, resolution: float, origin_xy, craters: list) -> np.ndarray:
+    """Sum of the fitted crater profiles (depth * template, m) on a grid: subtracted before
+    rocks are looked for, so that a rim is not a rock."""
+    out = np.zeros(shape, np.float32)
+    for c in craters:
+        reach = WINDOW_RADII * c.radius
+        c0 = max(int((c.x - reach - origin_xy[0]) / resolution), 0)
+        c1 = min(int((c.x + reach - origin_xy[0]) / resolution) + 1, shape[1])
+        r0 = max(int((c.y - reach - origin_xy[1]) / resolution), 0)
+        r1 = min(int((c.y + reach - origin_xy[1]) / resolution) + 1, shape[0])
+        if r0 >= r1 or c0 >= c1:
+            continue
+        xs = origin_xy[0] + (np.arange(c0, c1) + 0.5) * resolution
+        ys = origin_xy[1] + (np.arange(r0, r1) + 0.5) * resolution
+        X, Y = np.meshgrid(xs, ys)
+        r = np.hypot(X - c.x, Y - c.y) / c.radius
+        out[r0:r1, c0:c1] += np.where(r <= WINDOW_RADII, c.depth * crater_template(r), 0.0).astype(np.float32)
+    return out
