@@ -11,8 +11,9 @@ stereo pipeline (config/stereo.yaml: half-size matching) and the elevation map
 (config/mapping.yaml). Seeds: TUNING_SEEDS were used to choose the thresholds;
 EVAL_SEEDS (never tuned on) give the figures.
 
-Truth judged (from the last pose of the drive, within RANGE_M): rocks >= 0.2 m high and
-craters >= 1 m across with at least half their footprint in known (confident) cells.
+Truth judged (from the last pose of the drive, within RANGE_M): rocks standing >= 0.2 m
+above the ground around them (protrusion_m) and craters >= 1 m across, with at least
+half their footprint in known (confident) cells.
 A detection counts as correct when it lies within max(0.3 m, radius) of a true rock
 (rocks) or max(0.3 m, half the radius) of a true crater (craters) of any size (a
 detected 0.15 m rock or 0.8 m crater is real, no false alarm; only the >= 0.2 m / >= 1 m
@@ -23,9 +24,17 @@ truth (more than 0.5 m from every true rock and crater rim, and not lethal in th
 costmap of the exact heights), the fraction the costmap (traversability + hazard
 footprints) marks lethal.
 
+rocks_marked_lethal / craters_marked_lethal (context): the fraction of the judged true
+hazards whose centre the costmap marks lethal (by a detection or by the slope, step and
+roughness layers): what the planner avoids, touching boulders merged into one detection
+included.
+
 height_z_rms: the calibration of the map's height variance: RMS over known cells within
-RANGE_M of (map height - true height) / map sigma (1 for a calibrated map), with the
-error model as configured and with main's (full-size focal length, 0.25 px).
+RANGE_M of z = (map height - true height) / map sigma (1 for a calibrated map), with the
+error model as configured and with main's (full-size focal length, 0.25 px);
+height_z_rms_clear the same over cells more than 0.5 m from every hazard (rock flanks
+and occlusion edges carry mixed-pixel errors no Gaussian model covers);
+height_z_median_ratio: median |z| / 0.6745 over those clear cells (1 for a calibrated core).
 """
 from __future__ import annotations
 
@@ -84,7 +93,8 @@ class _Counts:
 
     def __init__(self):
         self.n = dict(rock_det=0, rock_ok=0, rock_truth=0, rock_found=0, crater_det=0, crater_ok=0,
-                      crater_truth=0, crater_found=0, flat=0, flat_lethal=0)
+                      crater_truth=0, crater_found=0, flat=0, flat_lethal=0, rock_marked=0,
+                      crater_marked=0)
 
     def add(self, **kw):
         for k, v in kw.items():
@@ -94,7 +104,16 @@ class _Counts:
         return self.n[num] / self.n[den] if self.n[den] else None
 
 
-def _score(counts: _Counts, hz, cost, judged, scene, X, Y, centre, truth_lethal):
+def protrusion_m(rock, truth, X, Y) -> float:
+    """How far a true rock stands above the ground around it (m): its highest point minus
+    the median of a 0.3 m ring outside its base. The generator seats a rock on the lowest
+    point under it, so one on a crater wall stands out less than its drawn height."""
+    d = np.hypot(X - rock.x, Y - rock.y)
+    top, ring = truth[d <= rock.radius], truth[(d > rock.radius) & (d <= rock.radius + 0.3)]
+    return float(top.max() - np.median(ring)) if top.size and ring.size else rock.height
+
+
+def _score(counts: _Counts, hz, cost, judged, scene, X, Y, centre, truth_lethal, truth):
     """Add one map's detections and lethal cells to ``counts``."""
     near = lambda o: np.hypot(o.x - centre[0], o.y - centre[1]) <= RANGE_M
 
@@ -102,7 +121,8 @@ def _score(counts: _Counts, hz, cost, judged, scene, X, Y, centre, truth_lethal)
         foot = np.hypot(X - o.x, Y - o.y) <= o.radius
         return foot.any() and np.mean(judged[foot]) >= 0.5
 
-    rocks = [r for r in scene.rocks if near(r) and r.height >= ROCK_MIN_HEIGHT_M and observed(r)]
+    rocks = [r for r in scene.rocks
+             if near(r) and observed(r) and protrusion_m(r, truth, X, Y) >= ROCK_MIN_HEIGHT_M]
     craters = [c for c in scene.craters if near(c) and 2 * c.radius >= CRATER_MIN_DIAMETER_M and observed(c)]
     rock_tol = lambda t: max(0.3, t.radius)
     crater_tol = lambda t: max(0.3, 0.5 * t.radius)
@@ -119,6 +139,9 @@ def _score(counts: _Counts, hz, cost, judged, scene, X, Y, centre, truth_lethal)
     if DEBUG is not None:
         DEBUG.append(dict(rocks=rocks, craters=craters, det_r=det_r, det_c=det_c, all_r=scene.rocks,
                           all_c=scene.craters, centre=centre))
+    lethal_at = lambda o: bool(cost[int((o.y - Y[0, 0]) / (Y[1, 0] - Y[0, 0]) + 0.5),
+                                    int((o.x - X[0, 0]) / (X[0, 1] - X[0, 0]) + 0.5)] == LETHAL)
+    counts.add(rock_marked=sum(map(lethal_at, rocks)), crater_marked=sum(map(lethal_at, craters)))
     counts.add(rock_det=len(det_r), rock_ok=ok_r, rock_truth=len(rocks), rock_found=found_r,
                crater_det=len(det_c), crater_ok=ok_c, crater_truth=len(craters), crater_found=found_c,
                flat=flat.sum(), flat_lethal=np.sum(flat & (cost == LETHAL)))
@@ -132,7 +155,8 @@ def evaluate(seeds, frames: int) -> dict:
     sp = StereoParams.from_dict(config_parameters('stereo.yaml', 'stereo_node'))
     mp = config_parameters('mapping.yaml', 'mapping_node')
     counts = {k: _Counts() for k in ('stereo', 'exact', 'baseline', 'baseline_exact')}
-    calib = dict(z2=0.0, z2_main=0.0, z_n=0)
+    calib = dict(z2=0.0, z2_main=0.0, z_n=0, z2_clear=0.0, z2_clear_main=0.0, z_n_clear=0, z_abs=[],
+                 z_abs_main=[])
     for seed in seeds:
         scene = scenes.hazard_scene(seed)
         try:
@@ -155,32 +179,38 @@ def evaluate(seeds, frames: int) -> dict:
             res = new.map.resolution
             truth_lethal = traversability(truth, res, new.trav_params).cost == LETHAL
             in_range = np.hypot(X - centre[0], Y - centre[1]) <= RANGE_M
+            clear = np.ones(X.shape, bool)
+            for o in list(scene.rocks) + list(scene.craters):
+                clear &= np.hypot(X - o.x, Y - o.y) > o.radius + CLEAR_MARGIN_M
             for tag, m in (('', new), ('_main', main)):
                 sel = m.map.known() & in_range
-                z = (m.map.height - truth)[sel] / np.sqrt(m.map.variance[sel])
-                calib['z2' + tag] += float(np.sum(z * z))
+                z = (m.map.height - truth) / np.sqrt(m.map.variance)
+                calib['z2' + tag] += float(np.sum(z[sel] ** 2))
+                calib['z2_clear' + tag] += float(np.sum(z[sel & clear] ** 2))
+                calib['z_abs' + tag].extend(np.abs(z[sel & clear]).tolist())
             calib['z_n'] += int(np.sum(new.map.known() & in_range))
+            calib['z_n_clear'] += int(np.sum(new.map.known() & in_range & clear))
             # the configured detector on the stereo map, and on exact heights where it is known
             height = new.confident_height()
             judged = np.isfinite(height)
             hz = new.hazards(height)
             _score(counts['stereo'], hz, new.costmap(new.layers(height), hz), judged, scene, X, Y, centre,
-                   truth_lethal)
+                   truth_lethal, truth)
             exact = np.where(judged, truth, np.nan)
             hz = detect_hazards(exact, res, new.map.origin, new.hazard_params)
             cost = mark_lethal(traversability(exact, res, new.trav_params).cost, hz.footprint)
-            _score(counts['exact'], hz, cost, judged, scene, X, Y, centre, truth_lethal)
+            _score(counts['exact'], hz, cost, judged, scene, X, Y, centre, truth_lethal, truth)
             # main's detector and error model
             bp = base.HazardParams()
             height = main.confident_height()
             judged = np.isfinite(height)
             hz = base.detect_hazards(height, res, main.map.origin, bp)
             _score(counts['baseline'], hz, main.costmap(main.layers(height), hz), judged, scene, X, Y,
-                   centre, truth_lethal)
+                   centre, truth_lethal, truth)
             exact = np.where(judged, truth, np.nan)
             hz = base.detect_hazards(exact, res, main.map.origin, bp)
             cost = mark_lethal(traversability(exact, res, main.trav_params).cost, hz.footprint)
-            _score(counts['baseline_exact'], hz, cost, judged, scene, X, Y, centre, truth_lethal)
+            _score(counts['baseline_exact'], hz, cost, judged, scene, X, Y, centre, truth_lethal, truth)
         finally:
             scene.close()
     return dict(counts=counts, calib=calib)
@@ -204,9 +234,16 @@ def run(quick: bool = False) -> dict:
             f'false_lethal_fraction{tag}': metric(k.ratio('flat_lethal', 'flat'), 'fraction',
                                                   '<= 0.02' if goal else ''),
             f'rocks_judged{tag}': metric(k.n['rock_truth'], 'rocks'),
+            f'rocks_marked_lethal{tag}': metric(k.ratio('rock_marked', 'rock_truth'), 'fraction'),
+            f'craters_marked_lethal{tag}': metric(k.ratio('crater_marked', 'crater_truth'), 'fraction'),
             f'craters_judged{tag}': metric(k.n['crater_truth'], 'craters'),
         })
-    n = max(cal['z_n'], 1)
-    res['height_z_rms'] = metric(float(np.sqrt(cal['z2'] / n)), 'x', '<= 1.5')
-    res['height_z_rms_baseline'] = metric(float(np.sqrt(cal['z2_main'] / n)), 'x')
+    n, nc = max(cal['z_n'], 1), max(cal['z_n_clear'], 1)
+    for tag, main in (('', ''), ('_baseline', '_main')):
+        goal = '' if tag else '<= 1.5'
+        res['height_z_rms' + tag] = metric(float(np.sqrt(cal['z2' + main] / n)), 'x', goal)
+        res['height_z_rms_clear' + tag] = metric(float(np.sqrt(cal['z2_clear' + main] / nc)), 'x', goal)
+        # the median of |z| over that of a unit normal (0.674): the core of the distribution
+        res['height_z_median_ratio' + tag] = metric(float(np.median(cal['z_abs' + main]) / 0.6745)
+                                                    if cal['z_abs' + main] else None, 'x')
     return res

@@ -25,7 +25,9 @@ float64), then a 4x4 solve per cell. A candidate is a crater when
   cells' own height variance (a stereo range band a few cm off is not significant);
 * at least ``min_known_fraction`` of the cells inside the rim are known.
 
-Candidates are ranked by R^2; the best suppresses those whose centre lies within the
+Candidates are ranked by significance (the square root of the height variance the
+template explains, over the noise: the matched filter peaks at the true radius, while
+R^2 favours the smallest template); the best suppresses those whose centre lies within the
 larger of the two radii (non-maximum suppression over positions and radii).
 """
 from __future__ import annotations
@@ -41,6 +43,9 @@ RIM_TO_DEPTH = 0.2
 WINDOW_RADII = 1.5
 #: Radius ladder ratio: neighbouring templates differ by 25 % in radius.
 RADIUS_STEP = 1.25
+#: Non-maximum suppression: a weaker candidate whose centre lies within this many radii
+#: (of the larger) of a stronger one is the same crater.
+NMS_RADII = 1.0
 
 
 def crater_template(r_norm: np.ndarray) -> np.ndarray:
@@ -58,7 +63,7 @@ class CraterFitParams:
     max_radius_m: float = 3.0
     cell_m: float = 0.10
     min_depth_ratio: float = 0.05
-    min_fit: float = 0.5
+    min_fit: float = 0.6
     min_significance: float = 5.0
     min_known_fraction: float = 0.5
 
@@ -172,29 +177,9 @@ def fit_craters(height: np.ndarray, variance: np.ndarray, resolution: float, ori
             y = origin_xy[1] + (rows[i] + 0.5) * cell
             found.append(CraterFit(float(x), float(y), float(R), float(a[i]), float(r2[i]),
                                    float(a[i] / sig_a[i])))
-    found.sort(key=lambda c: -c.fit)
+    found.sort(key=lambda c: -c.significance)
     kept = []
     for c in found:
-        if all(np.hypot(c.x - k.x, c.y - k.y) > max(c.radius, k.radius) for k in kept):
+        if all(np.hypot(c.x - k.x, c.y - k.y) > NMS_RADII * max(c.radius, k.radius) for k in kept):
             kept.append(c)
     return kept
-
-
-def crater_model(shape: tuple, resolution: float, origin_xy, craters: list) -> np.ndarray:
-    """Sum of the fitted crater profiles (depth * template, m) on a grid: subtracted before
-    rocks are looked for, so that a rim is not a rock."""
-    out = np.zeros(shape, np.float32)
-    for c in craters:
-        reach = WINDOW_RADII * c.radius
-        c0 = max(int((c.x - reach - origin_xy[0]) / resolution), 0)
-        c1 = min(int((c.x + reach - origin_xy[0]) / resolution) + 1, shape[1])
-        r0 = max(int((c.y - reach - origin_xy[1]) / resolution), 0)
-        r1 = min(int((c.y + reach - origin_xy[1]) / resolution) + 1, shape[0])
-        if r0 >= r1 or c0 >= c1:
-            continue
-        xs = origin_xy[0] + (np.arange(c0, c1) + 0.5) * resolution
-        ys = origin_xy[1] + (np.arange(r0, r1) + 0.5) * resolution
-        X, Y = np.meshgrid(xs, ys)
-        r = np.hypot(X - c.x, Y - c.y) / c.radius
-        out[r0:r1, c0:c1] += np.where(r <= WINDOW_RADII, c.depth * crater_template(r), 0.0).astype(np.float32)
-    return out

@@ -11,7 +11,7 @@ the best-fit plane is removed, then
   shape test and a significance test against the height variance (mapping/craters.py);
   their footprint is the rim disc plus ``crater_margin_m``, nothing more, so a crater
   never spreads lethal cost over the level ground around it;
-* rocks: the fitted crater profiles are subtracted (a rim is no rock), then a top-hat:
+* rocks (first: their cells are left out of the crater fit): a top-hat:
   height minus its opening with a disc wider than the largest rock (grey-scale
   morphology, Soille, "Morphological Image Analysis", 2003, ch. 4), and at most the
   height above the local median ground. Cells above ``rock_min_height_m`` seed connected
@@ -33,7 +33,7 @@ import cv2
 import numpy as np
 from scipy import ndimage
 
-from mining_rover.mapping.craters import CraterFitParams, crater_model, fit_craters
+from mining_rover.mapping.craters import CraterFitParams, fit_craters
 
 
 @dataclass(frozen=True)
@@ -80,7 +80,7 @@ class HazardParams:
     crater_min_diameter_m: float = 1.0
     crater_max_diameter_m: float = 6.0
     crater_min_depth_ratio: float = 0.05   # fitted depth / diameter (natural undulation ~0.01)
-    crater_min_fit: float = 0.5            # R^2 of the rim + bowl template over the plane
+    crater_min_fit: float = 0.6            # R^2 of the rim + bowl template over the plane
     crater_min_significance: float = 5.0   # fitted depth / its standard deviation
     crater_cell_m: float = 0.10            # working cell of the crater fit
     min_known_fraction: float = 0.5
@@ -199,25 +199,6 @@ def detect_hazards(height: np.ndarray, resolution: float, origin_xy,
     # morphology see level ground (a plane is no hazard).
     h = detrend(fill_unknown(height[r0:r1, c0:c1]), kn).astype(np.float32)
     origin = (origin_xy[0] + c0 * resolution, origin_xy[1] + r0 * resolution)
-    cell_area = resolution * resolution
-
-    # Craters: the template fit sees the known cells only (a median first: one stereo
-    # range band off by a few cm is no crater floor); ground the rover cut is its trench.
-    hc = cv2.medianBlur(h, p.crater_median_cells) if p.crater_median_cells > 1 else h
-    seen = kn.copy()
-    if excavated is not None and excavated.shape == height.shape and excavated.any():
-        seen &= ~excavated[r0:r1, c0:c1]
-    fits = [c for c in fit_craters(np.where(seen, hc, np.nan), var, resolution, origin, p.crater_fit())
-            if c.depth >= p.crater_min_depth_m]
-    craters = [Crater(c.x, c.y, c.radius, c.depth) for c in fits]
-    crater_mask = np.zeros(h.shape, bool)
-    if fits:
-        xs = origin[0] + (np.arange(h.shape[1]) + 0.5) * resolution
-        ys = origin[1] + (np.arange(h.shape[0]) + 0.5) * resolution
-        for c in fits:
-            d2 = (xs[None, :] - c.x) ** 2 + (ys[:, None] - c.y) ** 2
-            crater_mask |= d2 <= (c.radius + p.crater_margin_m) ** 2
-        h = h - crater_model(h.shape, resolution, origin, fits)
 
     # Rocks: top-hat (disc wider than the largest rock) on a 3x3-median-filtered grid:
     # a stereo mismatch leaves one- or two-cell spikes that a top-hat reads as rocks,
@@ -226,36 +207,75 @@ def detect_hazards(height: np.ndarray, resolution: float, origin_xy,
     # else the nearest): the ground hidden behind a rock is not the rock's top, and filled
     # with it the rock and its shadow would be one plateau that the opening keeps.
     rock_disc = _disc(int(round(p.rock_max_diameter_m / resolution)) + 2)
-    hk = np.where(kn, h, np.float32(_BIG))
-    low = cv2.erode(hk, rock_disc)
-    h = np.where(kn, h, np.where(low < _BIG / 2, low, h)).astype(np.float32)
-    ground = median_ground(h, resolution, 2.0 * p.rock_max_diameter_m)
-    hm = cv2.medianBlur(h, 3)
-    relief = hm - np.maximum(cv2.morphologyEx(hm, cv2.MORPH_OPEN, rock_disc), ground)
+    low = cv2.erode(np.where(kn, h, _BIG).astype(np.float32), rock_disc)
+    hr = np.where(kn, h, np.where(low < _BIG / 2, low, h)).astype(np.float32)
+    ground = median_ground(hr, resolution, 2.0 * p.rock_max_diameter_m)
+    hm = cv2.medianBlur(hr, 3)
+    relief = np.where(kn, hm - np.maximum(cv2.morphologyEx(hm, cv2.MORPH_OPEN, rock_disc), ground), 0.0)
     sigma = np.sqrt(np.where(np.isfinite(var), var, np.nanmax(var, initial=p.default_sigma_m ** 2)))
-    rocks, rock_mask = [], np.zeros(h.shape, bool)
-    labels, n = ndimage.label((relief > p.rock_min_height_m / 2.0) & kn, structure=np.ones((3, 3)))
-    if n:
-        idx = np.arange(1, n + 1)
-        count = ndimage.sum_labels(np.ones_like(h), labels, idx)
-        tallest = ndimage.maximum(relief, labels, idx)
-        frac = ndimage.mean(kn.astype(np.float32), labels, idx)
-        noise = ndimage.median(sigma, labels, idx)
-        com = ndimage.center_of_mass(relief, labels, idx)
-        for i, (c, t, f, s, (cr, cc)) in enumerate(zip(count, tallest, frac, noise, com)):
-            radius = np.sqrt(c * cell_area / np.pi)
-            if t < p.rock_min_height_m or c < p.rock_min_cells or f < p.min_known_fraction:
-                continue
-            if 2.0 * radius > p.rock_max_diameter_m or t < p.rock_min_aspect * radius:
-                continue  # wider or flatter than a rock: a ridge or a rim, left to the cost layers
-            if t < p.rock_min_significance * s:
-                continue  # within the stereo error
-            x, y = _centre(origin, resolution, cr, cc)
-            rocks.append(Rock(float(x), float(y), float(t), float(radius)))
-            rock_mask |= labels == idx[i]
+    rocks, rock_mask = _find_rocks(relief.astype(np.float32), sigma, p, origin, resolution)
+
+    # Craters: the template fit sees the known cells only, less the rocks (a boulder in
+    # the window is no part of the bowl) and the ground the rover cut (its trench); on a
+    # median first (one stereo range band off by a few cm is no crater floor).
+    hc = cv2.medianBlur(h, p.crater_median_cells) if p.crater_median_cells > 1 else h
+    seen = kn & ~cv2.dilate(rock_mask.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
+    if excavated is not None and excavated.shape == height.shape and excavated.any():
+        seen &= ~excavated[r0:r1, c0:c1]
+    fits = [c for c in fit_craters(np.where(seen, hc, np.nan), var, resolution, origin, p.crater_fit())
+            if c.depth >= p.crater_min_depth_m]
+    craters = [Crater(c.x, c.y, c.radius, c.depth) for c in fits]
+    crater_mask = np.zeros(h.shape, bool)
+    xs = origin[0] + (np.arange(h.shape[1]) + 0.5) * resolution
+    ys = origin[1] + (np.arange(h.shape[0]) + 0.5) * resolution
+    for c in fits:
+        d2 = (xs[None, :] - c.x) ** 2 + (ys[:, None] - c.y) ** 2
+        crater_mask |= d2 <= (c.radius + p.crater_margin_m) ** 2
 
     footprint[r0:r1, c0:c1] = crater_mask | rock_mask
     return Hazards(rocks, craters, footprint)
+
+
+def _find_rocks(relief: np.ndarray, sigma: np.ndarray, p: HazardParams, origin, resolution: float) -> tuple:
+    """(rocks, mask) from the top-hat ``relief`` (m, 0 where unknown) and the height sigma
+    (m). Components above half ``rock_min_height_m``; one with several tops above 0.6 of
+    its height that are rocks each (boulders touching at their feet) is that many rocks."""
+    cell_area = resolution * resolution
+    rocks, mask = [], np.zeros(relief.shape, bool)
+
+    def judge(labels, n, split) -> int:
+        """Rocks found among the components; returns how many."""
+        found = 0
+        if not n:
+            return found
+        idx = np.arange(1, n + 1)
+        count = ndimage.sum_labels(np.ones_like(relief), labels, idx)
+        tallest = ndimage.maximum(relief, labels, idx)
+        noise = ndimage.median(sigma, labels, idx)
+        com = ndimage.center_of_mass(relief, labels, idx)
+        for i, (c, t, s, (cr, cc)) in enumerate(zip(count, tallest, noise, com)):
+            if t < p.rock_min_height_m or t < p.rock_min_significance * s:
+                continue   # too low, or within the stereo error
+            if split:      # boulders touching at their feet: each top is a rock
+                part = (labels == idx[i]) & (relief > 0.6 * t)
+                parts, m = ndimage.label(part, structure=np.ones((3, 3)))
+                if m > 1:
+                    before = len(rocks)
+                    if judge(parts, m, split=False) > 1:
+                        found += len(rocks) - before
+                        continue
+                    del rocks[before:]
+            radius = np.sqrt(c * cell_area / np.pi)
+            if 2.0 * radius > p.rock_max_diameter_m or t < p.rock_min_aspect * radius or c < p.rock_min_cells:
+                continue   # a ridge or a rim, left to the cost layers
+            x, y = _centre(origin, resolution, cr, cc)
+            rocks.append(Rock(float(x), float(y), float(t), float(radius)))
+            mask[labels == idx[i]] = True
+            found += 1
+        return found
+
+    judge(*ndimage.label(relief > p.rock_min_height_m / 2.0, structure=np.ones((3, 3))), split=True)
+    return rocks, mask
 
 
 def match_detections(detected: list, truth: list, tolerance_m) -> tuple:
