@@ -216,9 +216,24 @@ def evaluate(seeds, frames: int) -> dict:
     return dict(counts=counts, calib=calib)
 
 
+def merge(parts: list) -> dict:
+    """One evaluate() result from several (seeds evaluated in separate processes)."""
+    out = parts[0]
+    for part in parts[1:]:
+        for k, c in part['counts'].items():
+            out['counts'][k].add(**c.n)
+        for k, v in part['calib'].items():
+            out['calib'][k] = out['calib'][k] + v
+    return out
+
+
 def run(quick: bool = False) -> dict:
     seeds = EVAL_SEEDS_QUICK if quick else EVAL_SEEDS
-    out = evaluate(seeds, FRAMES_QUICK if quick else FRAMES)
+    return summarise(evaluate(seeds, FRAMES_QUICK if quick else FRAMES), seeds)
+
+
+def summarise(out: dict, seeds) -> dict:
+    """The benchmark's metrics from an evaluate() result over ``seeds``."""
     c, cal = out['counts'], out['calib']
     res = {'eval_seeds': metric(len(seeds), f'seeds {seeds[0]}..{seeds[-1]}')}
     for tag, variant in (('', 'stereo'), ('_exact', 'exact'), ('_baseline', 'baseline'),

@@ -43,6 +43,12 @@ RIM_TO_DEPTH = 0.2
 WINDOW_RADII = 1.5
 #: Radius ladder ratio: neighbouring templates differ by 25 % in radius.
 RADIUS_STEP = 1.25
+#: A template of radius R is fitted on cells of at least R / CELLS_PER_RADIUS (centre to
+#: within a tenth of the radius).
+CELLS_PER_RADIUS = 5.0
+#: Fully known windows whose template + offset depth is below this share of the depth
+#: threshold are not solved in full (they cannot pass).
+PRESCREEN = 0.5
 #: Non-maximum suppression: a weaker candidate whose centre lies within this many radii
 #: (of the larger) of a stronger one is the same crater.
 NMS_RADII = 1.0
@@ -101,41 +107,58 @@ def _corr(img: np.ndarray, kernel: np.ndarray) -> np.ndarray:
     return cv2.filter2D(img, cv2.CV_64F, kernel, borderType=cv2.BORDER_CONSTANT)
 
 
+def _inverse(A: np.ndarray) -> np.ndarray:
+    """Inverses of a stack of normal matrices (pseudo-inverse where one is singular)."""
+    try:
+        return np.linalg.inv(A)
+    except np.linalg.LinAlgError:
+        return np.linalg.pinv(A)
+
+
 def fit_craters(height: np.ndarray, variance: np.ndarray, resolution: float, origin_xy,
                 p: CraterFitParams = CraterFitParams()) -> list:
     """Craters (list of CraterFit) in ``height`` (m, NaN unknown) with per-cell height
     ``variance`` (m^2, NaN unknown) on a grid of ``resolution`` m whose corner is ``origin_xy``.
 
-    The grid is averaged to ``cell_m`` cells first (craters of >= 1 m span >= 10 of them);
-    a coarse cell's variance is the mean of its fine cells' (their errors are taken as
-    fully correlated: neighbouring stereo pixels share a matching window)."""
-    f = max(1, int(round(p.cell_m / resolution)))
+    For each radius the grid is averaged to cells of max(``cell_m``, R / CELLS_PER_RADIUS)
+    (a crater of >= 1 m spans >= 10 of them; a wide one is fitted on a coarser grid, at the
+    same cost per template); a coarse cell's variance is the mean of its fine cells' (their
+    errors are taken as fully correlated: neighbouring stereo pixels share a matching window)."""
     known = np.isfinite(height) & np.isfinite(variance)
-    H, W = (height.shape[0] // f) * f, (height.shape[1] // f) * f
-    if H == 0 or W == 0 or known.sum() < 10:
+    if known.sum() < 10:
         return []
-    cell = resolution * f
-
-    def block_mean(a, m):
-        s = np.where(m, a, 0.0)[:H, :W].reshape(H // f, f, W // f, f).sum(axis=(1, 3))
-        n = m[:H, :W].reshape(H // f, f, W // f, f).sum(axis=(1, 3))
-        with np.errstate(invalid='ignore', divide='ignore'):
-            return s / n, n > 0
-
-    h, m = block_mean(height.astype(np.float64), known)
-    var, _ = block_mean(variance.astype(np.float64), known)
-    ref = float(np.nanmedian(h[m]))
-    mk = m.astype(np.float64)
-    hz = np.where(m, h - ref, 0.0)
-    vz = np.where(m, var, 0.0)
-    hh = hz * hz
+    ref = float(np.median(height[known]))
+    h0 = np.where(known, height - ref, 0.0).astype(np.float64)
+    v0 = np.where(known, variance, 0.0).astype(np.float64)
+    m0 = known.astype(np.float64)
     found = []
     for R in radius_ladder(p):
+        f = max(1, int(round(max(p.cell_m, R / CELLS_PER_RADIUS) / resolution)))
+        H, W = (height.shape[0] // f) * f, (height.shape[1] // f) * f
+        if H == 0 or W == 0:
+            continue
+        cell = resolution * f
+        blocks = lambda a: a[:H, :W].reshape(H // f, f, W // f, f).sum(axis=(1, 3))
+        n = blocks(m0)
+        m = n > 0
+        with np.errstate(invalid='ignore', divide='ignore'):
+            hz = np.where(m, blocks(h0) / n, 0.0)
+            vz = np.where(m, blocks(v0) / n, 0.0)
+        mk = m.astype(np.float64)
+        hh = hz * hz
         K = _kernels(R, cell)
         S = {k: _corr(mk, v) for k, v in K.items() if k != 'in'}
         n_in = _corr(mk, K['in'])
         frac_in = n_in / max(K['in'].sum(), 1.0)
         ok = (frac_in >= p.min_known_fraction) & (S['1'] >= 10)
+        # Pre-screen where the window is fully known: there the plane is orthogonal to
+        # the (radially symmetric) template, and the template + offset fit already gives
+        # the depth; keep what could pass with a wide margin, solve the full fit there.
+        c_t, c_1 = _corr(hz, K['t']), _corr(hz, K['1'])
+        with np.errstate(invalid='ignore', divide='ignore'):
+            a0 = (c_t - S['t'] * c_1 / S['1']) / (S['tt'] - S['t'] ** 2 / S['1'])
+        full = S['1'] >= 0.98 * K['1'].sum()
+        ok &= ~full | (a0 >= PRESCREEN * p.min_depth_ratio * 2.0 * R)
         if not ok.any():
             continue
         rows, cols = np.nonzero(ok)
@@ -145,19 +168,19 @@ def fit_craters(height: np.ndarray, variance: np.ndarray, resolution: float, ori
         for i in range(4):
             for j in range(4):
                 A[:, i, j] = S[names[i][j]][rows, cols]
-        b = np.stack([_corr(hz, K[k])[rows, cols] for k in ('t', '1', 'x', 'y')], axis=1)
+        b = np.stack([c_t[rows, cols], c_1[rows, cols]]
+                     + [_corr(hz, K[k])[rows, cols] for k in ('x', 'y')], axis=1)
         shh = _corr(hh, K['1'])[rows, cols]
         vbar = _corr(vz, K['1'])[rows, cols] / S['1'][rows, cols]
-        try:
-            inv = np.linalg.inv(A)
-        except np.linalg.LinAlgError:
-            inv = np.linalg.pinv(A)
+        inv = _inverse(A)
         beta = np.einsum('nij,nj->ni', inv, b)
         a = beta[:, 0]
-        sig_a = np.sqrt(np.maximum(vbar * inv[:, 0, 0], 1e-12))
+        # errors independent from one cell_m cell to the next: a coarse cell holds
+        # (cell / cell_m)^2 of them, so its mean is that much surer
+        sig_a = np.sqrt(np.maximum(vbar * inv[:, 0, 0], 1e-12)) * (p.cell_m / cell)
         ss_full = shh - np.einsum('ni,ni->n', beta, b)
         # plane-only fit: the lower-right 3x3 block
-        inv3 = np.linalg.pinv(A[:, 1:, 1:])
+        inv3 = _inverse(A[:, 1:, 1:])
         beta3 = np.einsum('nij,nj->ni', inv3, b[:, 1:])
         ss_plane = shh - np.einsum('ni,ni->n', beta3, b[:, 1:])
         with np.errstate(invalid='ignore', divide='ignore'):
@@ -167,9 +190,9 @@ def fit_craters(height: np.ndarray, variance: np.ndarray, resolution: float, ori
         if not good.any():
             continue
         # local maxima of R^2 at this radius (3x3)
-        r2_grid = np.full(ok.shape, -np.inf)
+        r2_grid = np.full(ok.shape, -np.inf, np.float32)
         r2_grid[rows[good], cols[good]] = r2[good]
-        peak = r2_grid >= cv2.dilate(r2_grid.astype(np.float32), np.ones((3, 3), np.uint8)) - 1e-9
+        peak = r2_grid >= cv2.dilate(r2_grid, np.ones((3, 3), np.uint8))
         for i in np.flatnonzero(good):
             if not peak[rows[i], cols[i]]:
                 continue
