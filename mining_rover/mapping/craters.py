@@ -25,9 +25,10 @@ float64), then a 4x4 solve per cell. A candidate is a crater when
   cells' own height variance (a stereo range band a few cm off is not significant);
 * at least ``min_known_fraction`` of the cells inside the rim are known.
 
-Candidates are ranked by significance (the square root of the height variance the
-template explains, over the noise: the matched filter peaks at the true radius, while
-R^2 favours the smallest template); the best suppresses those whose centre lies within the
+Candidates are ranked by significance x R^2 (significance: the square root of the
+height variance the template explains, over the noise, which peaks at the true radius;
+R^2 keeps one wide template over two neighbouring craters from outranking them); the
+best suppresses those whose centre lies within the
 larger of the two radii (non-maximum suppression over positions and radii).
 """
 from __future__ import annotations
@@ -200,7 +201,7 @@ def fit_craters(height: np.ndarray, variance: np.ndarray, resolution: float, ori
             y = origin_xy[1] + (rows[i] + 0.5) * cell
             found.append(CraterFit(float(x), float(y), float(R), float(a[i]), float(r2[i]),
                                    float(a[i] / sig_a[i])))
-    found.sort(key=lambda c: -c.significance)
+    found.sort(key=lambda c: -c.significance * c.fit ** 2)
     kept = []
     for c in found:
         if all(np.hypot(c.x - k.x, c.y - k.y) > NMS_RADII * max(c.radius, k.radius) for k in kept):
