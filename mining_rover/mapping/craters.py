@@ -25,11 +25,12 @@ float64), then a 4x4 solve per cell. A candidate is a crater when
   cells' own height variance (a stereo range band a few cm off is not significant);
 * at least ``min_known_fraction`` of the cells inside the rim are known.
 
-Candidates are ranked by significance x R^2 (significance: the square root of the
-height variance the template explains, over the noise, which peaks at the true radius;
-R^2 keeps one wide template over two neighbouring craters from outranking them); the
-best suppresses those whose centre lies within the
-larger of the two radii (non-maximum suppression over positions and radii).
+Candidates (local maxima of R^2 at each radius that pass the tests) are ranked by
+significance x R^2 (significance peaks at the true radius; R^2 keeps one wide template
+over two neighbouring craters from outranking them) and accepted by a greedy matching
+pursuit: each is refitted on the heights less the craters already accepted and kept when
+it still passes, so a second fit of the same crater explains nothing while a neighbouring
+or overlapping crater keeps its own bowl and rim.
 """
 from __future__ import annotations
 
@@ -50,9 +51,11 @@ CELLS_PER_RADIUS = 5.0
 #: Fully known windows whose template + offset depth is below this share of the depth
 #: threshold are not solved in full (they cannot pass).
 PRESCREEN = 0.5
-#: Non-maximum suppression: a weaker candidate whose centre lies within this many radii
-#: (of the larger) of a stronger one is the same crater.
-NMS_RADII = 1.0
+#: A candidate whose centre lies within this many radii (of the larger) of an accepted
+#: crater's centre is that crater (not refitted).
+CORE_RADII = 0.5
+#: At most this many ranked candidates are refitted by the matching pursuit.
+MAX_CANDIDATES = 400
 
 
 def crater_template(r_norm: np.ndarray) -> np.ndarray:
@@ -71,7 +74,7 @@ class CraterFitParams:
     cell_m: float = 0.10
     min_depth_ratio: float = 0.05
     min_fit: float = 0.6
-    min_significance: float = 5.0
+    min_significance: float = 10.0
     min_known_fraction: float = 0.5
 
 
@@ -202,8 +205,71 @@ def fit_craters(height: np.ndarray, variance: np.ndarray, resolution: float, ori
             found.append(CraterFit(float(x), float(y), float(R), float(a[i]), float(r2[i]),
                                    float(a[i] / sig_a[i])))
     found.sort(key=lambda c: -c.significance * c.fit ** 2)
+    return _pursue(found[:MAX_CANDIDATES], h0, v0, m0, resolution, origin_xy, p)
+
+
+def _pursue(candidates: list, h0, v0, m0, resolution: float, origin_xy, p: CraterFitParams) -> list:
+    """Greedy matching pursuit over the ranked candidates: each is refitted on the heights
+    less the craters already accepted, and accepted when it still passes the tests. A
+    second fit of an accepted crater (another radius, a cell off) then explains nothing;
+    a neighbouring or overlapping crater keeps its own bowl and rim."""
+    f = max(1, int(round(p.cell_m / resolution)))
+    H, W = (h0.shape[0] // f) * f, (h0.shape[1] // f) * f
+    if H == 0 or W == 0:
+        return []
+    cell = resolution * f
+    blocks = lambda a: a[:H, :W].reshape(H // f, f, W // f, f).sum(axis=(1, 3))
+    n = blocks(m0)
+    known = n > 0
+    with np.errstate(invalid='ignore', divide='ignore'):
+        resid = np.where(known, blocks(h0) / n, 0.0)
+        var = np.where(known, blocks(v0) / n, 0.0)
     kept = []
-    for c in found:
-        if all(np.hypot(c.x - k.x, c.y - k.y) > NMS_RADII * max(c.radius, k.radius) for k in kept):
-            kept.append(c)
+    for c in candidates:
+        if any(np.hypot(c.x - k.x, c.y - k.y) < CORE_RADII * max(c.radius, k.radius) for k in kept):
+            continue   # the same crater's centre
+        win = _window(c, resid.shape, cell, origin_xy)
+        if win is None:
+            continue
+        rows, cols, r, dx, dy = win
+        kn = known[rows, cols]
+        if kn.sum() < 10 or np.mean(kn[r <= 1.0]) < p.min_known_fraction:
+            continue
+        t = crater_template(r)
+        X = np.column_stack([t, np.ones_like(t), dx, dy])[kn]
+        z = resid[rows, cols][kn]
+        XtX = X.T @ X
+        try:
+            inv = np.linalg.inv(XtX)
+        except np.linalg.LinAlgError:
+            continue
+        beta = inv @ (X.T @ z)
+        depth = float(beta[0])
+        sig_a = float(np.sqrt(max(np.mean(var[rows, cols][kn]) * inv[0, 0], 1e-12)))
+        plane, *_ = np.linalg.lstsq(X[:, 1:], z, rcond=None)
+        ss_plane = float(np.sum((z - X[:, 1:] @ plane) ** 2))
+        fit = 1.0 - float(np.sum((z - X @ beta) ** 2)) / ss_plane if ss_plane > 0 else 0.0
+        if (depth < p.min_depth_ratio * 2.0 * c.radius or fit < p.min_fit
+                or depth < p.min_significance * sig_a):
+            continue
+        kept.append(CraterFit(c.x, c.y, c.radius, depth, fit, depth / sig_a))
+        resid[rows, cols] -= depth * t
     return kept
+
+
+def _window(c: CraterFit, shape: tuple, cell: float, origin_xy):
+    """Cells (rows, cols) within WINDOW_RADII of crater ``c`` on a grid of ``cell`` m,
+    with their r / R and offsets / R; None when the window is off the grid."""
+    reach = WINDOW_RADII * c.radius
+    c0 = max(int((c.x - reach - origin_xy[0]) / cell), 0)
+    c1 = min(int((c.x + reach - origin_xy[0]) / cell) + 1, shape[1])
+    r0 = max(int((c.y - reach - origin_xy[1]) / cell), 0)
+    r1 = min(int((c.y + reach - origin_xy[1]) / cell) + 1, shape[0])
+    if r0 >= r1 or c0 >= c1:
+        return None
+    R, C = np.mgrid[r0:r1, c0:c1]
+    dx = (origin_xy[0] + (C + 0.5) * cell - c.x) / c.radius
+    dy = (origin_xy[1] + (R + 0.5) * cell - c.y) / c.radius
+    r = np.hypot(dx, dy)
+    inside = r <= WINDOW_RADII
+    return R[inside], C[inside], r[inside], dx[inside], dy[inside]

@@ -81,7 +81,7 @@ class HazardParams:
     crater_max_diameter_m: float = 6.0
     crater_min_depth_ratio: float = 0.05   # fitted depth / diameter (natural undulation ~0.01)
     crater_min_fit: float = 0.6            # R^2 of the rim + bowl template over the plane
-    crater_min_significance: float = 5.0   # fitted depth / its standard deviation
+    crater_min_significance: float = 10.0  # fitted depth / its standard deviation
     crater_cell_m: float = 0.10            # working cell of the crater fit
     min_known_fraction: float = 0.5
     crater_margin_m: float = 0.15   # footprint grows by this around a crater's rim
