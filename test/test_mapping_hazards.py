@@ -3,6 +3,8 @@ and rocks (no ROS, no rendering)."""
 import numpy as np
 import pytest
 
+from mining_rover.sim.terrain import crater_profile, value_noise
+
 from mining_rover.mapping.hazards import (Crater, Rock, detect_hazards,
                                           fill_unknown, match_detections)
 from mining_rover.mapping.traversability import (LETHAL, UNKNOWN, TraversabilityParams,
@@ -20,11 +22,9 @@ def terrain(rocks=(), craters=(), slope=(0.05, -0.03), noise_m=0.005, seed=0):
     X, Y = np.meshgrid(c, c)
     h = slope[0] * X + slope[1] * Y
     h += np.random.default_rng(seed).normal(0.0, noise_m, h.shape)
-    for cr in craters:
+    for cr in craters:   # the impact-crater profile the simulator draws (Pike 1977 rim/depth)
         r = np.hypot(X - cr.x, Y - cr.y) / cr.radius
-        bowl = np.where(r < 1.0, -cr.depth * (1.0 - r ** 2), 0.0)
-        rim = 0.15 * cr.depth * np.exp(-((r - 1.0) / 0.25) ** 2)
-        h += bowl + rim
+        h += crater_profile(r, cr.depth, 0.2 * cr.depth)
     for rk in rocks:
         d2 = (X - rk.x) ** 2 + (Y - rk.y) ** 2
         h = np.maximum(h, np.where(d2 < rk.radius ** 2,
@@ -34,7 +34,7 @@ def terrain(rocks=(), craters=(), slope=(0.05, -0.03), noise_m=0.005, seed=0):
 
 ROCKS = [Rock(2.0, 3.0, 0.25, 0.2), Rock(-4.0, 1.0, 0.18, 0.15), Rock(0.5, -5.0, 0.4, 0.35),
          Rock(5.0, -1.0, 0.18, 0.18)]   # 3 cm over the 0.15 m threshold: the 3x3 median costs ~1 cm
-CRATERS = [Crater(-3.0, -3.0, 1.0, 0.3), Crater(3.5, 4.5, 0.4, 0.12), Crater(-2.5, 5.0, 1.6, 0.45)]
+CRATERS = [Crater(-3.0, -3.0, 1.0, 0.3), Crater(3.5, 4.5, 0.55, 0.12), Crater(-2.5, 5.0, 1.6, 0.45)]
 
 
 def test_detects_known_rocks_and_craters():
@@ -47,10 +47,10 @@ def test_detects_known_rocks_and_craters():
     for rock in ROCKS:  # top-hat height within 3 cm (noise 5 mm, cell quantisation)
         det = min(hz.rocks, key=lambda d: np.hypot(d.x - rock.x, d.y - rock.y))
         assert det.height == pytest.approx(rock.height, abs=0.04)
-    for crater in CRATERS:  # radius within 25 % (depression of the parabolic bowl fades at
+    for crater in CRATERS:  # radius within 25 % (one step of the template ladder), depth
         det = min(hz.craters, key=lambda d: np.hypot(d.x - crater.x, d.y - crater.y))
-        assert det.radius == pytest.approx(crater.radius, rel=0.3)  # the rim)
-        assert det.depth == pytest.approx(crater.depth, rel=0.25)
+        assert det.radius == pytest.approx(crater.radius, rel=0.25)
+        assert det.depth == pytest.approx(crater.depth, rel=0.3)   # the 5x5 median rounds the floor
     assert hz.footprint.any()
 
 
@@ -110,3 +110,72 @@ def test_crater_median_window_is_checked():
     for bad in (2, 4, 7):
         with pytest.raises(ValueError):
             HazardParams(crater_median_cells=bad)
+
+
+def undulating(seed=0, amplitude_m=0.04, size_m=15.0):
+    """The world generator's natural undulation (multi-octave value noise, largest octave
+    size/4) on the test grid, m."""
+    rng = np.random.default_rng(seed)
+    return (amplitude_m * value_noise((N, N), rng, size_m / 4 / RES, 5)).astype(np.float32)
+
+
+def hollow(depth_m, width_m, x=0.0, y=0.0):
+    """A smooth natural hollow without a rim (Gaussian), m."""
+    c = ORIGIN[0] + (np.arange(N) + 0.5) * RES
+    X, Y = np.meshgrid(c, c)
+    return (-depth_m * np.exp(-((X - x) ** 2 + (Y - y) ** 2) / (2 * (width_m / 4) ** 2))).astype(np.float32)
+
+
+@pytest.mark.parametrize('seed', [0, 1, 2])
+def test_natural_undulation_and_a_hollow_are_no_craters(seed):
+    """Issue #18: a 6.7 cm natural hollow was a crater in every run. Undulation plus a
+    rimless hollow 6.7 cm deep and 2.5 m wide (depth/diameter 0.03) is no crater; the same
+    ground with an impact crater 1.2 m across and 12 cm deep (d/D 0.1, half the fresh
+    ratio) has exactly that crater. (At d/D 0.075 the fit misses it on one of these three
+    grounds: the 4 cm undulation then rivals the 9 cm bowl.)"""
+    ground = terrain((), (), noise_m=0.003, seed=seed) + undulating(seed)
+    hz = detect_hazards(ground + hollow(0.067, 2.5, 1.0, -1.0), RES, ORIGIN)
+    assert hz.craters == []
+    assert not hz.footprint.any()
+    crater = Crater(1.0, -1.0, 0.6, 0.12)
+    hz = detect_hazards(ground + terrain((), [crater], slope=(0, 0), noise_m=0.0), RES, ORIGIN)
+    _, precision, recall = match_detections(hz.craters, [crater], 0.3)
+    assert (precision, recall) == (1.0, 1.0), hz.craters
+
+
+def test_crater_depth_must_be_significant_against_the_height_variance():
+    """A shallow crater (1 m across, 6 cm deep) is found where the map knows its heights
+    to 5 mm, not where their sigma is 5 cm (its depth is then within the stereo error)."""
+    crater = Crater(0.0, 0.0, 0.5, 0.06)
+    h = terrain((), [crater], noise_m=0.002)
+    for sigma, expected in ((0.005, 1), (0.05, 0)):
+        var = np.full(h.shape, sigma ** 2, np.float32)
+        hz = detect_hazards(h, RES, ORIGIN, variance=var)
+        assert len(hz.craters) == expected, (sigma, hz.craters)
+
+
+def test_crater_footprint_stays_on_the_crater():
+    """Lethal marking of a crater covers its rim disc plus the margin, never the level
+    ground around it."""
+    crater = Crater(0.0, 0.0, 1.0, 0.2)
+    hz = detect_hazards(terrain((), [crater], noise_m=0.002) + undulating(3), RES, ORIGIN)
+    assert len(hz.craters) == 1
+    c = ORIGIN[0] + (np.arange(N) + 0.5) * RES
+    X, Y = np.meshgrid(c, c)
+    r = np.hypot(X, Y)
+    assert hz.footprint[r <= 0.9].all()
+    assert not hz.footprint[r > 1.0 * 1.25 + 0.15 + RES].any()
+
+
+def test_a_rock_with_its_shadow_unknown_is_found():
+    """The ground behind a rock is hidden from the camera (unknown): the rock is still one
+    rock of about its height, not a plateau reaching into the shadow."""
+    rock = Rock(1.0, 0.0, 0.3, 0.3)
+    h = terrain([rock], (), noise_m=0.003)
+    c = ORIGIN[0] + (np.arange(N) + 0.5) * RES
+    X, Y = np.meshgrid(c, c)
+    h[(X > 1.0) & (X < 3.0) & (np.abs(Y) < 0.35)] = np.nan    # the shadow, camera at -x
+    hz = detect_hazards(h, RES, ORIGIN)
+    _, precision, recall = match_detections(hz.rocks, [rock], 0.3)
+    assert (precision, recall) == (1.0, 1.0), hz.rocks
+    assert hz.rocks[0].height == pytest.approx(0.3, abs=0.05)

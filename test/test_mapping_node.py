@@ -132,3 +132,38 @@ def test_bad_parameters_refuse_start(ros):
         MappingNode(context=ros.context, parameter_overrides=[Parameter('camera_xyz', value=[1.0, 2.0])])
     with pytest.raises(ParameterError, match='resolution_m'):
         MappingNode(context=ros.context, parameter_overrides=[Parameter('resolution_m', value=0.0)])
+
+
+def test_error_model_uses_the_matched_image_focal_length(ros):
+    """stereo_node matches a pair shrunk by its downscale: the map's sigma is that of the
+    shrunk pair (sigma_z ~ 1 / f), first from camera_info / stereo_downscale, then from
+    the disparity image's own f (issue #18: it was the full-size focal length)."""
+    from sensor_msgs.msg import CameraInfo
+    from stereo_msgs.msg import DisparityImage
+
+    from mining_rover.ros.camera_info import ideal_camera_model, model_to_camera_info
+    from mining_rover.ros.conversions import disparity_to_msg
+    rig = Rig(ros, stereo_downscale=2)
+    fx = 467.0
+    info_pub = rig.io.create_publisher(CameraInfo, C.right.info, qos.SENSOR)
+    disp_pub = rig.io.create_publisher(DisparityImage, 'stereo/disparity', qos.SENSOR)
+    right = ideal_camera_model(640, 480, fx, fx, 319.5, 239.5, baseline_m=0.2)
+    sd = rig.node.mapper.error.sigma_disparity_px
+    full = 9.0 * sd / (fx * 0.2)      # sigma_z at 3 m of the full-size pair, m
+    for _ in range(20):
+        info_pub.publish(model_to_camera_info(right, seconds_to_stamp(1.0)))
+        if ros.spin_until(lambda: rig.node.mapper.error.focal_px == pytest.approx(fx / 2.0), 0.1):
+            break
+    assert rig.node.mapper.error.focal_px == pytest.approx(fx / 2.0)
+    assert rig.node.mapper.error.baseline_m == pytest.approx(0.2)
+    sigma_half = rig.node.mapper.error.sigma_z(np.array([3.0]))[0]
+    # matched at a quarter size (the disparity image says so): sigma grows 2x again
+    disp = np.full((120, 160), 5.0, np.float32)
+    for _ in range(20):
+        disp_pub.publish(disparity_to_msg(disp, fx / 4.0, 0.2, 0.0, 32.0, 1.0 / 16, C.left.frame,
+                                          seconds_to_stamp(1.0)))
+        if ros.spin_until(lambda: rig.node.mapper.error.focal_px == pytest.approx(fx / 4.0), 0.1):
+            break
+    assert rig.node.mapper.error.focal_px == pytest.approx(fx / 4.0)
+    assert rig.node.mapper.error.sigma_z(np.array([3.0]))[0] == pytest.approx(2.0 * sigma_half)
+    assert sigma_half == pytest.approx(2.0 * full)   # half-size pair: sigma 2x, variance 4x

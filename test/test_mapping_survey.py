@@ -21,8 +21,11 @@ def survey():
 
 
 def test_survey_turn_invents_no_hazards(survey):
-    assert survey['false_raw'] > 0.02            # the unfiltered map does: the test can fail
+    # With main's morphological crater detector the unfiltered map had > 2 % false lethal
+    # cells; the crater template fit (issue #18) stays clean even without the median
+    # filters. The real hazards are lethal (next test), so these fractions are not vacuous.
     assert survey['false'] < 0.005
+    assert survey['false_raw'] < 0.02
 
 
 def test_survey_turn_keeps_the_real_hazards(survey):

@@ -1,29 +1,29 @@
-"""Hazards from an elevation grid: rocks (positive obstacles), craters (depressions with
-rims) and their footprints; and a matcher that scores detections against ground truth.
+"""Hazards from an elevation grid: rocks (positive obstacles), impact craters (rim + bowl)
+and their footprints; and a matcher that scores detections against ground truth.
 
 Pure numpy/OpenCV/SciPy. Grid layout as in elevation_map.py (row 0 = lowest y, NaN
 unknown, cell corner ``origin``). Positions in the grid's frame (``map``), metres.
 
-Method (grey-scale morphology, Soille, "Morphological Image Analysis", 2003, ch. 4):
-unknown cells are first filled with their nearest known height so that gaps do not
-create false relief, and the best-fit plane is removed, then
+Unknown cells are filled with their nearest known height (so gaps create no relief) and
+the best-fit plane is removed, then
 
-* rocks = top-hat: height minus its opening with a disc wider than the largest rock
-  (the opening of a plane is the plane itself, so slopes do not produce rocks), and at
-  most the height above the local median ground (so a crater's edge is no rock). Cells
-  above ``rock_min_height_m`` seed connected components (8-connected) grown through
-  cells above half that height (hysteresis);
-* craters = bottom-hat: the closing (with a disc wider than the largest crater) minus
-  the height, i.e. how far each cell lies below the rim-to-rim surface, but no deeper
-  than below the local median ground (the closing alone also bridges the gap between
-  two nearby bumps). Components
-  deeper than ``crater_min_depth_m`` with an equivalent diameter of at least
-  ``crater_min_diameter_m`` are craters; centre = depth-weighted centroid, radius =
-  equivalent radius of the component, depth = its greatest depression.
+* craters: template fit of the impact-crater profile at several radii with a rim/bowl
+  shape test and a significance test against the height variance (mapping/craters.py);
+  their footprint is the rim disc plus ``crater_margin_m``, nothing more, so a crater
+  never spreads lethal cost over the level ground around it;
+* rocks (first: their cells are left out of the crater fit): a top-hat:
+  height minus its opening with a disc wider than the largest rock (grey-scale
+  morphology, Soille, "Morphological Image Analysis", 2003, ch. 4), and at most the
+  height above the local median ground. Cells above ``rock_min_height_m`` seed connected
+  components (8-connected) grown through cells above half that height; a component is a
+  rock when it is compact (height / equivalent radius >= ``rock_min_aspect``: boulders
+  are about half as tall as they are wide, Golombek & Rapp 1997; a ridge or rim
+  segment is long and low), no wider than ``rock_max_diameter_m``, and its height stands
+  ``rock_min_significance`` standard deviations above the map's height error.
 
-A depression or rock only counts where at least ``min_known_fraction`` of its cells
-were measured (a shadowed crater floor is unknown: it is reported as unknown terrain,
-never as a made-up depth).
+A hazard only counts where at least ``min_known_fraction`` of its cells were measured (a
+shadowed crater floor is unknown: reported as unknown terrain, never a made-up depth).
+Without a variance grid (exact heights), every cell's height sigma is ``default_sigma_m``.
 """
 from __future__ import annotations
 
@@ -32,6 +32,8 @@ from dataclasses import asdict, dataclass, fields
 import cv2
 import numpy as np
 from scipy import ndimage
+
+from mining_rover.mapping.craters import CraterFitParams, fit_craters
 
 
 @dataclass(frozen=True)
@@ -66,16 +68,25 @@ def check_median_window(cells, name: str) -> int:
 
 @dataclass(frozen=True)
 class HazardParams:
-    """Thresholds for calling a bump a rock or a hollow a crater (heights and diameters in m)."""
+    """Thresholds for calling a bump a rock or a hollow a crater (heights and diameters in m).
+
+    Defaults are tuned on the hazard_detection benchmark's tuning seeds (bench/hazard_detection.py)."""
     rock_min_height_m: float = 0.15
     rock_max_diameter_m: float = 1.2
     rock_min_cells: int = 8          # a 0.15 m rock is ~20 cells of 5 cm above half its height
-    crater_min_depth_m: float = 0.06
-    crater_min_diameter_m: float = 0.5
-    crater_max_diameter_m: float = 4.0
+    rock_min_aspect: float = 0.3     # height / equivalent radius of the component
+    rock_min_significance: float = 3.0
+    crater_min_depth_m: float = 0.04
+    crater_min_diameter_m: float = 1.0
+    crater_max_diameter_m: float = 6.0
+    crater_min_depth_ratio: float = 0.05   # fitted depth / diameter (natural undulation ~0.01)
+    crater_min_fit: float = 0.6            # R^2 of the rim + bowl template over the plane
+    crater_min_significance: float = 10.0  # fitted depth / its standard deviation
+    crater_cell_m: float = 0.10            # working cell of the crater fit
     min_known_fraction: float = 0.5
-    crater_margin_m: float = 0.15   # footprint grows by this around a crater (its rim)
-    crater_median_cells: int = 5    # median window the depression is judged on (0/1: none)
+    crater_margin_m: float = 0.15   # footprint grows by this around a crater's rim
+    crater_median_cells: int = 5    # median window over the heights the crater fit sees (0/1: none)
+    default_sigma_m: float = 0.01   # height sigma of every cell when no variance grid is given
 
     def __post_init__(self):
         for f in fields(self):
@@ -84,9 +95,19 @@ class HazardParams:
                 raise ValueError(f'{f.name} must be > 0, got {v}')
         if self.crater_max_diameter_m <= self.crater_min_diameter_m:
             raise ValueError('crater_max_diameter_m must exceed crater_min_diameter_m')
-        if self.min_known_fraction > 1.0:
-            raise ValueError(f'min_known_fraction must be <= 1, got {self.min_known_fraction}')
+        for name in ('min_known_fraction', 'crater_min_fit'):
+            if getattr(self, name) > 1.0:
+                raise ValueError(f'{name} must be <= 1, got {getattr(self, name)}')
         check_median_window(self.crater_median_cells, 'crater_median_cells')
+
+    def crater_fit(self) -> CraterFitParams:
+        """The crater fit's parameters: radii from 0.4 of the smallest diameter (a crater
+        just over it is still found when its rim is blurred) to half the largest."""
+        return CraterFitParams(min_radius_m=0.4 * self.crater_min_diameter_m,
+                               max_radius_m=self.crater_max_diameter_m / 2.0, cell_m=self.crater_cell_m,
+                               min_depth_ratio=self.crater_min_depth_ratio, min_fit=self.crater_min_fit,
+                               min_significance=self.crater_min_significance,
+                               min_known_fraction=self.min_known_fraction)
 
     @classmethod
     def from_dict(cls, values: dict) -> 'HazardParams':
@@ -138,6 +159,9 @@ def median_ground(height: np.ndarray, resolution: float, window_m: float,
     return cv2.resize(med, (cols, rows), interpolation=cv2.INTER_LINEAR)
 
 
+_BIG = np.float32(1e6)
+
+
 def _disc(diameter_cells: int) -> np.ndarray:
     k = max(3, diameter_cells | 1)
     return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))
@@ -148,9 +172,12 @@ def _centre(origin, resolution, rows, cols):
 
 
 def detect_hazards(height: np.ndarray, resolution: float, origin_xy,
-                   p: HazardParams = HazardParams(), excavated: np.ndarray | None = None) -> Hazards:
+                   p: HazardParams = HazardParams(), excavated: np.ndarray | None = None,
+                   variance: np.ndarray | None = None) -> Hazards:
     """Rocks and craters in an elevation grid (m, NaN unknown); see the module doc.
 
+    ``variance`` (m^2, same shape; NaN unknown): the map's height variance, for the
+    significance tests (default: ``default_sigma_m`` squared everywhere).
     ``excavated`` (bool, same shape): ground the rover's own tools have cut. A depression
     there is its trench (planned depth, driven over on purpose), not a crater.
     """
@@ -164,71 +191,91 @@ def detect_hazards(height: np.ndarray, resolution: float, origin_xy,
     r0, r1 = max(rows.min() - pad, 0), min(rows.max() + pad + 1, height.shape[0])
     c0, c1 = max(cols.min() - pad, 0), min(cols.max() + pad + 1, height.shape[1])
     kn = known[r0:r1, c0:c1]
+    if variance is None or variance.shape != height.shape:
+        var = np.where(kn, np.float32(p.default_sigma_m ** 2), np.nan).astype(np.float32)
+    else:
+        var = np.where(kn, variance[r0:r1, c0:c1], np.nan).astype(np.float32)
     # Subtract the best-fit plane so that the window edges of the median and the
     # morphology see level ground (a plane is no hazard).
     h = detrend(fill_unknown(height[r0:r1, c0:c1]), kn).astype(np.float32)
     origin = (origin_xy[0] + c0 * resolution, origin_xy[1] + r0 * resolution)
-    cell_area = resolution * resolution
-    ground = median_ground(h, resolution, 2.0 * p.crater_max_diameter_m)
 
-    # Craters: bottom-hat, and below the local median ground (the closing alone also
-    # fills the gap between two nearby bumps, which is no crater). Judged on a median
-    # (crater_median_cells): at 3-5 m the half-size stereo cloud lands in range bands
-    # with gaps between them, and one band 0.1 m too low, grown into the gaps by the
-    # nearest-cell fill, reads as a crater 0.7 m wide; a crater is far wider than the
-    # window and keeps its floor. On the lunar survey turn (bench/elevation_accuracy) the
-    # 5 x 5 median took the false craters from 4 to none and kept the true one in view.
-    hc = cv2.medianBlur(h, p.crater_median_cells) if p.crater_median_cells > 1 else h
-    crater_disc = _disc(int(round(p.crater_max_diameter_m / resolution)))
-    depression = np.minimum(cv2.morphologyEx(hc, cv2.MORPH_CLOSE, crater_disc), ground) - hc
-    if excavated is not None and excavated.shape == height.shape and excavated.any():
-        depression[excavated[r0:r1, c0:c1]] = 0.0
-    craters, crater_mask = [], np.zeros(h.shape, bool)
-    labels, n = ndimage.label(depression > p.crater_min_depth_m / 2.0, structure=np.ones((3, 3)))
-    if n:
-        idx = np.arange(1, n + 1)
-        area = ndimage.sum_labels(np.ones_like(h), labels, idx) * cell_area
-        deepest = ndimage.maximum(depression, labels, idx)
-        frac = ndimage.mean(kn.astype(np.float32), labels, idx)
-        com = ndimage.center_of_mass(depression, labels, idx)
-        for i, (a, d, f, (cr, cc)) in enumerate(zip(area, deepest, frac, com)):
-            diameter = 2.0 * np.sqrt(a / np.pi)
-            if d < p.crater_min_depth_m or diameter < p.crater_min_diameter_m or f < p.min_known_fraction:
-                continue
-            x, y = _centre(origin, resolution, cr, cc)
-            craters.append(Crater(float(x), float(y), float(diameter / 2.0), float(d)))
-            crater_mask |= labels == idx[i]
-
-    # Rocks: top-hat (disc wider than the largest rock).
-    # On a 3x3-median-filtered grid: a stereo mismatch leaves one- or two-cell spikes
-    # that a top-hat reads as rocks, while a real rock (boulders are about half as tall
-    # as they are wide) is several cells across and keeps its top through the median.
+    # Rocks: top-hat (disc wider than the largest rock) on a 3x3-median-filtered grid:
+    # a stereo mismatch leaves one- or two-cell spikes that a top-hat reads as rocks,
+    # while a real rock is several cells across and keeps its top through the median.
+    # Unknown cells are filled low here (the lowest known height within a rock's width,
+    # else the nearest): the ground hidden behind a rock is not the rock's top, and filled
+    # with it the rock and its shadow would be one plateau that the opening keeps.
     rock_disc = _disc(int(round(p.rock_max_diameter_m / resolution)) + 2)
-    hm = cv2.medianBlur(h, 3)
-    relief = hm - np.maximum(cv2.morphologyEx(hm, cv2.MORPH_OPEN, rock_disc), ground)
-    rocks, rock_mask = [], np.zeros(h.shape, bool)
-    labels, n = ndimage.label(relief > p.rock_min_height_m / 2.0, structure=np.ones((3, 3)))
-    if n:
-        idx = np.arange(1, n + 1)
-        count = ndimage.sum_labels(np.ones_like(h), labels, idx)
-        tallest = ndimage.maximum(relief, labels, idx)
-        frac = ndimage.mean(kn.astype(np.float32), labels, idx)
-        com = ndimage.center_of_mass(relief, labels, idx)
-        for i, (c, t, f, (cr, cc)) in enumerate(zip(count, tallest, frac, com)):
-            radius = np.sqrt(c * cell_area / np.pi)
-            if t < p.rock_min_height_m or c < p.rock_min_cells or f < p.min_known_fraction:
-                continue
-            if 2.0 * radius > p.rock_max_diameter_m:
-                continue  # wider than a rock: a ridge or a crater rim, left to the cost layers
-            x, y = _centre(origin, resolution, cr, cc)
-            rocks.append(Rock(float(x), float(y), float(t), float(radius)))
-            rock_mask |= labels == idx[i]
+    low = cv2.erode(np.where(kn, h, _BIG).astype(np.float32), rock_disc)
+    hr = np.where(kn, h, np.where(low < _BIG / 2, low, h)).astype(np.float32)
+    ground = median_ground(hr, resolution, 2.0 * p.rock_max_diameter_m)
+    hm = cv2.medianBlur(hr, 3)
+    relief = np.where(kn, hm - np.maximum(cv2.morphologyEx(hm, cv2.MORPH_OPEN, rock_disc), ground), 0.0)
+    sigma = np.sqrt(np.where(np.isfinite(var), var, np.nanmax(var, initial=p.default_sigma_m ** 2)))
+    rocks, rock_mask = _find_rocks(relief.astype(np.float32), sigma, p, origin, resolution)
 
-    if crater_mask.any() and p.crater_margin_m > 0:
-        crater_mask = cv2.dilate(crater_mask.astype(np.uint8),
-                                 _disc(int(round(2 * p.crater_margin_m / resolution)))).astype(bool)
+    # Craters: the template fit sees the known cells only, less the rocks (a boulder in
+    # the window is no part of the bowl) and the ground the rover cut (its trench); on a
+    # median first (one stereo range band off by a few cm is no crater floor).
+    hc = cv2.medianBlur(h, p.crater_median_cells) if p.crater_median_cells > 1 else h
+    seen = kn & ~cv2.dilate(rock_mask.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
+    if excavated is not None and excavated.shape == height.shape and excavated.any():
+        seen &= ~excavated[r0:r1, c0:c1]
+    fits = [c for c in fit_craters(np.where(seen, hc, np.nan), var, resolution, origin, p.crater_fit())
+            if c.depth >= p.crater_min_depth_m]
+    craters = [Crater(c.x, c.y, c.radius, c.depth) for c in fits]
+    crater_mask = np.zeros(h.shape, bool)
+    xs = origin[0] + (np.arange(h.shape[1]) + 0.5) * resolution
+    ys = origin[1] + (np.arange(h.shape[0]) + 0.5) * resolution
+    for c in fits:
+        d2 = (xs[None, :] - c.x) ** 2 + (ys[:, None] - c.y) ** 2
+        crater_mask |= d2 <= (c.radius + p.crater_margin_m) ** 2
+
     footprint[r0:r1, c0:c1] = crater_mask | rock_mask
     return Hazards(rocks, craters, footprint)
+
+
+def _find_rocks(relief: np.ndarray, sigma: np.ndarray, p: HazardParams, origin, resolution: float) -> tuple:
+    """(rocks, mask) from the top-hat ``relief`` (m, 0 where unknown) and the height sigma
+    (m). Components above half ``rock_min_height_m``; one with several tops above 0.6 of
+    its height that are rocks each (boulders touching at their feet) is that many rocks."""
+    cell_area = resolution * resolution
+    rocks, mask = [], np.zeros(relief.shape, bool)
+
+    def judge(labels, n, split) -> int:
+        """Rocks found among the components; returns how many."""
+        found = 0
+        if not n:
+            return found
+        idx = np.arange(1, n + 1)
+        count = ndimage.sum_labels(np.ones_like(relief), labels, idx)
+        tallest = ndimage.maximum(relief, labels, idx)
+        noise = ndimage.median(sigma, labels, idx)
+        com = ndimage.center_of_mass(relief, labels, idx)
+        for i, (c, t, s, (cr, cc)) in enumerate(zip(count, tallest, noise, com)):
+            if t < p.rock_min_height_m or t < p.rock_min_significance * s:
+                continue   # too low, or within the stereo error
+            if split:      # boulders touching at their feet: each top is a rock
+                part = (labels == idx[i]) & (relief > 0.6 * t)
+                parts, m = ndimage.label(part, structure=np.ones((3, 3)))
+                if m > 1:
+                    before = len(rocks)
+                    if judge(parts, m, split=False) > 1:
+                        found += len(rocks) - before
+                        continue
+                    del rocks[before:]
+            radius = np.sqrt(c * cell_area / np.pi)
+            if 2.0 * radius > p.rock_max_diameter_m or t < p.rock_min_aspect * radius or c < p.rock_min_cells:
+                continue   # a ridge or a rim, left to the cost layers
+            x, y = _centre(origin, resolution, cr, cc)
+            rocks.append(Rock(float(x), float(y), float(t), float(radius)))
+            mask[labels == idx[i]] = True
+            found += 1
+        return found
+
+    judge(*ndimage.label(relief > p.rock_min_height_m / 2.0, structure=np.ones((3, 3))), split=True)
+    return rocks, mask
 
 
 def match_detections(detected: list, truth: list, tolerance_m) -> tuple:

@@ -151,7 +151,8 @@ class TerrainMapper:
         """Rocks and craters of ``height`` (default: confident_height())."""
         height = self.confident_height() if height is None else height
         return detect_hazards(height, self.map.resolution, self.map.origin,
-                              self.hazard_params, excavated=self.excavated_zone())
+                              self.hazard_params, excavated=self.excavated_zone(),
+                              variance=self.map.variance)
 
     def excavated_zone(self) -> np.ndarray:
         """The cells the rover's tools have cut, grown by one judging window: the trench

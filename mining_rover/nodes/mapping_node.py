@@ -3,7 +3,13 @@
 Subscribes: stereo/points (PointCloud2 in the left optical frame, SENSOR), odom
 (nav_msgs/Odometry odom -> base_link, STATE; odom == map in this stack) and the right
 camera_info of the sim contract (SENSOR), from which the stereo error model takes the
-focal length and baseline when ``use_camera_info`` is set; excavator/state
+focal length and baseline when ``use_camera_info`` is set, and stereo/disparity
+(DisparityImage, SENSOR) whose ``f`` and ``T`` are those of the image pair actually
+matched (stereo_node matches a pair shrunk by its ``downscale``: the depth error is that
+of the shrunk pair, so the full-size focal length would make sigma ``downscale`` times
+(the variance ``downscale``^2 times) too
+small); until a disparity image arrives the focal length is camera_info's (or
+``focal_px``) divided by ``stereo_downscale``; excavator/state
 (DiagnosticStatus, STATE): where the drums dig, the ground is marked as cut, so the
 rover's own trench is not mapped as a crater or a wall (``mark_excavated``).
 Publishes (docs/INTERFACES.md): map/elevation and map/elevation_variance (32FC1, same grid
@@ -31,6 +37,7 @@ from geometry_msgs.msg import Point, Pose, Quaternion, Vector3
 from nav_msgs.msg import OccupancyGrid, Odometry
 from rclpy.node import Node
 from sensor_msgs.msg import CameraInfo, Image, PointCloud2
+from stereo_msgs.msg import DisparityImage
 from std_msgs.msg import ColorRGBA
 from visualization_msgs.msg import Marker, MarkerArray
 
@@ -52,6 +59,10 @@ from mining_rover.ros.runtime import node_main
 LOG_THROTTLE_S = 5.0
 def _focal_from_contract(contract) -> float:
     return contract.camera_width / (2.0 * math.tan(contract.camera_hfov_rad / 2.0))
+
+
+def _downscale(v) -> str | None:
+    return None if v in (1, 2, 4) else 'must be 1, 2 or 4 (stereo_node downscale)'
 
 
 def _median_window(v) -> str | None:
@@ -92,6 +103,10 @@ def _params(contract) -> list:
               '(overridden by camera_info when use_camera_info)', 1.0, 1e5),
         Param('baseline_m', 0.2, 'stereo baseline for the error model, m', 0.01, 10.0),
         Param('use_camera_info', True, 'take focal_px and baseline_m from the right camera_info'),
+        Param('stereo_downscale', 2, "stereo_node's downscale: the error model uses the focal length of "
+              'the matched (shrunk) pair, focal_px / stereo_downscale', check=_downscale),
+        Param('use_disparity_info', True, 'take the matched focal length and baseline from '
+              'stereo/disparity (f, T) once one arrives'),
         Param('sigma_disparity_px', e.sigma_disparity_px,
               'disparity noise of the error model, px', 0.01, 5.0),
         Param('height_floor_m', e.floor_m, 'independent height error per point, m', 0.0, 1.0),
@@ -123,6 +138,17 @@ def _params(contract) -> list:
         Param('crater_min_diameter_m', h.crater_min_diameter_m, 'smallest crater reported, m', 0.05, 100.0),
         Param('crater_max_diameter_m', h.crater_max_diameter_m, 'widest crater found, m', 0.2, 100.0),
         Param('crater_margin_m', h.crater_margin_m, 'lethal margin around a crater, m', 0.0, 5.0),
+        Param('rock_min_aspect', h.rock_min_aspect, 'rock height / equivalent radius at least this '
+              '(ridges and rims are long and low)', 0.01, 10.0),
+        Param('rock_min_significance', h.rock_min_significance,
+              'rock height / map height sigma at least this', 0.1, 100.0),
+        Param('crater_min_depth_ratio', h.crater_min_depth_ratio, 'fitted crater depth / diameter at '
+              'least this (impact craters 0.07-0.2, Pike 1977; natural undulation ~0.01)', 0.001, 1.0),
+        Param('crater_min_fit', h.crater_min_fit, 'R^2 of the rim + bowl template over a plane',
+              0.01, 1.0),
+        Param('crater_min_significance', h.crater_min_significance,
+              'fitted crater depth / its standard deviation from the map variance', 0.1, 100.0),
+        Param('crater_cell_m', h.crater_cell_m, 'working cell of the crater template fit, m', 0.01, 1.0),
         Param('crater_median_cells', h.crater_median_cells, 'median window (cells) the crater detector '
               'judges depressions on (0 or 1: none; 3 or 5)',
               check=_median_window),
@@ -159,7 +185,8 @@ class MappingNode(Node):
             hazard = HazardParams.from_dict(p)
             self._error_kwargs = dict(sigma_disparity_px=p['sigma_disparity_px'], floor_m=p['height_floor_m'],
                                       max_range_m=p['max_range_m'])
-            error = StereoErrorModel(focal_px=p['focal_px'], baseline_m=p['baseline_m'], **self._error_kwargs)
+            error = StereoErrorModel(focal_px=p['focal_px'] / p['stereo_downscale'],
+                                     baseline_m=p['baseline_m'], **self._error_kwargs)
         except ValueError as exc:
             raise ParameterError(f'mapping parameters: {exc}') from exc
         self.T_base_cam = xyzrpy_to_matrix(p['camera_xyz'], p['camera_rpy']) @ T_LINK_OPTICAL
@@ -185,8 +212,11 @@ class MappingNode(Node):
         self.create_subscription(Odometry, 'odom', self._on_odom, qos.STATE)
         if p['mark_excavated'] or p['self_shadow']:
             self.create_subscription(DiagnosticStatus, 'excavator/state', self._on_excavator, qos.STATE)
+        self._matched_from_disparity = False
         if p['use_camera_info']:
             self.create_subscription(CameraInfo, contract.right.info, self._on_info, qos.SENSOR)
+        if p['use_disparity_info']:
+            self.create_subscription(DisparityImage, 'stereo/disparity', self._on_disparity, qos.SENSOR)
         self.create_timer(1.0 / p['publish_rate_hz'], self._publish)
         m = self.mapper.map
         self.get_logger().info(
@@ -198,16 +228,36 @@ class MappingNode(Node):
         self.get_logger().warning(f'cloud dropped: {reason}', throttle_duration_sec=LOG_THROTTLE_S)
 
     # -- inputs -----------------------------------------------------------------------
+    def _set_error_model(self, focal_px: float, baseline_m: float) -> None:
+        if (focal_px, baseline_m) != (self.mapper.error.focal_px, self.mapper.error.baseline_m):
+            self.mapper.error = StereoErrorModel(focal_px=focal_px, baseline_m=baseline_m,
+                                                 **self._error_kwargs)
+
     def _on_info(self, msg: CameraInfo) -> None:
+        if self._matched_from_disparity:
+            return   # the matched pair's own focal length is known
         try:
             model = camera_info_to_model(msg)
-            f, baseline = model.fx, -float(model.P[0, 3]) / model.fx
-            if (f, baseline) == (self.mapper.error.focal_px, self.mapper.error.baseline_m):
-                return
-            self.mapper.error = StereoErrorModel(focal_px=f, baseline_m=baseline, **self._error_kwargs)
+            self._set_error_model(model.fx / self.cfg['stereo_downscale'], -float(model.P[0, 3]) / model.fx)
         except ValueError as exc:
             self.get_logger().warning(f'right camera_info ignored: {exc}',
                                       throttle_duration_sec=LOG_THROTTLE_S)
+
+    def _on_disparity(self, msg: DisparityImage) -> None:
+        f, baseline = float(msg.f), float(msg.t)
+        if not (math.isfinite(f) and math.isfinite(baseline) and f > 0.0 and baseline > 0.0):
+            self.get_logger().warning(f'stereo/disparity with f {f}, T {baseline} ignored: both must be > 0',
+                                      throttle_duration_sec=LOG_THROTTLE_S)
+            return
+        if not self._matched_from_disparity:
+            configured = self.mapper.error.focal_px
+            if abs(f - configured) > 0.01 * configured:
+                self.get_logger().warning(
+                    f'matched focal length {f:.1f} px (stereo/disparity) differs from camera_info / '
+                    f"stereo_downscale {self.cfg['stereo_downscale']} ({configured:.1f} px): using "
+                    f'the matched one; set stereo_downscale to the stereo node downscale')
+        self._matched_from_disparity = True
+        self._set_error_model(f, baseline)
 
     def _on_odom(self, msg: Odometry) -> None:
         try:
