@@ -138,6 +138,41 @@ class MissionConfig:
     backoff_speed_mps: float = setting(0.1, 'reverse speed after a stall, m/s', 0.01, 1.0)
     max_stalls: int = setting(3, 'stalls per cycle before the cut ends', 1, 100)
     stall_depth_scale: float = setting(0.7, 'depth factor applied after each stall', 0.05, 1.0)
+    stuck_window_s: float = setting(6.0,
+        'stuck detection: wheel travel and visual odometry are compared over this '
+        'window, s (planning/executive/stuck.py)', 1.0, 120.0)
+    stuck_min_travel_m: float = setting(0.2,
+        'stuck detection: the wheels must roll at least this far in the window, m', 0.01, 10.0)
+    stuck_progress_share: float = setting(0.2,
+        'stuck detection: stuck when visual odometry saw less than this share of the '
+        "wheels' travel (0.2: 80 % slip or more)", 0.0, 1.0)
+    stuck_still_yaw_radps: float = setting(0.1,
+        'stuck detection: a mean gyro yaw rate above this is a turn, not stuck, rad/s',
+        0.0, 5.0)
+    recover_stop_s: float = setting(1.0,
+        'stuck: stand still this long (drums off, arms stowed) before backing off, s',
+        0.0, 60.0)
+    recover_backoff_m: float = setting(0.5,
+        'stuck: reverse this far along the way the rover came, m', 0.0, 5.0)
+    recover_speed_mps: float = setting(0.1, 'stuck: reverse at this speed, m/s', 0.01, 1.0)
+    recover_keepout_m: float = setting(0.5,
+        'stuck: the spot is marked lethal for the planner within this radius of the '
+        'point ahead of the rover where it stuck, m', 0.05, 5.0)
+    max_recoveries: int = setting(2,
+        'stuck recoveries on the way to one goal before it is given up (another site, '
+        'another side of the berm)', 1, 100)
+    max_keepouts: int = setting(50, 'stuck spots remembered for the planner', 1, 10000)
+    dig_zone_growth: float = setting(1.5,
+        'dig sites exhausted: the dig zone radius grows by this factor, then a re-survey',
+        1.0, 10.0)
+    dig_zone_max_radius_m: float = setting(12.0,
+        'the dig zone never grows beyond this radius (nor below its own), m', 0.1, 1000.0)
+    max_resurveys: int = setting(8,
+        're-surveys after the dig zone ran out of sites at its widest before the '
+        'mission ends (DONE: dig zone exhausted)', 1, 1000)
+    weigh_after_dump_s: float = setting(8.0,
+        'after the last dump stage, wait this long at most for a fresh weigh of the '
+        'drums (what is left in them is not delivered), s', 0.0, 120.0)
     dump_timeout_s: float = setting(30.0,
         'an accepted dump that does not end in this long is a fault, s', 1.0, 600.0)
     dump_rear_after_turn: bool = setting(True,
