@@ -155,7 +155,7 @@ class MissionConfig:
     recover_backoff_m: float = setting(0.5,
         'stuck: reverse this far along the way the rover came, m', 0.0, 5.0)
     recover_speed_mps: float = setting(0.1, 'stuck: reverse at this speed, m/s', 0.01, 1.0)
-    recover_keepout_m: float = setting(0.5,
+    recover_keepout_m: float = setting(0.3,
         'stuck: the spot is marked lethal for the planner within this radius of the '
         'point ahead of the rover where it stuck, m', 0.05, 5.0)
     max_recoveries: int = setting(2,
