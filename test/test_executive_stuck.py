@@ -13,24 +13,33 @@ WINDOW_S = 6.0
 
 
 def monitor() -> StuckMonitor:
-    return StuckMonitor(window_s=WINDOW_S, min_travel_m=0.2, max_progress_share=0.2,
-                        still_yaw_radps=0.1)
+    return StuckMonitor(window_s=WINDOW_S, min_travel_m=0.2, max_progress_share=0.2)
+
+
+def _arc(s, yaw_rate):
+    """Position after ``s`` metres along an arc starting along x, turning at yaw_rate per m."""
+    if abs(yaw_rate) < 1e-12:
+        return s, 0.0
+    return math.sin(yaw_rate * s) / yaw_rate, (1.0 - math.cos(yaw_rate * s)) / yaw_rate
 
 
 def run(m, seconds, wheel_mps, ground_mps, yaw_rate=0.0, camera_hz=2.0, camera_lag_s=0.0,
         t0=0.0, x0=0.0, camera=True):
     """Tick ``m`` for ``seconds``: the wheels roll at ``wheel_mps``, the rover moves at
-    ``ground_mps`` along x; the camera's frames are ``camera_lag_s`` old when they
-    arrive. Returns the verdicts and the end time and position."""
+    ``ground_mps`` (along x, or along an arc while the gyro reads ``yaw_rate``); the
+    camera's frames are ``camera_lag_s`` old when they arrive. Returns the verdicts and
+    the end time and x position."""
     verdicts, t, frame = [], t0, None
     period = 1.0 / camera_hz
+    per_m = yaw_rate / ground_mps if ground_mps else 0.0
     while t < t0 + seconds - 1e-9:
         t = round(t + 0.1, 6)
         shot = t - camera_lag_s
         if camera and shot >= t0 and math.isclose((shot / period) % 1.0, 0.0, abs_tol=1e-6):
-            frame = (shot, x0 + ground_mps * (shot - t0), 0.0)
+            x, y = _arc(ground_mps * (shot - t0), per_m)
+            frame = (shot, x0 + x, y)
         verdicts.append(m.update(t, wheel_mps, frame, yaw_rate))
-    return verdicts, t, x0 + ground_mps * (t - t0)
+    return verdicts, t, x0 + _arc(ground_mps * (t - t0), per_m)[0]
 
 
 def test_wheels_turning_while_the_camera_sees_the_rover_still_is_stuck():
@@ -57,16 +66,22 @@ def test_slip_of_more_than_80_percent_is_stuck():
     assert verdicts[-1].stuck
 
 
-def test_standing_and_turning_in_place_are_not_stuck():
-    m = monitor()
-    verdicts, t, _ = run(m, 2 * WINDOW_S, wheel_mps=0.0, ground_mps=0.0)
+def test_standing_turning_in_place_and_driving_round_a_tight_circle_are_not_stuck():
+    verdicts, _, _ = run(monitor(), 2 * WINDOW_S, wheel_mps=0.0, ground_mps=0.0)
     assert not any(v.stuck for v in verdicts)
-    # a skid-steer turning in place: no linear wheel speed; or, where the wheels' mean
-    # speed is not zero (one side slipping more), the gyro sees the turn
-    verdicts, _, _ = run(monitor(), 2 * WINDOW_S, wheel_mps=0.3, ground_mps=0.0, yaw_rate=0.4)
+    # a skid-steer turning in place: its wheels' mean rim speed is zero
+    verdicts, _, _ = run(monitor(), 2 * WINDOW_S, wheel_mps=0.0, ground_mps=0.0, yaw_rate=0.5)
     assert not any(v.stuck for v in verdicts)
-    verdicts, _, _ = run(monitor(), 2 * WINDOW_S, wheel_mps=0.3, ground_mps=0.0, yaw_rate=0.05)
-    assert verdicts[-1].stuck                                 # gyro noise is not a turn
+    # round a 0.3 m circle: after 6 s the rover is back near where it was, but the gyro's
+    # turn says the chord is short
+    verdicts, _, _ = run(monitor(), 3 * WINDOW_S, wheel_mps=0.3, ground_mps=0.3, yaw_rate=1.0)
+    assert not any(v.stuck for v in verdicts)
+
+
+def test_pinned_but_swung_round_by_its_steering_is_stuck():
+    # the wheels push on while the rover turns on the spot towards its route
+    verdicts, _, _ = run(monitor(), 2 * WINDOW_S, wheel_mps=0.3, ground_mps=0.0, yaw_rate=0.3)
+    assert verdicts[-1].stuck
 
 
 def test_without_camera_frames_it_says_nothing():

@@ -158,6 +158,8 @@ class SimNode(Node):
                 self.sim.motor_faults.set_jam(f['joint'], on)
             elif kind == 'bus_off':
                 self.sim.motor_faults.set_bus_off(on)
+            elif kind == 'stuck':
+                self.sim.motor_faults.set_stuck(on)
             elif kind == 'clock_jump':
                 self.sim.jump_clock(float(f['jump_s']))
                 self._sim0 += float(f['jump_s'])

@@ -145,10 +145,8 @@ class MissionConfig:
         'stuck detection: the wheels must roll at least this far in the window, m', 0.01, 10.0)
     stuck_progress_share: float = setting(0.2,
         'stuck detection: stuck when visual odometry saw less than this share of the '
-        "wheels' travel (0.2: 80 % slip or more)", 0.0, 1.0)
-    stuck_still_yaw_radps: float = setting(0.1,
-        'stuck detection: a mean gyro yaw rate above this is a turn, not stuck, rad/s',
-        0.0, 5.0)
+        "progress the wheels' travel makes along the arc the gyro turned (0.2: 80 % slip "
+        'or more)', 0.0, 1.0)
     recover_stop_s: float = setting(1.0,
         'stuck: stand still this long (drums off, arms stowed) before backing off, s',
         0.0, 60.0)

@@ -72,7 +72,7 @@ class Context:
         self.out = MissionOutputs()
         self.route = route
         self.stuck = StuckMonitor(cfg.stuck_window_s, cfg.stuck_min_travel_m,
-                                  cfg.stuck_progress_share, cfg.stuck_still_yaw_radps)
+                                  cfg.stuck_progress_share)
         self.stuck_reason = ''
 
     @property

@@ -7,10 +7,14 @@ ground: stereo visual odometry (the camera sees the scene stand still) and the I
 gyro (a still rover does not turn either). ``StuckMonitor`` compares, over a sliding
 window of ``window_s``, the distance the wheels rolled (their rim speed integrated) with
 the distance visual odometry measured: stuck when the wheels rolled at least
-``min_travel_m`` and the camera saw less than ``max_progress_share`` of it, while the
-gyro saw no turn faster than ``still_yaw_radps`` on average. Slip while cutting is
-normal (20 % is the planner's design slip, planning/regolith.py); a share of 0.2 means
-80 % slip or more, which no traction model calls progress.
+``min_travel_m`` and the camera saw less than ``max_progress_share`` of the progress
+that rolling would make. On a straight line that is the wheels' travel; turning, the
+rover moves along an arc, and the gyro's heading change theta over the interval shrinks
+the straight-line progress to travel * sin(theta/2) / (theta/2) (the chord of the arc),
+so a rover driving round a tight circle is not called stuck, while one pinned where it
+is but swung round by its steering is. Slip while cutting is normal (20 % is the
+planner's design slip, planning/regolith.py); a share of 0.2 means 80 % slip or more,
+which no traction model calls progress.
 
 Without visual odometry frames over most of the window (tracking lost, no camera) the
 monitor says nothing: the wheels alone cannot tell stuck from moving, and the route
@@ -45,13 +49,12 @@ class StuckMonitor:
     """Sliding-window comparison of wheel travel with visual odometry (module docstring)."""
 
     def __init__(self, window_s: float, min_travel_m: float, max_progress_share: float,
-                 still_yaw_radps: float, min_vo_coverage: float = 0.6):
+                 min_vo_coverage: float = 0.6):
         self.window_s = window_s
         self.min_travel_m = min_travel_m
         self.max_progress_share = max_progress_share
-        self.still_yaw_radps = still_yaw_radps
         self.min_vo_coverage = min_vo_coverage
-        self._wheel = deque()      # (t, rolled m since the last sample, |yaw rate| or nan)
+        self._wheel = deque()      # (t, rolled m since the last sample, yaw rate or nan, dt)
         self._vo = deque()         # (t, x, y) visual odometry frames that measured motion
         self._last_t = None
 
@@ -74,9 +77,9 @@ class StuckMonitor:
         dt = 0.0 if self._last_t is None else max(0.0, min(now - self._last_t, 1.0))
         self._last_t = now
         rolled = abs(wheel_mps) * dt if wheel_mps is not None and math.isfinite(wheel_mps) else 0.0
-        yaw = abs(yaw_rate_radps) if yaw_rate_radps is not None and math.isfinite(yaw_rate_radps) \
+        yaw = float(yaw_rate_radps) if yaw_rate_radps is not None and math.isfinite(yaw_rate_radps) \
             else math.nan
-        self._wheel.append((now, rolled, yaw))
+        self._wheel.append((now, rolled, yaw, dt))
         if vo_fix is not None and (not self._vo or vo_fix[0] > self._vo[-1][0]):
             self._vo.append(tuple(float(v) for v in vo_fix))
         horizon = now - 2.0 * self.window_s
@@ -92,12 +95,13 @@ class StuckMonitor:
         t0, x0, y0 = next(f for f in self._vo if f[0] >= t1 - self.window_s - 1e-9)
         if t1 - t0 < self.min_vo_coverage * self.window_s:
             return NOT_STUCK                        # too few camera frames to judge
-        seen = [(r, y) for t, r, y in self._wheel if t0 < t <= t1]
-        travel = sum(r for r, _ in seen)
+        seen = [(r, y, dt) for t, r, y, dt in self._wheel if t0 < t <= t1]
+        travel = sum(r for r, _, _ in seen)
         if travel < self.min_travel_m:
             return StuckVerdict(False, travel)
         progress = math.hypot(x1 - x0, y1 - y0)
-        rates = [y for _, y in seen if math.isfinite(y)]
-        turning = bool(rates) and sum(rates) / len(rates) > self.still_yaw_radps
-        stuck = progress < self.max_progress_share * travel and not turning
+        rates = [(y, dt) for _, y, dt in seen if math.isfinite(y)]
+        half_turn = 0.5 * abs(sum(y * dt for y, dt in rates))
+        chord = travel * (math.sin(half_turn) / half_turn if half_turn > 1e-6 else 1.0)
+        stuck = progress < self.max_progress_share * chord
         return StuckVerdict(stuck, travel, progress)
