@@ -463,3 +463,22 @@ def test_interrupts_are_walked_in_order_and_a_pause_holds_a_driver_fault_off():
     out = m.step(MissionInputs(driver_fault='x'), 0.3)      # ... which the fault then stops
     assert out.state == 'FAULT' and m.record.fault_reason == 'driver fault: x'
     assert m.record.resume_state == 'MAPPING' and m.record.estop_events == 0
+
+
+def test_an_unmapped_widened_or_dug_out_zone_is_not_driven_to_again():
+    ph = SelectSite()
+    # widened around where the rover works, and the ring beyond is not mapped yet
+    ctx = context(resurvey_t=0.0, excluded_sites=[(3.0, 0.0)], dig_zone_radius_m=1.5)
+    d = ph.enter(ctx, 10.0, False)
+    t, _ = step(ph, ctx, d, 10.0 + CFG.site_wait_s + 0.1, costmap=UNKNOWN)
+    assert t.target is State.MAPPING and ctx.record.dig_zone_radius_m == 2.25
+    # the centre cut to max_dig_depth_m, the zone unmapped around it
+    ctx = context(resurvey_t=0.0, dug_sites=[(3.0, 0.0, CFG.max_dig_depth_m)])
+    d = ph.enter(ctx, 10.0, False)
+    t, _ = step(ph, ctx, d, 10.0 + CFG.site_wait_s + 0.1, costmap=UNKNOWN)
+    assert t.target is State.MAPPING and ctx.record.resurveys == 1
+    # a zone never seen is still driven to
+    ctx = context(resurvey_t=0.0)
+    d = ph.enter(ctx, 10.0, False)
+    t, _ = step(ph, ctx, d, 10.0 + CFG.site_wait_s + 0.1, costmap=UNKNOWN)
+    assert t.target is State.DRIVE_TO_SITE and 'unmapped' in t.reason

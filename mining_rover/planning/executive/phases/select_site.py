@@ -5,8 +5,8 @@ DONE (dig zone exhausted). Never a fault: a zone without sites is not a broken r
 from __future__ import annotations
 
 from mining_rover.planning.executive.phase import Phase, State, go
-from mining_rover.planning.executive.phases.sites import (dig_zone, excluded, unexclude,
-                                                          widen_dig_zone)
+from mining_rover.planning.executive.phases.sites import (dig_zone, dug_depth, excluded,
+                                                          unexclude, widen_dig_zone)
 
 
 class SelectSite(Phase):
@@ -33,7 +33,11 @@ class SelectSite(Phase):
                 zone = (zx, zy)
                 known = (inp.costmap.known_fraction(zx, zy, zr)
                          if inp.costmap is not None else 0.0)
-                if known < c.mapping_known_fraction:
+                # a zone whose centre the rover has cut out, or one it widened around
+                # where it works, is no far zone: driving to its centre shows nothing new
+                been_there = (rec.dig_zone_radius_m is not None
+                              or dug_depth(ctx, zone, c.site_exclusion_m) >= c.max_dig_depth_m - 1e-9)
+                if known < c.mapping_known_fraction and not been_there:
                     # the dig zone lies beyond what the rover has seen: no turn in place
                     # shows it, driving there does (a far zone is never given up for good)
                     unexclude(ctx, zone)
