@@ -31,8 +31,10 @@ class MissionConfig:
         'dump point distance outside the berm circle, m', 0.0, 10.0)
     berm_facing_tolerance_rad: float = setting(0.2,
         'turn to face the berm centre within this before dumping, rad', 0.01, 3.2)
-    dump_reach_m: float = setting(1.0,
-        'drum discharge point ahead of (or behind) base_link, m', 0.0, 5.0)
+    dump_reach_m: float = setting(0.82,
+        'drum discharge point ahead of (or behind) base_link while it dumps, m (the drum '
+        'axis: arm pivot 0.45 + arm 0.45 x cos(dump arm angle 0.6 rad), config/rover.yaml)',
+        0.0, 5.0)
     dump_inside_fraction: float = setting(0.6,
         'facing the berm, close in until the discharge point is this share of '
         'the berm radius from its centre', 0.0, 1.0)
@@ -141,12 +143,13 @@ class MissionConfig:
     stuck_window_s: float = setting(6.0,
         'stuck detection: wheel travel and visual odometry are compared over this '
         'window, s (planning/executive/stuck.py)', 1.0, 120.0)
-    stuck_min_travel_m: float = setting(0.2,
+    stuck_min_travel_m: float = setting(0.25,
         'stuck detection: the wheels must roll at least this far in the window, m', 0.01, 10.0)
-    stuck_progress_share: float = setting(0.2,
+    stuck_progress_share: float = setting(0.1,
         'stuck detection: stuck when visual odometry saw less than this share of the '
-        "progress the wheels' travel makes along the arc the gyro turned (0.2: 80 % slip "
-        'or more)', 0.0, 1.0)
+        "progress the wheels' travel makes along the arc the gyro turned (0.1: 90 % slip "
+        'or more; a lunar mission hauling 35 kg loads slipped up to ~80 % for a moment)',
+        0.0, 1.0)
     recover_stop_s: float = setting(1.0,
         'stuck: stand still this long (drums off, arms stowed) before backing off, s',
         0.0, 60.0)
