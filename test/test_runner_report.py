@@ -153,6 +153,8 @@ def test_summary_judges_the_tally_by_truth_issue_18_fields():
     assert s['sim_berm_mass_kg'] == 24.0 and s['kg_per_hour_truth'] == pytest.approx(720.0)
     assert s['tally_truth_ratio'] == pytest.approx(30.0 / 24.0)
     assert s['spilled_kg'] == 9.0 and s['sim_dumped_outside_kg'] == pytest.approx(3.0)
+    assert s['sim_taken_kg'] == pytest.approx(27.0 + 3.0)           # dumped + still carried
+    assert s['excavated_truth_ratio'] == pytest.approx(30.0 / 30.0)
     assert (s['stuck_events'], s['resurveys']) == (2, 1)
     assert (s['dumped_outside_kg'], s['haul_spill_kg']) == (1.5, 0.25)
     rows = {r[0]: r[1:] for r in tally_rows(s)}

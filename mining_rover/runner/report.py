@@ -178,6 +178,7 @@ def _fmt_kg(v) -> str:
 #: count beside the simulator's (mission figures are judged against truth).
 TALLY_ROWS = (
     ('dug', 'regolith_excavated_kg', 'sim_excavated_kg', _fmt_kg),
+    ('taken into the drums (dug less overflow)', 'regolith_excavated_kg', 'sim_taken_kg', _fmt_kg),
     ('delivered to the berm', 'regolith_delivered_kg', 'sim_berm_mass_kg', _fmt_kg),
     ('dumped off the berm zone', 'dumped_outside_kg', 'sim_dumped_outside_kg', _fmt_kg),
     ('spilled', 'haul_spill_kg', 'sim_spilled_kg', _fmt_kg),

@@ -231,15 +231,24 @@ def truth_figures(summary: dict) -> dict:
     (what reached the berm zone per hour of sim time), ``tally_truth_ratio`` (the
     executive's delivered tally over what reached the berm zone: 1.0 when the rover
     counts what it delivers), ``spilled_kg`` (truth: cut but never held, or dumped with
-    the arms low). None where undefined (no truth, no time, nothing on the berm)."""
+    the arms low), ``sim_taken_kg`` (truth: what the drums took in, dumped or still
+    carried) and ``excavated_truth_ratio`` (the excavated tally over it). None where
+    undefined (no truth, no time, nothing on the berm)."""
     truth = summary.get('sim_berm_mass_kg')
     sim_s = summary.get('sim_time_s')
     tally = summary.get('regolith_delivered_kg')
+    dumped, carried = summary.get('sim_dumped_kg'), summary.get('sim_carried_kg')
+    taken = dumped + carried if dumped is not None and carried is not None else None
+    dug = summary.get('regolith_excavated_kg')
     return {
         'kg_per_hour_truth': (round(truth / sim_s * 3600.0, 3)
                               if truth is not None and sim_s else None),
         'tally_truth_ratio': round(tally / truth, 4) if tally is not None and truth else None,
         'spilled_kg': summary.get('sim_spilled_kg'),
+        # what the drums took in by truth: dumped or still carried (a cut's overflow,
+        # which the drums never held, is not): the truth for the excavated tally
+        'sim_taken_kg': None if taken is None else round(taken, 4),
+        'excavated_truth_ratio': round(dug / taken, 4) if dug is not None and taken else None,
     }
 
 
