@@ -131,8 +131,8 @@ class MissionConfig:
         'a cut is counted on a fresh weigh of the drums, or, where the '
         'excavator does not weigh, once the reported fill has been steady this '
         'long, s', 0.0, 10.0)
-    # sim: the arms stow, the rover rocks ~4 s, then a 0.6 s weigh
-    cut_settle_timeout_s: float = setting(6.0,
+    # sim: the arms stow, the rover rocks ~4 s, then two 0.6 s weigh rounds
+    cut_settle_timeout_s: float = setting(8.0,
         '... or this long after the drums were told to stop and the arms to stow, s', 0.1, 60.0)
     slip_timeout_s: float = setting(3.0,
         'wheel slip lasting this long while cutting backs off, s', 0.1, 600.0)
