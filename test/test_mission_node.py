@@ -314,3 +314,53 @@ def test_corrupt_state_file_is_kept_and_the_mission_starts_fresh(ros, launch_nod
     aside = [p for p in tmp_path.glob('m.sqlite.corrupt-*') if not p.name.endswith(('-wal', '-shm'))]
     assert len(aside) == 1 and aside[0].read_bytes() == b'\x00garbage' * 64
     assert 'corrupt' in out and str(aside[0]) in out
+
+
+WHEELS = ('front_left_wheel_joint', 'front_right_wheel_joint', 'rear_left_wheel_joint',
+          'rear_right_wheel_joint')
+
+
+def test_wheels_turning_while_the_camera_sees_the_rover_still_is_recovered_from(ros, launch_node, tmp_path):
+    """Joint states say the wheels turn, stereo/odometry and the IMU say the rover is
+    still: the executive goes to RECOVER, counts it, publishes the spot on
+    mission/keepout for the planner, backs off and asks for a new route."""
+    from sensor_msgs.msg import Imu, JointState
+    world = FakeWorld(ros)
+    n = world.node
+    js_pub = n.create_publisher(JointState, '/joint_states', qos.STATE)
+    vo_pub = n.create_publisher(Odometry, 'stereo/odometry', qos.STATE)
+    imu_pub = n.create_publisher(Imu, '/imu/data', qos.SENSOR)
+    keepouts = []
+    n.create_subscription(MarkerArray, 'mission/keepout', lambda m: keepouts.append(m), qos.MAP)
+    stuck = {'on': False}
+
+    def sense():
+        now = n.get_clock().now().to_msg()
+        js = JointState(name=list(WHEELS), velocity=[world.v / 0.2] * 4)   # rover.yaml wheel radius
+        js.header.stamp = now
+        js_pub.publish(js)
+        vo = matrix_to_odometry(_pose_msg(world.x, world.y, world.yaw), 'vo_odom', 'base_link', now)
+        vo_pub.publish(vo)
+        imu = Imu()
+        imu.header.stamp = now
+        imu.angular_velocity.z = 0.0 if stuck['on'] else world.w
+        imu_pub.publish(imu)
+
+    n.create_timer(0.1, sense)
+    proc = _start(launch_node, tmp_path, tmp_path / 'm.sqlite', stuck_window_s=2.0,
+                  recover_stop_s=0.3)
+    assert ros.spin_until(lambda: world.status and world.status['state'] == 'DRIVE_TO_SITE'
+                          and world.v > 0.05, 60.0), (world.status, proc.stop())
+    stuck['on'] = world.frozen = True            # pinned: the wheels turn, it does not move
+    assert ros.spin_until(lambda: world.status['state'] == 'RECOVER', 15.0), (world.status, proc.stop())
+    assert world.status['stuck_events'] == '1'
+    assert ros.spin_until(lambda: any(m.markers[1:] for m in keepouts), 5.0), proc.stop()
+    spot = keepouts[-1].markers[-1]
+    assert spot.ns == 'keepout' and spot.scale.x == pytest.approx(2 * 0.3)
+    stuck['on'] = world.frozen = False
+    goals = len(world.goals)
+    assert ros.spin_until(lambda: world.status['state'] == 'DRIVE_TO_SITE'
+                          and len(world.goals) > goals, 20.0), (world.status, proc.stop())
+    assert any(v < 0 for v, _ in world.cmd)      # it backed off
+    out = proc.stop()
+    assert 'kept out of routes' in out

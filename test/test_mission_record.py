@@ -71,12 +71,22 @@ def test_v0_keys_it_lacked_take_fresh_values_and_bare_dug_points_one_default_cut
 
 
 def test_a_newer_or_malformed_record_is_refused_with_the_reason():
-    with pytest.raises(ValueError, match='version 2'):
-        MissionRecord.from_dict({'version': 2, 'state': 'HAUL'})
+    with pytest.raises(ValueError, match='version 3'):
+        MissionRecord.from_dict({'version': 3, 'state': 'HAUL'})
     with pytest.raises(ValueError, match='unknown keys'):
         MissionRecord.from_dict({'version': 1, 'state': 'HAUL', 'battery': 3})
     with pytest.raises(ValueError, match='not finite'):
         MissionRecord.from_dict({'version': 1, 'site': [math.nan, 0.0]})
+
+
+def test_a_v1_record_loads_with_fresh_stuck_and_resurvey_bookkeeping():
+    rec = MissionRecord.from_dict({'version': 1, 'state': 'HAUL', 'estop_events': 2,
+                                   'cycle': {'stalls': 1}})
+    assert rec.version == RECORD_VERSION and rec.state == 'HAUL' and rec.estop_events == 2
+    assert (rec.stuck_events, rec.resurveys, rec.keepouts, rec.dig_zone_radius_m) == (0, 0, [], None)
+    assert rec.cycle.stalls == 1 and rec.cycle.recoveries == 0
+    rec.keepouts.append((1.0, 2.0, 0.5))
+    assert MissionRecord.from_dict(rec.to_dict()).keepouts == [(1.0, 2.0, 0.5)]
 
 
 def test_resume_mid_rear_dump_from_a_v0_record_delivers_the_cycle_once():

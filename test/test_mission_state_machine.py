@@ -50,12 +50,18 @@ class World:
         self.out = None
         self.all_commits = []
         self.freeze_pose = False   # the rover does not move (e.g. a hazard stays ahead)
+        self.wheel_mps = 0.0       # the wheels' rim speed: the last command (they never slip here)
+        self.stuck = False         # wheels turn, the rover stays (dug in): only reversing frees it
+        self.yaw_rate = 0.0        # what the gyro measures
         self.weigh_count = -1      # the excavator does not weigh (WeighingWorld does)
 
     def tick(self):
         inp = self.inp
         inp.pose = self.pose
         inp.route = self.route
+        inp.wheel_mps = self.wheel_mps
+        inp.vo_fix = (self.t, self.pose.x, self.pose.y)    # the camera sees the true motion
+        inp.yaw_rate_radps = self.yaw_rate
         inp.excavator = ExcavatorReport(self.fill, stalled=inp.excavator.stalled if inp.excavator else False,
                                         dumping=self.dumping_left > 0, arm_position_rad=self.arm,
                                         weigh_count=self.weigh_count)
@@ -66,7 +72,10 @@ class World:
             self.states.append(out.state)
         # the world reacts
         p = self.pose
-        if not self.freeze_pose:
+        self.wheel_mps = out.linear_mps
+        self.yaw_rate = 0.0
+        if not self.freeze_pose and not (self.stuck and out.linear_mps > 0.0):
+            self.yaw_rate = out.angular_radps
             self.pose = Pose2D(p.x + out.linear_mps * math.cos(p.yaw) * DT,
                                p.y + out.linear_mps * math.sin(p.yaw) * DT, p.yaw + out.angular_radps * DT)
         if out.arm_rad is not None:
@@ -321,29 +330,33 @@ def test_repeated_stalls_end_the_cut():
     assert exc.kind == 'excavated' and exc.mass_kg == pytest.approx(w.fill, abs=0.06)
 
 
-def test_unreachable_sites_are_given_up_then_faults_with_backoff_then_a_resurvey():
+def test_unreachable_sites_are_given_up_then_the_zone_widens_and_is_resurveyed_never_a_fault():
     w = World()
     w.inp.costmap = Costmap(np.zeros((100, 100), np.int8), 0.1, -5.0, -5.0)   # the zone is mapped
     w.plan_routes = False
-    w.run_until(lambda w: w.m.state is State.FAULT)
-    # the only site went unreachable, and so did the dig-zone centre (the same place)
-    assert 'dig-zone centre' in w.m.record.fault_reason
+    # the only site goes unreachable, and so does the dig-zone centre (the same place):
+    # the zone grows and is surveyed again, the sites given up stay given up
+    w.run_until(lambda w: w.m.record.dig_zone_radius_m is not None and w.m.state is State.MAPPING)
+    assert 'FAULT' not in w.states and w.m.record.resurveys == 1
+    assert w.m.record.dig_zone_radius_m == pytest.approx(CFG.dig_zone_radius * CFG.dig_zone_growth)
     assert w.m.record.excluded_sites
-    t_fault = w.t
-    out = w.tick()
-    assert (out.linear_mps, out.drum_radps) == (0.0, 0.0)
-    w.run_until(lambda w: w.m.state is State.SELECT_SITE)
-    assert w.t - t_fault == pytest.approx(CFG.fault_backoff_s, abs=0.25)
-    w.run_until(lambda w: w.m.state is State.FAULT)
-    t_fault = w.t
-    w.run_until(lambda w: w.m.state is State.SELECT_SITE)
-    assert w.t - t_fault == pytest.approx(2 * CFG.fault_backoff_s, abs=0.25)   # doubled
+    # the planner scores the wider zone and finds a reachable site in it
     w.plan_routes = True
-    # a re-survey once resurvey_interval_s has passed since the first mapping: the sites
-    # given up against the old map are tried again
-    w.run_until(lambda w: w.m.state is State.MAPPING)
-    assert w.t >= CFG.resurvey_interval_s and w.m.record.excluded_sites == []
+    w.inp.dig_sites = (DigSite(3.0, 0.0, 1.0), DigSite(4.3, 0.5, 0.5))
     w.run_until(lambda w: w.m.state is State.EXCAVATE)
+    assert w.m.record.site == (4.3, 0.5) and 'FAULT' not in w.states
+
+
+def test_a_zone_without_sites_ends_the_mission_after_bounded_resurveys():
+    from dataclasses import replace
+    w = World(cfg=replace(CFG, dig_zone_max_radius_m=2.0, max_resurveys=3, mapping_timeout_s=5.0))
+    w.inp.costmap = Costmap(np.zeros((100, 100), np.int8), 0.1, -5.0, -5.0)
+    w.plan_routes = False
+    w.run_until(lambda w: w.m.state is State.DONE, max_s=600.0)
+    assert 'FAULT' not in w.states and w.m.record.resurveys == 3
+    assert w.m.record.dig_zone_radius_m == 2.0
+    out = w.tick()
+    assert (out.linear_mps, out.angular_radps, out.drum_radps) == (0.0, 0.0, 0.0)
 
 
 def test_resurvey_turns_a_whole_circle():
@@ -636,3 +649,85 @@ def test_an_unmapped_dig_zone_is_driven_to_not_surveyed_for_and_never_given_up()
         states.append(w.m.state)
     assert State.FAULT not in states and State.MAPPING not in states
     assert State.DRIVE_TO_SITE in states
+
+
+# -- stuck: wheels turning, the camera sees the rover still ------------------------------------
+def _drive_until_stuck(w):
+    w.run_until(lambda w: w.m.state is State.DRIVE_TO_SITE and w.out.linear_mps > 0.0)
+    w.stuck = True
+    w.run_until(lambda w: w.m.state is State.RECOVER, max_s=3 * CFG.stuck_window_s)
+    return w.pose
+
+
+def test_stuck_while_driving_stops_backs_off_marks_the_spot_and_replans():
+    w = World()
+    stuck_at = _drive_until_stuck(w)
+    rec = w.m.record
+    assert rec.stuck_events == 1 and rec.resume_state == 'DRIVE_TO_SITE'
+    t0 = w.t
+    w.tick()                                    # RECOVER's first step
+    (spot,) = rec.keepouts                      # the ground just ahead of the body, for the planner
+    ahead = CFG.footprint_length_m / 2
+    assert spot[:2] == pytest.approx((stuck_at.x + ahead * math.cos(stuck_at.yaw),
+                                      stuck_at.y + ahead * math.sin(stuck_at.yaw)), abs=1e-6)
+    assert spot[2] == CFG.recover_keepout_m and w.out.keepouts == (spot,)
+    # first it stands still with the drums off, then it reverses straight back
+    commands = []
+    goal_seq = rec.goal_seq
+    while w.m.state is State.RECOVER:
+        commands.append((w.t, w.out.linear_mps, w.out.drum_radps))
+        w.tick()
+    assert all(v == 0.0 and drum == 0.0 for t, v, drum in commands if t - t0 < 0.9)
+    assert min(v for _, v, _ in commands) == -CFG.recover_speed_mps
+    assert math.hypot(w.pose.x - stuck_at.x, w.pose.y - stuck_at.y) == pytest.approx(
+        CFG.recover_backoff_m, abs=0.05)
+    # back to the same goal with a fresh route
+    assert w.m.state is State.DRIVE_TO_SITE
+    w.tick()                                    # DRIVE_TO_SITE afresh: asks for a new route
+    assert w.out.goal is not None and rec.goal_seq == goal_seq + 1
+    assert rec.cycle.recoveries == 1
+    w.stuck = False
+    w.run_until(lambda w: w.m.state is State.EXCAVATE)
+    assert rec.cycle.recoveries == 0 and rec.stuck_events == 1
+
+
+def test_a_goal_the_rover_sticks_on_again_and_again_is_given_up_not_looped():
+    w = World()
+    _drive_until_stuck(w)
+    w.run_until(lambda w: w.m.state is State.SELECT_SITE, max_s=200.0)
+    rec = w.m.record
+    assert rec.stuck_events == CFG.max_recoveries + 1
+    assert w.states.count('RECOVER') == CFG.max_recoveries + 1
+    assert rec.excluded_sites == [(3.0, 0.0)] and len(rec.keepouts) == CFG.max_recoveries + 1
+    assert 'FAULT' not in w.states
+
+
+def test_stuck_while_cutting_ends_the_cut_and_hauls_what_it_has():
+    w = World()
+    w.run_until(lambda w: w.m.state is State.EXCAVATE and w.m.data.cutting and w.fill > 2.0)
+    w.stuck = True
+    w.run_until(lambda w: w.m.state is State.RECOVER, max_s=3 * CFG.stuck_window_s)
+    w.stuck = False
+    w.run_until(lambda w: w.m.state is not State.RECOVER)
+    assert w.m.state is State.HAUL
+    (exc,) = w.all_commits
+    assert exc.kind == 'excavated' and exc.mass_kg == pytest.approx(w.fill, abs=0.2)
+
+
+def test_stuck_on_the_haul_again_and_again_tries_another_side_of_the_berm():
+    w = World()
+    w.run_until(lambda w: w.m.state is State.HAUL and w.out.linear_mps > 0.0)
+    first = w.m.record.cycle.berm_goal
+    w.stuck = True
+    w.run_until(lambda w: w.m.record.cycle.berm_tries == 1, max_s=200.0)
+    assert w.m.record.stuck_events == CFG.max_recoveries + 1
+    assert w.m.record.cycle.berm_goal != first and w.m.state is State.HAUL
+    w.stuck = False
+    w.run_until(lambda w: w.m.state is State.DUMP)
+
+
+def test_turning_in_place_or_standing_is_never_stuck():
+    w = World()
+    w.inp.costmap = Costmap(np.zeros((100, 100), np.int8), 0.1, -5.0, -5.0)
+    w.run_until(lambda w: w.m.state is State.SELECT_SITE and w.m.cycle_id == 2)
+    assert w.m.record.stuck_events == 0 and 'RECOVER' not in w.states

@@ -144,3 +144,42 @@ def test_bad_parameter_refuses_start(ros):
         PlannerNode(context=ros.context, parameter_overrides=_params(robot_radius=1.0, inflation_radius=0.5))
     with pytest.raises(ParameterError, match='target_resource'):
         PlannerNode(context=ros.context, parameter_overrides=_params(target_resource='gold'))
+
+
+def test_keepout_spots_are_routed_round_and_a_widened_zone_is_scored(ros):
+    """mission/keepout (spots the rover got stuck at) turns lethal for routes;
+    mission/dig_zone (the executive's widened zone) is where dig sites come from."""
+    h = Harness(ros)
+    pub_keep = h.t.create_publisher(MarkerArray, 'mission/keepout', qos.MAP)
+    pub_zone = h.t.create_publisher(Marker, 'mission/dig_zone', qos.MAP)
+    assert ros.spin_until(lambda: h.t.count_subscribers('map/costmap') > 0, 10.0)
+    h.world(np.zeros((N, N), np.int8))
+    spot = Marker(ns='keepout', id=0, type=Marker.CYLINDER, action=Marker.ADD)
+    spot.pose.position.x, spot.pose.position.y = 4.0, 1.0
+    spot.scale.x = 0.8
+    pub_keep.publish(MarkerArray(markers=[Marker(ns='keepout', action=Marker.DELETEALL), spot]))
+    zone = Marker(ns='dig_zone', type=Marker.CYLINDER, action=Marker.ADD)
+    zone.pose.position.x, zone.pose.position.y = 6.0, 6.0
+    zone.scale.x = 2 * 1.8                      # 1.2 m grown to 1.8 m
+    pub_zone.publish(zone)
+    assert ros.spin_until(lambda: h.node.keepouts and h.node.dig_zone[2] == 1.8, 10.0)
+    def ends_at_goal(r):
+        return len(r.poses) > 1 and math.hypot(r.poses[-1].pose.position.x - 7.0,
+                                               r.poses[-1].pose.position.y - 1.0) < 0.05
+    h.routes.clear()
+    for _ in range(50):
+        h.odom(1.0, 1.0)
+        h.goal(7.0, 1.0)
+        if ros.spin_until(lambda: any(ends_at_goal(r) for r in h.routes), 0.3):
+            break
+    route = next(r for r in h.routes if ends_at_goal(r))
+    pts = np.array([[p.pose.position.x, p.pose.position.y] for p in route.poses])
+    # the route (sampled along its segments) keeps the robot's radius off the 0.4 m spot
+    dense = np.concatenate([a + np.linspace(0, 1, 50)[:, None] * (b - a) for a, b in zip(pts[:-1], pts[1:])])
+    assert np.hypot(dense[:, 0] - 4.0, dense[:, 1] - 1.0).min() >= 0.4 + 0.3 - RES
+    h.sites.clear()
+    assert ros.spin_until(lambda: any(any(m.action == Marker.ADD for m in s.markers) for s in h.sites), 10.0)
+    added = [m for m in next(s for s in reversed(h.sites) if len(s.markers) > 1).markers
+             if m.action == Marker.ADD]
+    dist = [math.hypot(m.pose.position.x - 6.0, m.pose.position.y - 6.0) for m in added]
+    assert max(dist) <= 1.8 and max(dist) > 1.2   # sites beyond the configured 1.2 m

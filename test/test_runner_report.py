@@ -140,6 +140,27 @@ def test_format_mass_picks_kg_g_mg_ug_at_their_thresholds(kg, text):
     assert format_mass(kg) == text
 
 
+def test_summary_judges_the_tally_by_truth_issue_18_fields():
+    """summary.json carries kg/h by truth (berm mass per hour of sim time), the delivered
+    tally over truth, the spilled mass by truth, what was dumped off the berm zone by
+    truth, and the executive's stuck events and re-surveys from its status."""
+    tl = _timeline()
+    tl.on_status(120.0, {**tl.status[-1][1], 'stuck_events': '2', 'resurveys': '1',
+                         'dumped_outside_kg': '1.500', 'haul_spill_kg': '0.250'})
+    tl.regolith.append((120.0, {**tl.regolith[-1][1], 'dumped_kg': '27.000'}))
+    s = summarise(tl, world='moon_south_pole', gravity_mps2=1.62, wall_time_s=70.0,
+                  target_resource='helium3')
+    assert s['sim_berm_mass_kg'] == 24.0 and s['kg_per_hour_truth'] == pytest.approx(720.0)
+    assert s['tally_truth_ratio'] == pytest.approx(30.0 / 24.0)
+    assert s['spilled_kg'] == 9.0 and s['sim_dumped_outside_kg'] == pytest.approx(3.0)
+    assert s['sim_taken_kg'] == pytest.approx(27.0 + 3.0)           # dumped + still carried
+    assert s['excavated_truth_ratio'] == pytest.approx(30.0 / 30.0)
+    assert (s['stuck_events'], s['resurveys']) == (2, 1)
+    assert (s['dumped_outside_kg'], s['haul_spill_kg']) == (1.5, 0.25)
+    rows = {r[0]: r[1:] for r in tally_rows(s)}
+    assert rows['dumped off the berm zone'] == ['1.50 kg', '3.00 kg']
+
+
 def test_summary_and_report_carry_sim_truth_beside_the_tally(tmp_path):
     """Title, table and HTML give the rover's tally and sim truth for dug, on the berm,
     spilled (with its share of the dug) and still in the drums, and the helium-3 yield

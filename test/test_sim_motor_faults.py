@@ -99,3 +99,27 @@ def test_reset_clears_every_fault(sim):
     assert not sim.motor_faults.errors and not sim.motor_faults.jams and not sim.motor_faults.bus_off
     run(sim, 0.6, {WHEEL: 3.0})
     assert speed(sim, WHEEL) > 2.0
+
+
+WHEELS = ('front_left_wheel_joint', 'front_right_wheel_joint', 'rear_left_wheel_joint',
+          'rear_right_wheel_joint')
+
+
+def test_stuck_the_wheels_turn_the_rover_stays_and_backing_off_frees_it(sim):
+    sim.reset()
+    sim.motor_faults.set_stuck(True)                      # armed: placed once it drives on
+    run(sim, 1.0)
+    assert sim.motor_faults.stuck is None
+    run(sim, 1.0, {w: 2.0 for w in WHEELS})
+    assert sim.motor_faults.stuck is not None
+    x0 = sim.ground_truth_pose()[:2, 3].copy()
+    run(sim, 2.0, {w: 2.0 for w in WHEELS})
+    moved = float(abs(sim.ground_truth_pose()[:2, 3] - x0).max())
+    assert moved < 0.03                                   # still, by truth ...
+    assert min(speed(sim, w) for w in WHEELS) > 1.5       # ... with every wheel turning
+    assert {sim.motor_faults.status(w) for w in WHEELS} == {''}   # no controller says so
+    run(sim, 2.0, {w: -2.0 for w in WHEELS})              # reversing is free
+    back = sim.ground_truth_pose()[:2, 3]
+    assert float(((back - x0) ** 2).sum()) ** 0.5 > 0.3
+    sim.motor_faults.set_stuck(False)
+    assert sim.motor_faults.stuck is None and not sim.motor_faults.stuck_armed

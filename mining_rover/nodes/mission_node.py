@@ -2,10 +2,13 @@
 
 Subscribes (docs/INTERFACES.md): odom, map/costmap, planner/route, planner/dig_sites,
 planner/excavation_plan, excavator/state, diagnostics (power and faults), estop,
-wheel_slip, mission/pause, mission/site_override, and the simulator's regolith
-telemetry (evaluation only: it changes what /mission/status reports for hazard
-contacts and the berm, never a decision). Publishes cmd_vel, excavator/drum_speed,
-excavator/arm_position, mission/goal, mission/status; calls excavator/dump_front and
+wheel_slip, mission/pause, mission/site_override, for stuck detection the joint states
+(wheel speeds), stereo/odometry (visual odometry) and the IMU (sim contract topics), and
+the simulator's regolith telemetry (evaluation only: it changes what /mission/status
+reports for hazard contacts and the berm, never a decision). Publishes cmd_vel,
+excavator/drum_speed, excavator/arm_position, mission/goal, mission/status,
+mission/keepout (stuck spots the planner keeps routes off) and mission/dig_zone (the dig
+zone as grown when its sites ran out); calls excavator/dump_front and
 excavator/dump_rear (or excavator/dump; async).
 
 Callbacks only convert and store; the timer (ROS time, so use_sim_time works) builds
@@ -25,6 +28,7 @@ from geometry_msgs.msg import PoseStamped, Twist, Vector3
 from nav_msgs.msg import OccupancyGrid, Odometry, Path
 from rclpy.node import Node
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
+from sensor_msgs.msg import Imu, JointState
 from std_msgs.msg import Bool, Float64
 from std_srvs.srv import Trigger
 from visualization_msgs.msg import Marker, MarkerArray
@@ -44,6 +48,7 @@ from mining_rover.ros.params import Param, ParameterError, declare_and_read
 from mining_rover.ros.status_codec import (ExcavationPlanStatus, ExcavatorStatus, MissionStatus,
                                            StatusError)
 from mining_rover.ros.runtime import node_main
+from mining_rover.ros.stamps import stamp_to_seconds
 
 #: Evaluation telemetry may come best effort or reliable: a best-effort reader takes both.
 TELEMETRY = QoSProfile(depth=5, reliability=ReliabilityPolicy.BEST_EFFORT,
@@ -144,11 +149,14 @@ class MissionNode(Node):
             'delivered' if record else f'state file {p["state_file"]}: new mission')
 
         contract = load_contract()
+        self._wheels = frozenset(j.name for j in contract.joints_of('wheel'))
         self._cmd_pub = self.create_publisher(Twist, 'cmd_vel', qos.COMMAND)
         self._drum_pub = self.create_publisher(Float64, 'excavator/drum_speed', qos.COMMAND)
         self._arm_pub = self.create_publisher(Float64, 'excavator/arm_position', qos.COMMAND)
         self._goal_pub = self.create_publisher(PoseStamped, 'mission/goal', qos.COMMAND)
         self._status_pub = self.create_publisher(DiagnosticStatus, 'mission/status', qos.STATE)
+        self._keepout_pub = self.create_publisher(MarkerArray, 'mission/keepout', qos.MAP)
+        self._zone_pub = self.create_publisher(Marker, 'mission/dig_zone', qos.MAP)
         self._dump = {drum: self.create_client(Trigger, DUMP_SERVICES[drum]) for drum in DUMP_SERVICES}
         # A driver latches a motor or bus fault until asked to clear it: the FAULT
         # state's retry asks (the driver refuses while its controllers still report it).
@@ -169,7 +177,14 @@ class MissionNode(Node):
             sub(DiagnosticStatus, contract.regolith_topic, self._on_sim_regolith, TELEMETRY),
             sub(Bool, 'mission/pause', self._on_pause, qos.COMMAND),
             sub(PoseStamped, 'mission/site_override', self._on_override, qos.COMMAND),
+            sub(JointState, contract.joint_states_topic, self._on_joint_states, qos.STATE),
+            sub(Odometry, 'stereo/odometry', self._on_visual_odometry, qos.STATE),
+            sub(Imu, contract.imu_topic, self._on_imu, qos.SENSOR),
         ]
+        rec = self.machine.record     # a resumed mission's stuck spots and grown zone
+        self._publish_keepouts(tuple(rec.keepouts))
+        if rec.dig_zone_radius_m is not None:
+            self._publish_dig_zone((cfg.dig_zone_x, cfg.dig_zone_y, rec.dig_zone_radius_m))
         self._timer = self.create_timer(1.0 / p['control_rate_hz'], self._tick)
         self._status_timer = self.create_timer(1.0 / p['status_rate_hz'], self._publish_status)
 
@@ -271,6 +286,22 @@ class MissionNode(Node):
             except ValueError:
                 pass
 
+    def _on_joint_states(self, msg: JointState):
+        speeds = [v for n, v in zip(msg.name, msg.velocity) if n in self._wheels and math.isfinite(v)]
+        if speeds:   # the wheels' mean rim speed (the contract's + is forward on every wheel)
+            self.inputs.wheel_mps = float(np.mean(speeds)) * self.machine.cfg.wheel_radius_m
+
+    def _on_visual_odometry(self, msg: Odometry):
+        if msg.pose.covariance[0] < 0.0:
+            return   # this frame measured no motion (stereo_node): not evidence of standing
+        p = msg.pose.pose.position
+        if math.isfinite(p.x) and math.isfinite(p.y):
+            self.inputs.vo_fix = (stamp_to_seconds(msg.header.stamp), float(p.x), float(p.y))
+
+    def _on_imu(self, msg: Imu):
+        if math.isfinite(msg.angular_velocity.z):
+            self.inputs.yaw_rate_radps = float(msg.angular_velocity.z)
+
     def _on_pause(self, msg: Bool):
         if bool(msg.data) != self.inputs.paused:
             self.get_logger().info(f'operator {"pause" if msg.data else "resume"}')
@@ -328,11 +359,38 @@ class MissionNode(Node):
             self._goal_pub.publish(g)
         if out.dump_request is not None:
             self._call_dump(out.dump_request, out.dump_drum)
+        if out.keepouts is not None:
+            self._publish_keepouts(out.keepouts)
+        if out.dig_zone is not None:
+            self._publish_dig_zone(out.dig_zone)
         if self.machine.state.value == 'FAULT' and inp.driver_fault and now >= self._next_clear_t:
             self._next_clear_t = now + p['fault_backoff_s']
             for client in self._clear_faults:
                 if client.service_is_ready():
                     client.call_async(Trigger.Request())
+
+    def _publish_keepouts(self, spots):
+        """Every stuck spot as a cylinder (pose = centre, scale.x = diameter), after a
+        DELETEALL, latched: the planner keeps its routes off them."""
+        arr = MarkerArray(markers=[Marker(ns='keepout', action=Marker.DELETEALL)])
+        for i, (x, y, r) in enumerate(spots):
+            arr.markers.append(self._cylinder('keepout', i, x, y, r))
+        self._keepout_pub.publish(arr)
+
+    def _publish_dig_zone(self, zone):
+        """The dig zone as grown (pose = centre, scale.x = diameter), latched."""
+        self._zone_pub.publish(self._cylinder('dig_zone', 0, *zone))
+
+    def _cylinder(self, ns: str, i: int, x: float, y: float, radius: float) -> Marker:
+        m = Marker(ns=ns, id=i, type=Marker.CYLINDER, action=Marker.ADD)
+        m.header.frame_id = self.p['map_frame']
+        m.header.stamp = self.get_clock().now().to_msg()
+        m.pose.position.x, m.pose.position.y = float(x), float(y)
+        m.pose.orientation.w = 1.0
+        m.scale.x = m.scale.y = 2.0 * float(radius)
+        m.scale.z = 0.05
+        m.color.r, m.color.a = 1.0, 0.6
+        return m
 
     def _call_dump(self, seq: int, drum: str = ''):
         client = self._dump[drum]
@@ -361,7 +419,10 @@ class MissionNode(Node):
             energy_wh=energy, target_resource_kg=t.target_resource_kg,
             hazard_contacts=int(self.hazard_contacts), estop_events=int(m.record.estop_events),
             time_autonomous_s=time_s, cycle_id=m.cycle_id, target_resource=self.p['target_resource'],
-            fault_reason=m.record.fault_reason if m.state.value == 'FAULT' else '')
+            fault_reason=m.record.fault_reason if m.state.value == 'FAULT' else '',
+            stuck_events=int(m.record.stuck_events), resurveys=int(m.record.resurveys),
+            dumped_outside_kg=float(m.record.dumped_outside_kg),
+            haul_spill_kg=float(m.record.haul_spill_kg))
         level = {'FAULT': DiagnosticStatus.ERROR, 'ESTOP': DiagnosticStatus.WARN,
                  'PAUSED': DiagnosticStatus.WARN}.get(m.state.value, DiagnosticStatus.OK)
         self._status_pub.publish(DiagnosticStatus(

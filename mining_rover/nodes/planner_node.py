@@ -2,10 +2,12 @@
 
 Subscribes map/costmap (OccupancyGrid), map/elevation (32FC1 Image, same grid), odom,
 mission/goal (PoseStamped), excavator/state (DiagnosticStatus, for the online regolith
-estimate). Publishes planner/route (nav_msgs/Path, latched), planner/dig_sites
-(MarkerArray, ns dig_sites, id = rank, text = score) and planner/excavation_plan
-(DiagnosticStatus). Thin: callbacks convert and store; timers call the planning domain
-(mining_rover.planning.{astar, sites, resource, regolith}) and publish.
+estimate), mission/keepout (MarkerArray: spots where the rover got stuck, lethal for
+routes) and mission/dig_zone (Marker: the dig zone as the executive widened it).
+Publishes planner/route (nav_msgs/Path, latched), planner/dig_sites (MarkerArray, ns
+dig_sites, id = rank, text = score) and planner/excavation_plan (DiagnosticStatus).
+Thin: callbacks convert and store; timers call the planning domain
+(mining_rover.planning.{astar, sites, resource, regolith, keepout}) and publish.
 
 Bad input never stops the node: an empty or all-unknown costmap, a goal in an obstacle
 with no free cell near it, an unreachable goal or a stale map each log their reason
@@ -23,6 +25,8 @@ from nav_msgs.msg import OccupancyGrid, Odometry, Path
 from rclpy.node import Node
 from sensor_msgs.msg import Image
 from visualization_msgs.msg import Marker, MarkerArray
+
+from mining_rover.planning.keepout import apply_keepouts
 
 from mining_rover.paths import rover_mass_kg
 from mining_rover.planning.astar import Grid, GridPlanner, PlannerConfig
@@ -132,7 +136,10 @@ class PlannerNode(Node):
         else:
             self.get_logger().info(f"prior {p['target_resource']} map {p['prior_map_path']}: "
                                    f'{self.prior.mean.shape[1]}x{self.prior.mean.shape[0]} cells')
-        self.grid = None            # Grid of the latest costmap
+        self.grid = None            # Grid of the latest costmap, keep-out spots lethal
+        self._raw_costs = None      # the latest costmap as received
+        self.keepouts = ()          # (x, y, radius m) from mission/keepout
+        self.dig_zone = (p['dig_zone_x'], p['dig_zone_y'], p['dig_zone_radius'])
         self.map_rx_s = None        # node-clock time it arrived
         self.elevation = None
         self.belief = None
@@ -152,6 +159,8 @@ class PlannerNode(Node):
             sub(Odometry, 'odom', self._on_odom, qos.STATE),
             sub(PoseStamped, 'mission/goal', self._on_goal, qos.COMMAND),
             sub(DiagnosticStatus, 'excavator/state', self._on_excavator, qos.STATE),
+            sub(MarkerArray, 'mission/keepout', self._on_keepout, qos.MAP),
+            sub(Marker, 'mission/dig_zone', self._on_dig_zone, qos.MAP),
         ]
         self._route_timer = self.create_timer(0.1, self._plan_route)
         self._sites_timer = self.create_timer(p['sites_period_s'], self._update_sites)
@@ -216,12 +225,34 @@ class PlannerNode(Node):
         if abs(yaw) > 1e-6:
             self._warn(f'costmap rejected: rotated origin (yaw {yaw:.3f} rad) not supported')
             return
-        self.grid = Grid(costs.astype(np.int16), res, origin)
+        self._raw_costs = costs.astype(np.int16)
+        self.grid = Grid(apply_keepouts(self._raw_costs, res, origin, self.keepouts), res, origin)
         self.map_rx_s = self._now_s()
         self._planner = None
         if self.belief is None or self.belief.mean.shape != costs.shape:
             if costs.size:
                 self.belief = ResourceBelief(self.prior, costs.shape, res, origin)
+
+    def _on_keepout(self, msg: MarkerArray):
+        spots = tuple((m.pose.position.x, m.pose.position.y, 0.5 * m.scale.x) for m in msg.markers
+                      if m.action == Marker.ADD and m.ns == 'keepout')
+        if spots != self.keepouts:
+            self.keepouts = spots
+            self.get_logger().info(f'{len(spots)} keep-out spots from the executive')
+            if self.grid is not None:
+                g = self.grid
+                self.grid = Grid(apply_keepouts(self._raw_costs, g.resolution, g.origin_xy, spots),
+                                 g.resolution, g.origin_xy)
+                self._planner = None
+
+    def _on_dig_zone(self, msg: Marker):
+        zone = (msg.pose.position.x, msg.pose.position.y, 0.5 * msg.scale.x)
+        if msg.ns != 'dig_zone' or not all(map(math.isfinite, zone)) or zone[2] <= 0.0:
+            self._warn(f'dig zone rejected: {msg.ns!r} {zone}')
+            return
+        if zone != self.dig_zone:
+            self.dig_zone = zone
+            self.get_logger().info(f'dig zone ({zone[0]:.2f}, {zone[1]:.2f}), radius {zone[2]:.2f} m')
 
     def _on_elevation(self, msg: Image):
         try:
@@ -326,7 +357,7 @@ class PlannerNode(Node):
             try:
                 sites = score_sites(planner.costs, elevation, self.grid.resolution, self.grid.origin_xy,
                                     self.belief.mean, np.sqrt(self.belief.var),
-                                    (p['dig_zone_x'], p['dig_zone_y'], p['dig_zone_radius']), berm,
+                                    self.dig_zone, berm,
                                     plan.depth_of_cut_m, plan.expected_mass_kg, params.density_kgm3,
                                     travel_from_rover=from_rover, cfg=self.site_cfg)
             except ValueError as exc:
@@ -370,7 +401,7 @@ class PlannerNode(Node):
         ok = plan.feasible and site is not None
         st.level = DiagnosticStatus.OK if ok else DiagnosticStatus.WARN
         st.message = 'ok' if ok else (plan.reason or 'no dig site')
-        sx, sy = (site.x, site.y) if site else (self.p['dig_zone_x'], self.p['dig_zone_y'])
+        sx, sy = (site.x, site.y) if site else self.dig_zone[:2]
         st.values = ExcavationPlanStatus(
             site_x=sx, site_y=sy,
             depth_of_cut_m=plan.depth_of_cut_m, drum_speed_radps=plan.drum_speed_radps,

@@ -210,6 +210,8 @@ class SimNode(Node):
                 faults.set_jam(f['joint'], on)
             elif kind == 'bus_off':
                 faults.set_bus_off(on)
+            elif kind == 'stuck':
+                faults.set_stuck(on)
             elif kind == 'clock_jump':
                 self.sim.jump_clock(float(f['jump_s']))
                 self._sim0 += float(f['jump_s'])

@@ -135,6 +135,12 @@ class MissionStatus(_Codec):
     cycle_id: int = key('cycle under way')
     target_resource: str = key('resource the mission reports (helium3, rare_earth, ...)')
     fault_reason: str = key("why the executive is in FAULT ('' otherwise)", '')
+    stuck_events: int = key('times the rover got stuck (wheels turning, visual odometry still)', 0)
+    resurveys: int = key('re-surveys after the dig sites ran out (the dig zone widened)', 0)
+    dumped_outside_kg: float = key('emptied with the drum believed off the berm zone '
+                                   '(not delivered), kg', 0.0, fmt='.3f')
+    haul_spill_kg: float = key('lost from the drums between the weigh after the cut and the '
+                               'dump (estimate), kg', 0.0, fmt='.3f')
 
 
 #: topic (relative name) -> the codec of its key/value status

@@ -38,6 +38,10 @@ dds_partition       SIGSTOP of mission_node for duration_s, then SIGCONT: its co
                     executive and the drivers (nothing queues up: the drivers' command
                     topics keep only the last value), and its inputs are missed
 clock_jump          the simulator's clock jumps forward by jump_s
+stuck               an unseen patch just ahead of the chassis that it cannot enter for
+                    duration_s (sim/motor_faults.py): the wheels turn and slip, the
+                    rover stays, no controller reports anything; backing off and going
+                    round frees it (the executive's RECOVER, planning/executive/stuck.py)
 =================== =================================================================
 
 No rclpy here: the runner passes ``publish_sim_fault`` (a callable taking the JSON text
@@ -83,6 +87,7 @@ KINDS = {
     'can_bus_off': {'duration_s': 2.0},
     'dds_partition': {'duration_s': 5.0},
     'clock_jump': {'jump_s': 5.0},
+    'stuck': {'duration_s': 120.0},
 }
 COMMON_KEYS = {'at_s': None, 'during': None, 'recover_s': RECOVER_S}
 
@@ -345,6 +350,9 @@ class FaultInjector:
         elif f.kind == 'clock_jump':
             self._sim(kind='clock_jump', jump_s=f.jump_s)
             e.detail = f'sim clock +{f.jump_s:g} s'
+        elif f.kind == 'stuck':
+            self._sim(kind='stuck', on=True)
+            e.detail = f'a patch the rover cannot cross just ahead of it for {f.duration_s:g} s'
         if e.before['state']:
             e.detail += f' in {e.before["state"]}'
         self.log(f'fault {f.index}: {f.label()} at {t:.1f} s: {e.detail}')
@@ -362,6 +370,8 @@ class FaultInjector:
             self._sim(kind='bus_off', on=False)
         elif f.kind == 'dds_partition':
             self._resume('mission_node')
+        elif f.kind == 'stuck':
+            self._sim(kind='stuck', on=False)
         e.t_end, e.state = t, 'ended'
 
     def _drums(self, joint: str) -> list:

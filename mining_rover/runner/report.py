@@ -178,8 +178,10 @@ def _fmt_kg(v) -> str:
 #: count beside the simulator's (mission figures are judged against truth).
 TALLY_ROWS = (
     ('dug', 'regolith_excavated_kg', 'sim_excavated_kg', _fmt_kg),
+    ('taken into the drums (dug less overflow)', 'regolith_excavated_kg', 'sim_taken_kg', _fmt_kg),
     ('delivered to the berm', 'regolith_delivered_kg', 'sim_berm_mass_kg', _fmt_kg),
-    ('spilled', None, 'sim_spilled_kg', _fmt_kg),
+    ('dumped off the berm zone', 'dumped_outside_kg', 'sim_dumped_outside_kg', _fmt_kg),
+    ('spilled', 'haul_spill_kg', 'sim_spilled_kg', _fmt_kg),
     ('still in the drums', None, 'sim_carried_kg', _fmt_kg),
     ('berm volume', 'berm_volume_m3', 'sim_berm_volume_m3',
      lambda v: '-' if v is None else f'{1000 * v:.3g} L'),
@@ -402,6 +404,11 @@ def _draw_table(ax, summary: dict, scores: dict):
         ('energy used', '-' if summary.get('energy_wh') is None else f"{summary['energy_wh']:.3g} Wh"),
         ('rate (rover tally)', '-' if summary.get('kg_per_hour') is None else
          f"{summary['kg_per_hour']:.4g} kg/h, {_fmt(summary.get('kg_per_wh'))} kg/Wh"),
+        ('rate by truth; delivered tally / truth',
+         ('-' if summary.get('kg_per_hour_truth') is None else f"{summary['kg_per_hour_truth']:.4g} kg/h")
+         + f"; {_fmt(summary.get('tally_truth_ratio'))}"),
+        ('stuck events, re-surveys', f"{_fmt(summary.get('stuck_events'))}, "
+                                     f"{_fmt(summary.get('resurveys'))}"),
         ('mission state at the end', f"{summary.get('mission_state') or '-'}"
          + (f" ({summary['fault_reason']})" if summary.get('fault_reason') else '')),
         ('e-stops', _fmt(summary.get('estop_events'))),

@@ -15,6 +15,8 @@ import json
 import math
 from pathlib import Path
 
+from mining_rover.runner.timeline import truth_figures
+
 #: Per-mission figures derived from summary.json, with their units.
 DERIVED = {
     'kg_per_hour_truth': 'kg/h',
@@ -27,14 +29,14 @@ DERIVED = {
 
 
 def derived(summary: dict) -> dict:
-    """kg/h by truth, tally/truth ratio, energy per kg by truth (None where undefined)."""
+    """kg/h by truth, tally/truth ratio (runner/timeline.py ``truth_figures``), energy
+    per kg by truth (None where undefined)."""
     truth = summary.get('sim_berm_mass_kg')
-    sim_s = summary.get('sim_time_s')
-    tally = summary.get('regolith_delivered_kg')
     energy = summary.get('energy_wh')
+    figures = truth_figures(summary)
     return {
-        'kg_per_hour_truth': truth / sim_s * 3600.0 if truth is not None and sim_s else None,
-        'tally_truth_ratio': tally / truth if tally is not None and truth else None,
+        'kg_per_hour_truth': figures['kg_per_hour_truth'],
+        'tally_truth_ratio': figures['tally_truth_ratio'],
         'energy_wh_per_kg': energy / truth if energy is not None and truth else None,
     }
 

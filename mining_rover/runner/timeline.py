@@ -23,6 +23,10 @@ STATUS_FIGURES = {
     'target_resource_kg': float,
     'hazard_contacts': int,
     'estop_events': int,
+    'stuck_events': int,
+    'resurveys': int,
+    'dumped_outside_kg': float,
+    'haul_spill_kg': float,
 }
 
 #: /sim/regolith keys (sim contract) stored in summary.json as ``sim_<key>``: truth for
@@ -208,14 +212,44 @@ def summarise(timeline: Timeline, *, world: str, gravity_mps2: float | None, wal
     for key in SIM_FIGURES:
         summary[f'sim_{key}'] = parse_number(regolith.get(key),
                                              int if key == 'hazard_contacts' else float)
+    dumped, berm = summary['sim_dumped_kg'], summary['sim_berm_mass_kg']
+    summary['sim_dumped_outside_kg'] = (round(dumped - berm, 4) if dumped is not None and berm is not None
+                                        else None)
     dug, spilled = summary['sim_excavated_kg'], summary['sim_spilled_kg']
     summary['sim_spilled_fraction'] = (round(spilled / dug, 4) if dug and spilled is not None
                                        else None)
+    summary.update(truth_figures(summary))
     summary['cycle_table'] = cycle_table(timeline)
     summary['lunabotics_scores'] = lunabotics_scores(summary)
     if extra:
         summary.update(extra)
     return summary
+
+
+def truth_figures(summary: dict) -> dict:
+    """The mission judged by the simulator's truth (issue #18): ``kg_per_hour_truth``
+    (what reached the berm zone per hour of sim time), ``tally_truth_ratio`` (the
+    executive's delivered tally over what reached the berm zone: 1.0 when the rover
+    counts what it delivers), ``spilled_kg`` (truth: cut but never held, or dumped with
+    the arms low), ``sim_taken_kg`` (truth: what the drums took in, dumped or still
+    carried) and ``excavated_truth_ratio`` (the excavated tally over it). None where
+    undefined (no truth, no time, nothing on the berm)."""
+    truth = summary.get('sim_berm_mass_kg')
+    sim_s = summary.get('sim_time_s')
+    tally = summary.get('regolith_delivered_kg')
+    dumped, carried = summary.get('sim_dumped_kg'), summary.get('sim_carried_kg')
+    taken = dumped + carried if dumped is not None and carried is not None else None
+    dug = summary.get('regolith_excavated_kg')
+    return {
+        'kg_per_hour_truth': (round(truth / sim_s * 3600.0, 3)
+                              if truth is not None and sim_s else None),
+        'tally_truth_ratio': round(tally / truth, 4) if tally is not None and truth else None,
+        'spilled_kg': summary.get('sim_spilled_kg'),
+        # what the drums took in by truth: dumped or still carried (a cut's overflow,
+        # which the drums never held, is not): the truth for the excavated tally
+        'sim_taken_kg': None if taken is None else round(taken, 4),
+        'excavated_truth_ratio': round(dug / taken, 4) if dug is not None and taken else None,
+    }
 
 
 def _round(v, n):

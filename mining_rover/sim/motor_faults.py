@@ -18,6 +18,13 @@ fault does to the physics, and what the controller reports for it, mirrors the O
 * **bus-off**: the CAN bus between the rover computer and every controller is down:
   commands never arrive (so the watchdog stops the motors) and every controller reports
   the bus error.
+* **stuck** (not a controller fault: the ground's): an unseen patch the rover cannot
+  cross, as a wheel sunk in loose regolith or a belly on a buried rock. A disc of
+  ``STUCK_RADIUS_M`` that the chassis centre cannot enter, put just ahead of it the
+  first time it drives forwards once the fault is on (so it lies on the rover's way):
+  driving on, the wheels turn and slip while the rover stays; backing off and going
+  round works. Every controller stays healthy and
+  reports nothing, so only the rover's own sensing can tell (planning/executive/stuck.py).
 
 Times are sim seconds.
 """
@@ -29,7 +36,13 @@ import math
 #: simulator side only, not in the sim contract, so no rover node subscribes to it and a
 #: fault it injects looks to the rover exactly like the real one.
 FAULT_TOPIC = 'sim/fault'
-SIM_FAULT_KINDS = ('camera_blackout', 'camera_frozen', 'motor_error', 'jam', 'bus_off', 'clock_jump')
+SIM_FAULT_KINDS = ('camera_blackout', 'camera_frozen', 'motor_error', 'jam', 'bus_off', 'clock_jump',
+                   'stuck')
+#: Radius of the patch a stuck fault puts just ahead of the chassis, m: half the 0.6 m
+#: wheelbase (config/rover.yaml), so the front axle sits on its far half.
+STUCK_RADIUS_M = 0.3
+#: The patch is placed once the chassis drives forwards at least this fast, m/s.
+STUCK_ARM_MPS = 0.03
 
 #: The message a controller reports for each fault (the text the driver shows).
 MOTOR_ERROR_TEXT = 'motor error: DRV fault (controller in IDLE)'
@@ -59,6 +72,9 @@ class MotorFaults:
         self.errors = set()          # joints whose controller is in error (IDLE)
         self.jams = {}               # joint -> held qpos
         self.bus_off = False
+        self.stuck = None            # (x, y) centre of the patch the chassis cannot enter,
+        self.stuck_armed = False     # ... or, armed, placed when it next drives forwards
+        self.stuck_radius_m = STUCK_RADIUS_M
         self._last_cmd = {}          # velocity joint -> sim time of its last accepted command
         self.watchdog_trips = 0
 
@@ -76,6 +92,10 @@ class MotorFaults:
         for joint, q in self.jams.items():
             d.qpos[self.qadr[joint]] = q
             d.qvel[self.vadr[joint]] = 0.0
+        if self.stuck_armed:
+            self._place_patch()
+        if self.stuck is not None:
+            self._hold_off_patch()
         if self.watchdog_s > 0.0:
             for joint, t in list(self._last_cmd.items()):
                 if now_s - t > self.watchdog_s:
@@ -111,6 +131,60 @@ class MotorFaults:
 
     def set_bus_off(self, on: bool):
         self.bus_off = bool(on)
+
+    def _chassis(self) -> tuple:
+        """(qpos address, dof address) of the rover's free joint (its chassis)."""
+        import mujoco
+        m = self.model
+        # this rover's root body: up the tree from one of its own joints (a fleet has one
+        # free joint per rover)
+        addrs = set(int(a) for a in self.qadr.values())
+        own = [j for j in range(m.njnt) if int(m.jnt_qposadr[j]) in addrs]
+        body = int(m.jnt_bodyid[own[0]]) if own else 0
+        while body and int(m.body_parentid[body]) != 0:
+            body = int(m.body_parentid[body])
+        for j in range(m.njnt):
+            if m.jnt_type[j] == mujoco.mjtJoint.mjJNT_FREE and (not own or int(m.jnt_bodyid[j]) == body):
+                return int(m.jnt_qposadr[j]), int(m.jnt_dofadr[j])
+        raise ValueError('no free joint (chassis) in the model')
+
+    def set_stuck(self, on: bool, radius_m: float = STUCK_RADIUS_M):
+        """Arm (or take away) the patch the chassis cannot enter: a disc of ``radius_m``
+        put ahead of the chassis, its edge at the chassis centre, the first time the
+        chassis drives forwards (``_place_patch``)."""
+        self.stuck, self.stuck_armed = None, bool(on)
+        self.stuck_radius_m = float(radius_m)
+        if on:
+            self._chassis_adr = self._chassis()
+
+    def _place_patch(self):
+        q, v = self._chassis_adr
+        d = self.data
+        vx, vy = float(d.qvel[v]), float(d.qvel[v + 1])
+        w, qx, qy, qz = (float(c) for c in d.qpos[q + 3:q + 7])
+        yaw = math.atan2(2.0 * (w * qz + qx * qy), 1.0 - 2.0 * (qy * qy + qz * qz))
+        if vx * math.cos(yaw) + vy * math.sin(yaw) < STUCK_ARM_MPS:
+            return
+        r = self.stuck_radius_m
+        self.stuck = (float(d.qpos[q]) + r * math.cos(yaw), float(d.qpos[q + 1]) + r * math.sin(yaw))
+        self.stuck_armed = False
+
+    def _hold_off_patch(self):
+        """Keep the chassis centre out of the patch: at its edge the rover may only move
+        away from it (the sunk wheels' soil holds it: no sliding round the edge either)."""
+        q, v = self._chassis_adr
+        d = self.data
+        cx, cy = self.stuck
+        dx, dy = float(d.qpos[q]) - cx, float(d.qpos[q + 1]) - cy
+        dist = math.hypot(dx, dy)
+        r = self.stuck_radius_m
+        if dist > r or dist == 0.0:
+            return
+        nx, ny = dx / dist, dy / dist
+        d.qpos[q], d.qpos[q + 1] = cx + nx * r, cy + ny * r
+        outward = float(d.qvel[v]) * nx + float(d.qvel[v + 1]) * ny
+        keep = max(0.0, outward)
+        d.qvel[v], d.qvel[v + 1] = keep * nx, keep * ny
 
     def status(self, joint: str) -> str:
         """'' when the controller of ``joint`` is healthy, else what it reports."""

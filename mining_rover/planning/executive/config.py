@@ -31,8 +31,10 @@ class MissionConfig:
         'dump point distance outside the berm circle, m', 0.0, 10.0)
     berm_facing_tolerance_rad: float = setting(0.2,
         'turn to face the berm centre within this before dumping, rad', 0.01, 3.2)
-    dump_reach_m: float = setting(1.0,
-        'drum discharge point ahead of (or behind) base_link, m', 0.0, 5.0)
+    dump_reach_m: float = setting(0.82,
+        'drum discharge point ahead of (or behind) base_link while it dumps, m (the drum '
+        'axis: arm pivot 0.45 + arm 0.45 x cos(dump arm angle 0.6 rad), config/rover.yaml)',
+        0.0, 5.0)
     dump_inside_fraction: float = setting(0.6,
         'facing the berm, close in until the discharge point is this share of '
         'the berm radius from its centre', 0.0, 1.0)
@@ -129,8 +131,8 @@ class MissionConfig:
         'a cut is counted on a fresh weigh of the drums, or, where the '
         'excavator does not weigh, once the reported fill has been steady this '
         'long, s', 0.0, 10.0)
-    # sim: the arms stow, the rover rocks ~4 s, then a 0.6 s weigh
-    cut_settle_timeout_s: float = setting(6.0,
+    # sim: the arms stow, the rover rocks ~4 s, then two 0.6 s weigh rounds
+    cut_settle_timeout_s: float = setting(8.0,
         '... or this long after the drums were told to stop and the arms to stow, s', 0.1, 60.0)
     slip_timeout_s: float = setting(3.0,
         'wheel slip lasting this long while cutting backs off, s', 0.1, 600.0)
@@ -138,6 +140,40 @@ class MissionConfig:
     backoff_speed_mps: float = setting(0.1, 'reverse speed after a stall, m/s', 0.01, 1.0)
     max_stalls: int = setting(3, 'stalls per cycle before the cut ends', 1, 100)
     stall_depth_scale: float = setting(0.7, 'depth factor applied after each stall', 0.05, 1.0)
+    stuck_window_s: float = setting(6.0,
+        'stuck detection: wheel travel and visual odometry are compared over this '
+        'window, s (planning/executive/stuck.py)', 1.0, 120.0)
+    stuck_min_travel_m: float = setting(0.25,
+        'stuck detection: the wheels must roll at least this far in the window, m', 0.01, 10.0)
+    stuck_progress_share: float = setting(0.1,
+        'stuck detection: stuck when visual odometry saw less than this share of the '
+        "progress the wheels' travel makes along the arc the gyro turned (0.1: 90 % slip "
+        'or more; a lunar mission hauling 35 kg loads slipped up to ~80 % for a moment)',
+        0.0, 1.0)
+    recover_stop_s: float = setting(1.0,
+        'stuck: stand still this long (drums off, arms stowed) before backing off, s',
+        0.0, 60.0)
+    recover_backoff_m: float = setting(0.5,
+        'stuck: reverse this far along the way the rover came, m', 0.0, 5.0)
+    recover_speed_mps: float = setting(0.1, 'stuck: reverse at this speed, m/s', 0.01, 1.0)
+    recover_keepout_m: float = setting(0.3,
+        'stuck: the spot is marked lethal for the planner within this radius of the '
+        'point ahead of the rover where it stuck, m', 0.05, 5.0)
+    max_recoveries: int = setting(2,
+        'stuck recoveries on the way to one goal before it is given up (another site, '
+        'another side of the berm)', 1, 100)
+    max_keepouts: int = setting(50, 'stuck spots remembered for the planner', 1, 10000)
+    dig_zone_growth: float = setting(1.5,
+        'dig sites exhausted: the dig zone radius grows by this factor, then a re-survey',
+        1.0, 10.0)
+    dig_zone_max_radius_m: float = setting(12.0,
+        'the dig zone never grows beyond this radius (nor below its own), m', 0.1, 1000.0)
+    max_resurveys: int = setting(8,
+        're-surveys after the dig zone ran out of sites at its widest before the '
+        'mission ends (DONE: dig zone exhausted)', 1, 1000)
+    weigh_after_dump_s: float = setting(8.0,
+        'after the last dump stage, wait this long at most for a fresh weigh of the '
+        'drums (what is left in them is not delivered), s', 0.0, 120.0)
     dump_timeout_s: float = setting(30.0,
         'an accepted dump that does not end in this long is a fault, s', 1.0, 600.0)
     dump_rear_after_turn: bool = setting(True,

@@ -86,6 +86,10 @@ class MissionInputs:
     driver_fault: str = ''                     # non-empty: which motor reports an error
     site_override: tuple | None = None         # (seq, x, y)
     dump_response: DumpResponse | None = None
+    wheel_mps: float | None = None             # wheels' mean rim speed (joint states), m/s
+    vo_fix: tuple | None = None                # (stamp s, x, y): newest visual odometry frame
+                                               # that measured motion (its own fixed frame)
+    yaw_rate_radps: float | None = None        # gyro yaw rate (IMU), rad/s
 
 
 @dataclass(frozen=True)
@@ -111,3 +115,5 @@ class MissionOutputs:
     commits: list = field(default_factory=list)  # CycleCommit, to persist with the record
     events: list = field(default_factory=list)   # (level, text) to log once
     persist: bool = False                      # the record changed: save it now
+    keepouts: tuple | None = None              # every (x, y, radius m) stuck spot: publish when set
+    dig_zone: tuple | None = None              # (x, y, radius m) grown: publish when set

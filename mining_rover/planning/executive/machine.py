@@ -14,8 +14,9 @@ Each state is one phase (phases/): ``enter`` builds its data, ``step`` returns t
 transition it wants (or None). Before a phase steps, the machine walks ``INTERRUPTS``
 in order: the first one raised whose ``preempts`` holds the current state sends the
 rover to its holding phase (ESTOP latched until clear, PAUSED by the operator, FAULT
-after a driver fault); a holding phase returns to the state it interrupted, which
-starts afresh (a new route request, arms lowered again) with the cycle's data kept.
+after a driver fault, RECOVER when the wheels turn and the rover stays still: stuck.py);
+a holding phase returns to the state it interrupted, which starts afresh (a new route
+request, arms lowered again) with the cycle's data kept.
 DONE ends the mission (``max_cycles``).
 
 The allowed transitions (``TRANSITIONS``) are what the phases declare (``exits``), what
@@ -48,22 +49,27 @@ ALL = frozenset(State)
 
 @dataclass(frozen=True)
 class Interrupt:
-    """A condition that pre-empts the running phase: ``raised(inputs)`` gives the reason
-    ('' while not raised); it moves any state in ``preempts`` to ``target``."""
+    """A condition that pre-empts the running phase: ``raised(inputs, ctx)`` gives the
+    reason ('' while not raised); it moves any state in ``preempts`` to ``target``."""
     target: State
-    raised: Callable[[MissionInputs], str]
+    raised: Callable[[MissionInputs, Context], str]
     preempts: frozenset
     counter: str = ''       # a MissionRecord counter bumped each time it fires
 
 
+#: States the stuck monitor watches: the rover drives or cuts in them.
+STUCK_WATCHED = frozenset({State.DRIVE_TO_SITE, State.HAUL, State.EXCAVATE})
+
 #: Walked in order each tick; the first that fires wins.
 INTERRUPTS = (
-    Interrupt(State.ESTOP, lambda i: 'e-stop engaged' if i.estop else '',
+    Interrupt(State.ESTOP, lambda i, ctx: 'e-stop engaged' if i.estop else '',
               ALL - {State.ESTOP}, counter='estop_events'),
-    Interrupt(State.PAUSED, lambda i: 'operator pause' if i.paused else '',
+    Interrupt(State.PAUSED, lambda i, ctx: 'operator pause' if i.paused else '',
               ALL - {State.ESTOP, State.PAUSED}),
-    Interrupt(State.FAULT, lambda i: f'driver fault: {i.driver_fault}' if i.driver_fault else '',
-              WORKING),
+    Interrupt(State.FAULT, lambda i, ctx: f'driver fault: {i.driver_fault}' if i.driver_fault else '',
+              WORKING | {State.RECOVER}),
+    Interrupt(State.RECOVER, lambda i, ctx: ctx.stuck_reason, STUCK_WATCHED,
+              counter='stuck_events'),
 )
 
 
@@ -119,6 +125,7 @@ class Mission:
                 self.ctx.event('info', f'resuming {self.state.value} in cycle {self.cycle_id}')
             self._enter(now, resume=self._resumed)
         self._take_override(inp)
+        self._watch_stuck(inp, now)
         t = self._interrupt(inp)
         if t is None:
             t = self.phase.step(self.ctx, self.data, inp, now)
@@ -132,11 +139,22 @@ class Mission:
         return {'estop_events': int(self.record.estop_events),
                 'time_autonomous_s': float(self.record.time_autonomous_s)}
 
+    def _watch_stuck(self, inp: MissionInputs, now: float) -> None:
+        """Feed the stuck monitor while the rover drives or cuts; its verdict is what
+        the RECOVER interrupt reads (``ctx.stuck_reason``)."""
+        ctx = self.ctx
+        ctx.stuck_reason = ''
+        if self.state not in STUCK_WATCHED:
+            return
+        verdict = ctx.stuck.update(now, inp.wheel_mps, inp.vo_fix, inp.yaw_rate_radps)
+        if verdict.stuck:
+            ctx.stuck_reason = verdict.reason()
+
     # -- transitions ---------------------------------------------------------------------
     def _interrupt(self, inp: MissionInputs) -> Transition | None:
         for irq in INTERRUPTS:
             if self.state in irq.preempts:
-                why = irq.raised(inp)
+                why = irq.raised(inp, self.ctx)
                 if why:
                     if irq.counter:
                         setattr(self.record, irq.counter, getattr(self.record, irq.counter) + 1)
@@ -156,6 +174,7 @@ class Mission:
             raise RuntimeError(f'illegal transition {self.state.value} -> {target.value} '
                                f'({t.reason})')
         self.ctx.event('info', f'{self.state.value} -> {target.value}: {t.reason}')
+        self.ctx.stuck.reset()     # a new phase judges its own motion
         self.state = target
         rec.state = target.value
         self.ctx.persist()

@@ -16,6 +16,7 @@ from typing import ClassVar
 from mining_rover.planning.executive.config import MissionConfig
 from mining_rover.planning.executive.io import MissionInputs, MissionOutputs
 from mining_rover.planning.executive.record import MissionRecord
+from mining_rover.planning.executive.stuck import StuckMonitor
 from mining_rover.planning.mission_store import CycleCommit
 
 
@@ -28,6 +29,7 @@ class State(str, Enum):
     BACK_OFF = 'BACK_OFF'
     HAUL = 'HAUL'
     DUMP = 'DUMP'
+    RECOVER = 'RECOVER'
     ESTOP = 'ESTOP'
     PAUSED = 'PAUSED'
     FAULT = 'FAULT'
@@ -61,13 +63,17 @@ def resume(reason: str) -> Transition:
 
 class Context:
     """What a phase acts through: the settings, the persisted record, this tick's
-    outputs, and the one route follower every driving phase shares."""
+    outputs, the one route follower every driving phase shares, and the stuck monitor
+    (its verdict this tick in ``stuck_reason``, '' while not stuck)."""
 
     def __init__(self, cfg: MissionConfig, record: MissionRecord, route=None):
         self.cfg = cfg
         self.record = record
         self.out = MissionOutputs()
         self.route = route
+        self.stuck = StuckMonitor(cfg.stuck_window_s, cfg.stuck_min_travel_m,
+                                  cfg.stuck_progress_share)
+        self.stuck_reason = ''
 
     @property
     def cycle(self):

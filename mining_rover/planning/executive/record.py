@@ -9,7 +9,10 @@ reads any version this code knows, migrating older ones.
 Versions:
   0  (no ``version`` key) the untyped dict of planning/mission.py: missing keys took
      their fresh value; ``dug_sites`` points may lack their depth (one default cut).
-  1  this module's dataclasses.
+  1  this module's dataclasses before stuck recovery and re-survey bookkeeping: the
+     keys it lacks (stuck_events, resurveys, keepouts, dig_zone_radius_m, the tally's
+     estimates, the cycle's recoveries) take their fresh value.
+  2  this module's dataclasses.
 """
 from __future__ import annotations
 
@@ -18,7 +21,7 @@ from dataclasses import asdict, dataclass, field, fields
 
 from mining_rover.planning.executive.io import ExcavationPlan
 
-RECORD_VERSION = 1
+RECORD_VERSION = 2
 
 
 @dataclass
@@ -35,6 +38,9 @@ class CycleRecord:
     dump_stage: str = 'front'                # drum being dumped: 'front', then 'rear'
     stage_fill_kg: float | None = None       # fill when this stage's dump began
     dump_accepted: bool = False              # this stage's dump was accepted (or seen)
+    recoveries: int = 0                      # stuck recoveries on the way to the current goal
+    dump_outside: bool = False               # a stage dumped with its drum believed off the berm
+    dumped_outside_kg: float = 0.0           # what those stages emptied, kg
 
 
 @dataclass
@@ -56,6 +62,13 @@ class MissionRecord:
     fault_count: int = 0
     fault_reason: str = ''
     estop_events: int = 0
+    stuck_events: int = 0                    # stuck detections (each one a recovery)
+    resurveys: int = 0                       # re-surveys after the dig sites ran out
+    keepouts: list = field(default_factory=list)         # (x, y, radius m) stuck spots
+    dig_zone_radius_m: float | None = None   # the dig zone grown so far (None: configured)
+    zone_widened: bool = False               # the next survey maps a widened zone
+    haul_spill_kg: float = 0.0               # weighed after the cut less before the dump, kg
+    dumped_outside_kg: float = 0.0           # emptied with the drum believed off the berm, kg
     time_autonomous_s: float = 0.0
     cycle: CycleRecord = field(default_factory=CycleRecord)
 
@@ -72,6 +85,7 @@ class MissionRecord:
             d[k] = None if d[k] is None else [float(v) for v in d[k]]
         d['excluded_sites'] = [[float(x), float(y)] for x, y in self.excluded_sites]
         d['dug_sites'] = [[float(x), float(y), float(z)] for x, y, z in self.dug_sites]
+        d['keepouts'] = [[float(x), float(y), float(r)] for x, y, r in self.keepouts]
         for k in ('berm_goal', 'berm_first'):
             d['cycle'][k] = None if d['cycle'][k] is None else [float(v) for v in d['cycle'][k]]
         return d
@@ -86,6 +100,8 @@ class MissionRecord:
         version = raw.get('version', 0)
         if version == 0:
             raw = migrate_v0(raw, default_depth_m)
+        elif version == 1:   # the keys it lacks take their fresh value
+            raw = {**raw, 'version': RECORD_VERSION}
         elif version != RECORD_VERSION:
             raise ValueError(f'mission record version {version!r}: this executive reads '
                              f'0..{RECORD_VERSION}')
@@ -118,6 +134,7 @@ class MissionRecord:
             rec.pending_override = _pair(rec.pending_override)
         rec.excluded_sites = [_pair(p) for p in rec.excluded_sites]
         rec.dug_sites = [(float(p[0]), float(p[1]), float(p[2])) for p in rec.dug_sites]
+        rec.keepouts = [(float(p[0]), float(p[1]), float(p[2])) for p in rec.keepouts]
         return rec
 
 

@@ -5,8 +5,9 @@ from mining_rover.planning.executive.phases.dump import Dump
 from mining_rover.planning.executive.phases.excavate import BackOff, Excavate
 from mining_rover.planning.executive.phases.haul import Haul
 from mining_rover.planning.executive.phases.holding import Done, Estop, Fault, Paused
+from mining_rover.planning.executive.phases.recover import Recover
 from mining_rover.planning.executive.phases.select_site import SelectSite
 from mining_rover.planning.executive.phases.survey import Mapping
 
-PHASES = (Mapping, SelectSite, DriveToSite, Excavate, BackOff, Haul, Dump,
+PHASES = (Mapping, SelectSite, DriveToSite, Excavate, BackOff, Haul, Dump, Recover,
           Estop, Paused, Fault, Done)

@@ -50,10 +50,11 @@ class DriveToSite(Phase):
         if result is None:
             return None
         if result.arrived:
+            rec.cycle.recoveries = 0
             return go(State.EXCAVATE, 'at the dig site')
         if result.unreachable:
             # This site cannot be reached from here: another one may be (when none is
-            # left, SELECT_SITE re-surveys, then faults).
+            # left, SELECT_SITE re-surveys, then widens the dig zone).
             if not excluded(ctx, rec.site):
                 exclude(ctx, rec.site)
             return go(State.SELECT_SITE, f'{result.reason}: trying another site')

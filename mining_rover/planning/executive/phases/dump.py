@@ -8,9 +8,17 @@ only the one facing the berm is over it. The dump is a sequence of stages, one p
     APPROACH   close in until its discharge point is well inside the berm
     DISCHARGE  ask the excavator to dump that drum, until the fill drops
 
+and, after the last stage, WEIGH: wait (at most weigh_after_dump_s) for a fresh weigh of
+the still drums, so that what stuck in them is not counted as delivered (the
+excavator's fill falls at the dump rate while it dumps, whatever leaves the drums).
+
 A stage whose dump was already accepted (after a restart or an interrupt) goes
-straight to DISCHARGE. The cycle's delivery is committed once, when the last stage
-ends: everything that left the drums since the dump began.
+straight to DISCHARGE. The cycle's delivery is committed once, after the weigh:
+everything that left the drums since the dump began, less what a stage emptied while
+the rover believed its drum's discharge point off the berm zone (counted apart as
+``dumped_outside_kg``: the tally counts regolith on the berm, not regolith dumped).
+What the drums lost between the weigh after the cut and the start of the dump is the
+haul's spill (``haul_spill_kg``).
 """
 from __future__ import annotations
 
@@ -26,6 +34,7 @@ class Step(Enum):
     FACE = 1
     APPROACH = 2
     DISCHARGE = 3
+    WEIGH = 4
 
 
 def stages(cfg) -> tuple:
@@ -50,6 +59,8 @@ class Dump(Phase):
         seen_dumping: bool = False
         approach_xy: tuple | None = None
         approach_t: float | None = None
+        weigh_t: float = 0.0               # the last stage ended (WEIGH)
+        weigh_count: int = -1              # the excavator's weigh count then
 
     def enter(self, ctx, now, resume):
         return self.Data(t0=now, resume=resume, retry_t=now)
@@ -60,8 +71,11 @@ class Dump(Phase):
         ex, pose = inp.excavator, inp.pose
         if ex is None:
             return None
+        if d.step is Step.WEIGH:
+            return self._weigh(ctx, d, ex, now)
         if cyc.fill_before_dump_kg is None:
             cyc.fill_before_dump_kg = ex.fill_kg
+            self._book_haul_spill(ctx, ex.fill_kg)
             ctx.persist()
         stage = self._stage(ctx)
         if cyc.stage_fill_kg is None:
@@ -76,6 +90,27 @@ class Dump(Phase):
                 return None
             d.step = Step.DISCHARGE
         return self._discharge(ctx, d, inp, ex, now, stage)
+
+    @staticmethod
+    def _book_haul_spill(ctx, fill_kg: float) -> None:
+        """What the drums lost on the way: the fill counted after the cut less the fill
+        at the berm (both weighed where the excavator weighs), when positive."""
+        cyc, rec = ctx.cycle, ctx.record
+        if cyc.excavated_kg is None:
+            return
+        lost = (cyc.fill_start_kg or 0.0) + cyc.excavated_kg - fill_kg
+        if lost > 0.0:
+            rec.haul_spill_kg += lost
+            ctx.event('info', f'{lost:.2f} kg lost from the drums on the way to the berm')
+
+    @staticmethod
+    def discharge_inside(c, pose, stage: str) -> bool:
+        """The dumping drum's discharge point (dump_reach_m ahead of base_link, behind it
+        for the rear drum) lies inside the berm zone, as the rover believes its pose."""
+        sign = -1.0 if stage == 'rear' else 1.0
+        x = pose.x + sign * c.dump_reach_m * math.cos(pose.yaw)
+        y = pose.y + sign * c.dump_reach_m * math.sin(pose.yaw)
+        return math.hypot(x - c.berm_x, y - c.berm_y) <= c.berm_radius
 
     @staticmethod
     def _stage(ctx) -> str:
@@ -175,6 +210,11 @@ class Dump(Phase):
         if d.attempts >= c.max_dump_attempts:
             return fault(f'dump failed {d.attempts} times')
         if now >= d.retry_t:
+            if inp.pose is not None and not self.discharge_inside(c, inp.pose, stage):
+                if not cyc.dump_outside:
+                    ctx.event('warn', f'dumping the {stage or "both"} drum(s) with the discharge '
+                                      'point off the berm zone: not counted as delivered')
+                cyc.dump_outside = True
             rec.dump_seq += 1
             d.asked_t = now
             ctx.out.dump_request, ctx.out.dump_drum = rec.dump_seq, stage
@@ -185,6 +225,10 @@ class Dump(Phase):
         """One drum has dumped: the next stage (the rear drum turned to the berm) unless
         what is left is not worth the turn; else the cycle is delivered."""
         c, cyc = ctx.cfg, ctx.cycle
+        if cyc.dump_outside:
+            cyc.dumped_outside_kg += max(0.0, (cyc.stage_fill_kg or 0.0) - ex.fill_kg)
+            cyc.dump_outside = False
+            ctx.persist()
         order = stages(c)
         nxt = order[order.index(stage) + 1] if order.index(stage) + 1 < len(order) else None
         if nxt is not None and ex.fill_kg >= c.min_haul_kg:
@@ -195,12 +239,28 @@ class Dump(Phase):
             fresh = self.enter(ctx, now, d.resume)      # face, close in, dump: afresh
             d.__dict__.update(fresh.__dict__)
             return None
-        return self._deliver(ctx, ex)
+        d.step, d.weigh_t, d.weigh_count = Step.WEIGH, now, ex.weigh_count
+        return self._weigh(ctx, d, ex, now)
+
+    def _weigh(self, ctx, d, ex, now):
+        """The drums dumped: deliver on a weigh newer than the last stage's end (where
+        the excavator weighs), or at once where it does not, or at weigh_after_dump_s."""
+        c = ctx.cfg
+        fresh = ex.weigh_count > 0 and ex.weigh_count != d.weigh_count
+        if ex.weigh_count < 0 or fresh or now - d.weigh_t >= c.weigh_after_dump_s:
+            if ex.weigh_count >= 0 and not fresh:
+                ctx.event('warn', f'no weigh of the drums {c.weigh_after_dump_s:.0f} s after '
+                                  'the dump: counting the fill estimate')
+            return self._deliver(ctx, ex)
+        return None
 
     @staticmethod
     def _deliver(ctx, ex):
         c, rec, cyc = ctx.cfg, ctx.record, ctx.cycle
-        delivered = max(0.0, cyc.fill_before_dump_kg - ex.fill_kg)
+        emptied = max(0.0, cyc.fill_before_dump_kg - ex.fill_kg)
+        outside = min(emptied, cyc.dumped_outside_kg)
+        delivered = emptied - outside
+        rec.dumped_outside_kg += outside
         p = rec.plan
         ratio = (p.expected_target_kg / p.expected_mass_kg
                  if p and p.expected_mass_kg > 0.0 else 0.0)
@@ -210,7 +270,8 @@ class Dump(Phase):
                    volume_m3=delivered / c.bulk_density_kg_m3)
         done_id = rec.cycle_id
         rec.new_cycle()
-        reason = f'cycle {done_id}: delivered {delivered:.2f} kg'
+        reason = f'cycle {done_id}: delivered {delivered:.2f} kg' + (
+            f' ({outside:.2f} kg dumped off the berm zone)' if outside > 0.0 else '')
         if c.max_cycles and done_id >= c.max_cycles:
             return go(State.DONE, reason)
         return go(State.SELECT_SITE, reason)

@@ -47,30 +47,32 @@ class Haul(Phase):
         if result is None:
             return None
         if result.arrived:
+            cyc.recoveries = 0
             return go(State.DUMP, 'at the berm')
-        if result.unreachable and self._next_berm_goal(ctx, d, result.reason):
+        if result.unreachable and next_berm_goal(ctx, result.reason):
+            d.pending_goal = True
             return None
         # the whole circle failed from here: after the fault's back-off the search
         # starts again from the side the rover is on then
         cyc.berm_tries, cyc.berm_first, cyc.berm_goal = 0, None, None
         return fault(result.reason)
 
-    @staticmethod
-    def _next_berm_goal(ctx, d, why: str) -> bool:
-        """The dump point cannot be reached (the berm grows with every dump, and what was
-        the standoff point becomes its slope): try another point on the berm's circle,
-        alternately either side of the first, BERM_GOAL_STEP_RAD apart. False once the
-        whole circle has been tried (the caller faults)."""
-        c, cyc = ctx.cfg, ctx.cycle
-        tries = cyc.berm_tries + 1
-        if tries > int(2 * math.pi / BERM_GOAL_STEP_RAD) or cyc.berm_goal is None:
-            return False
-        first = cyc.berm_first or cyc.berm_goal
-        a0 = math.atan2(first[1] - c.berm_y, first[0] - c.berm_x)
-        a = a0 + ((tries + 1) // 2) * BERM_GOAL_STEP_RAD * (1 if tries % 2 else -1)
-        cyc.berm_tries, cyc.berm_first, cyc.berm_goal = tries, tuple(first), berm_point(c, a)
-        ctx.persist()
-        ctx.event('warn', f'{why}: dumping from another side of the berm '
-                          f'({cyc.berm_goal[0]:.2f}, {cyc.berm_goal[1]:.2f})')
-        d.pending_goal = True
-        return True
+
+def next_berm_goal(ctx, why: str) -> bool:
+    """The dump point cannot be reached (the berm grows with every dump, and what was
+    the standoff point becomes its slope; or the rover stuck on the way): try another
+    point on the berm's circle, alternately either side of the first, BERM_GOAL_STEP_RAD
+    apart. False once the whole circle has been tried (the caller faults)."""
+    c, cyc = ctx.cfg, ctx.cycle
+    tries = cyc.berm_tries + 1
+    if tries > int(2 * math.pi / BERM_GOAL_STEP_RAD) or cyc.berm_goal is None:
+        return False
+    first = cyc.berm_first or cyc.berm_goal
+    a0 = math.atan2(first[1] - c.berm_y, first[0] - c.berm_x)
+    a = a0 + ((tries + 1) // 2) * BERM_GOAL_STEP_RAD * (1 if tries % 2 else -1)
+    cyc.berm_tries, cyc.berm_first, cyc.berm_goal = tries, tuple(first), berm_point(c, a)
+    cyc.recoveries = 0
+    ctx.persist()
+    ctx.event('warn', f'{why}: dumping from another side of the berm '
+                      f'({cyc.berm_goal[0]:.2f}, {cyc.berm_goal[1]:.2f})')
+    return True

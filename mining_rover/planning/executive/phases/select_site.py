@@ -1,9 +1,12 @@
 """SELECT_SITE: the operator's site, else the best dig site not given up, else (after
-site_wait_s) the dig zone itself, a re-survey, or a fault."""
+site_wait_s) the dig zone itself, a re-survey, or (no site left in the zone) a wider
+dig zone and a re-survey of it; at its widest, a bounded number of re-surveys, then
+DONE (dig zone exhausted). Never a fault: a zone without sites is not a broken rover."""
 from __future__ import annotations
 
-from mining_rover.planning.executive.phase import Phase, State, fault, go
-from mining_rover.planning.executive.phases.sites import excluded, unexclude
+from mining_rover.planning.executive.phase import Phase, State, go
+from mining_rover.planning.executive.phases.sites import (dig_zone, dug_depth, excluded,
+                                                          unexclude, widen_dig_zone)
 
 
 class SelectSite(Phase):
@@ -26,10 +29,15 @@ class SelectSite(Phase):
                     site, why = (s.x, s.y), f'top-ranked dig site (score {s.score:.3g})'
                     break
             if site is None and now - d.t0 > c.site_wait_s:
-                zone = (c.dig_zone_x, c.dig_zone_y)
-                known = (inp.costmap.known_fraction(*zone, c.dig_zone_radius)
+                zx, zy, zr = dig_zone(ctx)
+                zone = (zx, zy)
+                known = (inp.costmap.known_fraction(zx, zy, zr)
                          if inp.costmap is not None else 0.0)
-                if known < c.mapping_known_fraction:
+                # a zone whose centre the rover has cut out, or one it widened around
+                # where it works, is no far zone: driving to its centre shows nothing new
+                been_there = (rec.dig_zone_radius_m is not None
+                              or dug_depth(ctx, zone, c.site_exclusion_m) >= c.max_dig_depth_m - 1e-9)
+                if known < c.mapping_known_fraction and not been_there:
                     # the dig zone lies beyond what the rover has seen: no turn in place
                     # shows it, driving there does (a far zone is never given up for good)
                     unexclude(ctx, zone)
@@ -39,11 +47,32 @@ class SelectSite(Phase):
                       or not 0.0 <= now - rec.resurvey_t < c.resurvey_interval_s):
                     return go(State.MAPPING, 'no usable dig site: re-surveying')
                 elif excluded(ctx, zone):
-                    return fault('no usable dig site, and the dig-zone centre was given up')
+                    return self._exhausted(ctx, zr)
                 else:
                     site, why = zone, 'no usable dig site: the dig-zone centre'
         if site is None:
             return None
         rec.site = (float(site[0]), float(site[1]))
         rec.plan = None
+        ctx.cycle.recoveries = 0
         return go(State.DRIVE_TO_SITE, f'site ({site[0]:.2f}, {site[1]:.2f}): {why}')
+
+    @staticmethod
+    def _exhausted(ctx, radius: float):
+        """Every site of the zone and its centre given up: a wider zone and a re-survey
+        of it (the planner scores the wider zone: ``out.dig_zone``); at its widest,
+        re-surveys (the sites given up are tried again on the new map) up to
+        max_resurveys, then DONE."""
+        c, rec = ctx.cfg, ctx.record
+        wider = widen_dig_zone(ctx)
+        if wider is None and rec.resurveys >= c.max_resurveys:
+            return go(State.DONE, f'dig zone exhausted: no usable site within {radius:.1f} m '
+                                  f'after {rec.resurveys} re-surveys')
+        rec.resurveys += 1
+        rec.zone_widened = wider is not None   # the sites given up stay given up
+        ctx.persist()
+        if wider is not None:
+            return go(State.MAPPING, f'no usable dig site within {radius:.1f} m: dig zone '
+                                     f'widened to {wider:.1f} m, re-surveying')
+        return go(State.MAPPING, f'no usable dig site within {radius:.1f} m (its widest): '
+                                 f're-survey {rec.resurveys} of {c.max_resurveys}')

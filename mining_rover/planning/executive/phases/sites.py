@@ -53,3 +53,28 @@ def remember_stroke(ctx, a, b) -> None:
     # depths before this stroke, then the stroke's own
     dug.extend([(x, y, dug_depth(ctx, (x, y), step) + cut) for x, y in points])
     del dug[:-MAX_DUG_POINTS]
+
+
+def dig_zone(ctx) -> tuple:
+    """(x, y, radius m) of the dig zone as grown so far (map frame)."""
+    c, r = ctx.cfg, ctx.record.dig_zone_radius_m
+    return (c.dig_zone_x, c.dig_zone_y, c.dig_zone_radius if r is None else r)
+
+
+def widest_radius(cfg) -> float:
+    """The radius the dig zone may grow to: dig_zone_max_radius_m, never below its own."""
+    return max(cfg.dig_zone_max_radius_m, cfg.dig_zone_radius)
+
+
+def widen_dig_zone(ctx) -> float | None:
+    """Grow the dig zone by dig_zone_growth up to its widest; the new radius (m), or None
+    when it is at its widest already. Tells the planner (``out.dig_zone``)."""
+    c, rec = ctx.cfg, ctx.record
+    x, y, r = dig_zone(ctx)
+    wider = min(widest_radius(c), r * c.dig_zone_growth)
+    if wider <= r + 1e-9:
+        return None
+    rec.dig_zone_radius_m = wider
+    ctx.out.dig_zone = (x, y, wider)
+    ctx.persist()
+    return wider

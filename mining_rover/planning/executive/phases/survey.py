@@ -5,12 +5,14 @@ import math
 from dataclasses import dataclass
 
 from mining_rover.planning.executive.phase import Phase, State, go, wrap
+from mining_rover.planning.executive.phases.sites import dig_zone
 
 
 class Mapping(Phase):
     """At the start the rover turns until the dig zone is known; later (a re-survey: no
     usable site left on the map it has) a whole turn, whatever is already known, and the
-    sites given up against the old map may be tried again."""
+    sites given up against the old map may be tried again, unless the re-survey is for
+    a widened dig zone (SELECT_SITE ran out of sites): then they stay given up."""
     state = State.MAPPING
     exits = frozenset({State.SELECT_SITE})
 
@@ -25,8 +27,9 @@ class Mapping(Phase):
     def enter(self, ctx, now, resume):
         rec = ctx.record
         d = self.Data(t0=now, resume=resume, resurvey=rec.resurvey_t is not None)
-        if d.resurvey:
+        if d.resurvey and not rec.zone_widened:
             rec.excluded_sites = []
+        rec.zone_widened = False
         rec.resurvey_t = now
         ctx.persist()
         return d
@@ -34,7 +37,7 @@ class Mapping(Phase):
     def step(self, ctx, d, inp, now):
         c = ctx.cfg
         ctx.stop(arm=c.arm_stow_rad)
-        known = (inp.costmap.known_fraction(c.dig_zone_x, c.dig_zone_y, c.dig_zone_radius)
+        known = (inp.costmap.known_fraction(*dig_zone(ctx))
                  if inp.costmap is not None else 0.0)
         if inp.pose is not None:
             if d.yaw is not None:
