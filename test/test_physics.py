@@ -156,3 +156,35 @@ def test_world_cells_lie_in_the_table_ranges(world):
     p = soil_for(world, 1500.0, 300.0, 35.0, 21.0)
     assert p.wall_friction_ratio == pytest.approx(0.6)
     assert p.density_deep_kgm3 == pytest.approx(1500.0 * t.deep_ratio.value)
+
+
+def test_pass_feed_is_the_advance_over_a_pitch_not_the_bob():
+    """A drum advancing at 5 cm/s while it bobs 3 mm up and down at the bucket frequency
+    (what a compliant arm does as each bucket bites): the feed over one bucket pitch is
+    the advance alone (a chip is the soil between two buckets' paths). The instantaneous
+    velocity x pass time, what the simulator used, swings the vertical feed by
+    +-2 pi x 3 mm = +-19 mm per pass, thicker than the chip itself."""
+    from mining_rover.physics.drum import PassFeed
+    omega, rows, u, amp = 4.0, 4, 0.05, 0.003
+    pitch_s = 2.0 * math.pi / (omega * rows)
+    feed = PassFeed(rows)
+    got = []
+    for t in np.arange(0.0, 3.0, 0.02):
+        bob = amp * math.sin(2.0 * math.pi * t / pitch_s)
+        moved = feed.update(omega * t, (u * t, 0.0, bob))
+        if t > pitch_s:
+            got.append(moved)
+    got = np.array(got)
+    assert np.allclose(got[:, 0], u * pitch_s, rtol=1e-6)
+    # linear interpolation between 20 samples a period: amp (pi / 20)^2 / 2 ~ 4e-5 m
+    assert np.abs(got[:, 2]).max() < 5e-3 * u * pitch_s
+
+
+def test_pass_feed_scales_a_short_history_and_clears_on_reversal():
+    from mining_rover.physics.drum import PassFeed
+    feed = PassFeed(4)
+    assert feed.update(0.0, (0.0, 0.0, 0.0)) is None
+    half = feed.update(math.pi / 4, (0.01, 0.0, 0.0))     # half a pitch: scaled to a pitch
+    assert half[0] == pytest.approx(0.02)
+    feed.update(math.pi / 2, (0.02, 0.0, 0.0))
+    assert feed.update(math.pi / 4, (0.03, 0.0, 0.0)) is None      # turned back: history gone

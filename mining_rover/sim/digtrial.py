@@ -6,6 +6,14 @@ world table's nominal values, or the values given), lowers the chosen drums to a
 spins them and drives the wheels at the advance, lets the cut settle, then averages over
 whole bucket pitches: the drum loads, the depth, feed and spin the bucket model saw, the
 drum motors' torque, the ground speed and the wheel slip 1 - v / (omega_wheel r).
+
+Depth: the arm angle for a depth on flat ground (``arm_for_depth``) assumes the wheels
+stand on the surface; in the simulator they sink into the compliant regolith contact
+(~1 cm on the Moon) and the chassis pitches under the drums' reactions, so the drums cut
+deeper than that geometry says (5 cm commanded, 6.1-6.3 cm cut). With ``hold_depth`` the
+trial trims the arms during the settling time from the depth the drums cut (what a rover
+does with its arm encoders and chassis attitude over the mapped ground), so the cut is
+the one asked for and the planner is compared on the cut it planned.
 """
 from __future__ import annotations
 
@@ -35,6 +43,7 @@ class CutTrial:
                                 #  samples (n, 5): depth, feed x, feed z, face depth, spin (0s: no cut)
     excavated_kg: float
     cutting_energy_j: float
+    duration_s: float = 0.0     # length of the measured window, s
 
 
 def uniform_soil(sim: Simulator, soil: RegolithParams):
@@ -56,9 +65,10 @@ def arm_for_depth(depth_m: float, sim: Simulator) -> float:
 
 def cut_trial(world: str, depth_m: float, drum_radps: float, drive_mps: float,
               drums=('front', 'rear'), soil: RegolithParams | None = None, sim: Simulator | None = None,
-              settle_s: float = 2.0, pitches: int = 4) -> CutTrial:
+              settle_s: float = 2.0, pitches: int = 4, hold_depth: bool = True) -> CutTrial:
     """Run one cut in ``world`` at depth_m (m), drum_radps (rad/s) and drive_mps (m/s) with
-    the given drums and soil (the world's own when None), measured from simulator truth."""
+    the given drums and soil (the world's own when None), measured from simulator truth;
+    hold_depth trims the arms to the asked depth while settling (module docstring)."""
     sim = sim or Simulator(world=world, flat=True, camera_width=64, camera_height=48)
     sim.reset()
     uniform_soil(sim, soil or WORLD_SOIL[world].nominal())
@@ -70,8 +80,25 @@ def cut_trial(world: str, depth_m: float, drum_radps: float, drive_mps: float,
         sim.set_command(f'{side}_drum_joint', drum_radps)
     for j in WHEELS:
         sim.set_command(j, drive_mps / wheel_r)
-    sim.step(int(settle_s / sim.dt))
     names = [f'{s}_drum_joint' for s in drums]
+    trims = 3 if hold_depth else 0
+    sim.step(int(settle_s / (trims + 1) / sim.dt))
+    arm_len = float(sim.rover['arm']['length'])
+    arms = {side: arm for side in drums}
+    for _ in range(trims):
+        cut = {k: [] for k in names}
+        for _ in range(max(1, int(settle_s / (trims + 1) / (10 * sim.dt)))):
+            sim.step(10)
+            for k, c in sim.drum_cuts().items():
+                if k in cut and c is not None:
+                    cut[k].append(c[0])
+        for side, k in zip(drums, names):
+            if cut[k]:
+                err = depth_m - float(np.mean(cut[k]))
+                arms[side] += err / (arm_len * max(math.cos(arms[side]), 0.3))
+                sim.set_command(f'{side}_arm_joint', arms[side])
+    if trims:
+        sim.step(int(settle_s / (trims + 1) / sim.dt))     # the arms settle at the last trim
     pitch_s = 2.0 * math.pi / (abs(drum_radps) * 4)
     n = max(1, round(pitches * pitch_s / (10 * sim.dt)))
     x0, z0, t0 = sim.ground_truth_pose()[0, 3], sim.ground_truth_pose()[2, 3], sim.time
@@ -100,4 +127,4 @@ def cut_trial(world: str, depth_m: float, drum_radps: float, drive_mps: float,
     return CutTrial(slip=1.0 - ground / drive_mps if drive_mps > 0 else 0.0, ground_mps=ground,
                     lifted=bool(pose[2, 3] - z0 > 0.05), drums=out,
                     excavated_kg=e1['excavated_kg'] - e0['excavated_kg'],
-                    cutting_energy_j=e1['cutting_energy_j'] - e0['cutting_energy_j'])
+                    cutting_energy_j=e1['cutting_energy_j'] - e0['cutting_energy_j'], duration_s=T)
