@@ -111,7 +111,7 @@ class RegolithEstimator:
         lo = np.array([math.log(50.0), math.log(1e-3), _PHI_BOUNDS_DEG[0]])
         hi = np.array([math.log(6000.0), math.log(1e6), _PHI_BOUNDS_DEG[1]])
         r = least_squares(self._residuals, np.clip(self._x, lo + 1e-9, hi - 1e-9), bounds=(lo, hi),
-                          x_scale=np.array([0.1, 0.3, 2.0]), diff_step=1e-3, max_nfev=100)
+                          x_scale=np.array([0.1, 0.3, 2.0]), diff_step=1e-3, max_nfev=40)
         self._x = r.x
         self._fitted = True
 
