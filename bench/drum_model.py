@@ -13,16 +13,18 @@ the drum's real phase, depth and velocity and the world's true soil; the planner
   depth, feed and spin instead (adds what a cut that is still settling does);
   ``..._commanded``: the commanded settings (adds the wheels' slip, ~13 % in the
   simulator's compliant contact, and the depth the trims left): context.
-- estimator_rel_err: planning/soil_estimator.py's estimate after 3 of those cuts
-  (torque at the realised depth, spin and advance, and the mass collected over the swept
-  volume, starting from config/regolith_nominal.yaml): worst relative error, over all
-  worlds, of what torque and travel identify: density, k_c and k_v
-  (soil_estimator.cutting_strengths). Cohesion and friction angle apart are not
-  identifiable (soil_estimator's docstring); their errors are printed as context
-  (``..._cohesion``, ``..._friction``). ``..._model_fed``: the same estimator fed 3 cuts of
-  the planner's own model with 2 % noise.
-- specific_energy_jpkg_<world>: cutting energy / mass excavated of the planned cut in
-  the simulator (an output of the model, no longer a knob).
+- estimator_rel_err: planning/soil_estimator.py's estimate after the first 3 of those
+  cuts (drum torque at the realised depth and spin, the travel's advance; starting from
+  config/regolith_nominal.yaml): worst relative error, over all worlds, of what torque
+  and travel identify, the cohesive and inertial strengths k_c and k_v
+  (soil_estimator.cutting_strengths). Density, cohesion and friction angle apart are not
+  identifiable from them (soil_estimator's docstring; density needs the collected mass):
+  their errors are printed as context (``..._density``, ``..._cohesion``, ``..._friction``).
+  ``..._model_fed``: the same estimator fed 3 cuts of the planner's own model with 2 %
+  noise and the collected mass.
+- specific_energy_jpkg_<world>: cutting power / mass rate of the planned cut in the
+  simulator (torque x spin of both drums over depth x drum length x advance x the
+  layer's density, all as the simulator realised them): an output, no longer a knob.
 - cuts_over_traction: planned cuts (plan_cut with the true soil) that, run in the
   simulator with both drums and with the rear (up-cutting) drum alone, slip the wheels
   more than 30 %, lift the rover or stall a drum (spin < half the command).
@@ -61,11 +63,12 @@ def _predicted_torque(trial, geom, soil, g) -> tuple:
     return total, mean
 
 
-def _param_err(e, soil) -> float:
-    """Worst relative error of what torque and travel identify (density, k_c, k_v)."""
+def _param_err(e, soil, keys=('k_c_pa', 'k_v_kgm3')) -> float:
+    """Worst relative error of what torque and travel identify (k_c, k_v; and density
+    where the collected mass was given)."""
     from mining_rover.planning.soil_estimator import cutting_strengths
     got, want = cutting_strengths(e), cutting_strengths(soil)
-    return max(abs(got[k] / want[k] - 1.0) for k in want)
+    return max(abs(got[k] / want[k] - 1.0) for k in keys)
 
 
 def _blade_limit(rover, soil, g, speed) -> float:
@@ -81,9 +84,11 @@ def _blade_limit(rover, soil, g, speed) -> float:
     return lo
 
 
-def run(quick: bool = False) -> dict:
+def run(quick: bool = False, worlds=None) -> dict:
+    """The metrics of the module docstring, over ``worlds`` (default: every world)."""
     os.environ.setdefault('MUJOCO_GL', 'egl')
     from mining_rover.paths import config_path, rover_mass_kg
+    from mining_rover.physics.drum import swept_mass_rate
     from mining_rover.physics.world_soil import WORLD_SOIL
     from mining_rover.planning.regolith import Rover, cut_fits, drum_cut, load_params, plan_cut, traction
     from mining_rover.planning.soil_estimator import RegolithEstimator
@@ -97,14 +102,17 @@ def run(quick: bool = False) -> dict:
     cuts = 3 if quick else 20
     out = {}
     worst_model, worst_mean, worst_cmd, worst_est, over, checked = 0.0, 0.0, 0.0, 0.0, 0, 0
-    worst_c, worst_phi = 0.0, 0.0
+    worst_rho, worst_c, worst_phi = 0.0, 0.0, 0.0
     all_cmd = []
     worst_model_est = 0.0
     for world, table in WORLD_SOIL.items():
+        if worlds is not None and world not in worlds:
+            continue
         soil = table.nominal()
         sim = Simulator(world=world, flat=True, camera_width=64, camera_height=48)
         g = sim.world.gravity_mps2
         est = RegolithEstimator(nominal, rover, g)
+        plan = plan_cut(rover, soil, g)
         errs, errs_mean, errs_cmd = [], [], []
         for i in range(cuts):
             d, w, v = rng.uniform(0.01, 0.08), rng.uniform(2.0, 8.0), rng.uniform(0.01, 0.10)
@@ -116,16 +124,12 @@ def run(quick: bool = False) -> dict:
             errs.append(abs(per_sample / sim_torque - 1.0))
             errs_mean.append(abs(at_mean / sim_torque - 1.0))
             errs_cmd.append(abs(float(drum_cut(d, w, v, rover, soil, g).torque_nm) / sim_torque - 1.0))
-            if i < 3:
+            if i < 3 and plan.feasible:    # where no cut is feasible the rover holds none to learn from
                 # what the rover measures: its drums' depth (arm encoders over the map),
-                # spin, torque, its travel, and the mass its drums took in
+                # spin and torque, and its travel
                 depth = float(np.mean([c['depth_m'] for c in t.drums.values()]))
                 radps = float(np.mean([c['radps'] for c in t.drums.values()]))
-                advance = max(t.ground_mps, 1e-4)
-                est.add_cut(depth, radps, advance, sim_torque)
-                swept = sum(c['depth_m'] * c['engaged_share'] for c in t.drums.values())
-                volume = swept * geom.length_m * advance * t.duration_s
-                est.add_collected(depth, volume, t.excavated_kg)
+                est.add_cut(depth, radps, max(t.ground_mps, 1e-4), sim_torque)
         model_est = RegolithEstimator(nominal, rover, g)
         for d, w, v in ((0.03, 4.0, 0.05), (0.06, 7.0, 0.02), (0.08, 2.0, 0.01)):
             torque = float(drum_cut(d, w, v, rover, soil, g).torque_nm) * (1 + 0.02 * rng.standard_normal())
@@ -133,10 +137,12 @@ def run(quick: bool = False) -> dict:
             volume = rover.drums_digging * d * geom.length_m * v * 10.0
             noisy_kg = float(soil.density_at(d)) * volume * (1 + 0.02 * rng.standard_normal())
             model_est.add_collected(d, volume, noisy_kg)
-        worst_model_est = max(worst_model_est, _param_err(model_est.params, soil))
+        worst_model_est = max(worst_model_est, _param_err(model_est.params, soil,
+                                                          ('density_kgm3', 'k_c_pa', 'k_v_kgm3')))
         e = est.params
         est_err = _param_err(e, soil) if est.updates else math.nan
         if est.updates:
+            worst_rho = max(worst_rho, abs(e.density_kgm3 / soil.density_kgm3 - 1.0))
             worst_c = max(worst_c, abs(e.cohesion_pa / soil.cohesion_pa - 1.0))
             worst_phi = max(worst_phi, abs(e.friction_deg / soil.friction_deg - 1.0))
         if errs:
@@ -149,18 +155,27 @@ def run(quick: bool = False) -> dict:
         out[f'torque_rel_err_{world}'] = metric(max(errs) if errs else math.nan, '')
         out[f'estimator_rel_err_{world}'] = metric(est_err, '')
 
-        plan = plan_cut(rover, soil, g)
         tr = traction(rover, soil, g)
         energy = math.nan
         if plan.feasible:
             for drums in (('front', 'rear'), ('rear',)):
+                # the drums lowered at twice the advance: an instant plunge (the arm at its
+                # 1 rad/s) takes chips 10-40x the planned one and a drum alone then drags the
+                # rover into a runaway self-feeding cut (docs/readme/drum.md)
                 t = cut_trial(world, plan.depth_of_cut_m, plan.drum_speed_radps, plan.drive_speed_mps,
-                              drums=drums, soil=soil, sim=sim, settle_s=2.0)
+                              drums=drums, soil=soil, sim=sim, settle_s=2.0,
+                              lower_s=min(plan.depth_of_cut_m / (2.0 * plan.drive_speed_mps), 4.0))
                 stalled = any(c['radps'] < 0.5 * plan.drum_speed_radps for c in t.drums.values())
                 checked += 1
                 over += int(t.slip > SLIP_LIMIT or t.lifted or stalled)
-                if len(drums) == 2 and t.excavated_kg > 0:
-                    energy = t.cutting_energy_j / t.excavated_kg
+                if len(drums) == 2:
+                    # the cutting power over the mass rate of the face swept (depth x drum
+                    # length x advance x the layer's density): over a few pitches the
+                    # simulator's 6-19 cm cells enter the drums in lumps
+                    power = sum(c['torque_nm'] * c['radps'] for c in t.drums.values())
+                    rate = sum(float(swept_mass_rate(c['depth_m'], t.ground_mps, soil, geom.length_m,
+                                                     c['face_m'])) for c in t.drums.values())
+                    energy = power / rate if rate > 0 else math.nan
             depths = np.linspace(0.001, geom.radius_m, 160)
             fits = cut_fits(drum_cut(depths, plan.drum_speed_radps, plan.drive_speed_mps, rover, soil, g),
                             rover, tr, 0.3)
@@ -181,6 +196,7 @@ def run(quick: bool = False) -> dict:
             metric(float(np.median(all_cmd)) if all_cmd else math.nan, ''),
         'estimator_rel_err': metric(worst_est, '', '<= 0.10'),
         'estimator_rel_err_model_fed': metric(worst_model_est, ''),
+        'estimator_rel_err_density': metric(worst_rho, ''),
         'estimator_rel_err_cohesion': metric(worst_c, ''),
         'estimator_rel_err_friction': metric(worst_phi, ''),
         'cuts_over_traction': metric(over, 'cuts', '== 0'),

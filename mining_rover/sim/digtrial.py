@@ -65,10 +65,13 @@ def arm_for_depth(depth_m: float, sim: Simulator) -> float:
 
 def cut_trial(world: str, depth_m: float, drum_radps: float, drive_mps: float,
               drums=('front', 'rear'), soil: RegolithParams | None = None, sim: Simulator | None = None,
-              settle_s: float = 2.0, pitches: int = 4, hold_depth: bool = True) -> CutTrial:
+              settle_s: float = 2.0, pitches: int = 4, hold_depth: bool = True,
+              lower_s: float = 0.0) -> CutTrial:
     """Run one cut in ``world`` at depth_m (m), drum_radps (rad/s) and drive_mps (m/s) with
     the given drums and soil (the world's own when None), measured from simulator truth;
-    hold_depth trims the arms to the asked depth while settling (module docstring)."""
+    hold_depth trims the arms to the asked depth while settling (module docstring); lower_s
+    > 0 lowers the drums from the surface to the depth over that time (a plunge at a
+    bounded rate) before settling, instead of at once."""
     sim = sim or Simulator(world=world, flat=True, camera_width=64, camera_height=48)
     sim.reset()
     uniform_soil(sim, soil or WORLD_SOIL[world].nominal())
@@ -76,10 +79,16 @@ def cut_trial(world: str, depth_m: float, drum_radps: float, drive_mps: float,
     sim.step(int(0.4 / sim.dt))
     arm = arm_for_depth(depth_m, sim)
     for side in drums:
-        sim.set_command(f'{side}_arm_joint', arm)
         sim.set_command(f'{side}_drum_joint', drum_radps)
     for j in WHEELS:
         sim.set_command(j, drive_mps / wheel_r)
+    ramp = max(int(lower_s / 0.05), 0)
+    for k in range(1, ramp + 1):
+        for side in drums:
+            sim.set_command(f'{side}_arm_joint', arm_for_depth(depth_m * k / ramp, sim))
+        sim.step(int(0.05 / sim.dt))
+    for side in drums:
+        sim.set_command(f'{side}_arm_joint', arm)
     names = [f'{s}_drum_joint' for s in drums]
     trims = 3 if hold_depth else 0
     sim.step(int(settle_s / (trims + 1) / sim.dt))
@@ -101,7 +110,8 @@ def cut_trial(world: str, depth_m: float, drum_radps: float, drive_mps: float,
         sim.step(int(settle_s / (trims + 1) / sim.dt))     # the arms settle at the last trim
     pitch_s = 2.0 * math.pi / (abs(drum_radps) * 4)
     n = max(1, round(pitches * pitch_s / (10 * sim.dt)))
-    x0, z0, t0 = sim.ground_truth_pose()[0, 3], sim.ground_truth_pose()[2, 3], sim.time
+    pose0, t0 = sim.ground_truth_pose(), sim.time
+    heading = pose0[:2, 0] / (np.linalg.norm(pose0[:2, 0]) or 1.0)   # the world's start yaw is not 0
     e0 = sim.regolith_telemetry()
     acc = {k: [] for k in names}
     for _ in range(n):
@@ -112,7 +122,7 @@ def cut_trial(world: str, depth_m: float, drum_radps: float, drive_mps: float,
             acc[k].append([*c, js[k][1], *loads[k], abs(ms[k]['torque_nm']), cuts[k] is not None])
     T = sim.time - t0
     pose = sim.ground_truth_pose()
-    ground = (pose[0, 3] - x0) / T
+    ground = float((pose[:2, 3] - pose0[:2, 3]) @ heading) / T
     e1 = sim.regolith_telemetry()
     out = {}
     for k in names:
@@ -125,6 +135,6 @@ def cut_trial(world: str, depth_m: float, drum_radps: float, drive_mps: float,
                       torque_nm=float(a[:, 7].mean()), motor_nm=float(a[:, 8].mean()),
                       engaged_share=float(engaged.mean()))
     return CutTrial(slip=1.0 - ground / drive_mps if drive_mps > 0 else 0.0, ground_mps=ground,
-                    lifted=bool(pose[2, 3] - z0 > 0.05), drums=out,
+                    lifted=bool(pose[2, 3] - pose0[2, 3] > 0.05), drums=out,
                     excavated_kg=e1['excavated_kg'] - e0['excavated_kg'],
                     cutting_energy_j=e1['cutting_energy_j'] - e0['cutting_energy_j'], duration_s=T)

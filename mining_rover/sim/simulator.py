@@ -429,9 +429,10 @@ class Simulator(MotorThermalMixin, StereoCameraMixin):
         cut = np.where(inside, np.clip(h - surf, 0.0, None), 0.0)
         sel = cut > CUT_EPS_M   # cells the buckets bite into now
         # Depth of cut (McKyes' d): the highest ground whose cell overlaps the drum's footprint
-        # (cells are 6-19 cm, as wide as the drum: those inside the circle lose the face
-        # ahead once their centres are cut), down to the drum bottom.
-        face = (np.abs(s) <= length / 2) & (np.abs(t) < rad + 0.5 * w.resolution_m)
+        # on the side it moves to (cells are 6-19 cm, as wide as the drum: those inside the
+        # circle lose the face ahead once their centres are cut), down to the drum bottom.
+        ahead = 0.0 if moved is None else float(np.sign(moved[:2] @ np.array([-ah[1], ah[0]])))
+        face = (np.abs(s) <= length / 2) & (np.abs(t) < rad + 0.5 * w.resolution_m) & (t * ahead >= 0.0)
         top = int(np.argmax(np.where(face, h, -np.inf)))
         depth = max(0.0, float(h.flat[top]) - (p[2] - rad))
         if depth <= CUT_EPS_M:
