@@ -77,13 +77,16 @@ def test_torque_is_the_sum_of_bucket_moments():
     assert moment == pytest.approx(-np.sign(w) * torque, rel=1e-9)
 
 
-def test_phase_mean_matches_a_dense_phase_average():
-    for d in (0.001, 0.03, 0.08):
-        mean = drum_load_mean(d, 0.05, 0.0, 4.0, DRUM, LUNAR, 1.62)
-        ph = np.linspace(0, 2 * math.pi / DRUM.bucket_rows, 800, endpoint=False)
-        dense = bucket_loads(d, 0.05, 0.0, 4.0, ph, DRUM, LUNAR, 1.62)
-        assert float(mean.torque_nm) == pytest.approx(float(dense.torque_nm.mean()), rel=0.03)
-        assert float(mean.fx_n) == pytest.approx(float(dense.fx_n.mean()), rel=0.03)
+@pytest.mark.parametrize('d, w, v', [(0.001, 4.0, 0.05), (0.03, 4.0, 0.05), (0.08, 4.0, 0.05),
+                                     (0.039, 7.56, 0.035), (0.074, 7.57, 0.049), (0.03, 2.0, 0.005)])
+def test_phase_mean_matches_a_dense_phase_average(d, w, v):
+    """The planner's phase mean is the simulator's bucket-by-bucket load averaged over the
+    phase, to 1 % (12 midpoints were 6 % off at 7.5 rad/s: the engaged half-arc's kink)."""
+    mean = drum_load_mean(d, v, 0.0, w, DRUM, LUNAR, 1.62)
+    ph = np.linspace(0, 2 * math.pi / DRUM.bucket_rows, 2000, endpoint=False)
+    dense = bucket_loads(d, v, 0.0, w, ph, DRUM, LUNAR, 1.62)
+    assert float(mean.torque_nm) == pytest.approx(float(dense.torque_nm.mean()), rel=0.01)
+    assert float(mean.fx_n) == pytest.approx(float(dense.fx_n.mean()), rel=0.01)
 
 
 def test_counter_rotating_drums_cancel_their_drafts():
