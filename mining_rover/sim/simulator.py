@@ -428,9 +428,8 @@ class Simulator(MotorThermalMixin, StereoCameraMixin):
         h = self.heights[rows, cols]
         cut = np.where(inside, np.clip(h - surf, 0.0, None), 0.0)
         sel = cut > CUT_EPS_M   # cells the buckets bite into now
-        # Depth of cut (McKyes' d): the highest ground whose cell overlaps the drum's footprint
-        # on the side it moves to (cells are 6-19 cm, as wide as the drum: those inside the
-        # circle lose the face ahead once their centres are cut), down to the drum bottom.
+        # Depth of cut: the highest ground whose cell overlaps the footprint on the side the drum
+        # moves to, to its bottom (6-19 cm cells: those inside the circle lose the face ahead).
         ahead = 0.0 if moved is None else float(np.sign(moved[:2] @ np.array([-ah[1], ah[0]])))
         face = (np.abs(s) <= length / 2) & (np.abs(t) < rad + 0.5 * w.resolution_m) & (t * ahead >= 0.0)
         top = int(np.argmax(np.where(face, h, -np.inf)))
