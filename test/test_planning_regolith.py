@@ -141,17 +141,48 @@ def _simulate(hidden, rover, g, rng, estimator, cuts):
 ])
 def test_estimator_converges_to_hidden_regolith(hidden):
     """Measurements simulated from the model with hidden parameters and 2 % noise: after
-    a dozen cuts the estimate is within 20 % of the hidden density, cohesion, friction."""
+    a dozen cuts the estimate is within 5 % of the hidden density and 10 % of the two
+    strengths torque identifies (soil_estimator.cutting_strengths; cohesion and friction
+    apart are not identifiable: test_cohesion_and_friction_apart_are_not_identifiable)."""
     rover, g = Rover(), 1.62
     rng = np.random.default_rng(3)
     est = RegolithEstimator(load_params_default(), rover, g)
     cuts = [(d, w, v) for d in (0.01, 0.03, 0.06) for w,
             v in ((2.0, 0.05), (4.0, 0.1), (1.5, 0.2), (3.0, 0.02))]
     _simulate(hidden, rover, g, rng, est, cuts)
-    p = est.params
-    assert p.density_kgm3 == pytest.approx(hidden.density_kgm3, rel=0.2)
-    assert p.cohesion_pa == pytest.approx(hidden.cohesion_pa, rel=0.2)
-    assert p.friction_deg == pytest.approx(hidden.friction_deg, rel=0.2)
+    _assert_identified(est.params, hidden)
+
+
+def _assert_identified(p, hidden):
+    """Density within 5 % (the mass fixes it: 2 % noise), k_c and k_v within 10 %."""
+    from mining_rover.planning.soil_estimator import cutting_strengths
+    got, want = cutting_strengths(p), cutting_strengths(hidden)
+    assert got['density_kgm3'] == pytest.approx(want['density_kgm3'], rel=0.05)
+    assert got['k_c_pa'] == pytest.approx(want['k_c_pa'], rel=0.10)
+    assert got['k_v_kgm3'] == pytest.approx(want['k_v_kgm3'], rel=0.10)
+
+
+def test_cohesion_and_friction_apart_are_not_identifiable():
+    """Over the planner's whole cut envelope (depth 1-8 cm, 1-8 rad/s, 0.5-20 cm/s) the
+    torque's sensitivity to (log density, log cohesion, log friction angle) has one
+    direction at under 3 % of the strongest (the rms change of log torque over these 27
+    cuts is ~2 % for a unit step along it: within the simulator-vs-model error): what the
+    estimator may not claim (its docstring)."""
+    from dataclasses import replace
+    base, g = RegolithParams(density_kgm3=1650.0, density_deep_kgm3=1914.0, cohesion_pa=600.0,
+                             friction_deg=40.0), 1.62
+    d, w, v = (a.ravel() for a in np.meshgrid([0.01, 0.04, 0.08], [1.0, 4.0, 8.0], [0.005, 0.05, 0.2]))
+
+    def log_t(x):
+        p = replace(base, density_kgm3=base.density_kgm3 * math.exp(x[0]),
+                    density_deep_kgm3=base.density_deep_kgm3 * math.exp(x[0]),
+                    cohesion_pa=base.cohesion_pa * math.exp(x[1]),
+                    friction_deg=base.friction_deg * math.exp(x[2]))
+        return np.log(drum_cut(d, w, v, Rover(), p, g).torque_nm)
+    jac = np.array([(log_t(e * 0.02) - log_t(-e * 0.02)) / 0.04 for e in np.eye(3)]).T
+    sv = np.linalg.svd(jac, compute_uv=False)
+    assert sv[-1] < 0.03 * sv[0]
+    assert sv[1] > 0.05 * sv[0]      # two combinations are: the strengths the estimator reports
 
 
 def test_estimator_ignores_bad_samples():
@@ -182,7 +213,7 @@ def test_nominal_file_loads_and_bad_keys_are_named(tmp_path):
                                    'rubble_pile'])
 def test_estimator_converges_per_world(world):
     """Each world's true soil (physics/world_soil.py) in its own gravity, measured through
-    the drum model with 2 % noise: density and cohesion within 20 %, friction within 20 %."""
+    the drum model with 2 % noise: density within 5 %, the torque's two strengths within 10 %."""
     from mining_rover.physics.world_soil import WORLD_SOIL
     from mining_rover.sim.world import load_world
     hidden, g = WORLD_SOIL[world].nominal(), load_world(world).gravity_mps2
@@ -191,7 +222,4 @@ def test_estimator_converges_per_world(world):
     cuts = [(d, w, v) for d in (0.01, 0.03, 0.06) for w,
             v in ((2.0, 0.05), (4.0, 0.1), (1.5, 0.2), (3.0, 0.02))]
     _simulate(hidden, rover, g, np.random.default_rng(5), est, cuts)
-    p = est.params
-    assert p.density_kgm3 == pytest.approx(hidden.density_kgm3, rel=0.2)
-    assert p.cohesion_pa == pytest.approx(hidden.cohesion_pa, rel=0.2)
-    assert p.friction_deg == pytest.approx(hidden.friction_deg, rel=0.2)
+    _assert_identified(est.params, hidden)

@@ -266,3 +266,58 @@ def test_planner_refuses_a_cut_that_outpulls_the_wheels_in_the_simulator():
     good = cut_trial('psyche', plan.depth_of_cut_m, plan.drum_speed_radps, plan.drive_speed_mps,
                      soil=soil, sim=sim)
     assert good.slip < 0.3 and not good.lifted
+
+
+@pytest.fixture(scope='module')
+def moon_flat():
+    sim = Simulator(world='moon_south_pole', flat=True, camera_width=64, camera_height=48)
+    yield sim
+    sim.close()
+
+
+def test_simulated_drum_torque_is_the_planners_on_the_cut_it_realised(moon_flat):
+    """Lunar soil, 5 cm at 4 rad/s and 5 cm/s, both drums: each drum's torque, averaged
+    over whole bucket pitches, is within 15 % of the planner's phase-averaged model at
+    the depth, feed and spin the simulator realised (issue 19's target). With the chip
+    taken from the drum's instantaneous velocity (its bobbing on the arm fed back into
+    the chip) the front drum read 0.64 N m against 0.93 predicted."""
+    from mining_rover.physics.drum import drum_load_mean
+    from mining_rover.physics.world_soil import WORLD_SOIL
+    from mining_rover.planning.regolith import Rover
+    from mining_rover.sim.digtrial import cut_trial
+    soil = WORLD_SOIL['moon_south_pole'].nominal()
+    trial = cut_trial('moon_south_pole', 0.05, 4.0, 0.05, soil=soil, sim=moon_flat, settle_s=1.5)
+    for name, c in trial.drums.items():
+        model = drum_load_mean(c['depth_m'], c['feed_x_mps'], c['feed_z_mps'], c['radps'], Rover().drum, soil,
+                               1.62, face_depth_m=c['face_m'])
+        assert c['torque_nm'] > 0.1, name
+        assert float(model.torque_nm) == pytest.approx(c['torque_nm'], rel=0.15), name
+    # the trims held the depth asked for (the wheels sink ~1 cm into the compliant contact)
+    assert all(abs(c['depth_m'] - 0.05) < 0.005 for c in trial.drums.values())
+
+
+def test_cut_depth_is_steady_on_cells_as_wide_as_the_drum():
+    """Mars' terrain cells are 19 cm, wider than the drum's 16 cm radius: a steady 5 cm
+    cut must still hand the bucket model a steady depth (the face ahead), not one that
+    drops to nothing whenever the cells inside the drum circle are already cut (it
+    ranged 0-10 cm)."""
+    from mining_rover.physics.world_soil import WORLD_SOIL
+    from mining_rover.sim.digtrial import cut_trial
+    sim = Simulator(world='mars', flat=True, camera_width=64, camera_height=48)
+    trial = cut_trial('mars', 0.05, 3.0, 0.05, soil=WORLD_SOIL['mars'].nominal(), sim=sim, settle_s=1.5)
+    sim.close()
+    for name, c in trial.drums.items():
+        depth = c['samples'][:, 0]
+        assert c['engaged_share'] == 1.0, name
+        assert depth.min() > 0.6 * depth.mean(), name
+
+
+def test_cut_trial_ground_speed_is_along_the_heading(moon_flat):
+    """Drums clear of the ground, wheels at 5 cm/s: the trial's slip is ~0. Measured on the
+    world x axis it read 13 % on every world (cos of the start zone's yaw)."""
+    from mining_rover.physics.world_soil import WORLD_SOIL
+    from mining_rover.sim.digtrial import cut_trial
+    trial = cut_trial('moon_south_pole', -0.05, 4.0, 0.05, soil=WORLD_SOIL['moon_south_pole'].nominal(),
+                      sim=moon_flat, settle_s=1.0, hold_depth=False)
+    assert abs(trial.slip) < 0.03
+    assert trial.excavated_kg == 0.0

@@ -27,7 +27,7 @@ from mining_rover.contract import load_contract
 from mining_rover.control.holddown import HoldDown
 from mining_rover.description import expand_xacro, parse_urdf
 from mining_rover.paths import rover_config
-from mining_rover.physics.drum import MIN_CUT_RADPS, DrumGeometry, bucket_loads
+from mining_rover.physics.drum import MIN_CUT_RADPS, DrumGeometry, PassFeed, bucket_loads
 from mining_rover.physics.soil import layer_mass_per_area
 from mining_rover.physics.world_soil import soil_for
 from mining_rover.sim.motor_faults import MotorFaults
@@ -46,8 +46,7 @@ ANGLE_OF_REPOSE_DEG = 35.0
 CUT_EPS_M = 1e-5
 DUMP_RATE_KG_S = 5.0           # drum discharge rate while reversing
 #: A drum turning slower than this (rad/s) takes nothing in: it passes through the terrain
-#: (drums do not collide). Slower, the rocking rover's idle drums would swallow whatever
-#: their circle dips into; this is the threshold the simulator always had.
+#: (drums do not collide); slower, the rocking rover's idle drums would swallow the ground.
 DIG_MIN_RADPS = max(0.5, MIN_CUT_RADPS)
 #: Arm angle (rad, + lowers) above which a reversed drum's discharge is a dump (the mission
 #: dumps at -0.6, config/drivers_sim.yaml dump_arm_rad); lower, it spills where it is.
@@ -281,6 +280,7 @@ class Simulator(ActiveRover, RoverSensorsMixin, HoldDownMixin, MotorThermalMixin
         self._temp_k = {n: CHASSIS_K for n in self._act}
         self._cut_load = {n: (0.0, 0.0, 0.0) for n in self._drums}
         self._cut_state = {n: None for n in self._drums}
+        self._pass_feed = {n: PassFeed(self._drum_geom.bucket_rows) for n in self._drums}
         self.motor_faults.reset()
 
     @property
@@ -377,7 +377,9 @@ class Simulator(ActiveRover, RoverSensorsMixin, HoldDownMixin, MotorThermalMixin
             self._cut_state[n] = None
             if omega >= DIG_MIN_RADPS:
                 self._dig(n, b, omega, cap_m3, dt)
-            elif omega < -0.5 and self._carried[n] > 0.0:
+            else:
+                self._pass_feed[n].clear()
+            if omega < -0.5 and self._carried[n] > 0.0:
                 # Reversed, the drum discharges through its scoops (RASSOR dumps this way):
                 # raised past the discharge angle it is a dump, lower it spills where it is.
                 p = d.xpos[b]
@@ -389,12 +391,13 @@ class Simulator(ActiveRover, RoverSensorsMixin, HoldDownMixin, MotorThermalMixin
         self._tel['carried_kg'] = sum(self._carried.values())
 
     def _dig(self, n, b, omega, cap_m3, dt):
-        """Drum n turning forwards (digs): take the terrain inside its circle into the drum
-        (mass from swept volume and the world's density profile; over capacity it spills),
-        and apply the soil's force and moment on its buckets (physics/drum.py, with the
-        world's true soil at the face) to the drum body, which MuJoCo passes through the
-        arm to the chassis and the wheels, and the drum motor reacts as torque."""
+        """Drum n digging: take the terrain inside its circle into the drum (mass from swept
+        volume and the world's density profile; over capacity it spills) and apply the soil's
+        load on its buckets (physics/drum.py: the world's true soil at the face, chips from the
+        axle's displacement over the last bucket pitch, PassFeed) to the drum body: MuJoCo
+        passes it through the arm to the chassis and wheels, the drum motor reacts the torque."""
         d, w = self.data, self.world
+        moved = self._pass_feed[n].update(float(d.qpos[self._qadr[n]]), d.xpos[b])
         res2 = w.resolution_m ** 2
         rad, length = self._drum_geom.radius_m, self._drum_geom.length_m
         p = d.xpos[b].copy()
@@ -414,52 +417,52 @@ class Simulator(ActiveRover, RoverSensorsMixin, HoldDownMixin, MotorThermalMixin
         h = self.heights[rows, cols]
         cut = np.where(inside, np.clip(h - surf, 0.0, None), 0.0)
         sel = cut > CUT_EPS_M   # cells the buckets bite into now
-        if not sel.any():
-            return      # turning in its own trench: no soil failed, no resistance
-        # Depth of cut: the face the drum engages, the highest ground inside its footprint
-        # down to the drum bottom (McKyes' d; with 5-10 cm cells the top of the cells cut
-        # this update alone jumps by centimetres as cells enter the drum circle).
-        top = int(np.argmax(np.where(inside, h, -np.inf)))
+        # Depth of cut: the highest ground whose cell overlaps the footprint on the side the drum
+        # moves to, to its bottom (6-19 cm cells: those inside the circle lose the face ahead).
+        ahead = 0.0 if moved is None else float(np.sign(moved[:2] @ np.array([-ah[1], ah[0]])))
+        face = (np.abs(s) <= length / 2) & (np.abs(t) < rad + 0.5 * w.resolution_m) & (t * ahead >= 0.0)
+        top = int(np.argmax(np.where(face, h, -np.inf)))
         depth = max(0.0, float(h.flat[top]) - (p[2] - rad))
+        if depth <= CUT_EPS_M:
+            return      # above the ground or turning in its own trench: nothing to cut
+        touch = sel if sel.any() else face & (h > p[2] - rad)
         dens = w.regolith['density_kgpm3'][rows, cols].astype(float)
-        soil = soil_for(w.name, dens[sel].mean(), w.regolith['cohesion_pa'][rows, cols][sel].mean(),
-                        w.regolith['friction_deg'][rows, cols][sel].mean(),
-                        w.regolith['wall_friction_deg'][rows, cols][sel].mean())
-        ratio = soil.density_deep_kgm3 / soil.density_kgm3
+        soil = soil_for(w.name, dens[touch].mean(), *(w.regolith[k][rows, cols][touch].mean() for k in
+                                                      ('cohesion_pa', 'friction_deg', 'wall_friction_deg')))
         dug = np.clip(self._init_heights[rows, cols] - h, 0.0, None)   # already dug below the surface
-        dm = float((layer_mass_per_area(dens, ratio, soil.density_scale_m, dug, dug + cut) * res2).sum())
-        self.heights[rows, cols] = h - cut
-        self._terrain_dirty = True
-        self._write_cells(rows, cols)
-        room_kg = max(0.0, cap_m3 * float(dens[inside].mean()) - self._carried[n])
-        take = min(dm, room_kg)
-        self._carried[n] += take
-        self._tel['excavated_kg'] += dm
-        self._tel['spilled_kg'] += dm - take
+        face_depth = float(dug.flat[top])
+        if sel.any():
+            ratio = soil.density_deep_kgm3 / soil.density_kgm3
+            dm = float((layer_mass_per_area(dens, ratio, soil.density_scale_m, dug, dug + cut) * res2).sum())
+            self.heights[rows, cols] = h - cut
+            self._terrain_dirty = True
+            self._write_cells(rows, cols)
+            take = min(dm, max(0.0, cap_m3 * float(dens[inside].mean()) - self._carried[n]))
+            self._carried[n] += take
+            self._tel['excavated_kg'] += dm
+            self._tel['spilled_kg'] += dm - take
         # The soil's load on the buckets, in the drum's plane: e_x = z x axis is where the
         # bottom bucket moves for omega > 0, so the joint's speed and angle are the model's.
         ex = np.cross([0.0, 0.0, 1.0], axis)
         ex /= np.linalg.norm(ex) or 1.0
         ez = np.cross(axis, ex)
-        vel = np.zeros(6)
-        mujoco.mj_objectVelocity(self.model, d, mujoco.mjtObj.mjOBJ_BODY, b, vel, 0)
-        load = bucket_loads(depth, float(vel[3:] @ ex), float(vel[3:] @ ez), omega,
+        feed = np.zeros(3) if moved is None else moved * (abs(omega) * self._drum_geom.bucket_rows / math.tau)
+        load = bucket_loads(depth, float(feed @ ex), float(feed @ ez), omega,
                             float(d.qpos[self._qadr[n]]), self._drum_geom, soil, w.gravity_mps2,
-                            face_depth_m=float(dug.flat[top]))
+                            face_depth_m=face_depth)
         fx, fz, torque = float(load.fx_n), float(load.fz_n), float(load.torque_nm)
         if not all(map(math.isfinite, (fx, fz, torque))):
             self._tel['nonfinite_loads'] += 1   # never handed to MuJoCo
             return
         self._cut_load[n] = (fx, fz, torque)
-        self._cut_state[n] = (depth, float(vel[3:] @ ex), float(vel[3:] @ ez), float(dug.flat[top]))
+        self._cut_state[n] = (depth, float(feed @ ex), float(feed @ ez), face_depth)
         self._tel['cutting_energy_j'] += torque * abs(omega) * dt
         d.xfrc_applied[b, :3] += fx * ex + fz * ez
         d.xfrc_applied[b, 3:] += -math.copysign(torque, omega) * axis
 
     def drum_loads(self) -> dict:
-        """{drum joint: (fx N, fz N, cutting torque N m)} of the last digging update: the
-        soil's force on the drum in its plane (x where its bottom bucket moves at + speed,
-        z up) and the torque its motor reacts."""
+        """{drum joint: (fx N, fz N, cutting torque N m)} of the last digging update (drum
+        plane: x where its bottom bucket moves at + speed, z up; the torque its motor reacts)."""
         return dict(self._cut_load)
 
     def drum_cuts(self) -> dict:
