@@ -31,7 +31,7 @@ HAZARD_BODIES = ('chassis', 'front_left_wheel', 'front_right_wheel', 'rear_left_
 ROVER_STATE = ('_act', '_jnt', '_qadr', '_vadr', '_drums', '_drum_body', '_drum_arm', '_drum_mass0',
                '_cam_ids', '_cam_body', '_imu_body', '_hazard_bodies', '_accel_adr', '_gyro_adr',
                '_base_id', '_chassis_id', '_cmd', '_carried', '_tel', '_holddown_cmd', '_in_hazard',
-               '_temp_k', '_cut_load', '_cut_state', '_rng', 'motor_faults')
+               '_temp_k', '_cut_load', '_cut_state', '_pass_feed', '_rng', 'motor_faults')
 
 
 
