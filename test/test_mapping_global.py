@@ -28,7 +28,8 @@ def test_far_cells_are_kept_after_the_local_map_moves_on():
     local.move_to(20.0, 20.0)
     assert not local.known().any()
     later = _fine_map((20.0, 20.0), rng)
-    g.absorb(later.height, later.variance, np.where(later.known(), 0, -1), later.origin, later.resolution, 2.0)
+    g.absorb(later.height, later.variance, np.where(later.known(), 0, -1), later.origin,
+             later.resolution, 2.0)
     row, col, inside = g.cell_index(np.array([-20.0, 20.0]), np.array([-20.0, 20.0]))
     assert inside.all()
     assert np.all(np.isfinite(g.height[row, col]))
