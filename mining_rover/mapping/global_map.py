@@ -109,36 +109,40 @@ class GlobalMap:
         col_in, row_in = (cols >= 0) & (cols < self.n), (rows >= 0) & (rows < self.n)
         if not col_in.any() or not row_in.any():
             return 0
-        # only the fine rows/columns inside the site grid
+        # Fine columns (rows) map onto coarse ones in order, so each coarse cell's fine
+        # cells are one contiguous block: sums and maxima by np.ufunc.reduceat.
+        ci, ri = cols[col_in], rows[row_in]
+        cb = np.flatnonzero(np.r_[True, np.diff(ci) != 0])
+        rb = np.flatnonzero(np.r_[True, np.diff(ri) != 0])
+        at = np.ix_(ri[rb], ci[cb])
+
+        def blocks(a, op=np.add):
+            return op.reduceat(op.reduceat(a, cb, axis=1), rb, axis=0)
+
         h, v = h[np.ix_(row_in, col_in)], v[np.ix_(row_in, col_in)]
-        cell = (rows[row_in][:, None] * self.n + cols[col_in][None, :]).ravel()
-        size = self.n * self.n
-        ok = (np.isfinite(h) & np.isfinite(v) & (v > 0.0)).ravel()
-        c_ok, hz, var = cell[ok], h.ravel()[ok], v.ravel()[ok]
-        w = 1.0 / var
-        count = np.bincount(c_ok, minlength=size)
-        sw = np.bincount(c_ok, weights=w, minlength=size)
-        swz = np.bincount(c_ok, weights=w * hz, minlength=size)
-        swzz = np.bincount(c_ok, weights=w * hz * hz, minlength=size)
-        swv = np.bincount(c_ok, weights=w * var, minlength=size)
+        ok = np.isfinite(h) & np.isfinite(v) & (v > 0.0)
+        w = np.where(ok, 1.0 / np.where(ok, v, 1.0), 0.0)
+        hz = np.where(ok, h, 0.0)
+        count, sw = blocks(ok.astype(np.int64)), blocks(w)
+        swz, swzz = blocks(w * hz), blocks(w * hz * hz)
         per_cell = (self.resolution / resolution) ** 2
-        update = count >= max(1.0, self.params.min_known_fraction * per_cell)
-        idx = np.flatnonzero(update)
-        mean = swz[idx] / sw[idx]
-        spread = np.maximum(swzz[idx] / sw[idx] - mean * mean, 0.0)
-        self.height.reshape(-1)[idx] = mean
-        self.variance.reshape(-1)[idx] = swv[idx] / sw[idx] + spread
-        self.last_seen_s.reshape(-1)[idx] = stamp_s
-        if cost is not None:
-            c = np.asarray(cost)[np.ix_(row_in, col_in)].astype(np.int16).ravel()
-            c_known = c >= 0
-            top = np.full(size, -1, np.int16)
-            np.maximum.at(top, cell[c_known], c[c_known])
-            n_cost = np.bincount(cell[c_known], minlength=size)
-            cost_update = (n_cost >= max(1.0, self.params.min_known_fraction * per_cell)) | (top >= LETHAL)
-            self.cost.reshape(-1)[cost_update] = top[cost_update]
-            return int(np.count_nonzero(update | cost_update))
-        return int(idx.size)
+        need = max(1.0, self.params.min_known_fraction * per_cell)
+        update = count >= need
+        with np.errstate(invalid='ignore', divide='ignore'):
+            mean = swz / sw
+            spread = np.maximum(swzz / sw - mean * mean, 0.0)
+            var = count / sw + spread        # weighted mean variance: sum(w v) / sum(w) = count / sum(w)
+        for grid, new in ((self.height, mean), (self.variance, var), (self.last_seen_s, stamp_s)):
+            old = grid[at]
+            grid[at] = np.where(update, new, old)
+        if cost is None:
+            return int(np.count_nonzero(update))
+        c = np.asarray(cost)[np.ix_(row_in, col_in)].astype(np.int16)
+        top = blocks(c, np.maximum)
+        n_cost = blocks((c >= 0).astype(np.int64))
+        cost_update = (n_cost >= need) | (top >= LETHAL)
+        self.cost[at] = np.where(cost_update, top, self.cost[at])
+        return int(np.count_nonzero(update | cost_update))
 
     def grow_variance(self, added_m2: float) -> None:
         """Add ``added_m2`` (m^2) to every known height's variance; forget heights beyond
