@@ -6,7 +6,8 @@ from scipy import ndimage
 from scipy.sparse.csgraph import dijkstra
 
 from mining_rover.planning.astar import LETHAL, Grid, PlannerConfig, build_graph, path_cost
-from mining_rover.planning.site_planner import BLOCKED_PENALTY, SiteConfig, SitePlanner, coarse_multipliers
+from mining_rover.planning.site_planner import (BLOCKED_PENALTY, SiteConfig, SitePlanner, coarse_multipliers,
+                                                compose_site_grid, route_blocked)
 
 RES = 0.05
 
@@ -115,3 +116,39 @@ def test_bad_settings_and_points_are_refused():
     planner = SitePlanner(Grid(np.zeros((20, 20), np.int16), RES), CFG)
     assert 'outside' in planner.plan((-1.0, 0.1), (0.5, 0.5)).reason
     assert 'outside' in planner.plan((0.1, 0.1), (5.0, 0.5)).reason
+
+
+def test_composed_grid_takes_local_then_site_then_unknown():
+    local_costs = np.full((40, 40), -1, np.int16)
+    local_costs[:20, :] = 7                                   # the near half is known
+    local = Grid(local_costs, RES, (-1.0, -1.0))              # 2 m square around the origin
+    site_costs = np.full((40, 40), 30, np.int16)              # 0.25 m cells over 10 m ...
+    site_costs[:, 24:] = -1                                   # ... seen only up to x = 1 m
+    site_costs[4, 4] = LETHAL                                 # a rock seen long ago at (-3.9, -3.9)
+    site = Grid(site_costs, 0.25, (-5.0, -5.0))
+    g = compose_site_grid(local, site, [(0.0, 0.0), (3.0, 0.5)], margin_m=1.0)
+    assert g.resolution == RES
+    at = lambda x, y: g.costs[g.to_cell((x, y))]
+    assert at(0.0, -0.5) == 7                                 # local known
+    assert at(0.0, 0.5) == 30                                 # local unknown: the site map
+    assert at(3.5, 0.5) == -1                                 # neither: unknown
+    assert g.origin_xy[0] <= -1.0 and g.origin_xy[0] + g.costs.shape[1] * RES >= 4.0
+    wide = compose_site_grid(local, site, [(0.0, 0.0), (-3.9, -3.9)], margin_m=0.5)
+    assert wide.costs[wide.to_cell((-3.85, -3.85))] == LETHAL
+    with pytest.raises(ValueError, match='max_side_m'):
+        compose_site_grid(local, site, [(0.0, 0.0), (300.0, 0.0)], margin_m=1.0)
+
+
+def test_route_blocked_only_by_lethal_ground_ahead():
+    c = np.zeros((100, 100), np.int16)
+    grid = Grid(c, RES, (0.0, 0.0))
+    route = np.array([[0.5, 2.5], [4.5, 2.5]])
+    assert not route_blocked(route, grid, CFG, (0.5, 2.5))
+    c2 = c.copy()
+    c2[50, 60] = LETHAL                                      # a rock ahead, on the route
+    assert route_blocked(route, Grid(c2, RES, (0.0, 0.0)), CFG, (0.5, 2.5))
+    # behind the rover it no longer matters
+    assert not route_blocked(route, Grid(c2, RES, (0.0, 0.0)), CFG, (4.0, 2.5))
+    c3 = c.copy()
+    c3[5, 60] = LETHAL                                       # 2 m aside: clear of the route
+    assert not route_blocked(route, Grid(c3, RES, (0.0, 0.0)), CFG, (0.5, 2.5))

@@ -274,3 +274,80 @@ class SitePlanner:
             xy[-1] = np.asarray(goal_xy, dtype=float)[:2]
         xy[0] = np.asarray(start_xy, dtype=float)[:2]
         return PathResult(True, '', xy, cells, cost, snapped)
+
+
+def compose_site_grid(local: Grid | None, site: Grid | None, points_xy, margin_m: float,
+                      max_side_m: float = 200.0) -> Grid:
+    """One fine costmap for a route across the site, at the local grid's resolution.
+
+    It spans the local grid and every point of ``points_xy`` (start, goal; map frame, m)
+    with ``margin_m`` around them. Each cell takes the local costmap's value where that
+    is known, else the site map's (coarse) cell under the fine cell's centre, else -1
+    (unknown: the planner drives it at unknown_cost, optimistically). Raises ValueError
+    (with the extent) when the span exceeds ``max_side_m`` on a side or neither grid is
+    given."""
+    base = local if local is not None else site
+    if base is None:
+        raise ValueError('no costmap to compose a site grid from')
+    res = float(base.resolution)
+    pts = np.asarray(points_xy, dtype=float).reshape(-1, 2)
+    lo = pts.min(axis=0) - margin_m
+    hi = pts.max(axis=0) + margin_m
+    if local is not None:
+        h, w = local.costs.shape
+        lo = np.minimum(lo, local.origin_xy)
+        hi = np.maximum(hi, np.asarray(local.origin_xy) + (w * res, h * res))
+    # align with the local grid, so its cells paste in whole
+    anchor = np.asarray(base.origin_xy, dtype=float)
+    k_lo = np.floor((lo - anchor) / res + 1e-9).astype(int)
+    k_hi = np.ceil((hi - anchor) / res - 1e-9).astype(int)
+    W, H = int(k_hi[0] - k_lo[0]), int(k_hi[1] - k_lo[1])
+    if max(W, H) * res > max_side_m:
+        raise ValueError(f'the route spans {W * res:.0f} x {H * res:.0f} m, more than '
+                         f'max_side_m {max_side_m:g} m')
+    origin = anchor + k_lo * res
+    costs = np.full((H, W), -1, dtype=np.int16)
+    if site is not None:
+        xs = origin[0] + (np.arange(W) + 0.5) * res
+        ys = origin[1] + (np.arange(H) + 0.5) * res
+        sh, sw = site.costs.shape
+        sc = np.floor((xs - site.origin_xy[0]) / site.resolution).astype(int)
+        sr = np.floor((ys - site.origin_xy[1]) / site.resolution).astype(int)
+        cin, rin = (sc >= 0) & (sc < sw), (sr >= 0) & (sr < sh)
+        if cin.any() and rin.any():
+            costs[np.ix_(rin, cin)] = np.asarray(site.costs)[np.ix_(sr[rin], sc[cin])]
+    if local is not None:
+        h, w = local.costs.shape
+        r0, c0 = int(-k_lo[1]), int(-k_lo[0])
+        block = costs[r0:r0 + h, c0:c0 + w]
+        lc = np.asarray(local.costs).astype(np.int16)
+        block[lc >= 0] = lc[lc >= 0]
+    return Grid(costs, res, (float(origin[0]), float(origin[1])))
+
+
+def route_blocked(path_xy, grid: Grid, cfg: PlannerConfig, pose_xy, skip_m: float | None = None) -> bool:
+    """Whether a route (map-frame waypoints, m) now crosses ground the planner may not
+    drive (cost >= cfg.lethal_cost after inflation) in ``grid``, beyond ``skip_m`` (default:
+    the robot radius plus one cell) of ``pose_xy`` and only ahead of the waypoint nearest
+    to it. Parts outside the grid are not judged."""
+    xy = np.asarray(path_xy, dtype=float).reshape(-1, 2)
+    if len(xy) < 2:
+        return False
+    res = grid.resolution
+    skip = cfg.robot_radius_m + res if skip_m is None else skip_m
+    seg = np.diff(xy, axis=0)
+    n = np.maximum(1, np.ceil(np.hypot(seg[:, 0], seg[:, 1]) / (0.5 * res)).astype(int))
+    t = np.concatenate([np.arange(k) / k for k in n])
+    idx = np.repeat(np.arange(len(seg)), n)
+    pts = np.vstack([xy[idx] + t[:, None] * seg[idx], xy[-1:]])
+    pose = np.asarray(pose_xy, dtype=float)[:2]
+    d = np.hypot(*(pts - pose).T)
+    pts = pts[int(np.argmin(d)):]
+    pts = pts[np.hypot(*(pts - pose).T) > skip]
+    if not len(pts):
+        return False
+    costs = inflate(grid.costs, res, cfg.robot_radius_m, cfg.inflation_radius_m, cfg.cost_scaling_factor)
+    col = np.floor((pts[:, 0] - grid.origin_xy[0]) / res).astype(int)
+    row = np.floor((pts[:, 1] - grid.origin_xy[1]) / res).astype(int)
+    inside = (row >= 0) & (row < costs.shape[0]) & (col >= 0) & (col < costs.shape[1])
+    return bool(np.any(costs[row[inside], col[inside]] >= cfg.lethal_cost))
