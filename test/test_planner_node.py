@@ -187,6 +187,7 @@ def test_route_across_the_site_map_and_replan_when_the_map_fills_in(ros):
     rock = local.copy()
     r0, c0 = int(ahead[1] / RES), int(ahead[0] / RES)
     rock[r0 - 3:r0 + 4, c0 - 3:c0 + 4] = 100
+    ros.spin_for(1.0)                                      # routes of goals resent above are out
     n = len(h.routes)
     h.odom(1.0, 1.0)
     h.world(rock)
