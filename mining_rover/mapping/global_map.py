@@ -64,6 +64,14 @@ class GlobalMapParams:
         return asdict(self)
 
 
+def _whole_groups(idx: np.ndarray, full: int) -> np.ndarray:
+    """For sorted coarse indices of consecutive fine rows (or columns): True where the
+    fine row's coarse row has at least ``full`` fine rows here."""
+    starts = np.flatnonzero(np.r_[True, np.diff(idx) != 0])
+    lengths = np.diff(np.r_[starts, len(idx)])
+    return np.repeat(lengths >= full, lengths)
+
+
 class GlobalMap:
     """The site grid. Create once; ``absorb`` fine-map snapshots; read height/variance/cost."""
 
@@ -89,13 +97,16 @@ class GlobalMap:
         return np.isfinite(self.height)
 
     def absorb(self, height: np.ndarray, variance: np.ndarray, cost: np.ndarray | None,
-               origin_xy, resolution: float, stamp_s: float = 0.0) -> int:
+               origin_xy, resolution: float, stamp_s: float = 0.0, changed: np.ndarray | None = None,
+               margin_m: float = 0.0) -> int:
         """Take in a fine-map snapshot: ``height``/``variance`` (H x W, m / m^2, NaN unknown),
         ``cost`` (same grid, 0..100, -1 unknown; None: heights only), placed with
         ``origin_xy`` (m) and ``resolution`` (m). Fine cells are assigned to coarse cells by
-        their centres. Returns the number of coarse cells updated."""
-        h = np.asarray(height, np.float64)
-        v = np.asarray(variance, np.float64)
+        their centres. ``changed`` (H x W bool: the fine cells updated since the last
+        snapshot) limits the work to the coarse cells within ``margin_m`` of their bounding
+        box (a fused cell changes the costs of its neighbours too). Returns the number of
+        coarse cells updated."""
+        h, v = np.asarray(height), np.asarray(variance)
         if h.ndim != 2 or v.shape != h.shape or (cost is not None and np.shape(cost) != h.shape):
             raise ValueError(f'height, variance and cost must share one 2-D shape, got {h.shape}, '
                              f'{v.shape}, {None if cost is None else np.shape(cost)}')
@@ -107,6 +118,22 @@ class GlobalMap:
         cols = np.floor((xs - self.origin[0]) / self.resolution).astype(np.int64)
         rows = np.floor((ys - self.origin[1]) / self.resolution).astype(np.int64)
         col_in, row_in = (cols >= 0) & (cols < self.n), (rows >= 0) & (rows < self.n)
+        if changed is not None:
+            if np.shape(changed) != h.shape:
+                raise ValueError(f'changed must have the shape {h.shape}, got {np.shape(changed)}')
+            any_r, any_c = np.flatnonzero(np.any(changed, axis=1)), np.flatnonzero(np.any(changed, axis=0))
+            if not any_r.size:
+                return 0
+            m = int(np.ceil(margin_m / resolution))
+            r_lo, r_hi = rows[max(any_r[0] - m, 0)], rows[min(any_r[-1] + m, H - 1)]
+            c_lo, c_hi = cols[max(any_c[0] - m, 0)], cols[min(any_c[-1] + m, W - 1)]
+            row_in &= (rows >= r_lo) & (rows <= r_hi)       # whole coarse cells only
+            col_in &= (cols >= c_lo) & (cols <= c_hi)
+        # A coarse cell only partly under the fine map (at its edge) keeps its value: the
+        # part seen is no better an aggregate than the whole seen before.
+        full = max(1, int(round(self.resolution / resolution)))
+        row_in[row_in] &= _whole_groups(rows[row_in], full)
+        col_in[col_in] &= _whole_groups(cols[col_in], full)
         if not col_in.any() or not row_in.any():
             return 0
         # Fine columns (rows) map onto coarse ones in order, so each coarse cell's fine
@@ -116,15 +143,32 @@ class GlobalMap:
         rb = np.flatnonzero(np.r_[True, np.diff(ri) != 0])
         at = np.ix_(ri[rb], ci[cb])
 
+        nr, nc = len(rb), len(cb)
+        even = len(ri) == nr * full and len(ci) == nc * full    # every block full x full
+
         def blocks(a, op=np.add):
+            if even:      # the usual case (a whole ratio of cell sizes): one reshape
+                return op.reduce(op.reduce(a.reshape(nr, full, nc, full), axis=3), axis=1)
             return op.reduceat(op.reduceat(a, cb, axis=1), rb, axis=0)
 
-        h, v = h[np.ix_(row_in, col_in)], v[np.ix_(row_in, col_in)]
-        ok = np.isfinite(h) & np.isfinite(v) & (v > 0.0)
-        w = np.where(ok, 1.0 / np.where(ok, v, 1.0), 0.0)
-        hz = np.where(ok, h, 0.0)
-        count, sw = blocks(ok.astype(np.int64)), blocks(w)
-        swz, swzz = blocks(w * hz), blocks(w * hz * hz)
+        # row_in / col_in are contiguous: crop by slices (views). float32 sums of heights
+        # taken about the window's mean (so the spread's squares do not cancel): their
+        # rounding, ~1e-9 m^2, is far below any variance the map holds (>= 1e-4 m^2).
+        rs = slice(int(np.argmax(row_in)), int(len(row_in) - np.argmax(row_in[::-1])))
+        cs = slice(int(np.argmax(col_in)), int(len(col_in) - np.argmax(col_in[::-1])))
+        h, v = h[rs, cs].astype(np.float32, copy=False), v[rs, cs].astype(np.float32, copy=False)
+        ok = np.isfinite(h) & (v > 0.0) & np.isfinite(v)
+        if not ok.any():
+            ref = np.float32(0.0)
+        else:
+            ref = np.float32(np.mean(h[ok]))
+        w = np.zeros(h.shape, np.float32)
+        np.divide(np.float32(1.0), v, out=w, where=ok)
+        hz = np.zeros(h.shape, np.float32)
+        np.subtract(h, ref, out=hz, where=ok)
+        wz = w * hz
+        count, sw = blocks(ok.astype(np.int32)), blocks(w)
+        swz, swzz = blocks(wz), blocks(wz * hz)
         per_cell = (self.resolution / resolution) ** 2
         need = max(1.0, self.params.min_known_fraction * per_cell)
         update = count >= need
@@ -132,12 +176,13 @@ class GlobalMap:
             mean = swz / sw
             spread = np.maximum(swzz / sw - mean * mean, 0.0)
             var = count / sw + spread        # weighted mean variance: sum(w v) / sum(w) = count / sum(w)
+            mean = mean + ref
         for grid, new in ((self.height, mean), (self.variance, var), (self.last_seen_s, stamp_s)):
             old = grid[at]
             grid[at] = np.where(update, new, old)
         if cost is None:
             return int(np.count_nonzero(update))
-        c = np.asarray(cost)[np.ix_(row_in, col_in)].astype(np.int16)
+        c = np.asarray(cost)[rs, cs].astype(np.int16)
         top = blocks(c, np.maximum)
         n_cost = blocks((c >= 0).astype(np.int64))
         cost_update = (n_cost >= need) | (top >= LETHAL)
