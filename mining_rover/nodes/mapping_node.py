@@ -350,7 +350,10 @@ class MappingNode(Node):
         layers_ms = 1e3 * (time.perf_counter() - t0)
         if self.global_map is not None:
             # the site map takes this snapshot at its own (low) rate, from the cells seen
-            # since it last did: it costs nothing per cloud
+            # since it last did: it costs nothing per cloud. A pending snapshot of a fine
+            # map that has moved since is taken in first (cells may have left it).
+            if self._snapshot is not None and not np.array_equal(self._snapshot[3], m.origin):
+                self._absorb_snapshot()
             self._snapshot = (m.height.copy(), m.variance.copy(), cost, m.origin.copy(), m.resolution,
                               m.last_seen_s > self._absorbed_s, self._last_stamp_s)
         stamp = self.get_clock().now().to_msg()
@@ -374,18 +377,22 @@ class MappingNode(Node):
                          KeyValue(key='points_shadowed', value=str(self.points_shadowed))]
         self._pub_timing.publish(status)
 
+    def _absorb_snapshot(self) -> None:
+        """The site map takes in the pending fine-map snapshot, if any."""
+        if self._snapshot is None:
+            return
+        import time
+        t0 = time.perf_counter()    # compute time (a load figure): wall time
+        height, variance, cost, origin, res, changed, newest_s = self._snapshot
+        self.global_map.absorb(height, variance, cost, origin, res, self.get_clock().now().nanoseconds * 1e-9,
+                               changed=changed, margin_m=self.cfg['global_update_margin_m'])
+        self._absorbed_s, self._snapshot = newest_s, None
+        self.global_absorb_ms = 1e3 * (time.perf_counter() - t0)
+
     def _publish_global(self) -> None:
         """The site map at its own low rate (it changes only where the rover looks)."""
         g = self.global_map
-        if self._snapshot is not None:
-            import time
-            t0 = time.perf_counter()    # compute time (a load figure): wall time
-            height, variance, cost, origin, res, changed, newest_s = self._snapshot
-            now_s = self.get_clock().now().nanoseconds * 1e-9
-            g.absorb(height, variance, cost, origin, res, now_s, changed=changed,
-                     margin_m=self.cfg['global_update_margin_m'])
-            self._absorbed_s, self._snapshot = newest_s, None
-            self.global_absorb_ms = 1e3 * (time.perf_counter() - t0)
+        self._absorb_snapshot()
         stamp = self.get_clock().now().to_msg()
         frame = self.cfg['map_frame']
         origin = (float(g.origin[0]), float(g.origin[1]))
