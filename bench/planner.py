@@ -229,7 +229,7 @@ def site_case(quick: bool = False) -> dict:
         t0 = time.perf_counter()
         dist = dijkstra(build_graph(mult, SITE_RES), directed=False, indices=s[0] * W + s[1])
         dij_ms.append((time.perf_counter() - t0) * 1000.0)
-        ratios.append(result.cost / dist[g[0] * W + g[1]])
+        ratios.append(float(result.cost / dist[g[0] * W + g[1]]))
         t0, c0 = time.perf_counter(), time.process_time()
         mcp = MCP_Geometric(np.where(np.isfinite(mult), mult * SITE_RES, -1.0), fully_connected=True)
         mcp_costs, _ = mcp.find_costs([s], [g])
@@ -243,7 +243,7 @@ def site_case(quick: bool = False) -> dict:
     t0 = time.perf_counter()
     path = nx.astar_path(G, s, g, heuristic=lambda a, b: octile_m(a, b, SITE_RES), weight='weight')
     nx_ms = (time.perf_counter() - t0) * 1000.0
-    nx_ratio = planner.plan(start, goal).cost / path_cost(path, mult, SITE_RES)
+    nx_ratio = float(planner.plan(start, goal).cost / path_cost(path, mult, SITE_RES))
     ours = statistics.median(plan_ms.values())
     return {
         'site_plan_ms': metric(ours, 'ms', '<= 50'),
