@@ -167,3 +167,39 @@ def test_error_model_uses_the_matched_image_focal_length(ros):
     assert rig.node.mapper.error.focal_px == pytest.approx(fx / 4.0)
     assert rig.node.mapper.error.sigma_z(np.array([3.0]))[0] == pytest.approx(2.0 * sigma_half)
     assert sigma_half == pytest.approx(2.0 * full)   # half-size pair: sigma 2x, variance 4x
+
+
+def test_site_map_keeps_what_the_fine_map_forgot(ros):
+    """The fine map (10 m here) follows the rover 30 m on and forgets the rock; the site
+    map published on map/global_costmap keeps it lethal, with its height and variance."""
+    rig = Rig(ros, size_m=10.0, global_publish_period_s=0.3, global_size_m=80.0)
+    got = {'gcost': [], 'gelev': [], 'gvar': []}
+    for key, topic, kind in (('gcost', 'map/global_costmap', OccupancyGrid),
+                             ('gelev', 'map/global_elevation', Image),
+                             ('gvar', 'map/global_elevation_variance', Image)):
+        rig.io.create_subscription(kind, topic, got[key].append, qos.MAP)
+    pts = ground_cloud(rig.node.T_base_cam, np.random.default_rng(2))
+    rig.odom(rig.t)
+    assert ros.spin_until(lambda: len(rig.node._poses) >= 1, 5.0)
+    rig.cloud(pts, rig.t)
+    assert ros.spin_until(lambda: rig.node.clouds_fused == 1, 5.0)
+    n = len(rig.got['cost'])
+    assert ros.spin_until(lambda: len(rig.got['cost']) > n, 5.0)      # absorbed at the publish rate
+    rig.odom(rig.t + 1.0, x=30.0)
+    assert ros.spin_until(lambda: len(rig.node._poses) >= 2, 5.0)
+    rig.cloud(pts, rig.t + 1.0)
+    assert ros.spin_until(lambda: rig.node.clouds_fused == 2, 5.0)
+    assert np.isnan(rig.node.mapper.map.height_at(ROCK[0], ROCK[1]))      # the fine map forgot it
+    n = len(got['gcost'])
+    assert ros.spin_until(lambda: len(got['gcost']) > n + 1 and got['gelev'] and got['gvar'], 5.0)
+    grid, res, origin, _ = occupancy_grid_to_numpy(got['gcost'][-1])
+    elev = image_to_float_grid(got['gelev'][-1])
+    var = image_to_float_grid(got['gvar'][-1])
+    assert grid.shape == elev.shape == var.shape == (320, 320) and res == pytest.approx(0.25)
+    at = lambda x, y: (int((y - origin[1]) / res), int((x - origin[0]) / res))
+    assert grid[at(ROCK[0], ROCK[1])] == 100
+    assert grid[at(ROCK[0] + 30.0, ROCK[1])] == 100                      # and the new one
+    assert 0 <= grid[at(4.5, -1.0)] < 50 and abs(elev[at(4.5, -1.0)]) < 0.02
+    assert 0.0 < var[at(4.5, -1.0)] < 0.01
+    assert grid[at(-20.0, -20.0)] == -1                                  # never seen
+    assert any(kv.key == 'global_absorb_ms' for kv in rig.got['timing'][-1].values)

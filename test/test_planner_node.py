@@ -183,3 +183,60 @@ def test_keepout_spots_are_routed_round_and_a_widened_zone_is_scored(ros):
              if m.action == Marker.ADD]
     dist = [math.hypot(m.pose.position.x - 6.0, m.pose.position.y - 6.0) for m in added]
     assert max(dist) <= 1.8 and max(dist) > 1.2   # sites beyond the configured 1.2 m
+
+
+def _route_points(route):
+    return np.array([[p.pose.position.x, p.pose.position.y] for p in route.poses])
+
+
+def test_route_across_the_site_map_and_replan_when_the_map_fills_in(ros):
+    """The goal lies 24 m off the 8 m local costmap; the site map (0.25 m) knows a wall
+    on the straight line, open only above y = 12 m (beyond the first composed grid: the
+    whole site map is tried next). Then the local costmap sees a rock on the route just
+    ahead: a new route to the same goal comes out, clear of it."""
+    h = Harness(ros)
+    site_pub = h.t.create_publisher(OccupancyGrid, 'map/global_costmap', qos.MAP)
+    site = np.zeros((240, 240), np.int8)                   # 60 m at 0.25 m from (-20, -20)
+    site[:int((12.0 + 20.0) / 0.25), int((15.0 + 20.0) / 0.25)] = 100   # wall at x = 15 m, y < 12 m
+    site[:, 150:] = -1                                     # never seen beyond x = 17.5 m
+    assert ros.spin_until(lambda: h.t.count_subscribers('map/global_costmap') > 0, 10.0)
+    site_pub.publish(numpy_to_occupancy_grid(site, 0.25, (-20.0, -20.0)))
+    local = np.zeros((N, N), np.int8)
+    h.world(local)
+    assert ros.spin_until(lambda: h.node.site_grid is not None and h.node.grid is not None, 10.0)
+    for _ in range(50):
+        h.odom(1.0, 1.0)
+        h.goal(25.0, 1.0)
+        if ros.spin_until(lambda: any(len(r.poses) for r in h.routes), 0.5):
+            break
+    first = next(r for r in h.routes if len(r.poses))
+    pts = _route_points(first)
+    assert np.allclose(pts[0], (1.0, 1.0)) and np.allclose(pts[-1], (25.0, 1.0))
+    assert pts[:, 1].max() > 12.0                          # round the top of the wall
+    for a, b in zip(pts[:-1], pts[1:]):
+        for t in np.linspace(0, 1, 200):
+            x, y = a + t * (b - a)
+            r, c = int((y + 20.0) / 0.25), int((x + 20.0) / 0.25)
+            if 0 <= r < 240 and 0 <= c < 240:
+                assert site[r, c] != 100
+    # a rock on the route 2-3 m ahead, inside the local costmap
+    seg = np.diff(pts, axis=0)
+    dense = np.vstack([pts[i] + np.linspace(0, 1, 50)[:, None] * seg[i] for i in range(len(seg))])
+    ahead = dense[np.argmin(np.abs(np.hypot(*(dense - pts[0]).T) - 2.5))]
+    rock = local.copy()
+    r0, c0 = int(ahead[1] / RES), int(ahead[0] / RES)
+    rock[r0 - 3:r0 + 4, c0 - 3:c0 + 4] = 100
+    h.odom(1.0, 1.0)
+    h.world(rock)
+
+    def changed():      # routes of the goals resent above may still come: the same route
+        return len(h.routes[-1].poses) and not (len(h.routes[-1].poses) == len(pts)
+                                                 and np.allclose(_route_points(h.routes[-1]), pts))
+    assert ros.spin_until(changed, 10.0), 'no replan'
+    new = _route_points(h.routes[-1])
+    assert np.allclose(new[-1], (25.0, 1.0))
+    for a, b in zip(new[:-1], new[1:]):
+        for t in np.linspace(0, 1, 200):
+            x, y = a + t * (b - a)
+            if 0 <= x < N * RES and 0 <= y < N * RES:
+                assert rock[int(y / RES), int(x / RES)] < 100

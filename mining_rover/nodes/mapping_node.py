@@ -44,6 +44,7 @@ from visualization_msgs.msg import Marker, MarkerArray
 from mining_rover.contract import load_contract
 from mining_rover.description import T_LINK_OPTICAL, left_camera_xyz_rpy, xyzrpy_to_matrix
 from mining_rover.mapping.elevation_map import MapParams
+from mining_rover.mapping.global_map import GlobalMap, GlobalMapParams
 from mining_rover.mapping.hazards import MEDIAN_WINDOWS, HazardParams
 from mining_rover.mapping.self_occlusion import drum_on_arm
 from mining_rover.mapping.terrain_mapper import StereoErrorModel, TerrainMapper
@@ -74,6 +75,7 @@ def _params(contract) -> list:
     rover = rover_config()
     arm, drum = rover['arm'], rover['drum']
     m, t, h, e = MapParams(), TraversabilityParams(), HazardParams(), StereoErrorModel()
+    g = GlobalMapParams()
     three = lambda v: None if len(v) == 3 and all(math.isfinite(x) for x in v) else 'needs 3 finite values'
     return [
         Param('map_frame', 'map', 'frame of the map and of the odometry pose (odom == map here)'),
@@ -168,6 +170,23 @@ def _params(contract) -> list:
               'ground, rad', -2.0, 2.0),
         Param('max_pose_age_s', 0.5, 'largest cloud/odometry stamp difference accepted, s', 0.0, 60.0),
         Param('publish_rate_hz', 1.0, 'rate of costmap, layers and hazards, Hz', 0.01, 50.0),
+        # the site map (mapping/global_map.py): fed from the fine map at publish_rate_hz
+        Param('global_map', True, 'keep a coarse map of the whole site (map/global_*)'),
+        Param('global_resolution_m', g.resolution_m, 'site map cell size, m', 0.05, 5.0),
+        Param('global_size_m', g.size_m, 'side of the square site map, m', 1.0, 2000.0),
+        Param('global_centre', [g.centre_x, g.centre_y], 'site map centre x, y in the map frame, m',
+              check=lambda v: None if len(v) == 2 and all(math.isfinite(x) for x in v)
+              else 'needs 2 finite values'),
+        Param('global_min_known_fraction', g.min_known_fraction, 'share of a site cell the fine map '
+              'must know to update it (lethal cells always pass)', 0.01, 1.0),
+        Param('global_max_variance_m2', g.max_variance_m2, 'site heights above this variance are '
+              'forgotten (their costs kept), m^2', 1e-6, 100.0),
+        Param('global_update_margin_m', 2.0, 'the site map retakes the fine cells within this of those '
+              'seen since its last update (their costs change with their neighbours: hazard windows), m',
+              0.0, 50.0),
+        Param('global_publish_period_s', 5.0, 'period of the site map update from the fine map and of '
+              'map/global_costmap and map/global_elevation*: '
+              '384 x 384 cells every 5 s: ~0.27 MB/s for the three', 0.1, 3600.0),
     ]
 
 
@@ -187,8 +206,17 @@ class MappingNode(Node):
                                       max_range_m=p['max_range_m'])
             error = StereoErrorModel(focal_px=p['focal_px'] / p['stereo_downscale'],
                                      baseline_m=p['baseline_m'], **self._error_kwargs)
+            self.global_map = GlobalMap(GlobalMapParams(
+                resolution_m=p['global_resolution_m'], size_m=p['global_size_m'],
+                centre_x=p['global_centre'][0], centre_y=p['global_centre'][1],
+                min_known_fraction=p['global_min_known_fraction'],
+                max_variance_m2=p['global_max_variance_m2'])) if p['global_map'] else None
         except ValueError as exc:
             raise ParameterError(f'mapping parameters: {exc}') from exc
+        self.global_absorb_ms = 0.0
+        self._snapshot = None        # the fine map at the last publish, for the site map
+        self._absorbed_s = -math.inf  # newest cloud stamp the site map has taken in
+        self._last_stamp_s = -math.inf
         self.T_base_cam = xyzrpy_to_matrix(p['camera_xyz'], p['camera_rpy']) @ T_LINK_OPTICAL
         self.mapper = TerrainMapper(map_params, trav, hazard, error, self.T_base_cam, p['max_points'],
                                     classify_sigma_m=p['classify_sigma_m'],
@@ -218,6 +246,11 @@ class MappingNode(Node):
         if p['use_disparity_info']:
             self.create_subscription(DisparityImage, 'stereo/disparity', self._on_disparity, qos.SENSOR)
         self.create_timer(1.0 / p['publish_rate_hz'], self._publish)
+        if self.global_map is not None:
+            self._pub_gcost = self.create_publisher(OccupancyGrid, 'map/global_costmap', qos.MAP)
+            self._pub_gelev = self.create_publisher(Image, 'map/global_elevation', qos.MAP)
+            self._pub_gvar = self.create_publisher(Image, 'map/global_elevation_variance', qos.MAP)
+            self.create_timer(p['global_publish_period_s'], self._publish_global)
         m = self.mapper.map
         self.get_logger().info(
             f'elevation map {m.n}x{m.n} cells of {m.resolution} m in {p["map_frame"]}; camera at '
@@ -283,6 +316,8 @@ class MappingNode(Node):
         self._last_xy, self._last_cov_z = xy, cov_z if math.isfinite(cov_z) else self._last_cov_z
         if grow > 0.0:
             self.mapper.map.grow_variance(grow)
+            if self.global_map is not None:
+                self.global_map.grow_variance(grow)
 
     def _on_excavator(self, msg: DiagnosticStatus) -> None:
         """Drums turning to dig with the arms lowered cut the ground under them (the sim
@@ -348,6 +383,7 @@ class MappingNode(Node):
         except ValueError as exc:
             return self._drop(f'malformed cloud: {exc}')
         self.clouds_fused += 1
+        self._last_stamp_s = max(self._last_stamp_s, stamp)
         self.points_shadowed += self.mapper.last_occluded
 
     # -- outputs ----------------------------------------------------------------------
@@ -362,6 +398,14 @@ class MappingNode(Node):
         cost = self.mapper.costmap(layers, hazards)
         self.last_hazards = hazards
         layers_ms = 1e3 * (time.perf_counter() - t0)
+        if self.global_map is not None:
+            # the site map takes this snapshot at its own (low) rate, from the cells seen
+            # since it last did: it costs nothing per cloud. A pending snapshot of a fine
+            # map that has moved since is taken in first (cells may have left it).
+            if self._snapshot is not None and not np.array_equal(self._snapshot[3], m.origin):
+                self._absorb_snapshot()
+            self._snapshot = (m.height.copy(), m.variance.copy(), cost, m.origin.copy(), m.resolution,
+                              m.last_seen_s > self._absorbed_s, self._last_stamp_s)
         stamp = self.get_clock().now().to_msg()
         frame = self.cfg['map_frame']
         origin = (float(m.origin[0]), float(m.origin[1]))
@@ -379,8 +423,32 @@ class MappingNode(Node):
         status.values = [KeyValue(key='update_ms', value=f'{self.mapper.last_update_ms:.3f}'),
                          KeyValue(key='cells_known', value=str(int(rows.size))),
                          KeyValue(key='layers_ms', value=f'{layers_ms:.3f}'),
+                         KeyValue(key='global_absorb_ms', value=f'{self.global_absorb_ms:.3f}'),
                          KeyValue(key='points_shadowed', value=str(self.points_shadowed))]
         self._pub_timing.publish(status)
+
+    def _absorb_snapshot(self) -> None:
+        """The site map takes in the pending fine-map snapshot, if any."""
+        if self._snapshot is None:
+            return
+        import time
+        t0 = time.perf_counter()    # compute time (a load figure): wall time
+        height, variance, cost, origin, res, changed, newest_s = self._snapshot
+        self.global_map.absorb(height, variance, cost, origin, res, self.get_clock().now().nanoseconds * 1e-9,
+                               changed=changed, margin_m=self.cfg['global_update_margin_m'])
+        self._absorbed_s, self._snapshot = newest_s, None
+        self.global_absorb_ms = 1e3 * (time.perf_counter() - t0)
+
+    def _publish_global(self) -> None:
+        """The site map at its own low rate (it changes only where the rover looks)."""
+        g = self.global_map
+        self._absorb_snapshot()
+        stamp = self.get_clock().now().to_msg()
+        frame = self.cfg['map_frame']
+        origin = (float(g.origin[0]), float(g.origin[1]))
+        self._pub_gcost.publish(numpy_to_occupancy_grid(g.cost, g.resolution, origin, frame, stamp))
+        self._pub_gelev.publish(float_grid_to_image(g.height, frame, stamp))
+        self._pub_gvar.publish(float_grid_to_image(g.variance, frame, stamp))
 
     def _markers(self, hazards, frame, stamp) -> MarkerArray:
         out = MarkerArray()

@@ -3,11 +3,21 @@
 Subscribes map/costmap (OccupancyGrid), map/elevation (32FC1 Image, same grid), odom,
 mission/goal (PoseStamped), excavator/state (DiagnosticStatus, for the online regolith
 estimate), mission/keepout (MarkerArray: spots where the rover got stuck, lethal for
-routes) and mission/dig_zone (Marker: the dig zone as the executive widened it).
+routes), mission/dig_zone (Marker: the dig zone as the executive widened it) and
+map/global_costmap (the coarse site map, OccupancyGrid).
+
+Routes across the site (``site_planning``): when the site map has arrived or the goal
+lies off the local costmap, the route is planned on one fine grid composed of the local
+costmap where it knows, the site map elsewhere, unknown beyond (driven at unknown_cost),
+by the multi-resolution planner (planning/site_planner.py). While a route is out, each
+new local costmap is checked against it (``replan_on_map``): where the route now
+crosses lethal ground ahead, it is replanned to the same goal and republished (kept if
+no new route is found: the executive's own hazard check stops the rover).
+
 Publishes planner/route (nav_msgs/Path, latched), planner/dig_sites (MarkerArray, ns
 dig_sites, id = rank, text = score) and planner/excavation_plan (DiagnosticStatus).
 Thin: callbacks convert and store; timers call the planning domain
-(mining_rover.planning.{astar, sites, resource, regolith, keepout}) and publish.
+(mining_rover.planning.{astar, site_planner, sites, resource, regolith, keepout}) and publish.
 
 Bad input never stops the node: an empty or all-unknown costmap, a goal in an obstacle
 with no free cell near it, an unreachable goal or a stale map each log their reason
@@ -30,6 +40,8 @@ from mining_rover.planning.keepout import apply_keepouts
 
 from mining_rover.paths import rover_mass_kg
 from mining_rover.planning.astar import Grid, GridPlanner, PlannerConfig
+from mining_rover.planning.site_planner import SiteConfig as RouteConfig
+from mining_rover.planning.site_planner import SitePlanner, compose_site_grid, route_blocked
 from mining_rover.planning.regolith import RegolithParams, Rover, load_params, plan_cut
 from mining_rover.planning.soil_estimator import CutObserver, RegolithEstimator
 from mining_rover.planning.resource import RESOURCES, ResourceBelief, load_prior_map
@@ -43,6 +55,7 @@ from mining_rover.ros.status_codec import ExcavationPlanStatus
 from mining_rover.ros.runtime import node_main
 
 THROTTLE_S = 5.0
+ARRIVED_M = 0.5        # a route whose goal is this near is done: no more replanning
 
 
 def _rover_yaml() -> dict:
@@ -101,6 +114,14 @@ def planner_params() -> list:
         Param('max_sites', 10, 'dig sites published', 1, 100),
         Param('sites_period_s', 2.0, 'dig sites and excavation plan rate, s', 0.1, 600.0),
         Param('map_frame', 'map', 'frame of routes and sites'),
+        Param('site_planning', True, 'plan routes on the local costmap joined with the site map '
+              '(map/global_costmap), by the multi-resolution planner'),
+        Param('site_margin_m', 10.0, 'the composed grid reaches this far beyond start and goal, m',
+              0.5, 100.0),
+        Param('site_max_side_m', 200.0, 'largest side of a composed grid, m', 10.0, 2000.0),
+        Param('coarse_factor', 8, 'fine cells per coarse block side of the site planner', 2, 64),
+        Param('corridor_blocks', 1, 'coarse blocks each side of the coarse route searched finely', 1, 32),
+        Param('replan_on_map', True, 'replan the route out when a new costmap shows lethal ground on it'),
     ]
 
 
@@ -136,10 +157,16 @@ class PlannerNode(Node):
         else:
             self.get_logger().info(f"prior {p['target_resource']} map {p['prior_map_path']}: "
                                    f'{self.prior.mean.shape[1]}x{self.prior.mean.shape[0]} cells')
-        self.grid = None            # Grid of the latest costmap, keep-out spots lethal
         self._raw_costs = None      # the latest costmap as received
         self.keepouts = ()          # (x, y, radius m) from mission/keepout
         self.dig_zone = (p['dig_zone_x'], p['dig_zone_y'], p['dig_zone_radius'])
+        self.route_cfg = RouteConfig(coarse_factor=p['coarse_factor'],
+                                   corridor_blocks=p['corridor_blocks'])
+        self.grid = None            # Grid of the latest costmap, keep-out spots lethal
+        self.site_grid = None       # Grid of the latest site map (coarse)
+        self.route_goal = None      # (x, y) of the route out, for replanning
+        self.route_xy = None
+        self._replan = False        # the pending goal is a replan: keep the old route on failure
         self.map_rx_s = None        # node-clock time it arrived
         self.elevation = None
         self.belief = None
@@ -162,6 +189,8 @@ class PlannerNode(Node):
             sub(MarkerArray, 'mission/keepout', self._on_keepout, qos.MAP),
             sub(Marker, 'mission/dig_zone', self._on_dig_zone, qos.MAP),
         ]
+        if p['site_planning']:
+            self._subs.append(sub(OccupancyGrid, 'map/global_costmap', self._on_site_map, qos.MAP))
         self._route_timer = self.create_timer(0.1, self._plan_route)
         self._sites_timer = self.create_timer(p['sites_period_s'], self._update_sites)
         self.get_logger().info(
@@ -229,6 +258,7 @@ class PlannerNode(Node):
         self.grid = Grid(apply_keepouts(self._raw_costs, res, origin, self.keepouts), res, origin)
         self.map_rx_s = self._now_s()
         self._planner = None
+        self._check_route()
         if self.belief is None or self.belief.mean.shape != costs.shape:
             if costs.size:
                 self.belief = ResourceBelief(self.prior, costs.shape, res, origin)
@@ -254,6 +284,29 @@ class PlannerNode(Node):
             self.dig_zone = zone
             self.get_logger().info(f'dig zone ({zone[0]:.2f}, {zone[1]:.2f}), radius {zone[2]:.2f} m')
 
+    def _on_site_map(self, msg: OccupancyGrid):
+        try:
+            costs, res, origin, yaw = occupancy_grid_to_numpy(msg)
+        except ValueError as exc:
+            self._warn(f'site map rejected: {exc}')
+            return
+        if abs(yaw) > 1e-6 or costs.size == 0:
+            self._warn(f'site map rejected: rotated (yaw {yaw:.3f} rad) or empty ({costs.shape})')
+            return
+        self.site_grid = Grid(costs.astype(np.int16), res, origin)
+
+    def _check_route(self):
+        """Replan the route out when the new costmap shows lethal ground on it ahead."""
+        if not self.p['replan_on_map'] or self.route_goal is None or self.pose is None or self.goal:
+            return
+        if math.hypot(self.pose[0] - self.route_goal[0], self.pose[1] - self.route_goal[1]) < ARRIVED_M:
+            self.route_goal = self.route_xy = None
+            return
+        if route_blocked(self.route_xy, self.grid, self.path_cfg, self.pose[:2]):
+            self.get_logger().info(f'route to ({self.route_goal[0]:.2f}, {self.route_goal[1]:.2f}) crosses '
+                                   'lethal ground in the new costmap: replanning')
+            self.goal, self._replan = self.route_goal, True
+
     def _on_elevation(self, msg: Image):
         try:
             self.elevation = image_to_float_grid(msg)
@@ -277,6 +330,7 @@ class PlannerNode(Node):
             self._publish_route(None)
             return
         self.goal = (float(x), float(y))
+        self._replan = False
 
     def _on_excavator(self, msg: DiagnosticStatus):
         v = {kv.key: kv.value for kv in msg.values}
@@ -300,29 +354,65 @@ class PlannerNode(Node):
         if self.goal is None:
             return
         goal, self.goal = self.goal, None
+        replan, self._replan = self._replan, False
         problem = self._map_problem()
         if not problem and self.pose is None:
             problem = 'no odometry yet'
         if problem:
             self._warn(f'no route to ({goal[0]:.2f}, {goal[1]:.2f}): {problem}')
-            self._publish_route(None)
+            if not replan:
+                self._publish_route(None)
             return
-        try:
-            result = self._get_planner().plan(self.pose[:2], goal)
-        except ValueError as exc:
-            self._warn(f'no route to ({goal[0]:.2f}, {goal[1]:.2f}): {exc}')
-            self._publish_route(None)
-            return
-        if not result.ok:
-            self._warn(f'no route: {result.reason}')
+        result, why = self._plan_goal(goal)
+        if result is None or not result.ok:
+            if replan:
+                self._warn(f'replanning to ({goal[0]:.2f}, {goal[1]:.2f}) failed ({why}): the route stays')
+                return
+            self._warn(f'no route to ({goal[0]:.2f}, {goal[1]:.2f}): {why}')
             self._publish_route(None)
             return
         if result.goal_snapped:
             self.get_logger().info(f'goal ({goal[0]:.2f}, {goal[1]:.2f}) in an obstacle: snapped to '
                                    f'({result.path_xy[-1, 0]:.2f}, {result.path_xy[-1, 1]:.2f})')
+        self.route_goal, self.route_xy = goal, result.path_xy
         self._publish_route(result.path_xy)
 
+    def _plan_goal(self, goal):
+        """(PathResult or None, reason). On the local costmap alone, exactly (GridPlanner),
+        while there is no site map and the goal is on it; else by the site planner on the
+        composed grid: first start and goal with site_margin_m around them, then, if that
+        finds no route and a site map is in, the whole site map (a detour may lead far)."""
+        p, start = self.p, self.pose[:2]
+        try:
+            if not p['site_planning'] or (self.site_grid is None
+                                          and self.grid.inside(*self.grid.to_cell(goal))):
+                result = self._get_planner().plan(start, goal)
+                return result, result.reason
+            points = [start, goal]
+            result = None
+            for extent in ([], self._site_corners()):
+                if result is not None and not extent:
+                    break
+                grid = compose_site_grid(self.grid, self.site_grid, points + extent, p['site_margin_m'],
+                                         p['site_max_side_m'])
+                result = SitePlanner(grid, self.path_cfg, self.route_cfg).plan(start, goal)
+                if result.ok:
+                    break
+            return result, result.reason
+        except ValueError as exc:
+            return None, str(exc)
+
+    def _site_corners(self) -> list:
+        g = self.site_grid
+        if g is None:
+            return []
+        h, w = g.costs.shape
+        x0, y0 = g.origin_xy
+        return [(x0, y0), (x0 + w * g.resolution, y0 + h * g.resolution)]
+
     def _publish_route(self, xy):
+        if xy is None:
+            self.route_goal = self.route_xy = None
         msg = Path()
         msg.header.frame_id = self.p['map_frame']
         msg.header.stamp = self.get_clock().now().to_msg()
