@@ -24,6 +24,7 @@ from mining_rover.paths import rover_config
 from mining_rover.physics.drum import MIN_CUT_RADPS, DrumGeometry, bucket_loads
 from mining_rover.physics.soil import layer_mass_per_area
 from mining_rover.physics.world_soil import soil_for
+from mining_rover.sim.fiducial_bodies import FiducialBoardsMixin
 from mining_rover.sim.motor_faults import MotorFaults
 from mining_rover.sim.motor_thermal import CHASSIS_K, MotorThermalMixin
 from mining_rover.sim.stereo_camera import StereoCameraMixin
@@ -65,7 +66,7 @@ def _yaw_quat_wxyz(yaw: float) -> list:
     return [math.cos(yaw / 2), 0.0, 0.0, math.sin(yaw / 2)]
 
 
-class Simulator(MotorThermalMixin, StereoCameraMixin):
+class Simulator(MotorThermalMixin, StereoCameraMixin, FiducialBoardsMixin):
     """See module docstring. Commands: wheels/drums velocity rad/s, arms position rad."""
 
     def __init__(self, world: str | WorldSpec = 'moon_south_pole', seed: int = 0, camera_width: int = 640,
@@ -189,6 +190,7 @@ class Simulator(MotorThermalMixin, StereoCameraMixin):
                 a.set_to_position(kp=KP_ARM, kv=KV_ARM)
                 self.limits[j.name] = (float(uj.lower), float(uj.upper))
             a.forcelimited, a.forcerange = True, [-eff, eff]
+        self._add_fiducial_boards(spec)
         self.spec = spec
         self.model = spec.compile()
         self.data = mujoco.MjData(self.model)

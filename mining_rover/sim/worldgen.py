@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from mining_rover.sim.fiducials import fiducials_sdf, layout_boards, write_tag_images
 from mining_rover.sim.terrain import TerrainParams, generate, value_noise
 
 NS = 'https://mining-rover.org/sdf'
@@ -200,8 +201,9 @@ def _fmt(v) -> str:
     return f'{v:.6g}'
 
 
-def sdf_text(w: WorldDef, terr: dict, zmin: float, zmax: float) -> str:
-    """The SDF world file text for ``w`` with heightmap z range [zmin, zmax] (m)."""
+def sdf_text(w: WorldDef, terr: dict, zmin: float, zmax: float, boards: tuple = ()) -> str:
+    """The SDF world file text for ``w`` with heightmap z range [zmin, zmax] (m) and the
+    fiducial ``boards`` at its base (sim/fiducials.py)."""
     el, az = math.radians(w.sun_elevation_deg), math.radians(w.sun_azimuth_deg)
     to_sun = np.array([math.cos(el) * math.cos(az), math.cos(el) * math.sin(az), math.sin(el)])
     d = -to_sun
@@ -213,6 +215,9 @@ def sdf_text(w: WorldDef, terr: dict, zmin: float, zmax: float) -> str:
     arena = (f'\n      <mining:arena size_x="{_fmt(w.arena[0])}" size_y="{_fmt(w.arena[1])}"/>'
              if w.arena else '')
     sun_note = f'\n  <!-- Sun: {w.sun_source} -->' if w.sun_source else ''
+    board_models, board_map = fiducials_sdf(boards, media) if boards else ('', '')
+    board_models = '\n' + board_models if board_models else ''
+    board_map = '\n' + board_map if board_map else ''
     heightmap = f"""<heightmap>
               <uri>{media}/heightmap.png</uri>
               <size>{size_xyz}</size>
@@ -262,7 +267,7 @@ def sdf_text(w: WorldDef, terr: dict, zmin: float, zmax: float) -> str:
           </geometry>
         </visual>
       </link>
-    </model>
+    </model>{board_models}
     <mining:world version="1">
       <mining:terrain size_x="{size}" size_y="{size}" z_min="{_fmt(zmin)}" z_max="{_fmt(zmax)}"
                       rows="{terr['heights'].shape[0]}" cols="{terr['heights'].shape[1]}"/>
@@ -271,7 +276,7 @@ def sdf_text(w: WorldDef, terr: dict, zmin: float, zmax: float) -> str:
       <mining:atmosphere density_kgpm3="{_fmt(w.density_kgpm3)}"/>
       <mining:start x="{_fmt(w.start[0])}" y="{_fmt(w.start[1])}" yaw="{_fmt(w.start[2])}"/>
       <mining:dig_zone x="{_fmt(w.dig[0])}" y="{_fmt(w.dig[1])}" radius="{_fmt(w.dig[2])}"/>
-      <mining:berm_zone x="{_fmt(w.berm[0])}" y="{_fmt(w.berm[1])}" radius="{_fmt(w.berm[2])}"/>{arena}
+      <mining:berm_zone x="{_fmt(w.berm[0])}" y="{_fmt(w.berm[1])}" radius="{_fmt(w.berm[2])}"/>{arena}{board_map}
     </mining:world>
   </world>
 </sdf>
@@ -289,6 +294,18 @@ def _savez(path: Path, **arrays) -> None:
             info = zipfile.ZipInfo(f'{key}.npy', date_time=(1980, 1, 1, 0, 0, 0))
             info.compress_type = zipfile.ZIP_DEFLATED
             zf.writestr(info, b.getvalue())
+
+
+def base_boards(w: WorldDef, terr: dict) -> tuple:
+    """The fiducial boards at ``w``'s berm zone facing its dig zone, on the terrain and
+    inside the world (or its arena)."""
+    from mining_rover.sim.world import bilinear
+    sx, sy = w.arena if w.arena else (w.size, w.size)
+    # an arena is too small for a row of three behind its berm: two, on its wall
+    return layout_boards(w.berm, w.dig[:2],
+                         lambda x, y: bilinear(terr['heights'], (terr['x0'], terr['y0']), terr['res_x'], x, y),
+                         count=2 if w.arena else 3, bounds=(-sx / 2, sx / 2, -sy / 2, sy / 2),
+                         margin_m=0.2 if w.arena else 0.5)
 
 
 def build_world(w: WorldDef, out_dir: Path) -> Path:
@@ -318,8 +335,10 @@ def build_world(w: WorldDef, out_dir: Path) -> Path:
            rocks=np.array([[r['x'], r['y'], r['height'], r['radius']] for r in rk]).reshape(-1, 4),
            **regolith, **resources)
     _savez(media / 'resource_prior.npz', **prior)
+    boards = base_boards(w, terr)
+    write_tag_images(boards, media)
     sdf = out_dir / f'{w.name}.sdf'
-    sdf.write_text(sdf_text(w, terr, zmin, zmax))
+    sdf.write_text(sdf_text(w, terr, zmin, zmax, boards))
     return sdf
 
 
