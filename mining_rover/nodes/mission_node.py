@@ -84,6 +84,9 @@ def mission_params() -> list:
         Param('control_rate_hz', 10.0, 'state machine rate, Hz (ROS time)', 1.0, 100.0),
         Param('status_rate_hz', 1.0, '/mission/status rate, Hz', 0.05, 50.0),
         Param('persist_period_s', 1.0, 'energy and time are saved at least this often, s', 0.05, 60.0),
+        Param('pose_topic', 'odom', "the rover's pose (nav_msgs/Odometry): 'odom' (drive_node) or "
+              "'localization/odometry' (map frame, corrected by fiducial fixes)", read_only=True,
+              check=lambda v: None if v.strip() else 'must not be empty'),
         Param('odom_timeout_s', 1.0, 'older odometry counts as no pose (the rover stops), s', 0.05, 60.0),
         Param('diagnostics_timeout_s', 5.0, 'a motor silent this long leaves the energy sum, s',
               0.1, 600.0),
@@ -157,7 +160,7 @@ class MissionNode(Node):
         self._next_clear_t = -math.inf
         sub = self.create_subscription
         self._subs = [
-            sub(Odometry, 'odom', self._on_odom, qos.STATE),
+            sub(Odometry, p['pose_topic'], self._on_odom, qos.STATE),
             sub(OccupancyGrid, 'map/costmap', self._on_costmap, qos.MAP),
             sub(Path, 'planner/route', self._on_route, qos.MAP),
             sub(MarkerArray, 'planner/dig_sites', self._on_dig_sites, qos.MAP),
