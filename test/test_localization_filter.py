@@ -94,3 +94,25 @@ def test_map_to_odom_composes_to_the_pose():
 def test_bad_filter_config_names_the_key(kw):
     with pytest.raises(ValueError, match=next(iter(kw))):
         FilterConfig(**kw)
+
+
+def test_agreeing_refused_fixes_reset_a_wrong_estimate():
+    """Odometry slid 1 m without knowing: one fix is refused, but three that agree win."""
+    f = PoseFilter((0.0, 0.0, 0.0))
+    _drive(f, n=20, turn=0.0)
+    truth = f.pose + [1.0, 0.0, 0.0]
+    R = np.diag([0.02 ** 2, 0.02 ** 2, 0.005 ** 2])
+    assert not f.update_fix(truth, R, t=1.9)
+    assert not f.update_fix(truth, R, t=1.9)
+    assert f.update_fix(truth, R, t=1.9)
+    assert f.resets == 1 and f.pose[:2] == pytest.approx(truth[:2], abs=0.03)
+
+
+def test_disagreeing_outliers_never_reset():
+    f = PoseFilter((0.0, 0.0, 0.0))
+    _drive(f, n=20, turn=0.0)
+    pose = f.pose.copy()
+    R = np.diag([0.02 ** 2, 0.02 ** 2, 0.005 ** 2])
+    for k, off in enumerate(([1.0, 0, 0], [0, -1.0, 0], [-1.0, 0.5, 0], [0.7, 0.7, 0])):
+        assert not f.update_fix(pose + off, R, t=1.9)
+    assert f.resets == 0 and f.pose == pytest.approx(pose)

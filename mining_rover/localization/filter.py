@@ -7,9 +7,12 @@ yaw rate and stereo visual odometry over each camera interval) composed onto the
 with process noise that grows with the distance driven and the angle turned. Update:
 an absolute fix (perception/fiducials.py) with its covariance, gated by its Mahalanobis
 distance (chi-square, 3 degrees of freedom), so a fix that contradicts a confident
-estimate is refused and counted. Between fixes the covariance only grows (every
-prediction adds process noise); ``status`` reports it, with the time and distance since
-the last fix. ``map_to_odom`` is REP-105's correction: map <- odom such that
+estimate is refused and counted; but when ``rejections_to_reset`` fixes in a row are
+refused and agree with each other, the estimate is what is wrong (a slide the odometry
+never saw): the covariance is widened to take the innovation and the fix is fused (a
+``resets`` count), so odometry is never trusted more than the boards. Between fixes the
+covariance only grows (every prediction adds process noise); ``status`` reports it, with
+the time and distance since the last fix. ``map_to_odom`` is REP-105's correction: map <- odom such that
 map <- odom <- base_link is the filter's pose.
 
 Pure Python (numpy, filterpy); no rclpy.
@@ -49,6 +52,7 @@ class FilterConfig:
     gate_chi2: float = CHI2_3DOF_999
     initial_sd_m: float = 0.05
     initial_sd_rad: float = 0.02
+    rejections_to_reset: int = 3
 
     def __post_init__(self):
         for k, v in self.__dict__.items():
@@ -84,6 +88,7 @@ class FilterStatus:
     fixes_accepted: int
     fixes_rejected: int
     last_reject_reason: str
+    resets: int = 0
 
 
 class PoseFilter:
@@ -103,6 +108,8 @@ class PoseFilter:
         self._t_last = float(t0)
         self.accepted = 0
         self.rejected = 0
+        self.resets = 0
+        self._gated = []    # consecutive fixes refused by the gate: (z, cov)
         self.last_reject_reason = ''
 
     # -- state ------------------------------------------------------------------------
@@ -123,7 +130,7 @@ class PoseFilter:
         return FilterStatus(float(math.sqrt(max(np.linalg.eigvalsh(P[:2, :2])))), float(math.sqrt(P[2, 2])),
                             math.inf if self._t_fix is None else now - self._t_fix,
                             math.inf if self._t_fix is None else self._d_fix,
-                            self.accepted, self.rejected, self.last_reject_reason)
+                            self.accepted, self.rejected, self.last_reject_reason, self.resets)
 
     # -- inputs -----------------------------------------------------------------------
     def predict_odometry(self, odom_pose, t: float) -> None:
@@ -185,8 +192,13 @@ class PoseFilter:
         S = self.ekf.P + cov
         d2 = float((y.T @ np.linalg.solve(S, y))[0, 0])
         if d2 > self.config.gate_chi2:
-            return self._reject(f'fix {math.sqrt(d2):.1f} sigma from the estimate (gate '
-                                f'{math.sqrt(self.config.gate_chi2):.1f})')
+            self._gated.append((z, cov, self._odom_last))
+            if not self._gated_agree():
+                return self._reject(f'fix {math.sqrt(d2):.1f} sigma from the estimate (gate '
+                                    f'{math.sqrt(self.config.gate_chi2):.1f})')
+            self.ekf.P = self.ekf.P + y @ y.T    # the estimate was wrong: widen, then fuse
+            self.resets += 1
+        self._gated = []
 
         def residual(a, b):
             r = a - b
@@ -198,6 +210,26 @@ class PoseFilter:
         self._t_fix, self._d_fix = max(float(t), self._t_last), 0.0
         self._t_last = self._t_fix
         self.accepted += 1
+        return True
+
+    def _gated_agree(self) -> bool:
+        """True when the last ``rejections_to_reset`` gated fixes agree with each other
+        (each within the gate of the newest, by their own covariances)."""
+        n = int(self.config.rejections_to_reset)
+        if len(self._gated) < n:
+            return False
+        self._gated = self._gated[-n:]
+        z1, c1, o1 = self._gated[-1]
+        for z0, c0, o0 in self._gated[:-1]:
+            if o0 is not None and o1 is not None:   # carry the older fix to the newest one's time
+                dx, dy, dyaw = _delta(o0, o1)
+                c, s = math.cos(z0[2, 0]), math.sin(z0[2, 0])
+                z0 = np.array([[z0[0, 0] + c * dx - s * dy], [z0[1, 0] + s * dx + c * dy],
+                               [wrap(z0[2, 0] + dyaw)]])
+            d = z1 - z0
+            d[2, 0] = wrap(d[2, 0])
+            if float((d.T @ np.linalg.solve(c0 + c1, d))[0, 0]) > self.config.gate_chi2:
+                return False
         return True
 
     def _reject(self, reason: str) -> bool:

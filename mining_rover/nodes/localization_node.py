@@ -102,7 +102,8 @@ class LocalizationNode(Node):
             self.board_map = load_fiducials(world.sdf_path)
             if self.board_map is None:
                 raise ValueError(f"parameter 'world': {world.sdf_path} has no <mining:fiducials> board map")
-            self.limits = FixLimits(**{k[4:]: v for k, v in p.items() if k.startswith('fix_') and k != 'fix_rate_hz'})
+            self.limits = FixLimits(**{k[4:]: v for k, v in p.items()
+                                       if k.startswith('fix_') and k != 'fix_rate_hz'})
             self.filter_config = FilterConfig(**{k[7:]: v for k, v in p.items() if k.startswith('filter_')})
         except ValueError as exc:
             raise ParameterError(str(exc)) from exc
@@ -123,7 +124,8 @@ class LocalizationNode(Node):
         for side, cam in (('left', contract.left), ('right', contract.right)):
             self.create_subscription(Image, cam.image, lambda m, s=side: self._on_image(s, m), qos.SENSOR)
             self.create_subscription(CameraInfo, cam.info, lambda m, s=side: self._on_info(s, m), qos.SENSOR)
-        self.create_timer(1.0 / p['fix_rate_hz'], self._process, callback_group=MutuallyExclusiveCallbackGroup())
+        self.create_timer(1.0 / p['fix_rate_hz'], self._process,
+                          callback_group=MutuallyExclusiveCallbackGroup())
         self.create_timer(1.0, self._publish_status)
         self._tf = None
         if p['publish_tf']:
@@ -151,7 +153,8 @@ class LocalizationNode(Node):
         try:
             model = camera_info_to_model(msg)
         except ValueError as exc:
-            self.get_logger().warning(f'{side} camera_info rejected: {exc}', throttle_duration_sec=LOG_THROTTLE_S)
+            self.get_logger().warning(f'{side} camera_info rejected: {exc}',
+                                      throttle_duration_sec=LOG_THROTTLE_S)
             return
         if self._models[side] != model:
             self._models[side] = model
@@ -190,7 +193,8 @@ class LocalizationNode(Node):
         if not fix.ok:
             self.last_fix_reason = f'refused: {fix.reason}'
             self.filter.rejected += 1
-            self.get_logger().info(f'fiducial fix refused: {fix.reason}', throttle_duration_sec=LOG_THROTTLE_S)
+            self.get_logger().info(f'fiducial fix refused: {fix.reason}',
+                                   throttle_duration_sec=LOG_THROTTLE_S)
             return
         if self.filter.update_fix((fix.x, fix.y, fix.yaw), fix.cov, t):
             self.last_fix_reason = f'accepted: tags {list(fix.tags)}, {fix.range_m:.1f} m'
@@ -228,7 +232,7 @@ class LocalizationNode(Node):
         values = {'sigma_xy_m': f'{st.sigma_xy_m:.4g}', 'sigma_yaw_rad': f'{st.sigma_yaw_rad:.4g}',
                   'since_fix_s': f'{st.since_fix_s:.4g}', 'since_fix_m': f'{st.since_fix_m:.4g}',
                   'fixes_accepted': str(st.fixes_accepted), 'fixes_rejected': str(st.fixes_rejected),
-                  'last_fix_reason': self.last_fix_reason}
+                  'resets': str(st.resets), 'last_fix_reason': self.last_fix_reason}
         msg = DiagnosticStatus(level=DiagnosticStatus.WARN if warn else DiagnosticStatus.OK,
                                name=self.get_fully_qualified_name(),
                                message=(f'no fiducial fix for {st.since_fix_m:.1f} m: position sd '

@@ -218,6 +218,7 @@ def sdf_text(w: WorldDef, terr: dict, zmin: float, zmax: float, boards: tuple = 
     board_models, board_map = fiducials_sdf(boards, media) if boards else ('', '')
     board_models = '\n' + board_models if board_models else ''
     board_map = '\n' + board_map if board_map else ''
+    extra = arena + board_map
     heightmap = f"""<heightmap>
               <uri>{media}/heightmap.png</uri>
               <size>{size_xyz}</size>
@@ -276,7 +277,7 @@ def sdf_text(w: WorldDef, terr: dict, zmin: float, zmax: float, boards: tuple = 
       <mining:atmosphere density_kgpm3="{_fmt(w.density_kgpm3)}"/>
       <mining:start x="{_fmt(w.start[0])}" y="{_fmt(w.start[1])}" yaw="{_fmt(w.start[2])}"/>
       <mining:dig_zone x="{_fmt(w.dig[0])}" y="{_fmt(w.dig[1])}" radius="{_fmt(w.dig[2])}"/>
-      <mining:berm_zone x="{_fmt(w.berm[0])}" y="{_fmt(w.berm[1])}" radius="{_fmt(w.berm[2])}"/>{arena}{board_map}
+      <mining:berm_zone x="{_fmt(w.berm[0])}" y="{_fmt(w.berm[1])}" radius="{_fmt(w.berm[2])}"/>{extra}
     </mining:world>
   </world>
 </sdf>
@@ -302,8 +303,9 @@ def base_boards(w: WorldDef, terr: dict) -> tuple:
     from mining_rover.sim.world import bilinear
     sx, sy = w.arena if w.arena else (w.size, w.size)
     # an arena is too small for a row of three behind its berm: two, on its wall
-    return layout_boards(w.berm, w.dig[:2],
-                         lambda x, y: bilinear(terr['heights'], (terr['x0'], terr['y0']), terr['res_x'], x, y),
+    def ground(x, y):
+        return bilinear(terr['heights'], (terr['x0'], terr['y0']), terr['res_x'], x, y)
+    return layout_boards(w.berm, w.dig[:2], ground,
                          count=2 if w.arena else 3, bounds=(-sx / 2, sx / 2, -sy / 2, sy / 2),
                          margin_m=0.2 if w.arena else 0.5)
 
