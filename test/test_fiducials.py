@@ -49,6 +49,30 @@ def test_tag_image_decodes_to_its_id(tag_id):
     assert list(found) == [tag_id]
 
 
+def test_detected_corners_are_unbiased():
+    """Antialiased tags (drawn at 8x, area-downsampled, edges at fractional pixels): the
+    corners lie on the square's true edges, no systematic inward shift (cornerSubPix alone
+    put them 0.24 px inside: a 2 % range bias at 24 px), each within 0.6 px."""
+    import cv2
+    d = cv2.aruco.getPredefinedDictionary(cv2.aruco.DICT_APRILTAG_36h11)
+    det, s, inward = make_detector(), 8, []
+    for tid in (0, 5, 9):
+        for off in (0.1, 0.45, 0.8):
+            for size in (21.0, 25.4, 33.7, 44.3):
+                big = np.full((200 * s, 200 * s), 255, np.uint8)
+                o, n = int(round((60 + off) * s)), int(round(size * s))
+                big[o:o + n, o:o + n] = cv2.resize(cv2.aruco.generateImageMarker(d, tid, 80), (n, n),
+                                                   interpolation=cv2.INTER_NEAREST)
+                q = detect_tags(cv2.resize(big, (200, 200), interpolation=cv2.INTER_AREA), det)[tid]
+                lo = 60 + off - 0.5                 # pixel-centre coordinates of the edges
+                hi = lo + size
+                inward += [q[0, 0] - lo, q[0, 1] - lo, hi - q[2, 0], hi - q[2, 1],
+                           hi - q[1, 0], q[1, 1] - lo, q[3, 0] - lo, hi - q[3, 1]]
+    assert len(inward) == 8 * 36
+    assert abs(np.mean(inward)) < 0.08
+    assert np.max(np.abs(inward)) < 0.6
+
+
 def test_every_world_carries_a_board_map():
     for name in list_worlds():
         fm = load_fiducials(load_world(name).sdf_path)

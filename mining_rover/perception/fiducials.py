@@ -25,16 +25,20 @@ import numpy as np
 
 from mining_rover.sim.fiducials import FiducialMap, check_family
 
-#: Corner localisation noise floor (px): aruco's subpixel corner refinement on a
-#: synthetic edge reaches ~0.1 px; rendered, aliased edges at 3 px a cell ~0.3 px.
+#: aruco's cornerSubPix puts a tag's outer corners this far (px) inside its black square
+#: on antialiased 20-41 px tags (measured: 0.24 px mean over 48 synthetic tags drawn at 8x
+#: and area-downsampled, any window size; a 2 % range bias at 24 px): ``detect_tags``
+#: moves the quad's edges out by it.
+CORNER_INWARD_BIAS_PX = 0.24
+#: Corner localisation noise floor (px): rendered, aliased edges at ~3 px a cell.
 CORNER_SIGMA_FLOOR_PX = 0.3
 #: Error floor growing with the square of range r (m) to the nearest tag: sd = k * r^2 in
-#: position (m) and heading (rad). Measured on rendered 320x240 pairs of the lunar boards
-#: (test_fiducials, /tmp runs of 2026-12-07): 2 cm at 2.5-3.5 m, 10-20 cm and 1-1.6 deg at
-#: 4.5-5.5 m when seen 30 deg off the boards' normal, beyond what the corner Jacobian says
-#: (the corners' errors there are correlated, not independent).
-RANGE_SD_M_PER_M2 = 0.006
-RANGE_SD_RAD_PER_M2 = 0.001
+#: position (m) and heading (rad), beyond what the corner Jacobian says (the corners'
+#: errors are correlated, not independent). Measured on rendered 320x240 pairs of the
+#: lunar boards, 0-65 deg off their normal: 1-3 cm at 2.5-3 m, 1-5.5 cm and <= 0.5 deg at
+#: 4-4.5 m, 1.5-9 cm and <= 0.85 deg at 5.5 m (the test's rendered scenes).
+RANGE_SD_M_PER_M2 = 0.003
+RANGE_SD_RAD_PER_M2 = 0.0005
 
 
 @dataclass(frozen=True)
@@ -78,7 +82,6 @@ def make_detector(family: str = 'apriltag_36h11'):
     check_family(family, 'tag_family')
     params = cv2.aruco.DetectorParameters()
     params.cornerRefinementMethod = cv2.aruco.CORNER_REFINE_SUBPIX
-    params.cornerRefinementWinSize = 3
     return cv2.aruco.ArucoDetector(cv2.aruco.getPredefinedDictionary(cv2.aruco.DICT_APRILTAG_36h11), params)
 
 
@@ -88,7 +91,26 @@ def detect_tags(image: np.ndarray, detector) -> dict:
     corners, ids, _ = detector.detectMarkers(np.ascontiguousarray(grey))
     if ids is None:
         return {}
-    return {int(i): c.reshape(4, 2).astype(np.float64) for i, c in zip(ids.ravel(), corners)}
+    return {int(i): expand_quad(c.reshape(4, 2).astype(np.float64), CORNER_INWARD_BIAS_PX)
+            for i, c in zip(ids.ravel(), corners)}
+
+
+def expand_quad(q: np.ndarray, offset_px: float) -> np.ndarray:
+    """The quad (4, 2) whose four edge lines lie ``offset_px`` further out (each corner
+    moves along its two edges' outward normals n1, n2 by offset * (n1 + n2) / (1 + n1.n2))."""
+    centre = q.mean(axis=0)
+    normals = []
+    for k in range(4):
+        e = q[(k + 1) % 4] - q[k]
+        n = np.array([e[1], -e[0]]) / max(np.linalg.norm(e), 1e-9)
+        if n @ (q[k] - centre) < 0:
+            n = -n
+        normals.append(n)
+    out = q.copy()
+    for k in range(4):
+        n1, n2 = normals[k - 1], normals[k]    # the edges ending and starting at corner k
+        out[k] = q[k] + offset_px * (n1 + n2) / max(1.0 + float(n1 @ n2), 1e-6)
+    return out
 
 
 def _planar(T_map_base: np.ndarray) -> np.ndarray:
