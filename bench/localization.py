@@ -182,9 +182,9 @@ def run(quick: bool = False) -> dict:
     odo.reset(*start)
     trip = Trip(sim, localizer, kin, PoseFilter(start), odo)
     bx, by, br = world.zones.berm_zone
-    far = far_point(world, start[:2], 2.0 if quick else 6.0)
+    far = far_point(world, start[:2], 2.0 if quick else 5.0)
     dumps = []
-    for _ in range(1 if quick else 3):
+    for _ in range(1 if quick else 2):
         trip.go_to(world.zones.dig_zone[:2])
         trip.go_to(far)
         trip.go_to(world.zones.dig_zone[:2])
