@@ -83,8 +83,8 @@ def _params() -> list:
     ]
     out += [Param(f'fix_{k}', float(v), f'fix refused above this ({k})', 1e-6, 1e6)
             for k, v in lim.__dict__.items()]
-    out += [Param(f'filter_{k}', float(v), f'filter process noise / gate ({k})', 1e-9, 1e6)
-            for k, v in cfg.__dict__.items()]
+    out += [Param(f'filter_{k}', v, f'filter process noise / gate ({k})', 1 if isinstance(v, int) else 1e-9,
+                  1e6) for k, v in cfg.__dict__.items()]
     return out
 
 
