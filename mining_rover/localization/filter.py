@@ -39,16 +39,22 @@ def wrap(a: float) -> float:
 
 @dataclass(frozen=True)
 class FilterConfig:
-    """Process noise per metre driven (along- and cross-track position sd as a fraction of
-    the distance; heading sd rad per metre and rad per rad turned) and the fix gate.
+    """Process noise as random walks (variance per metre driven and per radian turned, so
+    it does not depend on how often odometry arrives): along- and cross-track position
+    sd m per sqrt(m), heading sd rad per sqrt(m) and per sqrt(rad) turned, position sd m
+    per sqrt(rad) turned; the fix gate; the start pose's sd; refused fixes in a row that,
+    agreeing, override the estimate.
 
-    Defaults: wheel odometry of a skid-steer rover on loose regolith drifts a few % of
-    the distance (the project's own bench/odometry: 1-3 % with IMU yaw and VO); the gate
-    is chi-square 3 dof at 0.999."""
-    along_track_frac: float = 0.03
-    cross_track_frac: float = 0.03
-    yaw_rad_per_m: float = 0.01
-    yaw_rad_per_rad: float = 0.02
+    Defaults: wheel + IMU odometry of this rover drifted 19 cm over a 30 m haul in the
+    lunar simulator (bench/localization.py, 2026-12-07): 0.03 m per sqrt(m) gives 16 cm;
+    turning in place its centre wanders where the odometry sees none (a lunar mission's
+    dump: 6 cm over a half turn): 0.035 m per sqrt(rad) gives 6.2 cm; the gate is
+    chi-square 3 dof at 0.999."""
+    along_track_m_per_sqrt_m: float = 0.03
+    cross_track_m_per_sqrt_m: float = 0.03
+    yaw_rad_per_sqrt_m: float = 0.01
+    yaw_rad_per_sqrt_rad: float = 0.02
+    turn_m_per_sqrt_rad: float = 0.035
     gate_chi2: float = CHI2_3DOF_999
     initial_sd_m: float = 0.05
     initial_sd_rad: float = 0.02
@@ -155,10 +161,12 @@ class PoseFilter:
                                [0.0, 1.0, c * u[0] - s * u[1]],
                                [0.0, 0.0, 1.0]])
         R = np.array([[c, -s], [s, c]])
+        turn = abs(float(u[2]))
         Q = np.zeros((3, 3))
-        Q[:2, :2] = R @ np.diag([(cfg.along_track_frac * dist) ** 2,
-                                 (cfg.cross_track_frac * dist) ** 2]) @ R.T
-        Q[2, 2] = (cfg.yaw_rad_per_m * dist) ** 2 + (cfg.yaw_rad_per_rad * abs(u[2])) ** 2
+        Q[:2, :2] = R @ np.diag([cfg.along_track_m_per_sqrt_m ** 2 * dist,
+                                 cfg.cross_track_m_per_sqrt_m ** 2 * dist]) @ R.T
+        Q[:2, :2] += np.eye(2) * cfg.turn_m_per_sqrt_rad ** 2 * turn
+        Q[2, 2] = cfg.yaw_rad_per_sqrt_m ** 2 * dist + cfg.yaw_rad_per_sqrt_rad ** 2 * turn
         self.ekf.Q = Q
         self.ekf.predict(u=u)
         self._d_fix += dist
