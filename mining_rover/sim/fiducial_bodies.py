@@ -1,5 +1,6 @@
-"""The fiducial boards in the embedded simulator: one static textured box per board of the
-world's ``<mining:fiducials>`` (sim/fiducials.py), the tag image on its front face. A
+"""The fiducial boards in the embedded simulator: one static textured box (a geom of the
+world body) per board of the world's ``<mining:fiducials>`` (sim/fiducials.py), the tag
+image on its front face. A
 mixin of sim.simulator.Simulator, which calls ``_add_fiducial_boards(spec)`` before it
 compiles the model and owns ``world``.
 
@@ -28,7 +29,7 @@ class FiducialBoardsMixin:
     fiducials: FiducialMap | None = None
 
     def _add_fiducial_boards(self, spec) -> None:
-        """Static box bodies with the tag texture for each board of the world file."""
+        """A static textured box (a world geom) for each board of the world file."""
         self.fiducials = load_fiducials(self.world.sdf_path)
         if self.fiducials is None:
             return
@@ -43,11 +44,10 @@ class FiducialBoardsMixin:
                               rgba=[1, 1, 1, 1], emission=BOARD_EMISSION, specular=0.0, shininess=0.0)
             t, s = BOARD_THICKNESS_M, b.board_size_m
             yaw = b.yaw_rad
-            body = spec.worldbody.add_body(
-                name=f'fiducial_board_{b.tag_id}',
-                pos=[b.x - math.cos(yaw) * t / 2, b.y - math.sin(yaw) * t / 2, b.z],
-                quat=[math.cos(yaw / 2), 0.0, 0.0, math.sin(yaw / 2)])
+            # static geoms of the world body: no mass (the rover's mass telemetry sums bodies)
             # box x = outward normal, y = the viewer's right: the texture reads as the tag
-            body.add_geom(name=f'fiducial_board_{b.tag_id}', type=mujoco.mjtGeom.mjGEOM_BOX,
-                          size=[t / 2, s / 2, s / 2], material=name, contype=1, conaffinity=2,
-                          group=2)
+            spec.worldbody.add_geom(
+                name=f'fiducial_board_{b.tag_id}', type=mujoco.mjtGeom.mjGEOM_BOX,
+                pos=[b.x - math.cos(yaw) * t / 2, b.y - math.sin(yaw) * t / 2, b.z],
+                quat=[math.cos(yaw / 2), 0.0, 0.0, math.sin(yaw / 2)],
+                size=[t / 2, s / 2, s / 2], material=name, contype=1, conaffinity=2, group=2)
