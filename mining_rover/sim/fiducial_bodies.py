@@ -1,8 +1,7 @@
 """The fiducial boards in the embedded simulator: one static textured box (a geom of the
 world body) per board of the world's ``<mining:fiducials>`` (sim/fiducials.py), the tag
-image on its front face. A
-mixin of sim.simulator.Simulator, which calls ``_add_fiducial_boards(spec)`` before it
-compiles the model and owns ``world``.
+image on its front face. A mixin of sim.simulator.Simulator, which calls
+``_add_fiducial_boards(spec)`` before it compiles the model and owns ``world``.
 
 The boards are light boxes (back-lit faces, ``BOARD_EMISSION``): near the lunar poles the
 sun stands a few degrees above the horizon and may be behind a board, and with no sky
