@@ -1,9 +1,9 @@
 """mission_node: the executive. Runs mining_rover.planning.executive on a timer.
 
-Subscribes (docs/INTERFACES.md): odom, map/costmap, planner/route, planner/dig_sites,
-planner/excavation_plan, excavator/state, diagnostics (power and faults), estop,
-wheel_slip, mission/pause, mission/site_override, and the simulator's regolith
-telemetry (evaluation only: it changes what /mission/status reports for hazard
+Subscribes (docs/INTERFACES.md): the pose (``pose_topic``: odom or localization/odometry),
+map/costmap, planner/route, planner/dig_sites, planner/excavation_plan, excavator/state,
+diagnostics (power and faults), estop, wheel_slip, mission/pause, mission/site_override,
+and the simulator's regolith telemetry (evaluation only: it changes what /mission/status reports for hazard
 contacts and the berm, never a decision). Publishes cmd_vel, excavator/drum_speed,
 excavator/arm_position, mission/goal, mission/status; calls excavator/dump_front and
 excavator/dump_rear (or excavator/dump; async).
