@@ -19,6 +19,7 @@ NODES = [
     'excavator_node',
     'planner_node',
     'mission_node',
+    'localization_node',
     'ground_link_node',
 ]
 

@@ -114,6 +114,8 @@ STACK = (
     StackNode('excavator_node', 'stack', (Arg('drivers_config'),), site='excavator'),
     StackNode('stereo_node', 'stack', ('stereo.yaml',),
               frames={'vo_frame': 'vo_odom', 'base_frame': _BASE}),
+    StackNode('localization_node', 'stack', (), arguments={'world': Arg('world')},
+              frames={'map_frame': _MAP, 'odom_frame': _ODOM, 'base_frame': _BASE}),
     StackNode('mapping_node', 'stack', ('mapping.yaml',),
               frames={'map_frame': _MAP, 'odom_frame': _ODOM, 'cloud_frame': _LEFT_OPTICAL}),
     StackNode('planner_node', 'stack', ('planner.yaml',), site='planner',

@@ -1,14 +1,14 @@
 """mission_node: the executive. Runs mining_rover.planning.executive on a timer.
 
-Subscribes (docs/INTERFACES.md): odom, map/costmap, planner/route, planner/dig_sites,
-planner/excavation_plan, excavator/state, diagnostics (power and faults), estop,
-wheel_slip, mission/pause, mission/site_override, for stuck detection the joint states
-(wheel speeds), stereo/odometry (visual odometry) and the IMU (sim contract topics), and
-the simulator's regolith telemetry (evaluation only: it changes what /mission/status
-reports for hazard contacts and the berm, never a decision). Publishes cmd_vel,
-excavator/drum_speed, excavator/arm_position, mission/goal, mission/status,
-mission/keepout (stuck spots the planner keeps routes off) and mission/dig_zone (the dig
-zone as grown when its sites ran out); calls excavator/dump_front and
+Subscribes (docs/INTERFACES.md): the pose (``pose_topic``: odom or localization/odometry),
+map/costmap, planner/route, planner/dig_sites, planner/excavation_plan, excavator/state,
+diagnostics (power and faults), estop, wheel_slip, mission/pause, mission/site_override,
+for stuck detection the joint states (wheel speeds), stereo/odometry (visual odometry) and
+the IMU (sim contract topics), and the simulator's regolith telemetry (evaluation only: it
+changes what /mission/status reports for hazard contacts and the berm, never a decision).
+Publishes cmd_vel, excavator/drum_speed, excavator/arm_position, mission/goal,
+mission/status, mission/keepout (stuck spots the planner keeps routes off) and
+mission/dig_zone (the dig zone as grown when its sites ran out); calls excavator/dump_front and
 excavator/dump_rear (or excavator/dump; async).
 
 Callbacks only convert and store; the timer (ROS time, so use_sim_time works) builds
@@ -89,6 +89,9 @@ def mission_params() -> list:
         Param('control_rate_hz', 10.0, 'state machine rate, Hz (ROS time)', 1.0, 100.0),
         Param('status_rate_hz', 1.0, '/mission/status rate, Hz', 0.05, 50.0),
         Param('persist_period_s', 1.0, 'energy and time are saved at least this often, s', 0.05, 60.0),
+        Param('pose_topic', 'odom', "the rover's pose (nav_msgs/Odometry): 'odom' (drive_node) or "
+              "'localization/odometry' (map frame, corrected by fiducial fixes)", read_only=True,
+              check=lambda v: None if v.strip() else 'must not be empty'),
         Param('odom_timeout_s', 1.0, 'older odometry counts as no pose (the rover stops), s', 0.05, 60.0),
         Param('diagnostics_timeout_s', 5.0, 'a motor silent this long leaves the energy sum, s',
               0.1, 600.0),
@@ -165,7 +168,7 @@ class MissionNode(Node):
         self._next_clear_t = -math.inf
         sub = self.create_subscription
         self._subs = [
-            sub(Odometry, 'odom', self._on_odom, qos.STATE),
+            sub(Odometry, p['pose_topic'], self._on_odom, qos.STATE),
             sub(OccupancyGrid, 'map/costmap', self._on_costmap, qos.MAP),
             sub(Path, 'planner/route', self._on_route, qos.MAP),
             sub(MarkerArray, 'planner/dig_sites', self._on_dig_sites, qos.MAP),

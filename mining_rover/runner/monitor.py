@@ -111,6 +111,7 @@ class MissionMonitor(Node):
             '/' + contract.regolith_topic: self._on_regolith,
             '/' + contract.ground_truth_topic: self._on_truth,
             '/odom': self._on_odom,
+            '/localization/odometry': self._on_localization,
             '/map/hazards': self._keep_last,
             '/planner/dig_sites': self._keep_last,
             '/robot_description': self._on_description,
@@ -222,6 +223,10 @@ class MissionMonitor(Node):
 
     def _on_odom(self, topic, cls, data):
         self._pose(topic, cls, data, self.timeline.odom_path, 'on_odometry')
+
+    def _on_localization(self, topic, cls, data):
+        if self._due(topic, TRUTH_PERIOD_S):
+            self.timeline.loc_path.append(self._pose_row(deserialize_message(data, cls)))
 
     def _pose(self, topic, cls, data, path: list, tf_method: str):
         """Odometry into the timeline (every TRUTH_PERIOD_S) and /tf (every TF_PERIOD_S)."""

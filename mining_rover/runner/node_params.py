@@ -45,12 +45,14 @@ NODE_PARAM_LISTS = {
     'mapping_node': ('mining_rover.nodes.mapping_node', '_params', _contract),
     'planner_node': ('mining_rover.nodes.planner_node', 'planner_params', None),
     'mission_node': ('mining_rover.nodes.mission_node', 'mission_params', None),
+    'localization_node': ('mining_rover.nodes.localization_node', '_params', None),
 }
 
 #: Parameters the runner sets from its own options: (node, param) -> the option.
 RUNNER_SET = {('sim_node', 'world'): '--world (sweep: --worlds)',
               ('sim_node', 'seed'): '--seed (sweep: --seeds)',
-              ('sim_node', 'real_time_factor'): '--rtf'}
+              ('sim_node', 'real_time_factor'): '--rtf',
+              ('localization_node', 'world'): '--world (sweep: --worlds)'}
 
 _CACHE: dict = {}
 

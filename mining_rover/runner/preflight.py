@@ -38,6 +38,7 @@ PARAM_TABLES = {
     'mapping_node': ('_params', ('contract',)),
     'planner_node': ('planner_params', ()),
     'mission_node': ('mission_params', ()),
+    'localization_node': ('_params', ()),
     'ground_link_node': ('_params', ()),
 }
 

@@ -29,7 +29,7 @@ from mining_rover.paths import share_dir
 #: Stop order: the executive first (its shutdown publishes zero twist and drum speed),
 #: then the drivers (zero to every motor on shutdown), perception/planning, the sim last.
 STOP_ORDER = ('mission_node', 'drive_node', 'excavator_node', 'planner_node', 'mapping_node',
-              'stereo_node', 'description_node', 'sim_node')
+              'localization_node', 'stereo_node', 'description_node', 'sim_node')
 
 _CLK_TCK = os.sysconf('SC_CLK_TCK') if hasattr(os, 'sysconf') else 100
 

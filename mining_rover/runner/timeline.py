@@ -37,7 +37,7 @@ SIM_FIGURES = ('excavated_kg', 'carried_kg', 'dumped_kg', 'spilled_kg', 'berm_ma
 
 #: summary.json keys every run writes (None where a figure never arrived), mission figures included.
 SUMMARY_KEYS = ('world', 'gravity_mps2', 'sim_time_s', 'wall_time_s', 'real_time_factor',
-                *STATUS_FIGURES, 'target_resource')
+                *STATUS_FIGURES, 'target_resource', 'dump_pose_error_m')
 
 
 def parse_number(text: str, kind=float):
@@ -68,6 +68,7 @@ class Timeline:
     regolith: list = field(default_factory=list)     # (t, {key: str}) from /sim/regolith
     truth_path: list = field(default_factory=list)   # (t, x, y, yaw) ground truth
     odom_path: list = field(default_factory=list)    # (t, x, y, yaw) drive_node odometry
+    loc_path: list = field(default_factory=list)     # (t, x, y, yaw) localization_node, map frame
     dig_events: list = field(default_factory=list)   # (t, x, y) true pose entering EXCAVATE
     dump_events: list = field(default_factory=list)  # (t, x, y) true pose entering DUMP
     hazards: list = field(default_factory=list)      # Marker2D from the last /map/hazards
@@ -160,6 +161,34 @@ def cycle_table(timeline: Timeline) -> list[dict]:
     return rows
 
 
+def dump_pose_errors(timeline: Timeline) -> list[float]:
+    """Per dump, |believed - true| position (m) at the end of the DUMP state (the rover
+    stood at the berm and discharged there): the believed pose is localization_node's
+    map-frame pose where it ran, else drive_node's odometry; each sample nearest in time
+    to the dump's end within the dump, both paths sampled every 0.5 s of sim time."""
+    belief = timeline.loc_path or timeline.odom_path
+    if not belief or not timeline.truth_path:
+        return []
+    spans, t0, prev = [], None, None
+    for t, values in timeline.status:
+        state = values.get('state')
+        if state == 'DUMP' and prev != 'DUMP':
+            t0 = t
+        elif state != 'DUMP' and prev == 'DUMP' and t0 is not None:
+            spans.append((t0, t))
+        prev = state
+
+    def nearest(path, t_end, t_start):
+        rows = [r for r in path if t_start <= r[0] <= t_end]
+        return min(rows, key=lambda r: t_end - r[0]) if rows else None
+    errors = []
+    for a, b in spans:
+        truth, mine = nearest(timeline.truth_path, b, a), nearest(belief, b, a)
+        if truth is not None and mine is not None:
+            errors.append(math.hypot(truth[1] - mine[1], truth[2] - mine[2]))
+    return errors
+
+
 def lunabotics_scores(summary: dict) -> dict:
     """Indicative Lunabotics-style scores (not the official rules, which change yearly).
 
@@ -220,6 +249,9 @@ def summarise(timeline: Timeline, *, world: str, gravity_mps2: float | None, wal
                                        else None)
     summary.update(truth_figures(summary))
     summary['cycle_table'] = cycle_table(timeline)
+    dump_errors = dump_pose_errors(timeline)
+    summary['dump_pose_error_m'] = round(max(dump_errors), 4) if dump_errors else None
+    summary['dump_pose_source'] = 'localization' if timeline.loc_path else 'odometry'
     summary['lunabotics_scores'] = lunabotics_scores(summary)
     if extra:
         summary.update(extra)

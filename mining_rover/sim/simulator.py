@@ -30,6 +30,7 @@ from mining_rover.paths import rover_config
 from mining_rover.physics.drum import MIN_CUT_RADPS, DrumGeometry, PassFeed, bucket_loads
 from mining_rover.physics.soil import layer_mass_per_area
 from mining_rover.physics.world_soil import soil_for
+from mining_rover.sim.fiducial_bodies import FiducialBoardsMixin
 from mining_rover.sim.motor_faults import MotorFaults
 from mining_rover.sim.motor_thermal import CHASSIS_K, MotorThermalMixin
 from mining_rover.sim.holddown_thrust import HoldDownMixin
@@ -69,7 +70,7 @@ def _yaw_quat_wxyz(yaw: float) -> list:
 
 
 class Simulator(ActiveRover, RoverSensorsMixin, HoldDownMixin, MotorThermalMixin, StereoCameraMixin,
-                TerrainTilesMixin):
+                TerrainTilesMixin, FiducialBoardsMixin):
     """See module docstring. Commands: wheels/drums velocity rad/s, arms position rad."""
 
     def __init__(self, world: str | WorldSpec = 'moon_south_pole', seed: int = 0, camera_width: int = 640,
@@ -236,6 +237,7 @@ class Simulator(ActiveRover, RoverSensorsMixin, HoldDownMixin, MotorThermalMixin
         spec.worldbody.add_light(name='sun', type=mujoco.mjtLightType.mjLIGHT_DIRECTIONAL, dir=d,
                                  pos=-d * 30.0, castshadow=True, diffuse=[gain, gain, 0.95 * gain],
                                  ambient=[0.0 if w.vacuum else 0.15] * 3, specular=[0.1] * 3)
+        self._add_fiducial_boards(spec)
 
     def _z_range(self):
         h = self._init_heights

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from mining_rover.sim.fiducials import fiducials_sdf, layout_boards, write_tag_images
 from mining_rover.sim.terrain import TerrainParams, generate, value_noise
 
 NS = 'https://mining-rover.org/sdf'
@@ -201,9 +202,10 @@ def _fmt(v) -> str:
 
 
 def sdf_text(w: WorldDef, terr: dict, zmin: float, zmax: float, media_name: str | None = None,
-             site_xml: str = '', generated_by: str = '') -> str:
-    """The SDF world file text for ``w`` with heightmap z range [zmin, zmax] (m); an
-    operational site passes its media folder name and its ``<mining:site>`` element."""
+             site_xml: str = '', generated_by: str = '', boards: tuple = ()) -> str:
+    """The SDF world file text for ``w`` with heightmap z range [zmin, zmax] (m), the
+    fiducial ``boards`` at its base (sim/fiducials.py); an operational site passes its
+    media folder name and its ``<mining:site>`` element."""
     el, az = math.radians(w.sun_elevation_deg), math.radians(w.sun_azimuth_deg)
     to_sun = np.array([math.cos(el) * math.cos(az), math.cos(el) * math.sin(az), math.sin(el)])
     d = -to_sun
@@ -214,8 +216,12 @@ def sdf_text(w: WorldDef, terr: dict, zmin: float, zmax: float, media_name: str 
     size_xyz = f'{size} {size} {_fmt(zmax - zmin)}'
     arena = (f'\n      <mining:arena size_x="{_fmt(w.arena[0])}" size_y="{_fmt(w.arena[1])}"/>'
              if w.arena else '')
-    tail, by = arena + site_xml, generated_by
+    by = generated_by
     sun_note = f'\n  <!-- Sun: {w.sun_source} -->' if w.sun_source else ''
+    board_models, board_map = fiducials_sdf(boards, media) if boards else ('', '')
+    board_models = '\n' + board_models if board_models else ''
+    board_map = '\n' + board_map if board_map else ''
+    tail = arena + board_map + site_xml
     heightmap = f"""<heightmap>
               <uri>{media}/heightmap.png</uri>
               <size>{size_xyz}</size>
@@ -265,7 +271,7 @@ def sdf_text(w: WorldDef, terr: dict, zmin: float, zmax: float, media_name: str 
           </geometry>
         </visual>
       </link>
-    </model>
+    </model>{board_models}
     <mining:world version="1">
       <mining:terrain size_x="{size}" size_y="{size}" z_min="{_fmt(zmin)}" z_max="{_fmt(zmax)}"
                       rows="{terr['heights'].shape[0]}" cols="{terr['heights'].shape[1]}"/>
@@ -292,6 +298,19 @@ def _savez(path: Path, **arrays) -> None:
             info = zipfile.ZipInfo(f'{key}.npy', date_time=(1980, 1, 1, 0, 0, 0))
             info.compress_type = zipfile.ZIP_DEFLATED
             zf.writestr(info, b.getvalue())
+
+
+def base_boards(w: WorldDef, terr: dict) -> tuple:
+    """The fiducial boards at ``w``'s berm zone facing its dig zone, on the terrain and
+    inside the world (or its arena)."""
+    from mining_rover.sim.world import bilinear
+    sx, sy = w.arena if w.arena else (w.size, w.size)
+    # an arena is too small for a row of three behind its berm: two, on its wall
+    def ground(x, y):
+        return bilinear(terr['heights'], (terr['x0'], terr['y0']), terr['res_x'], x, y)
+    return layout_boards(w.berm, w.dig[:2], ground,
+                         count=2 if w.arena else 3, bounds=(-sx / 2, sx / 2, -sy / 2, sy / 2),
+                         margin_m=0.2 if w.arena else 0.5)
 
 
 def build_world(w: WorldDef, out_dir: Path) -> Path:
@@ -328,9 +347,11 @@ def write_world(w: WorldDef, terr: dict, out_dir: Path, file_name: str, site_xml
            rocks=np.array([[r['x'], r['y'], r['height'], r['radius']] for r in rk]).reshape(-1, 4),
            **regolith, **resources)
     _savez(media / 'resource_prior.npz', **prior)
+    boards = base_boards(w, terr)
+    write_tag_images(boards, media)
     sdf = out_dir / f'{file_name}.sdf'
     sdf.write_text(sdf_text(w, terr, zmin, zmax, media_name=file_name, site_xml=site_xml,
-                            generated_by=generated_by))
+                            generated_by=generated_by, boards=boards))
     return sdf
 
 

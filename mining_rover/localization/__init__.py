@@ -1,0 +1,1 @@
+"""Global localization: the map-frame pose filter (odometry + absolute fixes)."""
