@@ -249,9 +249,12 @@ FLEET_SLOTS = 8
 
 @functools.lru_cache(maxsize=8)
 def _world_start(world: str) -> tuple:
-    """The world's start pose (x, y, yaw); launch asks for it once per substitution."""
+    """(the world's start pose (x, y, yaw), the discs fleet rovers keep clear of); launch
+    asks for it once per substitution."""
+    from mining_rover.sim.fleet import world_keep_clear
     from mining_rover.sim.world import load_world
-    return tuple(load_world(world).zones.start_xy_yaw)
+    spec = load_world(world)
+    return tuple(spec.zones.start_xy_yaw), world_keep_clear(spec)
 
 
 def fleet_plan(rovers: str, world: str, frame_prefix: str = '', state_dir: str = '/tmp') -> list[dict]:
@@ -279,7 +282,8 @@ def fleet_plan(rovers: str, world: str, frame_prefix: str = '', state_dir: str =
             raise ValueError(f"launch argument 'rovers': {ns!r} appears twice in {rovers!r}")
         namespaces.append(ns)
     prefix = check_frame_prefix(frame_prefix)
-    starts = fleet_specs(namespaces, _world_start(world))
+    start, keep_clear = _world_start(world)
+    starts = fleet_specs(namespaces, start, keep_clear=keep_clear)
     return [{'namespace': ns, 'frame_prefix': f'{prefix}{ns}/', 'start_xy_yaw': spec.start_xy_yaw,
              'state_file': str(Path(state_dir) / f"mining_rover_mission_{ns.replace('/', '_')}.sqlite")}
             for ns, spec in zip(namespaces, starts)]

@@ -6,7 +6,7 @@ import re
 import numpy as np
 import pytest
 
-from mining_rover.sim.fleet import RoverSpec, check_rovers, collision_bits, fleet_specs
+from mining_rover.sim.fleet import RoverSpec, check_rovers, collision_bits, fleet_specs, world_keep_clear
 from mining_rover.sim.simulator import Simulator
 
 WHEELS = ('front_left_wheel_joint', 'front_right_wheel_joint', 'rear_left_wheel_joint',
@@ -46,9 +46,11 @@ def test_a_fleet_is_one_model_with_prefixed_names(fleet):
                 one.regolith_telemetry()['rover_mass_kg'], rel=1e-12)
     finally:
         one.close()
-    # side by side: r2 starts FLEET_SPACING_M to the left of r1, same heading
+    # side by side: r2 starts FLEET_SPACING_M beside r1, same heading, off the berm and boards
     x, y, yaw = fleet.world.zones.start_xy_yaw
-    p2 = fleet_specs(['r1', 'r2'], (x, y, yaw))[1].start_xy_yaw
+    clear = world_keep_clear(fleet.world)
+    p2 = fleet_specs(['r1', 'r2'], (x, y, yaw), keep_clear=clear)[1].start_xy_yaw
+    assert all(math.hypot(p2[0] - cx, p2[1] - cy) >= r + 1.2 for cx, cy, r in clear)
     assert _xy(fleet.rover_view('r2')) == pytest.approx(p2[:2], abs=1e-6)
 
 

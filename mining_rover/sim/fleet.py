@@ -58,12 +58,43 @@ def check_rovers(rovers) -> list:
     return out
 
 
-def fleet_specs(names, start_xy_yaw, spacing_m: float = FLEET_SPACING_M) -> list:
+#: How far a fleet rover's start keeps from the berm zone's edge and from the fiducial
+#: boards, m: a rover turning in place sweeps ~1.15 m round its centre (FLEET_SPACING_M).
+START_CLEARANCE_M = 1.2
+
+
+def fleet_specs(names, start_xy_yaw, spacing_m: float = FLEET_SPACING_M, keep_clear=()) -> list:
     """RoverSpecs for ``names`` side by side: the first at ``start_xy_yaw`` (x, y, yaw),
-    each next one ``spacing_m`` further to the left of that heading, same heading."""
+    each next one ``spacing_m`` further to the left of that heading, same heading; to the
+    right instead where a start on the left would come within START_CLEARANCE_M of one of
+    the ``keep_clear`` discs (x, y, radius m: the berm zone, the fiducial boards) and the
+    right is clear (``world_keep_clear``)."""
     x, y, yaw = (float(v) for v in start_xy_yaw)
-    lx, ly = -math.sin(yaw), math.cos(yaw)
-    return [RoverSpec(n, (x + i * spacing_m * lx, y + i * spacing_m * ly, yaw)) for i, n in enumerate(names)]
+    names = list(names)
+
+    def row(side):
+        lx, ly = -side * math.sin(yaw), side * math.cos(yaw)
+        return [(x + i * spacing_m * lx, y + i * spacing_m * ly, yaw) for i in range(len(names))]
+
+    def clear(poses):
+        return all(math.hypot(px - cx, py - cy) >= r + START_CLEARANCE_M
+                   for px, py, _ in poses[1:] for cx, cy, r in keep_clear)
+
+    left = row(1.0)
+    poses = left if clear(left) or not clear(row(-1.0)) else row(-1.0)
+    return [RoverSpec(n, p) for n, p in zip(names, poses)]
+
+
+def world_keep_clear(spec) -> tuple:
+    """The discs (x, y, radius m) fleet rovers must not start on in world ``spec`` (a
+    sim.world.WorldSpec): its berm zone and its fiducial boards (half a board wide)."""
+    from mining_rover.sim.fiducials import load_fiducials
+    bx, by, br = spec.zones.berm_zone
+    discs = [(float(bx), float(by), float(br))]
+    boards = load_fiducials(spec.sdf_path)
+    if boards is not None:
+        discs += [(b.x, b.y, b.board_size_m / 2) for b in boards.boards]
+    return tuple(discs)
 
 
 def collision_bits(index: int, count: int) -> tuple:

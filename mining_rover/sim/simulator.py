@@ -34,7 +34,7 @@ from mining_rover.sim.fiducial_bodies import FiducialBoardsMixin
 from mining_rover.sim.motor_faults import MotorFaults
 from mining_rover.sim.motor_thermal import CHASSIS_K, MotorThermalMixin
 from mining_rover.sim.holddown_thrust import HoldDownMixin
-from mining_rover.sim.fleet import RoverSpec, check_rovers, collision_bits, fleet_specs
+from mining_rover.sim.fleet import RoverSpec, check_rovers, collision_bits, fleet_specs, world_keep_clear
 from mining_rover.sim.rover import ActiveRover, Rover
 from mining_rover.sim.rover_sensors import RoverSensorsMixin
 from mining_rover.sim.stereo_camera import StereoCameraMixin
@@ -79,7 +79,8 @@ class Simulator(ActiveRover, RoverSensorsMixin, HoldDownMixin, MotorThermalMixin
         self.world = world if isinstance(world, WorldSpec) else load_world(world)
         specs = check_rovers([RoverSpec()] if rovers is None else rovers)
         # a rover without a start pose stands where fleet_specs puts the i-th of a fleet
-        side_by_side = fleet_specs(range(len(specs)), self.world.zones.start_xy_yaw)
+        side_by_side = fleet_specs(range(len(specs)), self.world.zones.start_xy_yaw,
+                                   keep_clear=world_keep_clear(self.world))
         self._starts = [tuple(float(v) for v in (r.start_xy_yaw or side_by_side[i].start_xy_yaw))
                         for i, r in enumerate(specs)]
         if not (timestep > 0 and math.isfinite(timestep)):
