@@ -13,6 +13,7 @@ import base64
 import html
 import json
 import math
+import re
 from pathlib import Path
 
 from mining_rover.runner.timeline import truth_figures
@@ -153,7 +154,7 @@ def write_png(path: Path, rows: list) -> Path | None:
         if label not in labels:
             labels.append(label)
     rows_n = (len(PANELS) + 1) // 2
-    fig, axes = plt.subplots(rows_n, 2, figsize=(2 * max(5.0, 1.4 * len(labels) + 1.5), 3.2 * rows_n),
+    fig, axes = plt.subplots(rows_n, 2, figsize=(2 * max(5.0, 2.2 * len(labels) + 1.5), 3.2 * rows_n),
                              squeeze=False)
     for ax, (name, title) in zip(axes.ravel(), PANELS):
         data = []
@@ -170,7 +171,9 @@ def write_png(path: Path, rows: list) -> Path | None:
                         label='one mission' if p == filled[0][0] else None)
             ax.legend(loc='upper right', fontsize=7)
         ax.set_xticks(positions)
-        ax.set_xticklabels([f'{lb}\n(n={len(d)})' for lb, d in zip(labels, data)], fontsize=7)
+        # tick labels without the node prefix ('planner_node.'): the full names are in sweep.json
+        ax.set_xticklabels([f"{re.sub(r'[A-Za-z0-9_]+_node[.]', '', lb)}\n(n={len(d)})"
+                            for lb, d in zip(labels, data)], fontsize=7)
         ax.set_title(title, fontsize=9)
         ax.grid(axis='y', alpha=0.3)
     fig.suptitle('complete missions per world / parameter set (box: median and quartiles; '
