@@ -236,6 +236,11 @@ def survey(views: int) -> dict:
             d = np.hypot(X - h['x'], Y - h['y'])
             hazard |= d <= h['radius']
             near |= d <= h['radius'] + 0.5
+        # the fiducial boards at the base are obstacles too (lethal by rights, not invented);
+        # a board stands as tall as it is wide, so its margin is a board width, not 0.5 m
+        boards = getattr(sim, 'fiducials', None)
+        for b in (boards.boards if boards is not None else ()):
+            near |= np.hypot(X - b.x, Y - b.y) <= 1.5 * b.board_size_m + 0.5
         out = {}
         configured = mapper.hazard_params
         for tag, cells, hp in (('', mp['despeckle_cells'], configured),
