@@ -107,6 +107,7 @@ class Simulator(ActiveRover, RoverSensorsMixin, HoldDownMixin, MotorThermalMixin
         for r in self._fleet:
             r.motor_faults = MotorFaults(self.model, self.data, r._act, r._vadr, r._qadr,
                                          self.joint_kind, motor_watchdog_s)
+            r._in_hazard = HazardContacts(self.world.hazards.craters, self.world.hazards.rocks)
         self._active = self._fleet[0]
         self._renderer = None
         self.reset()
@@ -279,7 +280,7 @@ class Simulator(ActiveRover, RoverSensorsMixin, HoldDownMixin, MotorThermalMixin
                          berm_volume_m3=0.0, hazard_contacts=0, holddown_n=0.0, propellant_used_kg=0.0,
                          cutting_energy_j=0.0, nonfinite_loads=0)
         self._holddown_cmd = 0.0
-        self._in_hazard = HazardContacts(self.world.hazards.craters, self.world.hazards.rocks)
+        self._in_hazard.reset()
         self._temp_k = {n: CHASSIS_K for n in self._act}
         self._cut_load = {n: (0.0, 0.0, 0.0) for n in self._drums}
         self._cut_state = {n: None for n in self._drums}
