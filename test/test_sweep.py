@@ -103,6 +103,8 @@ def test_sweep_completes_reports_a_killed_mission_and_resumes_without_rework(tmp
         assert r['outcome'] == 'complete', r
         assert (out / r['report']).is_file() and (out / r['dir'] / 'summary.json').is_file()
         assert r['summary']['sim_time_s'] >= DURATION_S and r['kg_per_hour_truth'] is not None
+        # the mission ran at the sweep's priority, not at Ray's worker niceness (15)
+        assert json.loads((out / r['dir'] / 'sweep_mission.json').read_text())['niceness'] == os.nice(0)
     bad = rows[2]
     assert bad['outcome'] == 'failed' and bad['reason'] == 'node_died', bad
     assert bad['detail'].startswith('sim_node exited with code -9'), bad

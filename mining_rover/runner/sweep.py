@@ -323,6 +323,8 @@ def _hms(secs: float) -> str:
 #: Local Ray start attempts: Ray gives its raylet a fixed 30 s to register, which a
 #: machine loaded far beyond its cores can miss (seen at load average 35 on 2 cores).
 RAY_START_ATTEMPTS = 3
+#: Ray's raylet reads its config `worker_niceness` (default 15) from this variable.
+RAY_NICENESS_ENV = 'RAY_worker_niceness'
 
 
 class SweepStartError(RuntimeError):
@@ -344,6 +346,12 @@ def _ray_init(request: SweepRequest, workers: int):
                 raise SweepRequestError(f'--address {request.address}: Ray could not connect '
                                         f'({_first_line(exc)})') from None
             return ray
+        # Ray's raylet starts its workers at niceness 15 (its `worker_niceness` setting) unless
+        # told otherwise: the missions would then run at a lower priority than the shell
+        # that started the sweep, and lose the CPU to anything else on the host (the
+        # 2026-12-07 benchmark's 1.75-1.98 x wall of the sequential loop was partly that).
+        # Local workers run at the sweep's own niceness; RAY_worker_niceness overrides it.
+        os.environ.setdefault(RAY_NICENESS_ENV, str(os.nice(0)))
         for attempt in range(1, RAY_START_ATTEMPTS + 1):
             try:
                 ray.init(num_cpus=workers, include_dashboard=False, logging_level='ERROR',
@@ -441,7 +449,8 @@ def _job(request: SweepRequest, m: Mission, index: int) -> dict:
     return {'key': m.key, 'world': m.world, 'seed': m.seed, 'site': request.site, 'params': list(m.params),
             'duration_s': request.duration_s, 'record': request.record,
             'out_dir': str(m.directory(request.out_dir).resolve()),
-            'timeout_s': request.timeout_s(), 'domain_hint': (os.getpid() + 7 * index) % 100}
+            'timeout_s': request.timeout_s(), 'domain_hint': (os.getpid() + 7 * index) % 100,
+            'niceness': os.nice(0)}
 
 
 def _run_missions(request, todo, workers, progress, failed0, done0) -> tuple[bool, int]:

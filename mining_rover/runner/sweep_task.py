@@ -9,6 +9,7 @@ code and the runner log. runner/sweep.py schedules these tasks and reports on th
 from __future__ import annotations
 
 import fcntl
+import functools
 import json
 import os
 import re
@@ -98,13 +99,20 @@ class DomainLock:
         self._f.close()
 
 
-def _runner_preexec():
+def _runner_preexec(niceness: int | None = None):
     """In the runner, before exec: SIGINT back to its default (Ray's daemons run with it
     ignored, and an ignored signal stays ignored across exec: the runner would not stop
     on it), no signal blocked (Ray runs tasks in a thread that blocks SIGINT, and the mask
     is inherited too), and SIGINT (a clean stop, a partial report) if the Ray worker that
-    started it dies. Linux only."""
+    started it dies; and the sweep's own niceness where the Ray worker runs at a lower
+    priority (a cluster started without RAY_worker_niceness=0; raising the priority needs
+    CAP_SYS_NICE, so elsewhere the worker's stays, and the record says which). Linux only."""
     signal.signal(signal.SIGINT, signal.SIG_DFL)
+    if niceness is not None and os.nice(0) > niceness:
+        try:
+            os.setpriority(os.PRIO_PROCESS, 0, niceness)
+        except OSError:
+            pass
     signal.pthread_sigmask(signal.SIG_SETMASK, [])
     try:
         import ctypes
@@ -192,8 +200,12 @@ def run_mission_task(job: dict) -> dict:
     try:
         proc = subprocess.Popen(runner_argv(job), stdout=log, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL, env=env, start_new_session=True,
-                                preexec_fn=_runner_preexec)  # noqa: PLW1509  (prctl and the signal mask need it)
+                                preexec_fn=functools.partial(_runner_preexec, job.get('niceness')))  # noqa: PLW1509  (prctl and the signal mask need it)
         (out / 'runner.pid').write_text(f'{proc.pid}\n')
+        try:
+            record['niceness'] = os.getpriority(os.PRIO_PROCESS, proc.pid)
+        except OSError:        # already gone
+            pass
         deadline = wall0 + job['timeout_s']
         try:
             while rc is None:
