@@ -5,7 +5,8 @@
 world table's nominal values, or the values given), lowers the chosen drums to a depth,
 spins them and drives the wheels at the advance, lets the cut settle, then averages over
 whole bucket pitches: the drum loads, the depth, feed and spin the bucket model saw, the
-drum motors' torque, the ground speed and the wheel slip 1 - v / (omega_wheel r).
+drum motors' torque, the ground speed and the wheel slip 1 - v / (omega_wheel r) (the
+wheels' measured speed, over at least MIN_TRAVEL_M of travel).
 
 Depth: the arm angle for a depth on flat ground (``arm_for_depth``) assumes the wheels
 stand on the surface; in the simulator they sink into the compliant regolith contact
@@ -48,6 +49,7 @@ class CutTrial:
                                 #  fx_n, fz_n, torque_nm, motor_nm, engaged_share, samples)}:
                                 #  means (kinematics over the samples that cut), and the
                                 #  samples (n, 5): depth, feed x, feed z, face depth, spin (0s: no cut)
+                                #  and phase_rad (n,): the drum's angle at each sample
     excavated_kg: float
     cutting_energy_j: float
     duration_s: float = 0.0     # length of the measured window, s
@@ -151,8 +153,8 @@ def cut_trial(world: str, depth_m: float, drum_radps: float, drive_mps: float,
         a = np.array(acc[k], dtype=float)
         engaged = a[:, 9] > 0
         mean = a[engaged].mean(axis=0) if engaged.any() else np.zeros(a.shape[1])
-        out[k] = dict(samples=a[:, :5], phase_rad=a[:, 10], depth_m=mean[0], feed_x_mps=mean[1], feed_z_mps=mean[2],
-                      face_m=mean[3],
+        out[k] = dict(samples=a[:, :5], phase_rad=a[:, 10], depth_m=mean[0], feed_x_mps=mean[1],
+                      feed_z_mps=mean[2], face_m=mean[3],
                       radps=float(a[:, 4].mean()), fx_n=float(a[:, 5].mean()), fz_n=float(a[:, 6].mean()),
                       torque_nm=float(a[:, 7].mean()), motor_nm=float(a[:, 8].mean()),
                       engaged_share=float(engaged.mean()))
