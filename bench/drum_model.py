@@ -19,15 +19,17 @@ the drum's real phase, depth and velocity and the world's true soil; the planner
 - estimator_rel_err: planning/soil_estimator.py's estimate after 3 cuts, the probe cuts
   (soil_estimator.probe_cuts: the cut planned with config/regolith_nominal.yaml at 2, 5
   and 8 rad/s), each drum's torque fed with the samples it was measured over (depth,
-  feed, spin and drum angle: add_drum_samples): worst relative error, over the worlds
-  where a cut is feasible, against the world's true soil, of what torque and travel
-  identify, the cohesive and inertial strengths k_c and k_v
-  (soil_estimator.cutting_strengths). Density, cohesion and friction angle apart are not
-  identifiable from them (soil_estimator's docstring; density needs the collected mass):
-  their errors are printed as context (``..._density``, ``..._cohesion``, ``..._friction``).
+  feed, spin and drum angle: add_drum_samples) and the mass each took in over the volume
+  it dug (the weigh, with 2 % noise): worst relative error, over the worlds where a cut
+  is feasible, against the world's true soil, of the density and of what torque and
+  travel identify, the cohesive and inertial strengths k_c and k_v
+  (soil_estimator.cutting_strengths). Cohesion and friction angle apart are not
+  identifiable from torque and travel (soil_estimator's docstring): their errors, and the
+  density's, are printed as context (``..._density``, ``..._cohesion``, ``..._friction``).
   ``..._random_cuts``: as before this round, the first 3 random cuts, both drums' torque
-  at their mean depth and spin and the travel's advance; ``..._phase_mean``: the probe
-  cuts' samples without the drum angle (a phase average at each sample's kinematics).
+  at their mean depth and spin and the travel's advance, no mass (k_c, k_v only);
+  ``..._phase_mean``: the probe cuts' samples and mass without the drum angle (a phase
+  average at each sample's kinematics).
   ``..._model_fed``: the same estimator fed 3 cuts of the planner's own model with 2 %
   noise and the collected mass.
 - specific_energy_jpkg_<world>: cutting power / mass rate of the planned cut in the
@@ -153,6 +155,11 @@ def run(quick: bool = False, worlds=None) -> dict:
                 probe.add_drum_samples(s[:, 0], s[:, 1], s[:, 2], s[:, 4], c['torque_nm'], s[:, 3],
                                        c['phase_rad'])
                 phase_mean.add_drum_samples(s[:, 0], s[:, 1], s[:, 2], s[:, 4], c['torque_nm'], s[:, 3])
+            # the weigh: the mass the cut took in (drum fill from the arms' torque, plus any
+            # spill) over the volume the map sees gone, with a 2 % weighing error
+            kg = t.dug_kg * (1.0 + 0.02 * rng.standard_normal())
+            probe.add_collected(p.depth_of_cut_m, t.dug_m3, kg)
+            phase_mean.add_collected(p.depth_of_cut_m, t.dug_m3, kg)
         model_est = RegolithEstimator(nominal, rover, g)
         for d, w, v in ((0.03, 4.0, 0.05), (0.06, 7.0, 0.02), (0.08, 2.0, 0.01)):
             torque = float(drum_cut(d, w, v, rover, soil, g).torque_nm) * (1 + 0.02 * rng.standard_normal())
@@ -165,9 +172,10 @@ def run(quick: bool = False, worlds=None) -> dict:
         if est.updates:
             worst_random = max(worst_random, _param_err(est.params, soil))
         if phase_mean.updates:
-            worst_phase_mean = max(worst_phase_mean, _param_err(phase_mean.params, soil))
+            worst_phase_mean = max(worst_phase_mean, _param_err(phase_mean.params, soil,
+                                                                ('density_kgm3', 'k_c_pa', 'k_v_kgm3')))
         e = probe.params
-        est_err = _param_err(e, soil) if probe.updates else math.nan
+        est_err = _param_err(e, soil, ('density_kgm3', 'k_c_pa', 'k_v_kgm3')) if probe.updates else math.nan
         if probe.updates:
             worst_rho = max(worst_rho, abs(e.density_kgm3 / soil.density_kgm3 - 1.0))
             worst_c = max(worst_c, abs(e.cohesion_pa / soil.cohesion_pa - 1.0))

@@ -55,6 +55,8 @@ class CutTrial:
     duration_s: float = 0.0     # length of the measured window, s
     rim_mps: float = 0.0        # the wheels' mean rim speed over the window, m/s
     commanded_mps: float = 0.0  # the rim speed commanded, m/s
+    dug_m3: float = 0.0         # volume the whole trial dug out of the terrain (the map before - after), m^3
+    dug_kg: float = 0.0         # mass it took in or spilled (what the drums' weigh and spill add to), kg
 
     @property
     def wheels_stalled(self) -> bool:
@@ -159,8 +161,10 @@ def cut_trial(world: str, depth_m: float, drum_radps: float, drive_mps: float,
                       torque_nm=float(a[:, 7].mean()), motor_nm=float(a[:, 8].mean()),
                       engaged_share=float(engaged.mean()))
     rim_mps = float(np.mean(rim))
+    res = float(sim.world.resolution_m)
+    dug_m3 = float(np.clip(sim._init_heights - sim.heights, 0.0, None).sum()) * res * res
     return CutTrial(slip=1.0 - ground / rim_mps if rim_mps > 1e-9 else 0.0, ground_mps=ground,
                     lifted=bool(pose[2, 3] - pose0[2, 3] > 0.05), drums=out,
                     excavated_kg=e1['excavated_kg'] - e0['excavated_kg'],
                     cutting_energy_j=e1['cutting_energy_j'] - e0['cutting_energy_j'], duration_s=T,
-                    rim_mps=rim_mps, commanded_mps=drive_mps)
+                    rim_mps=rim_mps, commanded_mps=drive_mps, dug_m3=dug_m3, dug_kg=float(e1['excavated_kg']))
