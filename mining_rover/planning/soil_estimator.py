@@ -59,6 +59,20 @@ def cutting_strengths(params: RegolithParams, rake_rad: float = math.radians(60.
     return {'density_kgm3': params.density_kgm3, 'k_c_pa': k_c, 'k_v_kgm3': k_v}
 
 
+def samples_torque_nm(samples, rover: Rover, params: RegolithParams, gravity_mps2: float) -> float:
+    """One drum's mean cutting torque (N m) over measured samples, rows (depth m, feed x
+    m/s, feed z m/s, face depth m, signed spin rad/s, drum angle rad; 0 depth: not
+    cutting), as RegolithEstimator.add_drum_samples takes them: per bucket at the drum's
+    angle (physics/drum.py bucket_loads, the law the simulator cuts with) where the
+    angles are given, else phase-averaged at each sample's kinematics."""
+    d, fx, fz, face, w, phase = np.asarray(samples, dtype=float).T
+    if np.isnan(phase).any():
+        load = drum_load_mean(d, fx, fz, w, rover.drum, params, gravity_mps2, face_depth_m=face)
+    else:
+        load = bucket_loads(d, fx, fz, w, phase, rover.drum, params, gravity_mps2, face_depth_m=face)
+    return float(np.mean(np.where(d > 0.0, load.torque_nm, 0.0)))
+
+
 class RegolithEstimator:
     """Estimates (surface density, cohesion, friction angle) from measured cuts.
 
@@ -103,12 +117,7 @@ class RegolithEstimator:
             pred = drum_cut(d, w, v, self.rover, p, self.g).torque_nm
             res.append(np.log(np.maximum(pred, 1e-12) / t) / self.rel_noise)
         for samples, torque in self._drums:
-            d, fx, fz, face, w, phase = samples.T
-            if np.isnan(phase).any():
-                load = drum_load_mean(d, fx, fz, w, self.rover.drum, p, self.g, face_depth_m=face)
-            else:
-                load = bucket_loads(d, fx, fz, w, phase, self.rover.drum, p, self.g, face_depth_m=face)
-            pred = float(np.mean(np.where(d > 0.0, load.torque_nm, 0.0)))
+            pred = samples_torque_nm(samples, self.rover, p, self.g)
             res.append(np.array([math.log(max(pred, 1e-12) / torque) / self.rel_noise]))
         if self._masses:
             d, vol, kg = np.array(self._masses).T
