@@ -130,7 +130,7 @@ def run(quick: bool = False, worlds=None) -> dict:
         errs, errs_mean, errs_cmd = [], [], []
         for i in range(cuts):
             d, w, v = rng.uniform(0.01, 0.08), rng.uniform(2.0, 8.0), rng.uniform(0.01, 0.10)
-            t = cut_trial(world, d, w, v, soil=soil, sim=sim, settle_s=1.5, holddown_n=hold)
+            t = cut_trial(world, d, w, v, soil=soil, sim=sim, settle_s=1.5, holddown_n=hold, min_travel_m=0.0)
             sim_torque = sum(c['torque_nm'] for c in t.drums.values())
             if sim_torque < 1e-3:
                 continue        # nothing cut (a rubble pile's rover does not hold its depth)

@@ -84,12 +84,14 @@ def arm_for_depth(depth_m: float, sim: Simulator) -> float:
 def cut_trial(world: str, depth_m: float, drum_radps: float, drive_mps: float,
               drums=('front', 'rear'), soil: RegolithParams | None = None, sim: Simulator | None = None,
               settle_s: float = 2.0, pitches: int = 4, hold_depth: bool = True,
-              lower_s: float = 0.0, holddown_n: float = 0.0) -> CutTrial:
+              lower_s: float = 0.0, holddown_n: float = 0.0, min_travel_m: float = MIN_TRAVEL_M) -> CutTrial:
     """Run one cut in ``world`` at depth_m (m), drum_radps (rad/s) and drive_mps (m/s) with
     the given drums and soil (the world's own when None), measured from simulator truth;
     hold_depth trims the arms to the asked depth while settling (module docstring); lower_s
     > 0 lowers the drums from the surface to the depth over that time (a plunge at a
-    bounded rate) before settling, instead of at once."""
+    bounded rate) before settling, instead of at once; holddown_n fires the hold-down
+    thrusters (N); the measured window covers ``pitches`` bucket pitches and at least
+    min_travel_m of travel (0: the pitches alone, where slip is not the point)."""
     sim = sim or Simulator(world=world, flat=True, camera_width=64, camera_height=48)
     sim.reset()
     uniform_soil(sim, soil or WORLD_SOIL[world].nominal())
@@ -131,7 +133,7 @@ def cut_trial(world: str, depth_m: float, drum_radps: float, drive_mps: float,
     # Slip is a steady state over the contact patch: over 1 cm of travel (1 s of a 1 cm/s
     # creep) the chassis' pitching as a drum fills and the wheel servo's transient read as
     # tens of percent (docs/readme/physics.md), so the window covers MIN_TRAVEL_M too.
-    travel_s = min(MIN_TRAVEL_M / max(abs(drive_mps), 1e-6), MAX_WINDOW_S)
+    travel_s = min(min_travel_m / max(abs(drive_mps), 1e-6), MAX_WINDOW_S)
     window_s = max(pitches, math.ceil(travel_s / pitch_s)) * pitch_s
     n = max(1, round(window_s / (10 * sim.dt)))
     pose0, t0 = sim.ground_truth_pose(), sim.time
