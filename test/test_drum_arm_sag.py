@@ -37,8 +37,8 @@ def test_planner_arm_is_the_simulators():
 def test_arm_sag_is_the_simulators(fill_kg):
     """1 g (the Lunabotics arena), both arms raised at -0.3 rad, the drums idle and holding
     fill_kg: each arm's servo yields by the moment / stiffness that arm_sag predicts,
-    within 10 % (arm_sag takes cos(theta) = 1: 4.5 % deep at this angle). A full drum
-    (19.8 kg) sags the arm ~0.19 rad, the axle ~8.6 cm."""
+    within 10 % (measured: 0.194 rad against 0.195 full, 0.048 against 0.050 empty). A
+    full drum (19.8 kg) sags the arm ~0.19 rad, the axle ~8.8 cm."""
     sim = Simulator(world='lunabotics_arena', flat=True, camera_width=64, camera_height=48)
     try:
         sim.reset()
