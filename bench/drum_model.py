@@ -9,10 +9,11 @@ the drum's real phase, depth and velocity and the world's true soil; the planner
   advance 1-10 cm/s; the trial's arms trimmed to hold the depth, sim/digtrial.py) of
   |planner torque - simulator torque| / simulator torque, the planner given the true soil
   and, sample by sample, the depth, feed and spin the simulator realised (both averaged
-  over whole bucket pitches). Where no cut is feasible without it (the rubble pile: the
+  over whole bucket pitches). Where no cut is feasible without them (the rubble pile: the
   rover floats off its wheels as the drums bite, slipping 40-86 %, so depth and feed
-  change within a pitch), the trial fires the hold-down thrusters at full thrust
-  (config/rover.yaml holddown), as a rover digs there. ``..._mean_kinematics``: the
+  change within a pitch), every trial fires the hold-down thrusters at full thrust
+  (config/rover.yaml holddown) and the planner plans with them (site.py does the same),
+  as a rover digs there. ``..._mean_kinematics``: the
   planner given the cut's mean depth, feed and spin instead (adds what a cut that is still settling does);
   ``..._commanded``: the commanded settings (adds the wheels' slip, ~13 % in the
   simulator's compliant contact, and the depth the trims left): context.
@@ -20,8 +21,8 @@ the drum's real phase, depth and velocity and the world's true soil; the planner
   (soil_estimator.probe_cuts: the cut planned with config/regolith_nominal.yaml at 2, 5
   and 8 rad/s), each drum's torque fed with the samples it was measured over (depth,
   feed, spin and drum angle: add_drum_samples) and the mass each took in over the volume
-  it dug (the weigh, with 2 % noise): worst relative error, over the worlds where a cut
-  is feasible, against the world's true soil, of the density and of what torque and
+  it dug (the weigh, with 2 % noise): worst relative error, over all seven worlds,
+  against the world's true soil, of the density and of what torque and
   travel identify, the cohesive and inertial strengths k_c and k_v
   (soil_estimator.cutting_strengths). Cohesion and friction angle apart are not
   identifiable from torque and travel (soil_estimator's docstring): their errors, and the
@@ -49,6 +50,7 @@ from __future__ import annotations
 
 import math
 import os
+from dataclasses import replace
 
 import numpy as np
 
@@ -107,8 +109,8 @@ def run(quick: bool = False, worlds=None) -> dict:
     from mining_rover.sim.digtrial import cut_trial
     from mining_rover.sim.simulator import Simulator
 
-    rover = Rover(mass_kg=rover_mass_kg())
-    geom = rover.drum
+    base_rover = Rover(mass_kg=rover_mass_kg())
+    geom = base_rover.drum
     nominal = load_params(config_path('regolith_nominal.yaml'))
     cuts = 3 if quick else 20
     out = {}
@@ -123,10 +125,15 @@ def run(quick: bool = False, worlds=None) -> dict:
         soil = table.nominal()
         sim = Simulator(world=world, flat=True, camera_width=64, camera_height=48)
         g = sim.world.gravity_mps2
-        est = RegolithEstimator(nominal, rover, g)
+        # where the rover's weight cannot react a cut (the rubble pile) it digs pressed down
+        # by its hold-down thrusters, as site.py plans it: planner and trials both know
+        rover = base_rover
         plan = plan_cut(rover, soil, g)
-        # where the rover's weight cannot react a cut it digs pressed down by its thrusters
         hold = 0.0 if plan.feasible else sim.max_holddown_n
+        if hold > 0.0:
+            rover = replace(base_rover, holddown_n=hold)
+            plan = plan_cut(rover, soil, g)
+        est = RegolithEstimator(nominal, rover, g)
         errs, errs_mean, errs_cmd = [], [], []
         for i in range(cuts):
             d, w, v = rng.uniform(0.01, 0.08), rng.uniform(2.0, 8.0), rng.uniform(0.01, 0.10)
@@ -148,7 +155,8 @@ def run(quick: bool = False, worlds=None) -> dict:
         phase_mean = RegolithEstimator(nominal, rover, g)
         for p in (probe_cuts(rover, nominal, g) if plan.feasible else []):
             t = cut_trial(world, p.depth_of_cut_m, p.drum_speed_radps, p.drive_speed_mps, soil=soil, sim=sim,
-                          settle_s=2.0, lower_s=min(p.depth_of_cut_m / (2.0 * p.drive_speed_mps), 4.0))
+                          settle_s=2.0, lower_s=min(p.depth_of_cut_m / (2.0 * p.drive_speed_mps), 4.0),
+                          holddown_n=hold)
             for c in t.drums.values():
                 # what the rover measures: arm encoders over its map, odometry, the drum encoder
                 s = c['samples']
@@ -199,7 +207,8 @@ def run(quick: bool = False, worlds=None) -> dict:
                 # rover into a runaway self-feeding cut (docs/readme/drum.md)
                 t = cut_trial(world, plan.depth_of_cut_m, plan.drum_speed_radps, plan.drive_speed_mps,
                               drums=drums, soil=soil, sim=sim, settle_s=2.0,
-                              lower_s=min(plan.depth_of_cut_m / (2.0 * plan.drive_speed_mps), 4.0))
+                              lower_s=min(plan.depth_of_cut_m / (2.0 * plan.drive_speed_mps), 4.0),
+                              holddown_n=hold)
                 stalled = (t.wheels_stalled
                            or any(c['radps'] < 0.5 * plan.drum_speed_radps for c in t.drums.values()))
                 checked += 1
@@ -225,6 +234,7 @@ def run(quick: bool = False, worlds=None) -> dict:
         out[f'blade_limit_m_{world}'] = metric(blade, 'm')
         out[f'planned_depth_m_{world}'] = metric(plan.depth_of_cut_m, 'm')
         out[f'arm_sag_m_{world}'] = metric(plan.arm_sag_m, 'm')
+        out[f'holddown_n_{world}'] = metric(hold, 'N')
         out[f'planned_cut_slip_{world}'] = metric(worst_slip, '')
         sim.close()
     result = {
