@@ -23,6 +23,14 @@ log torque of cuts across the planner's whole envelope changes by ~2 % rms for a
 (0.3 % over three cuts; test_planning_regolith.py), less than the model's own error
 against the simulator; a prior on phi (the nominal value) pins that direction, and the
 benchmark reports the error of (density, k_c, k_v) only.
+
+Three cuts are enough when they are designed for it (``probe_cuts``: the drum speed at
+2, 5 and 8 rad/s, so k_v's share of the torque changes 16x), when each drum's torque is
+fitted over the samples it was measured on at the drum's angle (``add_drum_samples``: a
+drum bobs on its arm with its buckets, and an arm sags as its drum fills, so a mean depth
+or a phase average is off by up to 19 %), and when the weigh gives the density (without
+it the fit slides along the weak direction, which moves k_v by 7-12 %). The benchmark
+(bench/drum_model.py) measures that after the three probe cuts.
 """
 from __future__ import annotations
 
