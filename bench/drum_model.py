@@ -196,6 +196,7 @@ def run(quick: bool = False, worlds=None) -> dict:
         if math.isfinite(est_err):
             worst_est = max(worst_est, est_err)
         out[f'torque_rel_err_{world}'] = metric(max(errs) if errs else math.nan, '')
+        out[f'torque_rel_err_commanded_{world}'] = metric(max(errs_cmd) if errs_cmd else math.nan, '')
         out[f'estimator_rel_err_{world}'] = metric(est_err, '')
 
         tr = traction(rover, soil, g)
