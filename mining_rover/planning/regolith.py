@@ -52,6 +52,11 @@ class Rover:
     wheel_soil_friction: float = 0.6     # Coulomb mu for the mu*m*g bound
     holddown_n: float = 0.0              # hold-down thrust pressing the rover down, N
                                          # (control/holddown.py; 0: gravity alone)
+    arm_length_m: float = 0.45           # pivot to drum axle (config/rover.yaml arm.length)
+    arm_mass_kg: float = 2.5
+    drum_mass_kg: float = 5.5            # empty drum
+    arm_stiffness_nm_per_rad: float = 600.0  # the arm servo's position gain (rover.yaml arm.servo_stiffness)
+    arm_max_torque_nm: float = 150.0     # the arm actuator's rating (rover.yaml arm.max_effort)
 
     def normal_load_n(self, gravity_mps2: float) -> float:
         """What presses the wheels onto level ground, N: weight plus hold-down thrust."""
@@ -139,6 +144,7 @@ class DrumCut:
     horizontal_n: np.ndarray      # worst |net horizontal force| on the rover (both drums, or either alone)
     vertical_n: np.ndarray        # worst net lift on the rover, >= 0 (both drums, or either alone)
     mass_rate_kgps: np.ndarray    # regolith taken in, all digging drums
+    push_down_n: np.ndarray = 0.0  # largest downward force of the soil on one drum, >= 0 (sags its arm)
 
 
 def drum_cut(depth_m, drum_radps, drive_mps, rover: Rover, params: RegolithParams,
@@ -164,14 +170,33 @@ def drum_cut(depth_m, drum_radps, drive_mps, rover: Rover, params: RegolithParam
         torque = front.torque_nm + rear.torque_nm
         drum_torque = np.maximum(front.torque_nm, rear.torque_nm)
         one_h = np.maximum(np.abs(front.fx_n), np.abs(rear.fx_n))
+        down = np.maximum(-np.minimum(front.fz_n, rear.fz_n), 0.0)
     else:
         cases_x, cases_z = front.fx_n[None], front.fz_n[None]
         torque = drum_torque = front.torque_nm
         one_h = np.abs(front.fx_n)
+        down = np.maximum(-front.fz_n, 0.0)
     n = max(int(rover.drums_digging), 1)
     mass_rate = n * swept_mass_rate(d, v, params, rover.drum_length_m)
     return DrumCut(front.chip_m, front.engaged, torque, drum_torque, one_h,
-                   np.max(np.abs(cases_x), axis=0), np.maximum(np.max(cases_z, axis=0), 0.0), mass_rate)
+                   np.max(np.abs(cases_x), axis=0), np.maximum(np.max(cases_z, axis=0), 0.0), mass_rate, down)
+
+
+def arm_sag(rover: Rover, fill_kg, gravity_mps2: float, push_down_n=0.0):
+    """How far a drum's arm droops under its load: (drop of the drum axle m, moment on
+    the arm's servo N m), arrays broadcast.
+
+    The arm is held by a position servo of stiffness k = ``arm_stiffness_nm_per_rad``
+    (N m/rad; the simulator's arm actuator, config/rover.yaml arm.servo_stiffness): it
+    yields M / k under the moment M about its pivot of the drum (empty mass plus fill_kg),
+    the arm's own weight at half its length and the soil pushing the drum down
+    (push_down_n), all in this gravity. The drop of the axle is L M / k (small angle; the
+    arm near horizontal, cos theta ~ 1, which errs deep). A 1 g arena's full drum (20 kg)
+    sags it ~9 cm; the Moon's ~1.5 cm; the asteroids' under 3 mm."""
+    L = rover.arm_length_m
+    moment = L * ((rover.drum_mass_kg + np.asarray(fill_kg, dtype=float) + 0.5 * rover.arm_mass_kg)
+                  * gravity_mps2 + np.asarray(push_down_n, dtype=float))
+    return L * moment / rover.arm_stiffness_nm_per_rad, moment
 
 
 @dataclass(frozen=True)
@@ -189,6 +214,8 @@ class CutPlan:
     mass_rate_kgps: float
     expected_mass_kg: float      # one fill of the digging drums at this cut's density
     reason: str = ''
+    arm_sag_m: float = 0.0       # how much deeper the drums reach when full (arm_sag): the
+                                 # forces above are at depth_of_cut_m + arm_sag_m
 
     @property
     def fill_time_s(self) -> float:
@@ -219,7 +246,7 @@ def cut_fits(cut: DrumCut, rover: Rover, tr: Traction, safety_margin: float):
 def plan_cut(rover: Rover, params: RegolithParams, gravity_mps2: float,
              safety_margin: float = 0.3, design_slip: float = 0.2,
              max_depth_m: float | None = None, max_drive_mps: float = 0.2,
-             min_fill_time_s: float = 60.0) -> CutPlan:
+             min_fill_time_s: float = 60.0, drum_speeds_radps=None) -> CutPlan:
     """The gentlest cut that fills the drums in min_fill_time_s, else the one that moves
     the most regolith per second, that ``cut_fits``: its worst horizontal reaction below
     (1 - safety_margin) x traction, its worst lift below (1 - safety_margin) x weight, each
@@ -237,16 +264,26 @@ def plan_cut(rover: Rover, params: RegolithParams, gravity_mps2: float,
     tr = traction(rover, params, gravity_mps2, design_slip)
     max_depth = rover.drum_radius_m * 0.5 if max_depth_m is None else max_depth_m
     depths = DEPTHS_M[DEPTHS_M <= max_depth + 1e-12]
-    speeds = np.linspace(1.0, rover.drum_max_speed_radps, 8)
+    speeds = (np.linspace(1.0, rover.drum_max_speed_radps, 8) if drum_speeds_radps is None
+              else np.asarray(drum_speeds_radps, dtype=float).ravel())
     drives = DRIVE_MPS[DRIVE_MPS <= max_drive_mps + 1e-12]
     D, W, V = np.meshgrid(depths, speeds, drives, indexing='ij')
-    cut = drum_cut(D, W, V, rover, params, gravity_mps2)
+    # The arm's servo yields as the drums fill (arm_sag): the cut a full drum takes is
+    # deeper than the one commanded, so forces, lift and torque are checked there, and the
+    # drum's axle must stay above the ground with the arm's servo within its rating.
+    planned = drum_cut(D, W, V, rover, params, gravity_mps2)
+    one_fill = rover.drum_capacity_m3 * params.density_at(D)
+    sag, _ = arm_sag(rover, one_fill, gravity_mps2, planned.push_down_n)
+    cut = drum_cut(np.minimum(D + sag, rover.drum_radius_m), W, V, rover, params, gravity_mps2)
+    sag, moment = arm_sag(rover, one_fill, gravity_mps2, np.maximum(planned.push_down_n, cut.push_down_n))
     h_lim = (1.0 - safety_margin) * tr.limit_n
     v_lim = (1.0 - safety_margin) * tr.weight_n
-    ok = cut_fits(cut, rover, tr, safety_margin)
+    ok = (cut_fits(cut, rover, tr, safety_margin) & (D + sag <= rover.drum_radius_m)
+          & (moment <= rover.arm_max_torque_nm))
     if not np.any(ok):
         k = np.unravel_index(np.argmin(cut.horizontal_n + cut.vertical_n), D.shape)
-        reason = (f'no cut fits: the smallest ({D[k] * 1000:.1f} mm at {V[k]:.3f} m/s) needs '
+        reason = (f'no cut fits: the smallest ({D[k] * 1000:.1f} mm at {V[k]:.3f} m/s, '
+                  f'{(D[k] + sag[k]) * 1000:.1f} mm with the arm sagging under a full drum) needs '
                   f'{cut.horizontal_n[k]:.3g} N horizontal / {cut.vertical_n[k]:.3g} N vertical '
                   f'against traction {tr.limit_n:.3g} N and weight {tr.weight_n:.3g} N '
                   f'(g = {gravity_mps2:.3g} m/s^2, hold-down {rover.holddown_n:g} N, '
@@ -254,8 +291,8 @@ def plan_cut(rover: Rover, params: RegolithParams, gravity_mps2: float,
         return CutPlan(False, 0.0, 0.0, 0.0, 0.0, 0.0, tr.limit_n, tr.weight_n, 0.0, 0.0, 0.0, reason)
     # Mass per second up to the rate that fills the drums in min_fill_time_s (faster buys
     # nothing but force); among those, the largest margin to traction and weight.
-    fill_kg = rover.drums_digging * rover.drum_capacity_m3 * params.density_at(D)
-    rate = np.minimum(cut.mass_rate_kgps, fill_kg / max(min_fill_time_s, 1e-3))
+    fill_kg = rover.drums_digging * one_fill
+    rate = np.minimum(planned.mass_rate_kgps, fill_kg / max(min_fill_time_s, 1e-3))
     score = np.where(ok, rate, -np.inf)
     best = np.flatnonzero(score.ravel() >= score.max() * (1.0 - 1e-9))
     load = (cut.horizontal_n / max(h_lim, 1e-300) + cut.vertical_n / max(v_lim, 1e-300)).ravel()
@@ -264,6 +301,6 @@ def plan_cut(rover: Rover, params: RegolithParams, gravity_mps2: float,
     mass = float(fill_kg[k])
     return CutPlan(True, depth, float(W[k]), float(V[k]), float(cut.horizontal_n[k]),
                    float(cut.vertical_n[k]), tr.limit_n, tr.weight_n, float(cut.torque_nm[k]),
-                   float(cut.mass_rate_kgps[k]), mass)
+                   float(planned.mass_rate_kgps[k]), mass, arm_sag_m=float(sag[k]))
 
 

@@ -23,6 +23,14 @@ log torque of cuts across the planner's whole envelope changes by ~2 % rms for a
 (0.3 % over three cuts; test_planning_regolith.py), less than the model's own error
 against the simulator; a prior on phi (the nominal value) pins that direction, and the
 benchmark reports the error of (density, k_c, k_v) only.
+
+Three cuts are enough when they are designed for it (``probe_cuts``: the drum speed at
+2, 5 and 8 rad/s, so k_v's share of the torque changes 16x), when each drum's torque is
+fitted over the samples it was measured on at the drum's angle (``add_drum_samples``: a
+drum bobs on its arm with its buckets, and an arm sags as its drum fills, so a mean depth
+or a phase average is off by up to 19 %), and when the weigh gives the density (without
+it the fit slides along the weak direction, which moves k_v by 7-12 %). The benchmark
+(bench/drum_model.py) measures that after the three probe cuts.
 """
 from __future__ import annotations
 
@@ -32,8 +40,9 @@ from dataclasses import replace
 
 import numpy as np
 
+from mining_rover.physics.drum import bucket_loads, drum_load_mean
 from mining_rover.physics.soil import blade_force
-from mining_rover.planning.regolith import RegolithParams, Rover, drum_cut
+from mining_rover.planning.regolith import RegolithParams, Rover, drum_cut, plan_cut
 
 #: Chip (m) and tip speed (m/s) at which cutting_strengths evaluates the law: a bucket's
 #: typical chip at the planned creep and a drum's tip speed (R omega ~ 0.16 m x 6 rad/s).
@@ -56,6 +65,20 @@ def cutting_strengths(params: RegolithParams, rake_rad: float = math.radians(60.
     k_v = float(blade_force(h, 1.0, inertial, 0.0, rake_rad=rake_rad,
                             speed_mps=_REF_TIP_MPS).draft_n) / (h * _REF_TIP_MPS ** 2)
     return {'density_kgm3': params.density_kgm3, 'k_c_pa': k_c, 'k_v_kgm3': k_v}
+
+
+def samples_torque_nm(samples, rover: Rover, params: RegolithParams, gravity_mps2: float) -> float:
+    """One drum's mean cutting torque (N m) over measured samples, rows (depth m, feed x
+    m/s, feed z m/s, face depth m, signed spin rad/s, drum angle rad; 0 depth: not
+    cutting), as RegolithEstimator.add_drum_samples takes them: per bucket at the drum's
+    angle (physics/drum.py bucket_loads, the law the simulator cuts with) where the
+    angles are given, else phase-averaged at each sample's kinematics."""
+    d, fx, fz, face, w, phase = np.asarray(samples, dtype=float).T
+    if np.isnan(phase).any():
+        load = drum_load_mean(d, fx, fz, w, rover.drum, params, gravity_mps2, face_depth_m=face)
+    else:
+        load = bucket_loads(d, fx, fz, w, phase, rover.drum, params, gravity_mps2, face_depth_m=face)
+    return float(np.mean(np.where(d > 0.0, load.torque_nm, 0.0)))
 
 
 class RegolithEstimator:
@@ -83,6 +106,7 @@ class RegolithEstimator:
         # the latest MAX_KEPT of each (the soil changes along a traverse; the fit stays cheap)
         self._cuts: deque = deque(maxlen=MAX_KEPT)     # (depth m, drum rad/s, advance m/s, torque N m)
         self._masses: deque = deque(maxlen=MAX_KEPT)   # (depth m, swept volume m^3, mass kg)
+        self._drums: deque = deque(maxlen=MAX_KEPT)    # (samples (n, 6), torque N m): one drum's cut
         self._x = self._x0.copy()
         self._fitted = True
         self.updates = 0
@@ -100,6 +124,9 @@ class RegolithEstimator:
             d, w, v, t = np.array(self._cuts).T
             pred = drum_cut(d, w, v, self.rover, p, self.g).torque_nm
             res.append(np.log(np.maximum(pred, 1e-12) / t) / self.rel_noise)
+        for samples, torque in self._drums:
+            pred = samples_torque_nm(samples, self.rover, p, self.g)
+            res.append(np.array([math.log(max(pred, 1e-12) / torque) / self.rel_noise]))
         if self._masses:
             d, vol, kg = np.array(self._masses).T
             pred = p.density_at(d) * vol
@@ -129,6 +156,34 @@ class RegolithEstimator:
                 or depth_m <= 0 or drive_mps <= 0 or drum_radps <= 0 or torque_nm <= 0):
             return
         self._cuts.append((float(depth_m), float(drum_radps), float(drive_mps), float(torque_nm)))
+        self._fitted = False
+        self.updates += 1
+
+    def add_drum_samples(self, depth_m, feed_x_mps, feed_z_mps, drum_radps, torque_nm: float,
+                         face_depth_m=0.0, phase_rad=None):
+        """One drum's cut as it was measured over whole bucket pitches: per sample its depth
+        (m, the face over the drum bottom from the arm's encoder over the mapped ground; 0:
+        not cutting), the axle's feed through the soil (m/s, drum frame of physics/drum.py:
+        the rover's travel plus the arm's motion), the signed spin (rad/s) and how deep the
+        face already lies below the original surface (m), and where given the drum's angle
+        (rad, its motor encoder: the bucket phase); torque_nm is that drum's mean cutting
+        torque over the same samples. The fit predicts the mean of the model's torque over
+        the samples, so a cut whose depth drifts (an arm sagging as its drum fills) is
+        compared at the depths it really had, not at their mean (the torque is not linear in
+        depth); with the phase, per bucket at the buckets' angles (physics/drum.py
+        bucket_loads): a drum bobs on its arm at the bucket frequency, so its depth and feed
+        go with the phase, and a phase average at each sample's kinematics loses that (up to
+        19 % on a 5 cm, 3 rad/s, 5 cm/s cut on Mars). Non-finite or empty measurements are
+        ignored."""
+        phase = np.nan if phase_rad is None else phase_rad
+        cols = np.broadcast_arrays(*(np.asarray(a, dtype=float).ravel() for a in
+                                     (depth_m, feed_x_mps, feed_z_mps, face_depth_m, drum_radps, phase)))
+        samples = np.stack(cols, axis=1)
+        if (not math.isfinite(torque_nm) or torque_nm <= 0.0 or not np.isfinite(samples[:, :5]).all()
+                or (phase_rad is not None and not np.isfinite(samples[:, 5]).all())
+                or not (samples[:, 0] > 0.0).any()):
+            return
+        self._drums.append((samples, float(torque_nm)))
         self._fitted = False
         self.updates += 1
 
@@ -198,3 +253,25 @@ class CutObserver:
         self.cuts += 1
         self._reset(now_s, fill_kg)
         return True
+
+
+#: Drum speeds of the probe cuts (rad/s): the ends and middle of the drum's range, so the
+#: bucket tips' speed^2 (what the inertial strength k_v multiplies) spans 16x.
+PROBE_DRUM_RADPS = (2.0, 5.0, 8.0)
+
+
+def probe_cuts(rover: Rover, nominal: RegolithParams, gravity_mps2: float,
+               drum_speeds_radps=PROBE_DRUM_RADPS) -> list:
+    """The first cuts at a new site, designed to tell cohesion from inertia: at each of
+    ``drum_speeds_radps`` the cut plan_cut sizes with the soil assumed so far (nominal),
+    its drum speed held there, as CutPlans (infeasible ones left out). Torque varies as
+    k_c x chip area + k_v x chip area x tip speed^2 (module docstring): cuts at nearby drum
+    speeds leave the two strengths nearly collinear (three random cuts of the benchmark:
+    k_v off by 0.3-0.8 on Mars and in the Lunabotics arena), cuts whose tip speed^2 spans
+    16x separate them. Each fits traction, weight and the arm's sag as any planned cut does."""
+    out = []
+    for w in drum_speeds_radps:
+        plan = plan_cut(rover, nominal, gravity_mps2, drum_speeds_radps=(w,))
+        if plan.feasible:
+            out.append(plan)
+    return out
