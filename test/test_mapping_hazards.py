@@ -206,3 +206,17 @@ def test_a_crater_strewn_with_small_rocks_is_found():
         found += any(np.hypot(c.x, c.y) <= 0.3 for c in hz.craters)
         assert all(np.hypot(c.x, c.y) <= 0.3 for c in hz.craters), hz.craters   # nothing invented
     assert found >= 6
+
+
+def test_a_rock_is_placed_at_its_top_not_at_its_skirt():
+    # stereo leaves a skirt of mixed pixels (rock and ground) on a rock's camera side: the
+    # rock's position is that of its upper half, within 1.5 cm of the true centre
+    rock = Rock(0.0, 0.0, 0.3, 0.3)
+    c = ORIGIN[0] + (np.arange(N) + 0.5) * RES
+    X, Y = np.meshgrid(c, c)
+    h = terrain([rock], (), noise_m=0.003)
+    skirt = (X < -0.2) & (X > -0.8) & (np.abs(Y) < 0.25)
+    h = np.where(skirt, np.maximum(h, 0.12 * (X + 0.8) / 0.6 + 0.05 * X - 0.03 * Y), h).astype(np.float32)
+    hz = detect_hazards(h, RES, ORIGIN)
+    assert len(hz.rocks) == 1, hz.rocks
+    assert np.hypot(hz.rocks[0].x - rock.x, hz.rocks[0].y - rock.y) < 0.015, hz.rocks   # skirt-weighted: 3 cm

@@ -244,6 +244,9 @@ def detect_hazards(height: np.ndarray, resolution: float, origin_xy,
 #: saddle to a higher top (its dynamic). Chosen on the benchmark's tuning seeds 0-19: 0.1
 #: to 0.3 tried; 0.15 split piles (stereo rock recall 0.66 -> 0.72) at the same precision.
 SPLIT_DYNAMIC = 0.15
+#: A rock's position: the centroid of its cells above this fraction of its height (tuning
+#: seeds 0-19: 0.5 moved exact-height rock P/R 0.91/0.80 -> 0.93/0.82, 0.8 no better).
+TOP_FRACTION = 0.5
 
 
 def _split_tops(relief: np.ndarray, component: np.ndarray, dynamic_m: float) -> tuple:
@@ -276,7 +279,10 @@ def _find_rocks(relief: np.ndarray, sigma: np.ndarray, p: HazardParams, origin, 
         count = ndimage.sum_labels(np.ones_like(relief), labels, idx)
         tallest = ndimage.maximum(relief, labels, idx)
         noise = ndimage.median(sigma, labels, idx)
-        com = ndimage.center_of_mass(relief, labels, idx)
+        # a rock is where its upper part is: stereo sees its near face, the skirt of the
+        # component reaches towards the camera and towards the rocks it touches
+        peak = ndimage.maximum(relief, labels, np.arange(n + 1))[labels]
+        com = ndimage.center_of_mass(np.where(relief >= TOP_FRACTION * peak, relief, 0.0), labels, idx)
         for i, (c, t, s, (cr, cc)) in enumerate(zip(count, tallest, noise, com)):
             if t < p.rock_min_height_m or t < p.rock_min_significance * s:
                 continue   # too low, or within the stereo error
