@@ -64,7 +64,7 @@ NAME = 'hazard_detection'
 DESCRIPTION = ('rocks >= 0.2 m and craters >= 1 m within 6 m from rendered 640x480 stereo on held-out '
                'hazard fields: precision, recall, false lethal; exact heights as control; main as baseline')
 
-TUNING_SEEDS = tuple(range(8))
+TUNING_SEEDS = tuple(range(20))
 EVAL_SEEDS, EVAL_SEEDS_QUICK = tuple(range(100, 112)), (100, 101)
 FRAMES, FRAMES_QUICK = 6, 4
 RANGE_M = 6.0
