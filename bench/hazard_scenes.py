@@ -1,9 +1,13 @@
 """Rendered hazard scenes for bench/hazard_detection.py and its test (no NAME: not a benchmark).
 
-``hazard_scene(seed)`` is the one place the scene source is chosen: today a world of our
-own from the world generator (mining_rover.sim.worldgen.build_world) written to a
-temporary directory, a dense hazard field on a 16 m square of lunar terrain; the
-operational-site generator (issue #18 point 1) replaces it here when it lands.
+``hazard_scene(seed)`` is the one place the scene source is chosen: a world of our own
+from the world generator (mining_rover.sim.worldgen.build_world) written to a temporary
+directory, a dense hazard field on a 16 m square of lunar terrain. Not the operational
+sites (sim/site_layout.py): their craters are degraded equilibrium bowls (depth/diameter
+0.03-0.05), none a hazard by the shared definition (sim/hazard_truth.py), and their rocks
+are a few per hundred square metres, so six frames there judge almost nothing; here the
+craters are fresh to moderately degraded (0.07-0.2, all hazards) and every frame sees
+several rocks.
 
 ``drive_frames(scene, frames)`` renders what the rover's mast cameras see (MuJoCo, 640x480
 by default, the simulator's own stereo rig) from poses along a straight drive through the

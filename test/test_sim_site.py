@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from mining_rover.sim import site_layout as sl
+from mining_rover.sim.hazard_truth import grid_height_at
 from mining_rover.sim.sites import world_ref
 from mining_rover.sim.world import list_worlds, load_world
 from mining_rover.sim.worldgen import WORLDS, build_operational
@@ -52,9 +53,33 @@ def test_the_dig_direction_depends_on_the_seed():
 
 
 def test_the_straight_route_crosses_at_least_three_lethal_hazards(sites):
+    # by the shared definition (sim/hazard_truth.py), on the terrain as written to the world
     for name, w in sites.items():
         a, b = w.zones.berm_zone[:2], w.zones.dig_zone[:2]
-        assert sl.line_hazards(list(w.hazards.craters), list(w.hazards.rocks), a, b) >= 3, name
+        height_at = grid_height_at(w.heights, *w.origin_xy, w.resolution_m)
+        assert sl.line_hazards(list(w.hazards.craters), list(w.hazards.rocks), a, b, height_at) >= 3, name
+
+
+def test_degraded_craters_do_not_count_as_route_hazards():
+    # a 2 m crater 8 cm deep (depth/diameter 0.04, walls ~11 deg) on the line is ground; the
+    # same crater 0.3 m deep (0.15, walls ~36 deg) is a hazard; a 0.3 m rock counts, a 0.15 m
+    # one does not
+    a, b = (0.0, 0.0), (10.0, 0.0)
+    flat = lambda x, y: np.zeros(np.shape(x))
+    shallow = [{'x': 3.0, 'y': 0.0, 'radius': 1.0, 'depth': 0.08}]
+    deep = [{'x': 3.0, 'y': 0.0, 'radius': 1.0, 'depth': 0.3}]
+    assert sl.line_hazards(shallow, [], a, b, flat) == 0
+    assert sl.line_hazards(deep, [], a, b, flat) == 1
+    rocks = [{'x': 6.0, 'y': 0.0, 'height': 0.3, 'radius': 0.3},
+             {'x': 8.0, 'y': 0.0, 'height': 0.15, 'radius': 0.15}]
+
+    def caps(x, y):
+        z = np.zeros(np.shape(x))
+        for k in rocks:
+            z = np.maximum(z, k['height'] * np.sqrt(np.clip(1 - ((x - k['x']) ** 2 + (y - k['y']) ** 2)
+                                                            / k['radius'] ** 2, 0, None)))
+        return z
+    assert sl.line_hazards([], rocks, a, b, caps) == 1
 
 
 def test_zones_are_clear_of_hazards(sites):
@@ -140,7 +165,8 @@ def test_fresh_seeds_meet_every_requirement(world, seed):
     assert sl.HAUL_RANGE_M[0] <= site.haul_distance_m <= sl.HAUL_RANGE_M[1]
     assert site.line_hazards >= sl.MIN_LINE_HAZARDS
     a, b = site.berm_zone[:2], site.dig_zone[:2]
-    assert site.line_hazards == sl.line_hazards(site.craters, site.rocks, a, b)
+    assert site.line_hazards == sl.line_hazards(site.craters, site.rocks, a, b,
+                                                grid_height_at(site.heights, site.x0, site.y0, site.res))
     assert site.max_slope_deg <= sl.MAX_SLOPE_DEG
 
 

@@ -1,5 +1,5 @@
-"""The simulator on a large site: camera tiles follow the dug terrain and the camera's view;
-the hazard-contact counter counts each entry once over hundreds of hazards."""
+"""The simulator on a large site: camera tiles follow the dug terrain and the camera's view
+(the hazard-contact counter: test_sim_hazard_contacts.py)."""
 from __future__ import annotations
 
 import math
@@ -9,28 +9,6 @@ import pytest
 
 from mining_rover.sim import terrain_tiles as tt
 from mining_rover.sim.sites import world_ref
-from mining_rover.sim.terrain_tiles import HazardContacts
-
-
-def test_hazard_contacts_count_each_entry_once():
-    rng = np.random.default_rng(0)
-    craters = [{'x': float(x), 'y': float(y), 'radius': 1.0, 'depth': 0.1}
-               for x, y in rng.uniform(-30, 30, (400, 2))]
-    rocks = [{'x': 50.0 + i, 'y': 0.0, 'height': 0.3, 'radius': 0.3} for i in range(300)]
-    hc = HazardContacts(craters, rocks)
-    far = np.array([[100.0, 100.0]])
-    assert hc.update(far) == 0
-    c = craters[17]
-    inside = np.array([[c['x'] + 0.5, c['y']], [100.0, 100.0]])        # within 0.7 R of the centre
-    expected = sum(math.hypot(k['x'] - inside[0, 0], k['y'] - inside[0, 1]) < 0.7 for k in craters)
-    assert hc.update(inside) == expected >= 1
-    assert hc.update(inside) == 0                                       # still in: no new contact
-    assert hc.update(np.array([[50.1, 0.0], [53.0, 0.1]])) == 2         # two rocks, two bodies
-    assert hc.update(far) == 0
-    assert hc.update(inside) == expected                                # left and came back
-    hc.reset()
-    assert hc.update(inside) == expected
-    assert HazardContacts([], []).update(far) == 0
 
 
 @pytest.fixture(scope='module')

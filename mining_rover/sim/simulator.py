@@ -38,7 +38,9 @@ from mining_rover.sim.fleet import RoverSpec, check_rovers, collision_bits, flee
 from mining_rover.sim.rover import ActiveRover, Rover
 from mining_rover.sim.rover_sensors import RoverSensorsMixin
 from mining_rover.sim.stereo_camera import StereoCameraMixin
-from mining_rover.sim.terrain_tiles import HazardContacts, TerrainTilesMixin, regolith_texture
+from mining_rover.sim.hazard_contacts import HazardContacts
+from mining_rover.sim.hazard_truth import grid_height_at
+from mining_rover.sim.terrain_tiles import TerrainTilesMixin, regolith_texture
 from mining_rover.sim.world import WorldSpec, bilinear, load_world
 
 #: Angle of repose of lunar regolith ~35-45 deg (Carrier et al., Lunar Sourcebook 1991, ch. 9.1.7).
@@ -107,7 +109,8 @@ class Simulator(ActiveRover, RoverSensorsMixin, HoldDownMixin, MotorThermalMixin
         for r in self._fleet:
             r.motor_faults = MotorFaults(self.model, self.data, r._act, r._vadr, r._qadr,
                                          self.joint_kind, motor_watchdog_s)
-            r._in_hazard = HazardContacts(self.world.hazards.craters, self.world.hazards.rocks)
+            terrain = grid_height_at(self._init_heights, *self.world.origin_xy, self.world.resolution_m)
+            r._in_hazard = HazardContacts(self.world.hazards.craters, self.world.hazards.rocks, terrain)
         self._active = self._fleet[0]
         self._renderer = None
         self.reset()

@@ -6,13 +6,16 @@ it, the dig zone in a seed-dependent direction, and the craters and rocks of the
 site drawn from the size-frequency models of ``HAZARD_MODELS``. It checks what the issue
 asks of a site and never hands out a blocked one:
 
-* the straight line base -> dig zone crosses at least ``MIN_LINE_HAZARDS`` hazards (rocks
-  >= 0.2 m high or craters >= 1 m across); where the draw has fewer, craters of the same
-  size-frequency model are placed on the line (deterministic; counted in
-  ``SiteLayout.line_hazards_added``);
+* the straight line base -> dig zone crosses at least ``MIN_LINE_HAZARDS`` hazards by the
+  shared definition (sim/hazard_truth.py: rocks standing >= 0.2 m above the ground around
+  them, craters >= 1 m across with walls steeper than the rover's 15 deg rating); where the
+  draw has fewer, rocks >= 0.2 m high from the same size-frequency law are placed on the
+  line (deterministic; counted in ``SiteLayout.line_hazards_added``). Craters would not
+  do: every site keeps its slopes within 15 deg, so its degraded equilibrium craters
+  (depth/diameter 0.03-0.05) are ground the rover drives, not hazards;
 * slopes of the terrain (rocks aside) stay <= ``MAX_SLOPE_DEG``;
-* the dig zone is reachable from the start over a grid whose lethal cells are rocks >= 0.2 m
-  high, crater bowls and slopes > 15 deg, grown by the rover's half width.
+* the dig zone is reachable from the start over a grid whose lethal cells are hazard rocks
+  and crater bowls (the same definition) and slopes > 15 deg, grown by the rover's half width.
 
 A draw that fails a check is redrawn with the next sub-seed (``SiteLayout.attempt``); after
 ``MAX_ATTEMPTS`` the site is refused with a ValueError that gives the reason.
@@ -22,10 +25,13 @@ Grid convention as in mining_rover.sim.terrain (row 0 = lowest y, vertex samples
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from mining_rover.sim.hazard_truth import (CRATER_MIN_DIAMETER_M, ROCK_MIN_PROTRUSION_M,
+                                           crater_min_depth_ratio, grid_height_at, hazard_craters,
+                                           hazard_rocks)
 from mining_rover.sim.terrain import crater_profile, value_noise
 
 #: Site extent (m) and grid: 64 m at 2^9 + 1 vertices = 12.5 cm cells (Gazebo heightmaps need
@@ -43,9 +49,14 @@ START_CLEAR_M = 2.0
 DIG_CLEAR_MARGIN_M = 1.5
 #: The start stands this far from the berm centre, beside the route, m.
 START_OFFSET_M = 3.5
-#: Lethal sizes (issue #18): rocks >= 0.2 m high, craters >= 1 m across.
-LETHAL_ROCK_HEIGHT_M = 0.2
-LETHAL_CRATER_D_M = 1.0
+#: Lethal sizes (issue #18; sim/hazard_truth.py adds the crater wall slope): rocks >= 0.2 m
+#: high, craters >= 1 m across.
+LETHAL_ROCK_HEIGHT_M = ROCK_MIN_PROTRUSION_M
+LETHAL_CRATER_D_M = CRATER_MIN_DIAMETER_M
+#: Rocks placed on the route where the draw has too few hazards: drawn from the body's rock
+#: law within this diameter range, m (0.25 m high and more: a 12.5 cm grid keeps >= 0.2 m of
+#: a 0.25 m cap whatever vertex falls nearest its centre).
+LINE_ROCK_D_M = (0.5, 1.2)
 MIN_LINE_HAZARDS = 3
 MAX_SLOPE_DEG = 15.0
 #: Rover half width, m (config/rover.yaml: track 0.70 m + wheel width 0.12 m): lethal cells
@@ -189,9 +200,13 @@ def rock_diameters(rng: np.random.Generator, area_m2: float, model: HazardModel)
 
 def expected_line_crossings(model: HazardModel, length_m: float) -> float:
     """Mean number of lethal hazards whose footprint a straight line of length_m crosses
-    (a disc of diameter D is crossed with probability ~ D per metre of line)."""
+    (a disc of diameter D is crossed with probability ~ D per metre of line; craters count
+    for the part of their depth/diameter range steeper than the hazard definition's)."""
     d0, d1 = max(LETHAL_CRATER_D_M, model.crater_d_m[0]), model.crater_d_m[1]
-    c = model.crater_fraction * TRASK_EQ_COEFF
+    q0, q1 = model.crater_depth_ratio
+    steep = min(1.0, max(0.0, (q1 - max(q0, crater_min_depth_ratio())) / (q1 - q0))) if q1 > q0 else \
+        float(q0 >= crater_min_depth_ratio())
+    c = steep * model.crater_fraction * TRASK_EQ_COEFF
     b = TRASK_EQ_SLOPE
     craters = c * b / (b - 1) * (d0 ** (1 - b) - d1 ** (1 - b))
     d = np.linspace(max(2 * LETHAL_ROCK_HEIGHT_M, model.rock_d_m[0]), model.rock_d_m[1], 2001)
@@ -208,18 +223,15 @@ def _segment_distance(px, py, a, b):
     return np.hypot(px - (ax + t * dx), py - (ay + t * dy))
 
 
-def line_hazards(craters, rocks, a, b) -> int:
-    """How many lethal hazards (rocks >= 0.2 m high, craters >= 1 m across) the segment a-b crosses."""
-    n = 0
-    if craters:
-        c = np.array([[k['x'], k['y'], k['radius']] for k in craters])
-        n += int(np.sum((_segment_distance(c[:, 0], c[:, 1], a, b) < c[:, 2])
-                        & (2 * c[:, 2] >= LETHAL_CRATER_D_M)))
-    if rocks:
-        r = np.array([[k['x'], k['y'], k['radius'], k['height']] for k in rocks])
-        n += int(np.sum((_segment_distance(r[:, 0], r[:, 1], a, b) < r[:, 2])
-                        & (r[:, 3] >= LETHAL_ROCK_HEIGHT_M)))
-    return n
+def _on_segment(items, a, b) -> list:
+    return [k for k in items if _segment_distance(k['x'], k['y'], a, b) < k['radius']]
+
+
+def line_hazards(craters, rocks, a, b, height_at) -> int:
+    """How many hazards (sim/hazard_truth.py) the segment a-b crosses; ``height_at(x, y)``
+    is the terrain with its rocks (m), on which each rock's protrusion is judged."""
+    return (len(hazard_craters(_on_segment(craters, a, b)))
+            + len(hazard_rocks(_on_segment(rocks, a, b), height_at)))
 
 
 def _clear(x, y, r, zones) -> bool:
@@ -279,18 +291,17 @@ def relax_slopes(h: np.ndarray, res: float, limit_deg: float, max_iter: int = 40
     return max_iter
 
 
-def lethal_grid(h_no_rocks: np.ndarray, craters, rocks, x0, y0, res) -> np.ndarray:
-    """Boolean grid of lethal vertices: slopes > MAX_SLOPE_DEG, crater bowls (D >= 1 m, r < R)
-    and rocks >= 0.2 m high, grown by ROVER_HALF_WIDTH_M."""
+def lethal_grid(h_no_rocks: np.ndarray, craters, rocks, x0, y0, res, height_at=None) -> np.ndarray:
+    """Boolean grid of lethal vertices: slopes > MAX_SLOPE_DEG, the bowls (r < R) of hazard
+    craters and the hazard rocks (sim/hazard_truth.py; judged on ``height_at``, the terrain
+    with its rocks, default h_no_rocks), grown by ROVER_HALF_WIDTH_M."""
     from scipy import ndimage
     n = h_no_rocks.shape[0]
     bad = slope_deg(h_no_rocks, res) > MAX_SLOPE_DEG
-    for c in craters:
-        if 2 * c['radius'] >= LETHAL_CRATER_D_M:
-            _disc(bad, c['x'], c['y'], c['radius'], x0, y0, res, n)
-    for k in rocks:
-        if k['height'] >= LETHAL_ROCK_HEIGHT_M:
-            _disc(bad, k['x'], k['y'], k['radius'], x0, y0, res, n)
+    for c in hazard_craters(craters):
+        _disc(bad, c['x'], c['y'], c['radius'], x0, y0, res, n)
+    for k in hazard_rocks(rocks, height_at or grid_height_at(h_no_rocks, x0, y0, res)):
+        _disc(bad, k['x'], k['y'], k['radius'], x0, y0, res, n)
     grow = int(math.ceil(ROVER_HALF_WIDTH_M / res))
     yy, xx = np.mgrid[-grow:grow + 1, -grow:grow + 1]
     return ndimage.binary_dilation(bad, structure=(xx * xx + yy * yy) <= grow * grow)
@@ -352,26 +363,28 @@ def _draw(world: str, model: HazardModel, rng: np.random.Generator, attempt: int
                                      'crater')]
     rocks = [{'x': x, 'y': y, 'height': r, 'radius': r}
              for x, y, r in _place(rng, rock_diameters(rng, size * size, model), size, clear, x0, y0, 'rock')]
-    # the route must meet hazards: top it up with craters of the same law, on the line
+    # the route must meet hazards: top it up with rocks of the same law, on the line
+    # (counted on the finished terrain below; a draw whose count still falls short is redrawn)
     a, b = tuple(base), tuple(dig)
-    found = line_hazards(craters, rocks, a, b)
-    added = 0
-    tries = 0
-    while found + added < MIN_LINE_HAZARDS and tries < 200:
-        tries += 1
-        t = rng.uniform(0.0, 1.0)
-        a_, b_ = 1.2 ** -TRASK_EQ_SLOPE, 4.0 ** -TRASK_EQ_SLOPE   # the crater law, 1.2-4 m
-        dd = float((a_ - rng.uniform() * (a_ - b_)) ** (-1.0 / TRASK_EQ_SLOPE))
-        p = base + t * (dig - base)
-        if not _clear(p[0], p[1], 0.75 * dd, clear):
-            continue
-        craters.append({'x': float(p[0]), 'y': float(p[1]), 'radius': dd / 2,
-                        'depth': float(dd * rng.uniform(*model.crater_depth_ratio))})
-        added += 1
     add_craters(h, craters, x0, y0, res)
     relax_slopes(h, res, MAX_SLOPE_DEG - 1.0)
     bare = h.copy()
     add_rocks(h, rocks, x0, y0, res)
+    found = line_hazards(craters, rocks, a, b, grid_height_at(h, x0, y0, res))
+    line_d = rock_diameters(rng, 1e4, replace(model, rock_d_m=(max(LINE_ROCK_D_M[0], model.rock_d_m[0]),
+                                                                min(LINE_ROCK_D_M[1], model.rock_d_m[1]))))
+    added = 0
+    for dd in line_d[::-1]:
+        if found + added >= MIN_LINE_HAZARDS:
+            break
+        p = base + rng.uniform(0.0, 1.0) * (dig - base)
+        r = float(dd) / 2
+        if not _clear(p[0], p[1], r, clear + [(k['x'], k['y'], k['radius']) for k in rocks]):
+            continue
+        rock = {'x': float(p[0]), 'y': float(p[1]), 'height': r, 'radius': r}
+        add_rocks(h, [rock], x0, y0, res)
+        rocks.append(rock)
+        added += 1
     layout = SiteLayout(
         world=world, seed=seed, attempt=attempt,
         base_xy_yaw=(float(base[0]), float(base[1]), float(theta)),
@@ -379,7 +392,8 @@ def _draw(world: str, model: HazardModel, rng: np.random.Generator, attempt: int
         dig_zone=(float(dig[0]), float(dig[1]), DIG_RADIUS_M),
         berm_zone=(float(base[0]), float(base[1]), BERM_RADIUS_M),
         haul_distance_m=float(haul), craters=craters, rocks=rocks, heights=h.astype(np.float32),
-        line_hazards=line_hazards(craters, rocks, a, b), line_hazards_added=added,
+        line_hazards=line_hazards(craters, rocks, a, b, grid_height_at(h, x0, y0, res)),
+        line_hazards_added=added,
         max_slope_deg=float(slope_deg(bare, res).max()), clear_zones=clear)
     return layout, bare
 
@@ -390,7 +404,8 @@ def check_layout(layout: SiteLayout, bare: np.ndarray) -> str:
         return f'terrain slope {layout.max_slope_deg:.1f} deg > {MAX_SLOPE_DEG:g} deg'
     if layout.line_hazards < MIN_LINE_HAZARDS:
         return f'the base-dig line crosses {layout.line_hazards} hazards < {MIN_LINE_HAZARDS}'
-    lethal = lethal_grid(bare, layout.craters, layout.rocks, layout.x0, layout.y0, layout.res)
+    lethal = lethal_grid(bare, layout.craters, layout.rocks, layout.x0, layout.y0, layout.res,
+                         grid_height_at(layout.heights, layout.x0, layout.y0, layout.res))
     if not reachable(lethal, layout.start_xy_yaw[:2], layout.dig_zone[:2], layout.x0, layout.y0, layout.res):
         return 'the dig zone is unreachable from the start (lethal cells block every route)'
     return ''

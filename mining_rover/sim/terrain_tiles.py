@@ -1,4 +1,5 @@
-"""The simulator's terrain as the cameras see it, and the hazard-contact counter.
+"""The simulator's terrain as the cameras see it (the hazard-contact counter is in
+sim/hazard_contacts.py).
 
 A 64 m operational site at 12.5 cm is a 513 x 513 height field: MuJoCo collides with it
 cheaply (contacts are found locally), but drawing all of it for every stereo frame and
@@ -140,32 +141,3 @@ class TerrainTilesMixin:
         g[self._tile_ids[:, 0]] = np.where(level == 2, TILE_GROUP, HIDDEN_GROUP)
         g[self._tile_ids[:, 1]] = np.where(level == 1, TILE_GROUP, HIDDEN_GROUP)
         return level
-
-
-class HazardContacts:
-    """Counts new contacts of the rover's bodies with the world's hazards (vectorised).
-
-    A body touches a crater when its centre is within 0.7 crater radii of the crater's
-    centre (in the bowl, past the rim), a rock when within the rock's base radius."""
-
-    def __init__(self, craters, rocks):
-        c = np.array([[k['x'], k['y'], 0.7 * k['radius']] for k in craters]).reshape(-1, 3)
-        r = np.array([[k['x'], k['y'], k['radius']] for k in rocks]).reshape(-1, 3)
-        self._xy = np.concatenate([c[:, :2], r[:, :2]])
-        self._r2 = np.concatenate([c[:, 2], r[:, 2]]) ** 2
-        self._n_craters = len(c)
-        self._inside = np.zeros(len(self._xy), bool)
-
-    def reset(self) -> None:
-        """Forget which hazards the rover is in."""
-        self._inside[:] = False
-
-    def update(self, body_xy: np.ndarray) -> int:
-        """Hazards entered since the last update by any of the bodies at body_xy (B, 2), m."""
-        if not len(self._xy):
-            return 0
-        d2 = ((body_xy[:, None, :] - self._xy[None, :, :]) ** 2).sum(axis=-1)
-        now = (d2 < self._r2[None, :]).any(axis=0)
-        new = int(np.count_nonzero(now & ~self._inside))
-        self._inside = now
-        return new
