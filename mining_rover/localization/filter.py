@@ -120,6 +120,7 @@ class PoseFilter:
         self.resets = 0
         self._gated = []    # consecutive fixes refused by the gate: (z, cov)
         self.accepted_by = {}     # source -> fixes accepted
+        self.last_fix_source = ''  # source of the newest accepted fix
         self._d_source = {}       # source -> distance driven since its last accepted fix, m
         self.last_reject_reason = ''
 
@@ -239,6 +240,7 @@ class PoseFilter:
         self.accepted += 1
         self.accepted_by[source] = self.accepted_by.get(source, 0) + 1
         self._d_source[source] = 0.0
+        self.last_fix_source = source
         return True
 
     def _gated_agree(self) -> bool:

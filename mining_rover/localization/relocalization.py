@@ -52,7 +52,11 @@ class RelocParams:
     stereo points 0.8-5 m out at 320x240 (depth sd ~0.1 m at 5 m: bench/stereo_pipeline);
     the search covers a half turn's wander and more (0.2-0.5 m measured at the dump,
     docs/readme/loc.md); the tests were set on rendered lunar views near the base
-    (bench/localization.py) so that flat ground and a wrong peak are refused."""
+    (bench/localization.py) so that flat ground and a wrong peak are refused. The
+    reference takes clouds while the position sd is <= absorb_max_sigma_m (0.04 m: about
+    1.5 m of driving after a board fix) and the newest fix came from the boards; a match
+    is tried when the sd exceeds match_min_sigma_m (right after a board fix, ~0.01-0.02 m,
+    it has nothing to add)."""
     resolution_m: float = 0.1
     size_m: float = 96.0
     centre_x: float = 0.0
@@ -70,7 +74,8 @@ class RelocParams:
     max_sd_m: float = 0.08
     max_sd_rad: float = 0.05
     reference_sd_m: float = 0.03
-    absorb_max_sigma_m: float = 0.05
+    absorb_max_sigma_m: float = 0.04
+    match_min_sigma_m: float = 0.03
     min_cell_points: int = 2
 
     def __post_init__(self):
@@ -163,6 +168,23 @@ class MapRelocalizer:
                                                    min_known_fraction=1.0, max_variance_m2=1.0))
         self.absorbed = 0
         self._grad = None           # cached reference gradients, dropped on absorb
+
+    # -- the policy -------------------------------------------------------------------
+    def step(self, level: np.ndarray, pose, sigma_xy_m: float, last_fix_source: str,
+             board_fix_now: bool, stamp_s: float = 0.0):
+        """What to do with one levelled cloud, given the filter's pose (x, y, yaw in map),
+        position sd (m), the source of its newest accepted fix and whether a board fix was
+        accepted from this very frame: lay it into the reference (the pose is anchored by
+        the boards and good: ``('absorbed', cells)``), match it (the pose has grown
+        uncertain and no board is in view: ``('match', MapMatch)``) or neither
+        (``('idle', None)``). Never both: a cloud matched is not laid down again, so the
+        reference is never built from its own fixes."""
+        p = self.params
+        if last_fix_source == 'fiducial' and sigma_xy_m <= p.absorb_max_sigma_m:
+            return 'absorbed', self.absorb(level, pose, sigma_xy_m, stamp_s)
+        if not board_fix_now and sigma_xy_m > p.match_min_sigma_m and self.absorbed:
+            return 'match', self.match(level, pose)
+        return 'idle', None
 
     # -- the reference ----------------------------------------------------------------
     def _in_range(self, level: np.ndarray) -> np.ndarray:
