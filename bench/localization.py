@@ -225,7 +225,7 @@ class Trip:
         wl = float(np.mean([js[j][1] for j in WHEELS_LEFT]))
         wr = float(np.mean([js[j][1] for j in WHEELS_RIGHT]))
         imu = sim.imu()
-        roll, pitch = _roll_pitch(imu['orientation'])
+        roll, pitch = _roll_pitch(imu['orientation_xyzw'])
         self.odo.update(self.t, dt, wl, wr, float(imu['angular_velocity'][2]), roll, pitch, (left, right))
         pose = self.odo.pose
         self.filt.predict_odometry(pose, self.t)

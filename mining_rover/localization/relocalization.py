@@ -53,8 +53,8 @@ class RelocParams:
     the search covers a half turn's wander and more (0.2-0.5 m measured at the dump,
     docs/readme/loc.md); the tests were set on rendered lunar views near the base
     (bench/localization.py) so that flat ground and a wrong peak are refused. The
-    reference takes clouds while the position sd is <= absorb_max_sigma_m (0.04 m: about
-    1.5 m of driving after a board fix) and the newest fix came from the boards; a match
+    reference takes clouds while the position sd is <= absorb_max_sigma_m (0.03 m: under
+    a metre of driving after a board fix) and the newest fix came from the boards; a match
     is tried when the sd exceeds match_min_sigma_m (right after a board fix, ~0.01-0.02 m,
     it has nothing to add)."""
     resolution_m: float = 0.1
@@ -74,7 +74,7 @@ class RelocParams:
     max_sd_m: float = 0.08
     max_sd_rad: float = 0.05
     reference_sd_m: float = 0.03
-    absorb_max_sigma_m: float = 0.04
+    absorb_max_sigma_m: float = 0.03
     match_min_sigma_m: float = 0.03
     min_cell_points: int = 2
 
@@ -91,6 +91,10 @@ class RelocParams:
         if self.max_range_m <= self.min_range_m:
             raise ValueError(f'relocalization: max_range_m ({self.max_range_m}) must exceed '
                              f'min_range_m ({self.min_range_m})')
+        if self.absorb_max_sigma_m > self.match_min_sigma_m:
+            raise ValueError(f'relocalization: absorb_max_sigma_m ({self.absorb_max_sigma_m}) must not '
+                             f'exceed match_min_sigma_m ({self.match_min_sigma_m}): a pose would be laid '
+                             'down and matched at once')
         if not self.min_ncc < 1.0:
             raise ValueError(f'relocalization: min_ncc must be < 1, got {self.min_ncc}')
 
@@ -173,14 +177,15 @@ class MapRelocalizer:
     def step(self, level: np.ndarray, pose, sigma_xy_m: float, last_fix_source: str,
              board_fix_now: bool, stamp_s: float = 0.0):
         """What to do with one levelled cloud, given the filter's pose (x, y, yaw in map),
-        position sd (m), the source of its newest accepted fix and whether a board fix was
+        position sd (m), the source of its newest accepted fix ('' for none yet: the
+        surveyed start pose is the anchor then) and whether a board fix was
         accepted from this very frame: lay it into the reference (the pose is anchored by
         the boards and good: ``('absorbed', cells)``), match it (the pose has grown
         uncertain and no board is in view: ``('match', MapMatch)``) or neither
         (``('idle', None)``). Never both: a cloud matched is not laid down again, so the
         reference is never built from its own fixes."""
         p = self.params
-        if last_fix_source == 'fiducial' and sigma_xy_m <= p.absorb_max_sigma_m:
+        if last_fix_source in ('fiducial', '') and sigma_xy_m <= p.absorb_max_sigma_m:
             return 'absorbed', self.absorb(level, pose, sigma_xy_m, stamp_s)
         if not board_fix_now and sigma_xy_m > p.match_min_sigma_m and self.absorbed:
             return 'match', self.match(level, pose)
