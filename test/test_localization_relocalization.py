@@ -71,7 +71,7 @@ def test_featureless_patch_is_refused():
 def test_no_overlap_is_refused():
     loc = _reference((0.0, 0.0, 0.0))
     m = loc.match(_cloud((0.0, 0.0, math.pi), seed=3), (0.0, 0.0, math.pi))   # looking away
-    assert not m.ok and 'overlap' in m.reason
+    assert not m.ok and 'off the reference' in m.reason
 
 
 def test_wrong_terrain_is_refused():

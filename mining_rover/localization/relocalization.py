@@ -262,7 +262,17 @@ class MapRelocalizer:
             return MapMatch(False, f'patch has {len(h)} cells (< {p.min_overlap_cells})',
                             overlap_cells=len(h))
         prior = np.asarray(prior, dtype=float)
-        ref = self.reference.height.astype(float)
+        ref = self.reference.height
+        # cheap first: away from the ground laid down there is nothing to search
+        c, s = math.cos(prior[2]), math.sin(prior[2])
+        at = np.column_stack([prior[0] + c * centres[:, 0] - s * centres[:, 1],
+                              prior[1] + s * centres[:, 0] + c * centres[:, 1]])
+        row, col, inside = self.reference.cell_index(at[:, 0], at[:, 1])
+        known = int(np.count_nonzero(np.isfinite(ref[row[inside], col[inside]])))
+        if known < p.min_overlap_cells // 2:
+            return MapMatch(False, f'off the reference: {known} known cells under the patch',
+                            overlap_cells=known)
+        ref = ref.astype(float)
         best, scores = self._search(centres, h, prior, ref)
         if best is None:
             return MapMatch(False, scores, overlap_cells=0)
