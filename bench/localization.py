@@ -29,6 +29,7 @@ apart across a hazard field).
 from __future__ import annotations
 
 import math
+import os
 import sys
 import time
 
@@ -201,7 +202,7 @@ class Trip:
         self.map_fixes = self.map_refused = self.absorbed = 0
         self.map_reasons = {}
         self.match_ms = []
-        self._cmd = (0.0, 0.0)
+        self.frames = []         # with LOCALIZATION_BENCH_FRAMES set: every frame, to re-tune offline
 
     def belief(self):
         return self.filt.pose
@@ -254,6 +255,9 @@ class Trip:
         if self.reloc is not None and len(res.points):
             level = level_points(res.points, self.odo.matrix() @ self.T_base_opt, self.odo.pose)
             st = self.filt.status()
+            if os.environ.get('LOCALIZATION_BENCH_FRAMES'):
+                self.frames.append((self.t, level.astype(np.float32), self.filt.pose, st.sigma_xy_m,
+                                    self.filt.last_fix_source, board, _planar(self.sim.ground_truth_pose())))
             c0 = time.perf_counter()
             what, out = self.reloc.step(level, self.filt.pose, st.sigma_xy_m, self.filt.last_fix_source,
                                         board, self.t)
@@ -362,6 +366,10 @@ def run(quick: bool = False, site: str = 'compact', use_map: bool = True) -> dic
         trip.stop(1.0)
         dumps.append((*trip.errors(), trip.filt.status().sigma_xy_m))
     sim.close()
+    if trip.frames:
+        import pickle
+        with open(os.environ['LOCALIZATION_BENCH_FRAMES'], 'wb') as f:
+            pickle.dump(trip.frames, f)
 
     def drift(col):
         """Max error growth (column ``col`` of the error log: 1 with map fixes, 2 without,
