@@ -259,8 +259,8 @@ class Trip:
                 self.frames.append((self.t, level.astype(np.float32), self.filt.pose, st.sigma_xy_m,
                                     self.filt.last_fix_source, board, _planar(self.sim.ground_truth_pose())))
             c0 = time.perf_counter()
-            what, out = self.reloc.step(level, self.filt.pose, st.sigma_xy_m, self.filt.last_fix_source,
-                                        board, self.t)
+            what, out = self.reloc.step(level, self.odo.pose, self.filt.map_to_odom(), st.sigma_xy_m,
+                                        self.filt.last_fix_source, board, self.t)
             if what == 'absorbed':
                 self.absorbed += int(out > 0)
             elif what == 'match':

@@ -79,12 +79,6 @@ def covariance_6x6(P: np.ndarray) -> np.ndarray:
     return cov
 
 
-def _compose(a, b) -> tuple:
-    """SE(2) a (+) b: planar pose b (x, y, yaw) given in frame a, expressed in a's parent."""
-    c, s = math.cos(a[2]), math.sin(a[2])
-    return (a[0] + c * b[0] - s * b[1], a[1] + s * b[0] + c * b[1], a[2] + b[2])
-
-
 def _params() -> list:
     three = lambda v: None if len(v) == 3 and all(math.isfinite(x) for x in v) else 'needs 3 finite values'
     xyz, rpy = left_camera_xyz_rpy()
@@ -273,10 +267,10 @@ class LocalizationNode(Node):
             return
         odom_xyyaw = (T_odom[0, 3], T_odom[1, 3], yaw_from_matrix(T_odom))
         level = level_points(pts, T_odom @ self.T_base_cam, odom_xyyaw)
-        prior = _compose(self.filter.map_to_odom(), odom_xyyaw)    # the map pose at the cloud's stamp
         st = self.filter.status()
         board_now = abs(t - self._board_fix_t) <= 1.0 / self.cfg['fix_rate_hz']
-        what, out = self.reloc.step(level, prior, st.sigma_xy_m, self.filter.last_fix_source, board_now, t)
+        what, out = self.reloc.step(level, odom_xyyaw, self.filter.map_to_odom(), st.sigma_xy_m,
+                                    self.filter.last_fix_source, board_now, t)
         if what == 'absorbed':
             self.reloc_counts['map_absorbed'] += int(out > 0)
         elif what == 'match':
