@@ -115,3 +115,31 @@ def test_bin_cells_means_per_cell():
 def test_bad_params_name_the_key(kw):
     with pytest.raises(ValueError, match=next(iter(kw)) if 'max_range' not in str(kw) else 'max_range_m'):
         RelocParams(**kw)
+
+
+def test_clouds_before_a_board_fix_are_laid_down_through_the_corrected_pose():
+    """The rover sees ground while its pose is uncertain (the filter's map <- odom 0.36 m
+    off: the cloud is kept, not laid down), drives 1 m and gets a board fix: the kept cloud
+    goes into the reference where the *corrected* map <- odom puts it."""
+    from mining_rover.localization.relocalization import compose
+    loc = MapRelocalizer(RelocParams(size_m=30.0))
+    offset = (-0.3, 0.2, 0.0)                 # odom = offset (+) truth; map <- odom = (0.3, -0.2, 0)
+    truth0 = (0.0, 0.0, 0.1)
+    what, _ = loc.step(_cloud(truth0, seed=1), compose(offset, truth0), (0.0, 0.0, 0.0), 0.2, 'fiducial',
+                       False)
+    assert what == 'idle' and loc.absorbed == 0
+    truth1 = (math.cos(0.1), math.sin(0.1), 0.1)
+    what, n = loc.step(_cloud(truth1, seed=2), compose(offset, truth1), (0.3, -0.2, 0.0), 0.01, 'fiducial',
+                       True)
+    assert what == 'absorbed' and loc.absorbed == 2
+    # the ground seen only from the first pose (0.9-1.7 m ahead of it) is in the reference, in place
+    r = np.linspace(0.9, 1.7, 9)
+    b = np.linspace(-0.4, 0.4, 9)
+    R, B = np.meshgrid(r, b)
+    x, y = R * np.cos(B + 0.1), R * np.sin(B + 0.1)
+    row, col, inside = loc.reference.cell_index(x, y)
+    got = loc.reference.height[row, col]
+    assert np.isfinite(got).mean() > 0.9
+    xc = loc.reference.origin[0] + (col + 0.5) * loc.reference.resolution
+    yc = loc.reference.origin[1] + (row + 0.5) * loc.reference.resolution
+    assert np.nanmedian(np.abs(got - _terrain(xc, yc))) < 0.02    # 0.36 m off would be ~0.1 m
