@@ -31,3 +31,17 @@ def test_clear_sees_a_rock_on_the_line():
 
 def test_discovered():
     assert 'localization' in discover()
+
+
+def test_route_goes_round_the_hazards_of_an_operational_site():
+    """The operational site puts rocks and craters on the straight line from the base to
+    the dig zone: the benchmark's route goes round them, and ends at the goal."""
+    b = load_bench('localization')
+    w = load_world('moon_south_pole_operational')
+    start, dig = w.zones.start_xy_yaw[:2], w.zones.dig_zone[:2]
+    assert not b._clear(w, start, dig, 0.4)
+    wps = b.route(w, start, dig)
+    assert wps[-1] == pytest.approx(tuple(dig))
+    legs = [tuple(start), *wps]
+    assert all(b._clear(w, p, q, 0.4) for p, q in zip(legs, legs[1:]))
+    assert sum(math.dist(p, q) for p, q in zip(legs, legs[1:])) < 1.5 * math.dist(start, dig)

@@ -136,3 +136,24 @@ def test_uncertainty_does_not_depend_on_the_odometry_rate():
         _drive(f, n=n + 1, step=5.0 / n, turn=1.0 / n)
         sig.append(f.status().sigma_xy_m)
     assert sig[0] == pytest.approx(sig[1], rel=0.1)
+
+
+def test_map_fixes_are_counted_apart_and_never_reset():
+    """A map match (the rover's own map) is fused like a fiducial fix when it agrees, but
+    three that agree on a jump of 1 m do not override the estimate: only the boards may."""
+    f = PoseFilter((0.0, 0.0, 0.0))
+    odom, _ = _drive(f, n=20, turn=0.0)
+    R = np.diag([0.02 ** 2, 0.02 ** 2, 0.005 ** 2])
+    near = f.pose + [0.03, -0.02, 0.0]
+    assert f.update_fix(near, R, t=1.9, source='map')
+    assert f.accepted_by == {'map': 1}
+    assert f.distance_since('map') == 0.0 and f.distance_since('fiducial') == math.inf
+    pose = f.pose.copy()
+    for _ in range(4):
+        assert not f.update_fix(pose + [1.0, 0.0, 0.0], R, t=1.9, source='map')
+    assert f.resets == 0 and f.pose == pytest.approx(pose)
+    assert 'map fix' in f.last_reject_reason
+    _drive(f, n=10, turn=0.0, t0=2.0, start=odom)
+    assert f.distance_since('map') == pytest.approx(0.5, abs=0.01)
+    assert f.update_fix(f.pose, R, t=3.0)      # a board fix: counted as such
+    assert f.accepted_by == {'map': 1, 'fiducial': 1} and f.distance_since('fiducial') == 0.0

@@ -12,7 +12,10 @@ refused and agree with each other, the estimate is what is wrong (a slide the od
 never saw): the covariance is widened to take the innovation and the fix is fused (a
 ``resets`` count), so odometry is never trusted more than the boards. Between fixes the
 covariance only grows (every prediction adds process noise); ``status`` reports it, with
-the time and distance since the last fix. ``map_to_odom`` is REP-105's correction: map <- odom such that
+the time and distance since the last fix. Fixes carry their source ('fiducial': the
+boards; 'map': a match against the rover's own map, localization/relocalization.py),
+counted apart; only fiducial fixes may override the estimate. ``map_to_odom`` is REP-105's
+correction: map <- odom such that
 map <- odom <- base_link is the filter's pose.
 
 Pure Python (numpy, filterpy); no rclpy.
@@ -116,6 +119,9 @@ class PoseFilter:
         self.rejected = 0
         self.resets = 0
         self._gated = []    # consecutive fixes refused by the gate: (z, cov)
+        self.accepted_by = {}     # source -> fixes accepted
+        self.last_fix_source = ''  # source of the newest accepted fix
+        self._d_source = {}       # source -> distance driven since its last accepted fix, m
         self.last_reject_reason = ''
 
     # -- state ------------------------------------------------------------------------
@@ -170,6 +176,12 @@ class PoseFilter:
         self.ekf.Q = Q
         self.ekf.predict(u=u)
         self._d_fix += dist
+        for k in self._d_source:
+            self._d_source[k] += dist
+
+    def distance_since(self, source: str) -> float:
+        """Distance driven (m) since the last accepted fix from ``source`` (inf: none yet)."""
+        return self._d_source.get(source, math.inf)
 
     def _odom_at(self, t: float):
         """The odometry pose nearest in time to ``t`` (s), None without history."""
@@ -177,10 +189,14 @@ class PoseFilter:
             return None
         return min(self._history, key=lambda e: abs(e[0] - t))[1]
 
-    def update_fix(self, z, cov, t: float) -> bool:
+    def update_fix(self, z, cov, t: float, source: str = 'fiducial') -> bool:
         """Fuse an absolute fix (x, y, yaw in map) with 3x3 covariance ``cov`` measured at
         ``t`` (s; an image's stamp: the odometry's motion since then is composed onto it);
-        False (and counted, with the reason) when it is refused by the gate or malformed."""
+        False (and counted, with the reason) when it is refused by the gate or malformed.
+        ``source`` names where it came from ('fiducial', 'map'): counted apart
+        (``accepted_by``, ``distance_since``); only the fiducial boards may override a
+        confident estimate (the reset below), a map match never does: the reference map
+        is the rover's own and a wrong match must not drag the estimate."""
         z = np.asarray(z, dtype=float).reshape(3)
         cov = np.asarray(cov, dtype=float)
         if not np.all(np.isfinite(z)) or cov.shape != (3, 3) or not np.all(np.isfinite(cov)):
@@ -200,13 +216,17 @@ class PoseFilter:
         S = self.ekf.P + cov
         d2 = float((y.T @ np.linalg.solve(S, y))[0, 0])
         if d2 > self.config.gate_chi2:
+            if source != 'fiducial':
+                return self._reject(f'{source} fix {math.sqrt(d2):.1f} sigma from the estimate (gate '
+                                    f'{math.sqrt(self.config.gate_chi2):.1f})')
             self._gated.append((z, cov, self._odom_last))
             if not self._gated_agree():
                 return self._reject(f'fix {math.sqrt(d2):.1f} sigma from the estimate (gate '
                                     f'{math.sqrt(self.config.gate_chi2):.1f})')
             self.ekf.P = self.ekf.P + y @ y.T    # the estimate was wrong: widen, then fuse
             self.resets += 1
-        self._gated = []
+        if source == 'fiducial':
+            self._gated = []
 
         def residual(a, b):
             r = a - b
@@ -218,6 +238,9 @@ class PoseFilter:
         self._t_fix, self._d_fix = max(float(t), self._t_last), 0.0
         self._t_last = self._t_fix
         self.accepted += 1
+        self.accepted_by[source] = self.accepted_by.get(source, 0) + 1
+        self._d_source[source] = 0.0
+        self.last_fix_source = source
         return True
 
     def _gated_agree(self) -> bool:

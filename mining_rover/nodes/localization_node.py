@@ -8,7 +8,17 @@ twist: what the executive drives by), both at odom's rate; localization/status
 (diagnostic_msgs/DiagnosticStatus, 1 Hz; keys sigma_xy_m, sigma_yaw_rad, since_fix_s,
 since_fix_m, fixes_accepted, fixes_rejected, last_fix_reason; level WARN once sigma_xy_m
 exceeds ``warn_sigma_m``: fixes have not come for long and odometry alone is being
-trusted); and map -> odom on TF where tf2_ros exists.
+trusted; map_absorbed, map_fixes, map_refused, last_map_reason); and map -> odom on TF
+where tf2_ros exists.
+
+Re-localization against the rover's own map (``map_relocalization``, on by default;
+mining_rover.localization.relocalization): the stereo cloud on ``points_topic``
+(PointCloud2 in the left optical frame, SENSOR) is levelled with the odometry's tilt at
+its stamp and, while the pose is anchored by the boards and good, laid into a reference
+height grid in ``map`` (``reloc_*`` parameters; centred on the world's berm zone); when
+the position sd has grown and no board is in view, it is matched against that grid and
+an accepted match is fused as a 'map' fix. Accepted matches are published on
+localization/map_fix (PoseWithCovarianceStamped, map frame, STATE).
 
 The board map and the start pose come from the world file (``world``: a name in worlds/
 or a path; its ``<mining:fiducials>``, sim/fiducials.py). Fixes (perception/fiducials.py)
@@ -19,6 +29,7 @@ boards, a limit <= 0) refuse the start with one line naming the parameter.
 from __future__ import annotations
 
 import math
+from collections import deque
 
 import numpy as np
 from diagnostic_msgs.msg import DiagnosticStatus, KeyValue
@@ -26,20 +37,26 @@ from geometry_msgs.msg import PoseWithCovariance, PoseWithCovarianceStamped
 from nav_msgs.msg import Odometry
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.node import Node
-from sensor_msgs.msg import CameraInfo, Image
+from sensor_msgs.msg import CameraInfo, Image, PointCloud2
 
 from mining_rover.contract import load_contract
 from mining_rover.description import T_LINK_OPTICAL, left_camera_xyz_rpy, xyzrpy_to_matrix
 from mining_rover.localization.filter import FilterConfig, PoseFilter
+from mining_rover.localization.relocalization import MapRelocalizer, RelocParams, level_points
 from mining_rover.perception.fiducials import FiducialLocalizer, FixLimits
 from mining_rover.perception.sync import StampPairer
 from mining_rover.ros import qos
 from mining_rover.ros.conversions import camera_info_to_model, image_to_numpy, stamp_to_seconds
 from mining_rover.ros.geometry import matrix_to_odometry, matrix_to_pose, odometry_to_matrix, yaw_from_matrix
 from mining_rover.ros.params import Param, ParameterError, declare_and_read
+from mining_rover.ros.pointcloud import pointcloud2_to_xyz
 from mining_rover.ros.runtime import node_main
 
 LOG_THROTTLE_S = 5.0
+#: Odometry poses kept to level a cloud by the tilt at its stamp: 10 s at 50 Hz.
+ODOM_HISTORY = 500
+#: RelocParams fields that come from the world (centre: its berm zone), not parameters.
+_RELOC_FROM_WORLD = ('centre_x', 'centre_y')
 
 
 def planar_matrix(x: float, y: float, yaw: float) -> np.ndarray:
@@ -83,6 +100,13 @@ def _params() -> list:
     ]
     out += [Param(f'fix_{k}', float(v), f'fix refused above this ({k})', 1e-6, 1e6)
             for k, v in lim.__dict__.items()]
+    out += [Param('map_relocalization', True, 'match the stereo cloud against the rover\'s own height map '
+                  'where no board is in view (localization/relocalization.py); false: board fixes only'),
+            Param('points_topic', 'stereo/points', 'PointCloud2 of the stereo cloud, left optical frame'),
+            Param('reloc_rate_hz', 2.0, 'how often the newest cloud is laid down or matched, Hz', 0.05, 30.0)]
+    out += [Param(f'reloc_{k}', v, f'map re-localization ({k}; localization/relocalization.py RelocParams)',
+                  1 if isinstance(v, int) else 1e-9, 1e6)
+            for k, v in RelocParams().as_dict().items() if k not in _RELOC_FROM_WORLD]
     out += [Param(f'filter_{k}', v, f'filter process noise / gate ({k})', 1 if isinstance(v, int) else 1e-9,
                   1e6) for k, v in cfg.__dict__.items()]
     return out
@@ -105,6 +129,10 @@ class LocalizationNode(Node):
             self.limits = FixLimits(**{k[4:]: v for k, v in p.items()
                                        if k.startswith('fix_') and k != 'fix_rate_hz'})
             self.filter_config = FilterConfig(**{k[7:]: v for k, v in p.items() if k.startswith('filter_')})
+            bx, by, _ = world.zones.berm_zone
+            self.reloc_params = RelocParams(centre_x=bx, centre_y=by,
+                                            **{k[6:]: v for k, v in p.items()
+                                               if k.startswith('reloc_') and k != 'reloc_rate_hz'})
         except ValueError as exc:
             raise ParameterError(str(exc)) from exc
         self.cfg = p
@@ -116,6 +144,12 @@ class LocalizationNode(Node):
         self._pairer = StampPairer(p['sync_slop_s'], 3)
         self._pending = None
         self._twist = None
+        self.reloc = MapRelocalizer(self.reloc_params) if p['map_relocalization'] else None
+        self.reloc_counts = {'map_absorbed': 0, 'map_fixes': 0, 'map_refused': 0}
+        self.last_map_reason = ''
+        self._odom_hist = deque(maxlen=ODOM_HISTORY)    # (t, odom -> base_link 4x4)
+        self._cloud = None
+        self._board_fix_t = -math.inf
         contract = load_contract()
         self._pub_pose = self.create_publisher(PoseWithCovarianceStamped, 'localization/pose', qos.STATE)
         self._pub_odom = self.create_publisher(Odometry, 'localization/odometry', qos.STATE)
@@ -127,6 +161,12 @@ class LocalizationNode(Node):
         self.create_timer(1.0 / p['fix_rate_hz'], self._process,
                           callback_group=MutuallyExclusiveCallbackGroup())
         self.create_timer(1.0, self._publish_status)
+        if self.reloc is not None:
+            self._pub_map_fix = self.create_publisher(PoseWithCovarianceStamped, 'localization/map_fix',
+                                                      qos.STATE)
+            self.create_subscription(PointCloud2, p['points_topic'], self._on_cloud, qos.SENSOR)
+            self.create_timer(1.0 / p['reloc_rate_hz'], self._relocalize,
+                              callback_group=MutuallyExclusiveCallbackGroup())
         self._tf = None
         if p['publish_tf']:
             from mining_rover.ros.tf import make_tf_broadcaster
@@ -146,6 +186,7 @@ class LocalizationNode(Node):
             return
         t = stamp_to_seconds(msg.header.stamp)
         self.filter.predict_odometry((T[0, 3], T[1, 3], yaw_from_matrix(T)), t)
+        self._odom_hist.append((t, T))
         self._twist = msg.twist
         self._publish(msg.header.stamp, T)
 
@@ -197,11 +238,53 @@ class LocalizationNode(Node):
                                    throttle_duration_sec=LOG_THROTTLE_S)
             return
         if self.filter.update_fix((fix.x, fix.y, fix.yaw), fix.cov, t):
+            self._board_fix_t = t
             self.last_fix_reason = f'accepted: tags {list(fix.tags)}, {fix.range_m:.1f} m'
         else:
             self.last_fix_reason = f'refused: {self.filter.last_reject_reason}'
             self.get_logger().info(f'fiducial fix refused: {self.filter.last_reject_reason}',
                                    throttle_duration_sec=LOG_THROTTLE_S)
+
+    # -- map re-localization ----------------------------------------------------------
+    def _on_cloud(self, msg: PointCloud2) -> None:
+        self._cloud = msg
+
+    def _relocalize(self) -> None:
+        """The newest cloud: laid into the reference, or matched against it (RelocParams)."""
+        msg, self._cloud = self._cloud, None
+        if msg is None or not self._odom_hist:
+            return
+        t = stamp_to_seconds(msg.header.stamp)
+        t_odom, T_odom = min(self._odom_hist, key=lambda e: abs(e[0] - t))
+        if abs(t_odom - t) > 0.5:
+            self.get_logger().warning(f'{self.cfg["points_topic"]}: no odometry within 0.5 s of the cloud '
+                                      f'at {t:.2f} s', throttle_duration_sec=LOG_THROTTLE_S)
+            return
+        try:
+            pts = pointcloud2_to_xyz(msg)
+        except ValueError as exc:
+            self.get_logger().warning(f'cloud rejected: {exc}', throttle_duration_sec=LOG_THROTTLE_S)
+            return
+        odom_xyyaw = (T_odom[0, 3], T_odom[1, 3], yaw_from_matrix(T_odom))
+        level = level_points(pts, T_odom @ self.T_base_cam, odom_xyyaw)
+        st = self.filter.status()
+        board_now = abs(t - self._board_fix_t) <= 1.0 / self.cfg['fix_rate_hz']
+        what, out = self.reloc.step(level, odom_xyyaw, self.filter.map_to_odom(), st.sigma_xy_m,
+                                    self.filter.last_fix_source, board_now, t)
+        if what == 'absorbed':
+            self.reloc_counts['map_absorbed'] += int(out > 0)
+        elif what == 'match':
+            ok = out.ok and self.filter.update_fix((out.x, out.y, out.yaw), out.cov, t, source='map')
+            self.reloc_counts['map_fixes' if ok else 'map_refused'] += 1
+            why = out.reason if not out.ok else self.filter.last_reject_reason
+            self.last_map_reason = (f'accepted: {out.reason}, corrected {out.correction_m:.2f} m' if ok
+                                    else f'refused: {why}')
+            if ok:
+                fix = PoseWithCovarianceStamped()
+                fix.header.stamp, fix.header.frame_id = msg.header.stamp, self.cfg['map_frame']
+                fix.pose = PoseWithCovariance(pose=matrix_to_pose(planar_matrix(out.x, out.y, out.yaw)),
+                                              covariance=covariance_6x6(out.cov).reshape(36).tolist())
+                self._pub_map_fix.publish(fix)
 
     # -- outputs ----------------------------------------------------------------------
     def _publish(self, stamp, T_odom_base: np.ndarray) -> None:
@@ -232,7 +315,9 @@ class LocalizationNode(Node):
         values = {'sigma_xy_m': f'{st.sigma_xy_m:.4g}', 'sigma_yaw_rad': f'{st.sigma_yaw_rad:.4g}',
                   'since_fix_s': f'{st.since_fix_s:.4g}', 'since_fix_m': f'{st.since_fix_m:.4g}',
                   'fixes_accepted': str(st.fixes_accepted), 'fixes_rejected': str(st.fixes_rejected),
-                  'resets': str(st.resets), 'last_fix_reason': self.last_fix_reason}
+                  'resets': str(st.resets), 'last_fix_reason': self.last_fix_reason,
+                  **{k: str(v) for k, v in self.reloc_counts.items()},
+                  'last_map_reason': self.last_map_reason}
         msg = DiagnosticStatus(level=DiagnosticStatus.WARN if warn else DiagnosticStatus.OK,
                                name=self.get_fully_qualified_name(),
                                message=(f'no fiducial fix for {st.since_fix_m:.1f} m: position sd '
