@@ -100,3 +100,40 @@ class Costmap:
         reach = math.hypot(length_m, half_width_m)
         bbox = (pose.x - reach, pose.x + reach, pose.y - reach, pose.y + reach)
         return int(np.count_nonzero(self.values_where(inside, bbox) >= lethal))
+
+    def known_along(self, points, pose: Pose2D, max_m: float, skip_m: float = 0.0) -> float:
+        """Distance (m) along the route ``points`` ((N, 2), map frame), from the point
+        nearest the pose, to the first sample on a cell the map does not know (-1) or
+        off the grid: how far ahead the map has seen the ground the route crosses
+        (``max_m`` when it knows all of that). Sampled every half cell. Unknown samples
+        within ``skip_m`` (the body's own half length: it stands there) do not count."""
+        pts = np.asarray(points, dtype=float).reshape(-1, 2)
+        if len(pts) == 0:
+            return 0.0
+        i = int(np.argmin(np.hypot(pts[:, 0] - pose.x, pts[:, 1] - pose.y)))
+        step = 0.5 * self.resolution
+        dist, samples = [0.0], [pts[i]]
+        travelled = 0.0
+        for a, b in zip(pts[i:-1], pts[i + 1:]):
+            seg = float(np.hypot(*(b - a)))
+            if seg <= 0.0:
+                continue
+            f = np.arange(step, min(seg, max_m - travelled) + 1e-12, step)
+            samples.extend(a + np.outer(f / seg, b - a))
+            dist.extend(travelled + f)
+            travelled += seg
+            if travelled >= max_m:
+                break
+        s, dist = np.asarray(samples), np.asarray(dist)
+        c, sn = math.cos(self.origin_yaw), math.sin(self.origin_yaw)
+        dx, dy = s[:, 0] - self.origin_x, s[:, 1] - self.origin_y
+        col = np.floor((c * dx + sn * dy) / self.resolution).astype(int)
+        row = np.floor((-sn * dx + c * dy) / self.resolution).astype(int)
+        h, w = self.grid.shape
+        inside = (row >= 0) & (row < h) & (col >= 0) & (col < w)
+        known = np.zeros(len(s), bool)
+        known[inside] = self.grid[row[inside], col[inside]] >= 0
+        known |= dist < skip_m
+        if known.all():
+            return float(max_m) if travelled >= max_m else float(dist[-1])
+        return float(dist[int(np.argmin(known))])

@@ -5,7 +5,7 @@ DONE (dig zone exhausted). Never a fault: a zone without sites is not a broken r
 from __future__ import annotations
 
 from mining_rover.planning.executive.phase import Phase, State, go
-from mining_rover.planning.executive.phases.sites import (dig_zone, dug_depth, excluded,
+from mining_rover.planning.executive.phases.sites import (dug_depth, excluded, local_dig_zone,
                                                           unexclude, widen_dig_zone)
 
 
@@ -21,7 +21,8 @@ class SelectSite(Phase):
             return go(State.DONE, f'{c.max_cycles} cycles done')
         site, why = None, ''
         if rec.pending_override is not None:
-            site, why = tuple(rec.pending_override), 'operator override'
+            # the operator names a map-frame point; the rover drives in odom
+            site, why = ctx.to_local(*rec.pending_override), 'operator override'
             rec.pending_override = None
         else:
             for s in inp.dig_sites:
@@ -29,7 +30,7 @@ class SelectSite(Phase):
                     site, why = (s.x, s.y), f'top-ranked dig site (score {s.score:.3g})'
                     break
             if site is None and now - d.t0 > c.site_wait_s:
-                zx, zy, zr = dig_zone(ctx)
+                zx, zy, zr = local_dig_zone(ctx)
                 zone = (zx, zy)
                 known = (inp.costmap.known_fraction(zx, zy, zr)
                          if inp.costmap is not None else 0.0)
