@@ -102,19 +102,29 @@ class Costmap:
         return int(np.count_nonzero(self.values_where(inside, bbox) >= lethal))
 
     def known_along(self, points, pose: Pose2D, max_m: float, skip_m: float = 0.0) -> float:
-        """Distance (m) along the route ``points`` ((N, 2), map frame), from the point
-        nearest the pose, to the first sample on a cell the map does not know (-1) or
-        off the grid: how far ahead the map has seen the ground the route crosses
-        (``max_m`` when it knows all of that). Sampled every half cell. Unknown samples
-        within ``skip_m`` (the body's own half length: it stands there) do not count."""
+        """Distance (m) along the route ``points`` ((N, 2), map frame), from the pose's
+        projection on its nearest segment, to the first sample on a cell the map does not
+        know (-1) or off the grid: how far ahead the map has seen the ground the route
+        crosses (``max_m`` when it knows all of that). Sampled every half cell. Unknown
+        samples within ``skip_m`` (the body's own half length: it stands there) do not
+        count."""
         pts = np.asarray(points, dtype=float).reshape(-1, 2)
         if len(pts) == 0:
             return 0.0
-        i = int(np.argmin(np.hypot(pts[:, 0] - pose.x, pts[:, 1] - pose.y)))
+        p = np.array([pose.x, pose.y])
+        start, seg0 = pts[0], 0
+        if len(pts) > 1:
+            a, ab = pts[:-1], np.diff(pts, axis=0)
+            n2 = np.einsum('ij,ij->i', ab, ab)
+            t = np.clip(np.einsum('ij,ij->i', p - a, ab) / np.where(n2 > 0, n2, 1.0), 0.0, 1.0)
+            q = a + t[:, None] * ab
+            seg0 = int(np.argmin(np.einsum('ij,ij->i', q - p, q - p)))
+            start = q[seg0]
         step = 0.5 * self.resolution
-        dist, samples = [0.0], [pts[i]]
+        way = np.vstack([start, pts[seg0 + 1:]])
+        dist, samples = [0.0], [way[0]]
         travelled = 0.0
-        for a, b in zip(pts[i:-1], pts[i + 1:]):
+        for a, b in zip(way[:-1], way[1:]):
             seg = float(np.hypot(*(b - a)))
             if seg <= 0.0:
                 continue
