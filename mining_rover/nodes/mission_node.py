@@ -11,7 +11,8 @@ the IMU (sim contract topics), and the simulator's regolith telemetry (evaluatio
 changes what /mission/status reports for hazard contacts and the berm, never a decision).
 Publishes cmd_vel, excavator/drum_speed, excavator/arm_position, mission/goal,
 mission/status, mission/keepout (stuck spots the planner keeps routes off) and
-mission/dig_zone (the dig zone as grown when its sites ran out); calls excavator/dump_front and
+mission/dig_zone (the dig zone as grown when its sites ran out, its centre carried into
+odom, where the planner scores sites, and sent again when a fix moves it); calls excavator/dump_front and
 excavator/dump_rear (or excavator/dump; async).
 
 Callbacks only convert and store; the timer (ROS time, so use_sim_time works) builds
@@ -40,6 +41,7 @@ from mining_rover.contract import load_contract
 from mining_rover.control.excavator import LUNAR_BULK_DENSITY_KG_M3
 from mining_rover.paths import rover_config
 from mining_rover.planning.energy import EnergyAccount, kg_per_hour, kg_per_wh, total_power_w
+from mining_rover.planning.executive import frames
 from mining_rover.planning.executive.frames import odom_from_map
 from mining_rover.planning.executive import (Costmap, DigSite, DumpResponse, ExcavationPlan,
                                              ExcavatorReport, Mission, MissionConfig,
@@ -62,6 +64,10 @@ RESOURCES = ('rare_earth', 'platinum_group', 'helium3')
 #: odom poses kept to pair with map-frame poses of the same stamp (localization_node
 #: republishes each odom stamp; 50 at drive_node's ~20 Hz is 2.5 s of lag allowed)
 ODOM_PAIRING_DEPTH = 50
+
+#: the dig zone is sent to the planner again when map -> odom moves its centre this far, m
+#: (a tenth of the smallest dig zone radius of the worlds, 3 m)
+ZONE_RESEND_M = 0.3
 
 #: dump service per drum the executive names ('' = both drums at once)
 DUMP_SERVICES = {'': 'excavator/dump', 'front': 'excavator/dump_front', 'rear': 'excavator/dump_rear'}
@@ -202,8 +208,10 @@ class MissionNode(Node):
         ]
         rec = self.machine.record     # a resumed mission's stuck spots and grown zone
         self._publish_keepouts(tuple(rec.keepouts))
-        if rec.dig_zone_radius_m is not None:
-            self._publish_dig_zone((cfg.dig_zone_x, cfg.dig_zone_y, rec.dig_zone_radius_m))
+        self._zone = (cfg.dig_zone_x, cfg.dig_zone_y,           # map frame
+                      rec.dig_zone_radius_m or cfg.dig_zone_radius)
+        self._zone_sent = None                                  # as last sent, odom frame
+        self._send_dig_zone()
         self._timer = self.create_timer(1.0 / p['control_rate_hz'], self._tick)
         self._status_timer = self.create_timer(1.0 / p['status_rate_hz'], self._publish_status)
 
@@ -398,7 +406,8 @@ class MissionNode(Node):
         if out.keepouts is not None:
             self._publish_keepouts(out.keepouts)
         if out.dig_zone is not None:
-            self._publish_dig_zone(out.dig_zone)
+            self._zone = tuple(out.dig_zone)
+        self._send_dig_zone()
         if self.machine.state.value == 'FAULT' and inp.driver_fault and now >= self._next_clear_t:
             self._next_clear_t = now + p['fault_backoff_s']
             for client in self._clear_faults:
@@ -413,8 +422,18 @@ class MissionNode(Node):
             arr.markers.append(self._cylinder('keepout', i, x, y, r))
         self._keepout_pub.publish(arr)
 
-    def _publish_dig_zone(self, zone):
-        """The dig zone as grown (pose = centre, scale.x = diameter), latched."""
+    def _send_dig_zone(self):
+        """The dig zone as grown, its centre in odom (pose = centre, scale.x = diameter),
+        latched; again whenever the map -> odom estimate moves it by ZONE_RESEND_M or it
+        grows. The planner scores dig sites in the frame of its costmap, odom."""
+        T = self.inputs.odom_from_map or frames.IDENTITY
+        x, y, r = self._zone
+        zone = (*frames.apply(T, x, y), r)
+        last = self._zone_sent
+        if last is not None and zone[2] == last[2] and math.hypot(zone[0] - last[0],
+                                                                  zone[1] - last[1]) < ZONE_RESEND_M:
+            return
+        self._zone_sent = zone
         self._zone_pub.publish(self._cylinder('dig_zone', 0, *zone))
 
     def _cylinder(self, ns: str, i: int, x: float, y: float, radius: float) -> Marker:
