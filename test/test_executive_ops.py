@@ -125,6 +125,18 @@ def test_known_along_stops_at_the_first_unseen_cell_of_the_route():
         pytest.approx(1.0, abs=0.05)
 
 
+def test_the_hazard_check_ahead_starts_where_the_rover_is_on_a_route_of_far_waypoints():
+    # planner routes are smoothed to a few waypoints metres apart: 2 m past the first,
+    # the check must look 0.9 m ahead of the rover, not 0.9 m ahead of that waypoint
+    grid = np.zeros((100, 100), np.int8)
+    grid[48:53, 56:59] = 100                       # a rock at x 0.6-0.9 m on the route
+    cm = Costmap(grid, 0.1, -5.0, -5.0)
+    route = np.array([[-2.0, 0.0], [4.0, 0.0]])
+    pose = Pose2D(0.0, 0.0, 0.0)
+    assert cm.lethal_along(route, pose, 0.9, CFG.route_clearance_m, 100, body=(0.5, 0.41)) > 0
+    assert cm.lethal_along(route, pose, 0.1, CFG.route_clearance_m, 100, body=(0.5, 0.41)) == 0
+
+
 def _drive_on(w, costmap):
     w.inp.costmap = costmap
     w.run_until(lambda w: w.m.state is State.DRIVE_TO_SITE and w.m.ctx.route.d.follower is not None)
