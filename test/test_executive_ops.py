@@ -212,3 +212,19 @@ def test_stuck_after_a_bend_backs_off_along_the_way_it_came_not_straight_back():
     sx = stuck_at.x - cfg.recover_backoff_m * math.cos(stuck_at.yaw)
     sy = stuck_at.y - cfg.recover_backoff_m * math.sin(stuck_at.yaw)
     assert np.min(np.hypot(track[:, 0] - sx, track[:, 1] - sy)) > off_trail + 0.2
+
+
+def test_a_far_unmapped_dig_zone_is_driven_to_without_waiting_for_sites():
+    far = replace(CFG, dig_zone_x=30.0, far_zone_m=10.0, site_wait_s=10.0, mapping_timeout_s=600.0)
+    near = replace(far, dig_zone_x=3.0)
+    waits = []
+    for cfg in (far, near):
+        w = World(cfg=cfg)
+        w.inp.costmap = Costmap(np.full((100, 100), -1, np.int8), 0.1, -5.0, -5.0)
+        w.inp.dig_sites = ()
+        w.run_until(lambda w: w.m.state is State.SELECT_SITE)
+        t0 = w.t
+        w.run_until(lambda w: w.m.state is State.DRIVE_TO_SITE, max_s=60.0)
+        waits.append(w.t - t0)
+    assert waits[0] < 3 * DT                        # 30 m away: at once
+    assert waits[1] == pytest.approx(CFG.site_wait_s, abs=3 * DT)   # 3 m away: waits for sites

@@ -104,6 +104,10 @@ class MissionConfig:
         'mapping ends after this long regardless, s', 0.0, 3600.0)
     site_wait_s: float = setting(10.0,
         'wait this long for dig sites before a re-survey, then the zone centre, s', 0.0, 3600.0)
+    far_zone_m: float = setting(10.0,
+        'no dig site and the dig zone centre farther than this: drive there at once, without '
+        'waiting site_wait_s (no site can appear on a map that does not reach it; the stereo '
+        'map fuses to 5 m), m', 0.0, 10000.0)
     site_exclusion_m: float = setting(0.6,
         'a site whose cut yielded too little is skipped within this, m', 0.0, 10.0)
     max_dig_depth_m: float = setting(0.12,
