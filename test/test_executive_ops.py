@@ -228,3 +228,44 @@ def test_a_far_unmapped_dig_zone_is_driven_to_without_waiting_for_sites():
         waits.append(w.t - t0)
     assert waits[0] < 3 * DT                        # 30 m away: at once
     assert waits[1] == pytest.approx(CFG.site_wait_s, abs=3 * DT)   # 3 m away: waits for sites
+
+
+def test_the_swept_footprint_lets_a_rover_leave_a_hazard_beside_it_not_drive_into_one():
+    grid = np.zeros((100, 100), np.int8)          # 10 x 10 m at 0.1 m, origin (-5, -5)
+    grid[53:56, 53:57] = 100                      # a rock 0.3-0.7 m ahead, 0.3-0.6 m to the left
+    cm = Costmap(grid, 0.1, -5.0, -5.0)
+    pose = Pose2D(0.0, 0.0, 0.0)
+    half = (0.5 * CFG.footprint_length_m, 0.5 * CFG.footprint_width_m)
+    away = np.array([[0.0, 0.0], [0.5, -0.5], [3.0, -1.0]])       # a route bearing right
+    assert cm.lethal_swept(away, pose, CFG.swept_ahead_m, *half, 100) == 0
+    # the old checks (a box 0.1 m straight on, a disc round the route) held the rover there
+    assert cm.lethal_ahead(pose, half[0] + 0.1, half[1], 100) + \
+        cm.lethal_along(away, pose, 0.9, 0.42, 100, body=half) > 0
+    into = np.array([[0.0, 0.0], [0.5, 0.5], [3.0, 1.0]])         # a route bearing left, into it
+    assert cm.lethal_swept(into, pose, CFG.swept_ahead_m, *half, 100) > 0
+    # cells under the body now do not count
+    grid[:] = 0
+    grid[50:52, 50:52] = 100
+    cm = Costmap(grid, 0.1, -5.0, -5.0)
+    assert cm.lethal_swept(away, pose, CFG.swept_ahead_m, *half, 100) == 0
+
+
+def test_a_rover_beside_a_hazard_drives_off_along_a_route_that_leaves_it():
+    w = World()
+    w.plan_routes = False
+    w.run_until(lambda w: w.m.state is State.DRIVE_TO_SITE and w.out.goal is not None)
+    p, p_t = w.pose, w.t
+    grid = np.zeros((200, 200), np.int8)          # 20 x 20 m at 0.1 m, origin (-10, -10)
+    # a rock 0.5 m ahead and 0.45 m to the left of the rover (its cells reach 0.35 m)
+    cy, sy = math.cos(p.yaw), math.sin(p.yaw)
+    gx, gy = p.x + 0.5 * cy - 0.45 * sy, p.y + 0.5 * sy + 0.45 * cy
+    c, r = int((gx + 10.0) / 0.1), int((gy + 10.0) / 0.1)
+    grid[r - 1:r + 2, c - 1:c + 2] = 100
+    w.inp.costmap = Costmap(grid, 0.1, -10.0, -10.0)
+    # the route leaves it: ahead and to the right, then on to the site
+    right = (p.x + 1.5 * cy + 0.6 * sy, p.y + 1.5 * sy - 0.6 * cy)
+    w.route = Route(1, np.array([[p.x, p.y], right, [3.0, 0.0]]))
+    events = []
+    w.run_until(lambda w: events.extend(w.out.events) or w.t > 3.0 + p_t, max_s=10.0)
+    assert math.hypot(w.pose.x - p.x, w.pose.y - p.y) > 0.3
+    assert not any('lethal' in text for _lvl, text in events)      # never held

@@ -69,13 +69,14 @@ class MissionConfig:
     footprint_width_m: float = setting(0.82,
         'robot footprint width for the hazard check, m', 0.1, 10.0)
     hazard_lookahead_m: float = setting(0.4,
-        'the route is checked for hazards this far beyond the footprint, m', 0.0, 10.0)
+        'unused: forwards the footprint swept along the route is checked (swept_ahead_m); '
+        'kept so that parameter files setting it load, m', 0.0, 10.0)
     body_margin_m: float = setting(0.1,
-        'the footprint swept straight ahead this far is checked for hazards, m', 0.0, 2.0)
-    # half the body width; the planner keeps 0.55 m
+        'reversing, the footprint swept straight back this far is checked for hazards, m',
+        0.0, 2.0)
     route_clearance_m: float = setting(0.42,
-        'hazards closer than this to the route ahead block it; keep it below '
-        "the planner's robot_radius so a fresh route is clear, m", 0.0, 5.0)
+        'unused: forwards the footprint swept along the route is checked (swept_ahead_m); '
+        'kept so that parameter files setting it load, m', 0.0, 5.0)
     known_lookahead_m: float = setting(4.0,
         'the route ahead is checked this far for ground the map has seen (costmap not '
         'unknown); 4 m: stereo fuses to 5 m (mapping.yaml max_range_m) from a camera '
@@ -95,6 +96,10 @@ class MissionConfig:
         'hazard checks still hold), m/s', 0.0, 1.0)
     look_wait_s: float = setting(3.0,
         'the route ahead unseen: stand still this long for the map to see it, s', 0.0, 120.0)
+    swept_ahead_m: float = setting(0.5,
+        'driving forwards, the footprint swept along the next this much of the route must '
+        'cover no lethal cell it does not stand on now (Costmap.lethal_swept); at the 0.4 m/s '
+        'limit that is 1.25 s of driving, m', 0.05, 5.0)
     lethal_cost: int = setting(100,
         'costmap cost at and above which a cell is a hazard (Nav2: 100)', 1, 100)
     mapping_turn_radps: float = setting(0.3, 'turn rate while mapping in place, rad/s', 0.0, 2.0)

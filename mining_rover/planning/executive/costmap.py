@@ -144,3 +144,37 @@ class Costmap:
         if known.all():
             return float(max_m) if travelled >= max_m else float(dist[-1])
         return float(dist[int(np.argmin(known))])
+
+    def lethal_swept(self, points, pose: Pose2D, advance_m: float, half_length_m: float,
+                     half_width_m: float, lethal: int, step_m: float = 0.1) -> int:
+        """Number of cells with cost >= lethal that the footprint (a rectangle of
+        half_length_m x half_width_m about base_link) would newly cover driving the next
+        ``advance_m`` of the route ``points`` ((N, 2), map frame): the footprint is placed
+        every ``step_m`` along the route ahead of the pose's projection, facing along the
+        route (the first placement: the rover's own heading). Cells under the body now do
+        not count (costmap_2d's footprint clearing: it stands on them). Unlike a disc
+        round the route, a rover beside a hazard may drive away from it along a route that
+        leaves it, and one facing a hazard may not drive into it."""
+        pts = np.asarray(points, dtype=float).reshape(-1, 2)
+        if len(pts) == 0:
+            return 0
+        s, _, _ = route_ahead(pts, pose, advance_m, step_m)
+        yaw = [pose.yaw]
+        for a, b in zip(s[:-1], s[1:]):
+            yaw.append(math.atan2(b[1] - a[1], b[0] - a[0]))
+        yaw = np.asarray(yaw)
+        cs, sn = np.cos(yaw), np.sin(yaw)
+        reach = math.hypot(half_length_m, half_width_m)
+        bbox = (s[:, 0].min() - reach, s[:, 0].max() + reach,
+                s[:, 1].min() - reach, s[:, 1].max() + reach)
+        c0, s0 = math.cos(pose.yaw), math.sin(pose.yaw)
+
+        def inside(x, y):
+            dx, dy = x[..., None] - s[:, 0], y[..., None] - s[:, 1]
+            fx, fy = cs * dx + sn * dy, -sn * dx + cs * dy
+            swept = ((np.abs(fx) <= half_length_m) & (np.abs(fy) <= half_width_m)).any(axis=-1)
+            bx, by = x - pose.x, y - pose.y
+            under = (np.abs(c0 * bx + s0 * by) <= half_length_m) & \
+                (np.abs(-s0 * bx + c0 * by) <= half_width_m)
+            return swept & ~under
+        return int(np.count_nonzero(self.values_where(inside, bbox) >= lethal))

@@ -134,18 +134,19 @@ class RouteFollower:
         v, w = (float(u) for u in d.follower.compute((pose.x, pose.y, pose.yaw)))
         v, w = self._limit_to_seen(inp, pose, v, w, now)
         if inp.costmap is not None and v != 0.0:
-            # the planner keeps its disc-shaped robot off lethal ground along the route, so
-            # the route ahead is checked with (a little less than) that disc, and only the
-            # body's own next few centimetres straight ahead: a box swept straight on would
-            # see hazards the curving route passes, and block on every fresh route.
-            hits = inp.costmap.lethal_ahead(
-                pose, c.footprint_length_m / 2 + c.body_margin_m, c.footprint_width_m / 2,
-                c.lethal_cost, backwards=v < 0)
+            # forwards: the footprint swept along the route's next swept_ahead_m (a rover
+            # that starts beside a hazard, inside the planner's inflation, drives off along
+            # a route that leaves it; a disc round the route held it there for good: the
+            # first operational run after the frames fix stood 2 min beside one);
+            # backwards: the box behind it
             if v > 0:
-                hits += inp.costmap.lethal_along(
-                    d.route_pts, pose, c.footprint_length_m / 2 + c.hazard_lookahead_m,
-                    c.route_clearance_m, c.lethal_cost,
-                    body=(c.footprint_length_m / 2, c.footprint_width_m / 2))
+                hits = inp.costmap.lethal_swept(
+                    d.route_pts, pose, c.swept_ahead_m, c.footprint_length_m / 2,
+                    c.footprint_width_m / 2, c.lethal_cost)
+            else:
+                hits = inp.costmap.lethal_ahead(
+                    pose, c.footprint_length_m / 2 + c.body_margin_m, c.footprint_width_m / 2,
+                    c.lethal_cost, backwards=True)
             if hits:
                 return self._blocked(pose, now, hits, w)
             d.blocked_t0 = None
