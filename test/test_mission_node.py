@@ -364,3 +364,40 @@ def test_wheels_turning_while_the_camera_sees_the_rover_still_is_recovered_from(
     assert any(v < 0 for v, _ in world.cmd)      # it backed off
     out = proc.stop()
     assert 'kept out of routes' in out
+
+
+class DriftedWorld(FakeWorld):
+    """FakeWorld whose localization puts the map frame ``SHIFT_Y`` below odom: each odom
+    pose is republished on localization/odometry with the same stamp, moved into map."""
+    SHIFT_Y = 0.6
+
+    def __init__(self, ros):
+        super().__init__(ros)
+        self.loc_pub = self.node.create_publisher(Odometry, 'localization/odometry', qos.STATE)
+
+    def _step(self):
+        super()._step()
+        stamp = self.node.get_clock().now().to_msg()
+        self.odom_pub.publish(matrix_to_odometry(_pose_msg(self.x, self.y, self.yaw), 'odom', 'base_link',
+                                                 stamp))
+        self.loc_pub.publish(matrix_to_odometry(_pose_msg(self.x, self.y - self.SHIFT_Y, self.yaw), 'map',
+                                                'base_link', stamp))
+
+
+def test_the_berm_goal_is_asked_for_in_odom_through_the_paired_map_pose(ros, launch_node, tmp_path):
+    """The costmap and routes stand in odom; the berm in map. With localization 0.6 m off
+    odom, the dump point is asked for 0.6 m over from its map-frame coordinates, beside
+    the berm where odom has it (planning/executive/frames.py)."""
+    world = DriftedWorld(ros)
+    proc = _start(launch_node, tmp_path, tmp_path / 'mission.sqlite',
+                  map_pose_topic='localization/odometry')
+    ok = ros.spin_until(lambda: world.status is not None and world.status['cycles'] == '1', 90.0)
+    assert ok, (world.status, proc.stop())
+    proc.stop()
+    berm_odom = (PARAMS['berm_x'], PARAMS['berm_y'] + DriftedWorld.SHIFT_Y)
+    reach = PARAMS['berm_radius'] + PARAMS['berm_standoff_m']
+    berm_goals = [g for g in world.goals if g[0] < 0.0]
+    assert berm_goals
+    for gx, gy in berm_goals:
+        assert math.hypot(gx - berm_odom[0], gy - berm_odom[1]) == pytest.approx(reach, abs=0.02)
+        assert abs(math.hypot(gx - PARAMS['berm_x'], gy - PARAMS['berm_y']) - reach) > 0.05

@@ -1,6 +1,9 @@
 """mission_node: the executive. Runs mining_rover.planning.executive on a timer.
 
-Subscribes (docs/INTERFACES.md): the pose (``pose_topic``: odom or localization/odometry),
+Subscribes (docs/INTERFACES.md): the pose it drives by (``pose_topic``: odom, the frame
+the map, the costmap and the routes are built in) and the map-frame pose
+(``map_pose_topic``: localization/odometry, corrected by fiducial fixes; paired with the
+odom pose of the same stamp it gives the map -> odom estimate, planning/executive/frames.py),
 map/costmap, planner/route, planner/dig_sites, planner/excavation_plan, excavator/state,
 diagnostics (power and faults), estop, wheel_slip, mission/pause, mission/site_override,
 for stuck detection the joint states (wheel speeds), stereo/odometry (visual odometry) and
@@ -8,7 +11,8 @@ the IMU (sim contract topics), and the simulator's regolith telemetry (evaluatio
 changes what /mission/status reports for hazard contacts and the berm, never a decision).
 Publishes cmd_vel, excavator/drum_speed, excavator/arm_position, mission/goal,
 mission/status, mission/keepout (stuck spots the planner keeps routes off) and
-mission/dig_zone (the dig zone as grown when its sites ran out); calls excavator/dump_front and
+mission/dig_zone (the dig zone as grown when its sites ran out, its centre carried into
+odom, where the planner scores sites, and sent again when a fix moves it); calls excavator/dump_front and
 excavator/dump_rear (or excavator/dump; async).
 
 Callbacks only convert and store; the timer (ROS time, so use_sim_time works) builds
@@ -37,6 +41,8 @@ from mining_rover.contract import load_contract
 from mining_rover.control.excavator import LUNAR_BULK_DENSITY_KG_M3
 from mining_rover.paths import rover_config
 from mining_rover.planning.energy import EnergyAccount, kg_per_hour, kg_per_wh, total_power_w
+from mining_rover.planning.executive import frames
+from mining_rover.planning.executive.frames import odom_from_map
 from mining_rover.planning.executive import (Costmap, DigSite, DumpResponse, ExcavationPlan,
                                              ExcavatorReport, Mission, MissionConfig,
                                              MissionInputs, MissionRecord, Pose2D, Route)
@@ -54,6 +60,14 @@ from mining_rover.ros.stamps import stamp_to_seconds
 TELEMETRY = QoSProfile(depth=5, reliability=ReliabilityPolicy.BEST_EFFORT,
                        history=HistoryPolicy.KEEP_LAST)
 RESOURCES = ('rare_earth', 'platinum_group', 'helium3')
+
+#: odom poses kept to pair with map-frame poses of the same stamp (localization_node
+#: republishes each odom stamp; 50 at drive_node's ~20 Hz is 2.5 s of lag allowed)
+ODOM_PAIRING_DEPTH = 50
+
+#: the dig zone is sent to the planner again when map -> odom moves its centre this far, m
+#: (a tenth of the smallest dig zone radius of the worlds, 3 m)
+ZONE_RESEND_M = 0.3
 
 #: dump service per drum the executive names ('' = both drums at once)
 DUMP_SERVICES = {'': 'excavator/dump', 'front': 'excavator/dump_front', 'rear': 'excavator/dump_rear'}
@@ -89,13 +103,18 @@ def mission_params() -> list:
         Param('control_rate_hz', 10.0, 'state machine rate, Hz (ROS time)', 1.0, 100.0),
         Param('status_rate_hz', 1.0, '/mission/status rate, Hz', 0.05, 50.0),
         Param('persist_period_s', 1.0, 'energy and time are saved at least this often, s', 0.05, 60.0),
-        Param('pose_topic', 'odom', "the rover's pose (nav_msgs/Odometry): 'odom' (drive_node) or "
-              "'localization/odometry' (map frame, corrected by fiducial fixes)", read_only=True,
+        Param('pose_topic', 'odom', "the pose the rover drives by (nav_msgs/Odometry): 'odom' "
+              "(drive_node), the frame mapping_node and planner_node build the costmap and "
+              "routes in", read_only=True,
               check=lambda v: None if v.strip() else 'must not be empty'),
+        Param('map_pose_topic', '', "the map-frame pose (nav_msgs/Odometry, same stamps as "
+              "pose_topic): 'localization/odometry'; the berm and the dig zone (map frame) are "
+              "carried into the driving frame by it; empty: map == odom", read_only=True),
         Param('odom_timeout_s', 1.0, 'older odometry counts as no pose (the rover stops), s', 0.05, 60.0),
         Param('diagnostics_timeout_s', 5.0, 'a motor silent this long leaves the energy sum, s',
               0.1, 600.0),
-        Param('map_frame', 'map', 'frame of /mission/goal'),
+        Param('map_frame', 'map', "frame id of /mission/goal and /mission/keepout: the frame id "
+              "mapping_node and planner_node give their odometry-built maps and routes"),
     ]
 
 
@@ -136,6 +155,7 @@ class MissionNode(Node):
         self.hazard_contacts = tally.hazard_contacts
         self.inputs = MissionInputs()
         self._pose_t = None
+        self._odom_by_stamp = {}    # header stamp (ns) -> Pose2D, the last few odom poses
         self._route_seq = 0
         self._override_seq = self.machine.record.override_seq
         self._estop_topic = False
@@ -169,6 +189,8 @@ class MissionNode(Node):
         sub = self.create_subscription
         self._subs = [
             sub(Odometry, p['pose_topic'], self._on_odom, qos.STATE),
+            *([sub(Odometry, p['map_pose_topic'], self._on_map_pose, qos.STATE)]
+              if p['map_pose_topic'].strip() else []),
             sub(OccupancyGrid, 'map/costmap', self._on_costmap, qos.MAP),
             sub(Path, 'planner/route', self._on_route, qos.MAP),
             sub(MarkerArray, 'planner/dig_sites', self._on_dig_sites, qos.MAP),
@@ -186,8 +208,10 @@ class MissionNode(Node):
         ]
         rec = self.machine.record     # a resumed mission's stuck spots and grown zone
         self._publish_keepouts(tuple(rec.keepouts))
-        if rec.dig_zone_radius_m is not None:
-            self._publish_dig_zone((cfg.dig_zone_x, cfg.dig_zone_y, rec.dig_zone_radius_m))
+        self._zone = (cfg.dig_zone_x, cfg.dig_zone_y,           # map frame
+                      rec.dig_zone_radius_m or cfg.dig_zone_radius)
+        self._zone_sent = None                                  # as last sent, odom frame
+        self._send_dig_zone()
         self._timer = self.create_timer(1.0 / p['control_rate_hz'], self._tick)
         self._status_timer = self.create_timer(1.0 / p['status_rate_hz'], self._publish_status)
 
@@ -217,6 +241,23 @@ class MissionNode(Node):
             return
         self.inputs.pose = Pose2D(float(T[0, 3]), float(T[1, 3]), yaw_from_matrix(T))
         self._pose_t = self._now()
+        stamp = msg.header.stamp.sec * 10**9 + msg.header.stamp.nanosec
+        self._odom_by_stamp[stamp] = self.inputs.pose
+        if len(self._odom_by_stamp) > ODOM_PAIRING_DEPTH:
+            del self._odom_by_stamp[min(self._odom_by_stamp)]
+
+    def _on_map_pose(self, msg: Odometry):
+        """The map-frame pose of a stamp whose odom pose is known: the map -> odom estimate."""
+        odom = self._odom_by_stamp.get(msg.header.stamp.sec * 10**9 + msg.header.stamp.nanosec)
+        if odom is None:
+            return   # no odom pose of that instant (yet): the next one pairs
+        try:
+            T = odometry_to_matrix(msg)
+        except ValueError as exc:
+            self.get_logger().warning(f'map pose rejected: {exc}', throttle_duration_sec=5.0)
+            return
+        self.inputs.odom_from_map = odom_from_map(
+            odom, Pose2D(float(T[0, 3]), float(T[1, 3]), yaw_from_matrix(T)))
 
     def _on_costmap(self, msg: OccupancyGrid):
         try:
@@ -365,7 +406,8 @@ class MissionNode(Node):
         if out.keepouts is not None:
             self._publish_keepouts(out.keepouts)
         if out.dig_zone is not None:
-            self._publish_dig_zone(out.dig_zone)
+            self._zone = tuple(out.dig_zone)
+        self._send_dig_zone()
         if self.machine.state.value == 'FAULT' and inp.driver_fault and now >= self._next_clear_t:
             self._next_clear_t = now + p['fault_backoff_s']
             for client in self._clear_faults:
@@ -380,8 +422,18 @@ class MissionNode(Node):
             arr.markers.append(self._cylinder('keepout', i, x, y, r))
         self._keepout_pub.publish(arr)
 
-    def _publish_dig_zone(self, zone):
-        """The dig zone as grown (pose = centre, scale.x = diameter), latched."""
+    def _send_dig_zone(self):
+        """The dig zone as grown, its centre in odom (pose = centre, scale.x = diameter),
+        latched; again whenever the map -> odom estimate moves it by ZONE_RESEND_M or it
+        grows. The planner scores dig sites in the frame of its costmap, odom."""
+        T = self.inputs.odom_from_map or frames.IDENTITY
+        x, y, r = self._zone
+        zone = (*frames.apply(T, x, y), r)
+        last = self._zone_sent
+        if last is not None and zone[2] == last[2] and math.hypot(zone[0] - last[0],
+                                                                  zone[1] - last[1]) < ZONE_RESEND_M:
+            return
+        self._zone_sent = zone
         self._zone_pub.publish(self._cylinder('dig_zone', 0, *zone))
 
     def _cylinder(self, ns: str, i: int, x: float, y: float, radius: float) -> Marker:

@@ -29,6 +29,9 @@ class MissionConfig:
     berm_radius: float = setting(1.0, 'berm zone radius, m', 0.0, 1000.0)
     berm_standoff_m: float = setting(0.3,
         'dump point distance outside the berm circle, m', 0.0, 10.0)
+    berm_goal_shift_m: float = setting(0.25,
+        'hauling: a fix that moves the dump point (map frame) this far from the goal being '
+        'driven to (odom) asks for a new route, m', 0.01, 10.0)
     berm_facing_tolerance_rad: float = setting(0.2,
         'turn to face the berm centre within this before dumping, rad', 0.01, 3.2)
     dump_reach_m: float = setting(0.82,
@@ -66,13 +69,37 @@ class MissionConfig:
     footprint_width_m: float = setting(0.82,
         'robot footprint width for the hazard check, m', 0.1, 10.0)
     hazard_lookahead_m: float = setting(0.4,
-        'the route is checked for hazards this far beyond the footprint, m', 0.0, 10.0)
+        'unused: forwards the footprint swept along the route is checked (swept_ahead_m); '
+        'kept so that parameter files setting it load, m', 0.0, 10.0)
     body_margin_m: float = setting(0.1,
-        'the footprint swept straight ahead this far is checked for hazards, m', 0.0, 2.0)
-    # half the body width; the planner keeps 0.55 m
+        'reversing, the footprint swept straight back this far is checked for hazards, m',
+        0.0, 2.0)
     route_clearance_m: float = setting(0.42,
-        'hazards closer than this to the route ahead block it; keep it below '
-        "the planner's robot_radius so a fresh route is clear, m", 0.0, 5.0)
+        'unused: forwards the footprint swept along the route is checked (swept_ahead_m); '
+        'kept so that parameter files setting it load, m', 0.0, 5.0)
+    known_lookahead_m: float = setting(4.0,
+        'the route ahead is checked this far for ground the map has seen (costmap not '
+        'unknown); 4 m: stereo fuses to 5 m (mapping.yaml max_range_m) from a camera '
+        '0.3 m ahead of base_link, m', 0.5, 20.0)
+    perception_latency_s: float = setting(2.5,
+        'from ground coming into view to the rover stopping for a hazard there: a stereo '
+        'frame (0.5 s at 2 Hz), a costmap (1 s at 1 Hz), a replan and a control tick; the '
+        'speed is limited so that the rover covers no more than the seen ground beyond '
+        'its front and stop_margin_m in this time (Nav2: unknown space is not free), s',
+        0.1, 30.0)
+    stop_margin_m: float = setting(0.3,
+        'kept between the front of the footprint and the first unseen cell of the route, m',
+        0.0, 5.0)
+    look_speed_mps: float = setting(0.05,
+        'the route ahead unseen: after look_wait_s of standing and looking, creep at this '
+        'speed (shadows and stereo holes may stay unseen; the stuck monitor and the '
+        'hazard checks still hold), m/s', 0.0, 1.0)
+    look_wait_s: float = setting(3.0,
+        'the route ahead unseen: stand still this long for the map to see it, s', 0.0, 120.0)
+    swept_ahead_m: float = setting(0.5,
+        'driving forwards, the footprint swept along the next this much of the route must '
+        'cover no lethal cell it does not stand on now (Costmap.lethal_swept); at the 0.4 m/s '
+        'limit that is 1.25 s of driving, m', 0.05, 5.0)
     lethal_cost: int = setting(100,
         'costmap cost at and above which a cell is a hazard (Nav2: 100)', 1, 100)
     mapping_turn_radps: float = setting(0.3, 'turn rate while mapping in place, rad/s', 0.0, 2.0)
@@ -82,6 +109,10 @@ class MissionConfig:
         'mapping ends after this long regardless, s', 0.0, 3600.0)
     site_wait_s: float = setting(10.0,
         'wait this long for dig sites before a re-survey, then the zone centre, s', 0.0, 3600.0)
+    far_zone_m: float = setting(10.0,
+        'no dig site and the dig zone centre farther than this: drive there at once, without '
+        'waiting site_wait_s (no site can appear on a map that does not reach it; the stereo '
+        'map fuses to 5 m), m', 0.0, 10000.0)
     site_exclusion_m: float = setting(0.6,
         'a site whose cut yielded too little is skipped within this, m', 0.0, 10.0)
     max_dig_depth_m: float = setting(0.12,
@@ -156,6 +187,9 @@ class MissionConfig:
     recover_backoff_m: float = setting(0.5,
         'stuck: reverse this far along the way the rover came, m', 0.0, 5.0)
     recover_speed_mps: float = setting(0.1, 'stuck: reverse at this speed, m/s', 0.01, 1.0)
+    trail_spacing_m: float = setting(0.1,
+        'driving a route: the way it came is remembered every this far (stuck: it backs '
+        'off along it), m', 0.01, 2.0)
     recover_keepout_m: float = setting(0.3,
         'stuck: the spot is marked lethal for the planner within this radius of the '
         'point ahead of the rover where it stuck, m', 0.05, 5.0)

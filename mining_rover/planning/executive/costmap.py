@@ -12,6 +12,38 @@ import numpy as np
 from mining_rover.planning.executive.io import Pose2D
 
 
+def route_ahead(points, pose: Pose2D, length_m: float, step_m: float) -> tuple:
+    """Samples of the route ``points`` ((N, 2), map frame) every ``step_m`` over the
+    ``length_m`` that follows the pose's projection on its nearest segment (a route of
+    few, far waypoints is measured from where the rover is on it, not from a waypoint
+    behind it): ((M, 2) points, (M,) distances along from the projection, m, and the
+    route length covered, m)."""
+    pts = np.asarray(points, dtype=float).reshape(-1, 2)
+    p = np.array([pose.x, pose.y])
+    start, seg0 = pts[0], 0
+    if len(pts) > 1:
+        a, ab = pts[:-1], np.diff(pts, axis=0)
+        n2 = np.einsum('ij,ij->i', ab, ab)
+        t = np.clip(np.einsum('ij,ij->i', p - a, ab) / np.where(n2 > 0, n2, 1.0), 0.0, 1.0)
+        q = a + t[:, None] * ab
+        seg0 = int(np.argmin(np.einsum('ij,ij->i', q - p, q - p)))
+        start = q[seg0]
+    way = np.vstack([start, pts[seg0 + 1:]])
+    dist, samples = [0.0], [way[0]]
+    travelled = 0.0
+    for a, b in zip(way[:-1], way[1:]):
+        seg = float(np.hypot(*(b - a)))
+        if seg <= 0.0:
+            continue
+        f = np.arange(step_m, min(seg, length_m - travelled) + 1e-12, step_m)
+        samples.extend(a + np.outer(f / seg, b - a))
+        dist.extend(travelled + f)
+        travelled += seg
+        if travelled >= length_m:
+            break
+    return np.asarray(samples), np.asarray(dist), min(travelled, length_m)
+
+
 @dataclass(frozen=True)
 class Costmap:
     """An occupancy grid: ``grid[row, col]`` int8 costs 0..100 / -1 unknown, row 0 at
@@ -51,27 +83,15 @@ class Costmap:
     def lethal_along(self, points, pose: Pose2D, length_m: float, radius_m: float, lethal: int,
                      body: tuple = (0.0, 0.0)) -> int:
         """Number of cells with cost >= lethal within radius_m of the route ``points``
-        ((N, 2), map frame) over the length_m of it that follows the point nearest the
-        pose: the ground the robot is about to drive on. Cells under the robot's body
+        ((N, 2), map frame) over the length_m of it that follows the pose's projection on
+        the route (``route_ahead``): the ground the robot is about to drive on. Cells under the robot's body
         now (``body``: half length, half width, m) do not count: it stands on them, so
         they are no obstacle (costmap_2d's footprint clearing), and counting them would
         hold it where it is for good."""
         pts = np.asarray(points, dtype=float).reshape(-1, 2)
         if len(pts) == 0:
             return 0
-        i = int(np.argmin(np.hypot(pts[:, 0] - pose.x, pts[:, 1] - pose.y)))
-        step = 0.5 * self.resolution
-        samples, left = [pts[i]], length_m
-        for a, b in zip(pts[i:-1], pts[i + 1:]):
-            seg = float(np.hypot(*(b - a)))
-            if seg <= 0.0:
-                continue
-            f = np.arange(step, min(seg, left) + 1e-12, step) / seg
-            samples.extend(a + np.outer(f, b - a))
-            left -= seg
-            if left <= 0.0:
-                break
-        s = np.asarray(samples)
+        s, _, _ = route_ahead(pts, pose, length_m, 0.5 * self.resolution)
         bbox = (s[:, 0].min() - radius_m, s[:, 0].max() + radius_m,
                 s[:, 1].min() - radius_m, s[:, 1].max() + radius_m)
 
@@ -99,4 +119,62 @@ class Costmap:
             return (fx >= 0.0) & (fx <= length_m) & (np.abs(fy) <= half_width_m)
         reach = math.hypot(length_m, half_width_m)
         bbox = (pose.x - reach, pose.x + reach, pose.y - reach, pose.y + reach)
+        return int(np.count_nonzero(self.values_where(inside, bbox) >= lethal))
+
+    def known_along(self, points, pose: Pose2D, max_m: float, skip_m: float = 0.0) -> float:
+        """Distance (m) along the route ``points`` ((N, 2), map frame), from the pose's
+        projection on its nearest segment, to the first sample on a cell the map does not
+        know (-1) or off the grid: how far ahead the map has seen the ground the route
+        crosses (``max_m`` when it knows all of that). Sampled every half cell. Unknown
+        samples within ``skip_m`` (the body's own half length: it stands there) do not
+        count."""
+        pts = np.asarray(points, dtype=float).reshape(-1, 2)
+        if len(pts) == 0:
+            return 0.0
+        s, dist, travelled = route_ahead(pts, pose, max_m, 0.5 * self.resolution)
+        c, sn = math.cos(self.origin_yaw), math.sin(self.origin_yaw)
+        dx, dy = s[:, 0] - self.origin_x, s[:, 1] - self.origin_y
+        col = np.floor((c * dx + sn * dy) / self.resolution).astype(int)
+        row = np.floor((-sn * dx + c * dy) / self.resolution).astype(int)
+        h, w = self.grid.shape
+        inside = (row >= 0) & (row < h) & (col >= 0) & (col < w)
+        known = np.zeros(len(s), bool)
+        known[inside] = self.grid[row[inside], col[inside]] >= 0
+        known |= dist < skip_m
+        if known.all():
+            return float(max_m) if travelled >= max_m else float(dist[-1])
+        return float(dist[int(np.argmin(known))])
+
+    def lethal_swept(self, points, pose: Pose2D, advance_m: float, half_length_m: float,
+                     half_width_m: float, lethal: int, step_m: float = 0.1) -> int:
+        """Number of cells with cost >= lethal that the footprint (a rectangle of
+        half_length_m x half_width_m about base_link) would newly cover driving the next
+        ``advance_m`` of the route ``points`` ((N, 2), map frame): the footprint is placed
+        every ``step_m`` along the route ahead of the pose's projection, facing along the
+        route (the first placement: the rover's own heading). Cells under the body now do
+        not count (costmap_2d's footprint clearing: it stands on them). Unlike a disc
+        round the route, a rover beside a hazard may drive away from it along a route that
+        leaves it, and one facing a hazard may not drive into it."""
+        pts = np.asarray(points, dtype=float).reshape(-1, 2)
+        if len(pts) == 0:
+            return 0
+        s, _, _ = route_ahead(pts, pose, advance_m, step_m)
+        yaw = [pose.yaw]
+        for a, b in zip(s[:-1], s[1:]):
+            yaw.append(math.atan2(b[1] - a[1], b[0] - a[0]))
+        yaw = np.asarray(yaw)
+        cs, sn = np.cos(yaw), np.sin(yaw)
+        reach = math.hypot(half_length_m, half_width_m)
+        bbox = (s[:, 0].min() - reach, s[:, 0].max() + reach,
+                s[:, 1].min() - reach, s[:, 1].max() + reach)
+        c0, s0 = math.cos(pose.yaw), math.sin(pose.yaw)
+
+        def inside(x, y):
+            dx, dy = x[..., None] - s[:, 0], y[..., None] - s[:, 1]
+            fx, fy = cs * dx + sn * dy, -sn * dx + cs * dy
+            swept = ((np.abs(fx) <= half_length_m) & (np.abs(fy) <= half_width_m)).any(axis=-1)
+            bx, by = x - pose.x, y - pose.y
+            under = (np.abs(c0 * bx + s0 * by) <= half_length_m) & \
+                (np.abs(-s0 * bx + c0 * by) <= half_width_m)
+            return swept & ~under
         return int(np.count_nonzero(self.values_where(inside, bbox) >= lethal))

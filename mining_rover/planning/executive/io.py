@@ -74,7 +74,8 @@ class DumpResponse:
 @dataclass
 class MissionInputs:
     """Everything the executive reads in one tick; None where nothing has arrived yet."""
-    pose: Pose2D | None = None
+    pose: Pose2D | None = None                 # odom frame: what the map and routes are in
+    odom_from_map: Pose2D | None = None        # latest map -> odom (frames.py); None: map == odom
     costmap: Costmap | None = None             # executive.costmap.Costmap
     route: Route | None = None
     dig_sites: tuple = ()                      # DigSite, best first

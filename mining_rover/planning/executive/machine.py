@@ -124,6 +124,8 @@ class Mission:
             if self._resumed:
                 self.ctx.event('info', f'resuming {self.state.value} in cycle {self.cycle_id}')
             self._enter(now, resume=self._resumed)
+        if inp.odom_from_map is not None:
+            self.ctx.frame = inp.odom_from_map
         self._take_override(inp)
         self._watch_stuck(inp, now)
         t = self._interrupt(inp)

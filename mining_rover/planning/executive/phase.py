@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import ClassVar
 
+from mining_rover.planning.executive import frames
 from mining_rover.planning.executive.config import MissionConfig
 from mining_rover.planning.executive.io import MissionInputs, MissionOutputs
 from mining_rover.planning.executive.record import MissionRecord
@@ -63,8 +64,10 @@ def resume(reason: str) -> Transition:
 
 class Context:
     """What a phase acts through: the settings, the persisted record, this tick's
-    outputs, the one route follower every driving phase shares, and the stuck monitor
-    (its verdict this tick in ``stuck_reason``, '' while not stuck)."""
+    outputs, the one route follower every driving phase shares, the stuck monitor
+    (its verdict this tick in ``stuck_reason``, '' while not stuck) and the latest
+    map -> odom estimate (``frame``; frames.py: the rover drives in odom, the berm and
+    the dig zone are surveyed in map)."""
 
     def __init__(self, cfg: MissionConfig, record: MissionRecord, route=None):
         self.cfg = cfg
@@ -74,6 +77,19 @@ class Context:
         self.stuck = StuckMonitor(cfg.stuck_window_s, cfg.stuck_min_travel_m,
                                   cfg.stuck_progress_share)
         self.stuck_reason = ''
+        self.frame = frames.IDENTITY
+
+    def to_local(self, x: float, y: float) -> tuple:
+        """A map-frame point (m) in the odom frame the rover drives in."""
+        return frames.apply(self.frame, x, y)
+
+    def to_map(self, x: float, y: float) -> tuple:
+        """An odom-frame point (m) in the map frame."""
+        return frames.apply(frames.inverse(self.frame), x, y)
+
+    def map_pose(self, pose):
+        """The odom-frame ``pose`` in the map frame (None stays None)."""
+        return None if pose is None else frames.apply_pose(frames.inverse(self.frame), pose)
 
     @property
     def cycle(self):

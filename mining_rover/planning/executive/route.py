@@ -2,6 +2,13 @@
 for a route to a goal, follow it with control/pure_pursuit's regulated pure pursuit,
 stop short of hazards in the costmap, replan when stuck or blocked, and say how it ended.
 
+Ground the map has not seen is not free (Nav2 keeps unknown space out of "free" for the
+same reason): the speed is limited so that the rover never drives further than the map
+has seen along the route, less the footprint's front half and ``stop_margin_m``, in
+``perception_latency_s`` (``seen_speed_limit``); where even that is nothing it stands
+and looks for ``look_wait_s``, then creeps at ``look_speed_mps``. The way it came is
+kept as a trail (every ``trail_spacing_m``) for a stuck recovery to back off along.
+
 One ``RouteFollower`` lives in the executive's Context; a driving phase calls
 ``start(now)`` when it is entered, ``request(...)`` for each goal and ``follow(...)``
 each tick.
@@ -9,6 +16,7 @@ each tick.
 from __future__ import annotations
 
 import math
+from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
@@ -46,6 +54,17 @@ class RouteData:
     moved_xy: tuple = (0.0, 0.0)
     blocked_t0: float | None = None            # hazard ahead since
     blocked_replan_t: float = -math.inf
+    look_t0: float | None = None               # standing to look at unseen ground since
+    seen_m: float = math.inf                   # route ahead the map has seen (last tick), m
+
+
+def seen_speed_limit(cfg, seen_m: float) -> float:
+    """Fastest forward speed (m/s) at which the rover covers no more than the seen route
+    ahead beyond its footprint's front and stop_margin_m in perception_latency_s: a
+    hazard that comes into view at the edge of the seen ground is in the costmap, and
+    the rover stopped, before it gets there. 0 when nothing beyond that is seen."""
+    room = seen_m - 0.5 * cfg.footprint_length_m - cfg.stop_margin_m
+    return min(cfg.max_linear_mps, max(0.0, room / cfg.perception_latency_s))
 
 
 class RouteFollower:
@@ -53,9 +72,13 @@ class RouteFollower:
     def __init__(self, ctx):
         self.ctx = ctx
         self.d = RouteData(t0=0.0)
+        c = ctx.cfg
+        #: (x, y) the way the rover came, newest last (stuck: back off along it)
+        self.trail = deque(maxlen=int(math.ceil(2.0 * c.recover_backoff_m / c.trail_spacing_m)) + 2)
 
     def start(self, now: float) -> None:
         self.d = RouteData(t0=now)
+        self.trail.clear()
 
     def request(self, now: float, x: float, y: float, pose: Pose2D | None) -> None:
         """Ask the planner for a route to (x, y): a new goal seq; following waits for it."""
@@ -109,23 +132,30 @@ class RouteFollower:
         if math.hypot(ex - pose.x, ey - pose.y) <= c.goal_tolerance_m:
             return ARRIVED
         v, w = (float(u) for u in d.follower.compute((pose.x, pose.y, pose.yaw)))
+        v, w = self._limit_to_seen(inp, pose, v, w, now)
         if inp.costmap is not None and v != 0.0:
-            # the planner keeps its disc-shaped robot off lethal ground along the route, so
-            # the route ahead is checked with (a little less than) that disc, and only the
-            # body's own next few centimetres straight ahead: a box swept straight on would
-            # see hazards the curving route passes, and block on every fresh route.
-            hits = inp.costmap.lethal_ahead(
-                pose, c.footprint_length_m / 2 + c.body_margin_m, c.footprint_width_m / 2,
-                c.lethal_cost, backwards=v < 0)
+            # forwards: the footprint swept along the route's next swept_ahead_m (a rover
+            # that starts beside a hazard, inside the planner's inflation, drives off along
+            # a route that leaves it; a disc round the route held it there for good: the
+            # first operational run after the frames fix stood 2 min beside one);
+            # backwards: the box behind it
             if v > 0:
-                hits += inp.costmap.lethal_along(
-                    d.route_pts, pose, c.footprint_length_m / 2 + c.hazard_lookahead_m,
-                    c.route_clearance_m, c.lethal_cost,
-                    body=(c.footprint_length_m / 2, c.footprint_width_m / 2))
+                hits = inp.costmap.lethal_swept(
+                    d.route_pts, pose, c.swept_ahead_m, c.footprint_length_m / 2,
+                    c.footprint_width_m / 2, c.lethal_cost)
+            else:
+                hits = inp.costmap.lethal_ahead(
+                    pose, c.footprint_length_m / 2 + c.body_margin_m, c.footprint_width_m / 2,
+                    c.lethal_cost, backwards=True)
             if hits:
                 return self._blocked(pose, now, hits, w)
             d.blocked_t0 = None
+        if not self.trail or math.hypot(pose.x - self.trail[-1][0],
+                                        pose.y - self.trail[-1][1]) >= c.trail_spacing_m:
+            self.trail.append((pose.x, pose.y))
         mx, my = d.moved_xy
+        if d.look_t0 is not None:
+            d.moved_t = now      # standing to look is no lack of progress
         if math.hypot(pose.x - mx, pose.y - my) >= c.stuck_distance_m:
             d.moved_t, d.moved_xy = now, (pose.x, pose.y)
         elif now - d.moved_t > c.stuck_time_s:
@@ -136,6 +166,28 @@ class RouteFollower:
             return None
         ctx.drive(v, w)
         return None
+
+    def _limit_to_seen(self, inp: MissionInputs, pose: Pose2D, v: float, w: float,
+                       now: float) -> tuple:
+        """(v, w) with v within seen_speed_limit of the route ahead (the arc kept: w scaled
+        with v); nothing seen beyond the margin: stand still for look_wait_s, then creep at
+        look_speed_mps. Turning in place and reversing are left alone."""
+        c, d = self.ctx.cfg, self.d
+        if inp.costmap is None or v <= 0.0:
+            return v, w
+        d.seen_m = inp.costmap.known_along(d.route_pts, pose, c.known_lookahead_m,
+                                            skip_m=0.5 * c.footprint_length_m)
+        limit = seen_speed_limit(c, d.seen_m)
+        if limit >= min(v, c.look_speed_mps):
+            d.look_t0 = None
+            return (v, w) if limit >= v else (limit, w * limit / v)
+        if d.look_t0 is None:
+            d.look_t0 = now
+            self.ctx.event('info', f'route ahead seen for {d.seen_m:.2f} m only: stopping to look')
+        if now - d.look_t0 < c.look_wait_s:
+            return 0.0, 0.0
+        creep = min(v, c.look_speed_mps)
+        return creep, w * creep / v
 
     def _blocked(self, pose: Pose2D, now: float, hits: int, w: float) -> Outcome | None:
         """Lethal cells in the footprint swept ahead: never drive on. The route may still be

@@ -68,7 +68,8 @@ class Dump(Phase):
     def step(self, ctx, d, inp, now):
         cyc = ctx.cycle
         ctx.stop(arm=None, drum=None)
-        ex, pose = inp.excavator, inp.pose
+        # the berm is surveyed in the map frame: the dump aims by the map-frame pose
+        ex, pose = inp.excavator, ctx.map_pose(inp.pose)
         if ex is None:
             return None
         if d.step is Step.WEIGH:
@@ -210,7 +211,7 @@ class Dump(Phase):
         if d.attempts >= c.max_dump_attempts:
             return fault(f'dump failed {d.attempts} times')
         if now >= d.retry_t:
-            if inp.pose is not None and not self.discharge_inside(c, inp.pose, stage):
+            if inp.pose is not None and not self.discharge_inside(c, ctx.map_pose(inp.pose), stage):
                 if not cyc.dump_outside:
                     ctx.event('warn', f'dumping the {stage or "both"} drum(s) with the discharge '
                                       'point off the berm zone: not counted as delivered')

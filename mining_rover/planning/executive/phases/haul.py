@@ -1,5 +1,11 @@
 """HAUL: drive the full drums to a dump point beside the berm, trying other points
-around it when one cannot be reached."""
+around it when one cannot be reached.
+
+The dump point is kept in the map frame (the berm is surveyed there) and driven to in
+odom (frames.py); when a fiducial fix moves the map -> odom estimate so that the point
+lies more than ``berm_goal_shift_m`` from the goal being driven to, the goal is asked
+for again, so the rover arrives where the berm is, not where it was believed to be
+when the haul began."""
 from __future__ import annotations
 
 import math
@@ -38,11 +44,19 @@ class Haul(Phase):
             if inp.pose is None:
                 return None
             if cyc.berm_goal is None:   # the dump point on the rover's side of the berm
-                bearing = math.atan2(inp.pose.y - c.berm_y, inp.pose.x - c.berm_x)
+                here = ctx.map_pose(inp.pose)
+                bearing = math.atan2(here.y - c.berm_y, here.x - c.berm_x)
                 cyc.berm_goal = berm_point(c, bearing)
                 ctx.persist()
             d.pending_goal = False
-            ctx.route.request(now, *cyc.berm_goal, inp.pose)
+            ctx.route.request(now, *ctx.to_local(*cyc.berm_goal), inp.pose)
+        elif cyc.berm_goal is not None and ctx.route.d.goal is not None and inp.pose is not None:
+            gx, gy = ctx.to_local(*cyc.berm_goal)
+            shift = math.hypot(gx - ctx.route.d.goal[0], gy - ctx.route.d.goal[1])
+            if shift > c.berm_goal_shift_m:
+                ctx.event('info', f'the map -> odom estimate moved the dump point {shift:.2f} m: '
+                                  'asking for a route to where it is now')
+                ctx.route.request(now, gx, gy, inp.pose)
         result = ctx.route.follow(inp, now)
         if result is None:
             return None

@@ -6,8 +6,10 @@ or EXCAVATE. The recovery::
 
     STOP      wheels and drums still, arms stowed, for recover_stop_s (the drums come
               out of the ground, the wheels stop digging themselves in)
-    REVERSE   straight back along the heading it had (the way it came) for
-              recover_backoff_m, unless a hazard lies behind it
+    REVERSE   back along the trail it drove (the route follower keeps it: the ground
+              its body has just crossed) for recover_backoff_m; without a trail (stuck
+              while cutting, or right after setting off) straight back along the
+              heading it had, unless a hazard lies behind it
     MARK      the spot ahead of the body where it stuck is kept out of the planner's
               routes (a lethal disc of recover_keepout_m, ``out.keepouts``)
 
@@ -42,6 +44,20 @@ def mark_keepout(ctx, pose) -> tuple:
     return spot
 
 
+def next_trail_point(trail: list, pose, reached_m: float) -> tuple | None:
+    """The trail point (newest first) to reverse towards: those within ``reached_m`` of
+    the pose, or ahead of the rear axle line, are passed and dropped from ``trail``;
+    None when none is left."""
+    rear = (-math.cos(pose.yaw), -math.sin(pose.yaw))
+    while trail:
+        x, y = trail[0]
+        dx, dy = x - pose.x, y - pose.y
+        if math.hypot(dx, dy) > reached_m and dx * rear[0] + dy * rear[1] > 0.0:
+            return trail[0]
+        trail.pop(0)
+    return None
+
+
 class Recover(Phase):
     """RECOVER: stop, back off, mark the spot, then retry or give up the goal."""
     state = State.RECOVER
@@ -57,6 +73,7 @@ class Recover(Phase):
         start_xy: tuple | None = None      # where it stuck
         yaw0: float = 0.0                  # the heading it had: reversed along
         spot: tuple | None = None
+        trail: list | None = None          # the way it came, newest first (odom frame)
 
     def step(self, ctx, d, inp, now):
         c = ctx.cfg
@@ -66,6 +83,7 @@ class Recover(Phase):
             return None
         if d.start_xy is None:
             d.start_xy, d.yaw0 = (pose.x, pose.y), pose.yaw
+            d.trail = list(reversed(ctx.route.trail)) if ctx.route is not None else []
             d.spot = mark_keepout(ctx, pose)
             ctx.event('warn', f'stuck at ({pose.x:.2f}, {pose.y:.2f}) in '
                               f'{ctx.record.resume_state}: backing off {c.recover_backoff_m:.2f} m; '
@@ -74,12 +92,18 @@ class Recover(Phase):
             return None
         moved = math.hypot(pose.x - d.start_xy[0], pose.y - d.start_xy[1])
         limit_s = c.recover_stop_s + 2.0 * c.recover_backoff_m / c.recover_speed_mps + 2.0
+        target = next_trail_point(d.trail, pose, c.trail_spacing_m)
+        # the trail is ground the body has just crossed: no hazard the map marks there
+        # stops the back-off; straight back, the costmap is asked
         behind = (inp.costmap.lethal_ahead(pose, 0.5 * c.footprint_length_m + c.body_margin_m,
                                            0.5 * c.footprint_width_m, c.lethal_cost, backwards=True)
-                  if inp.costmap is not None else 0)
+                  if inp.costmap is not None and target is None else 0)
         if moved < c.recover_backoff_m and now - d.t0 < limit_s and not behind:
-            ctx.drive(-c.recover_speed_mps, clip(c.heading_gain * wrap(d.yaw0 - pose.yaw),
-                                                 c.max_angular_radps))
+            if target is not None:   # the rear end towards the trail point
+                err = wrap(math.atan2(target[1] - pose.y, target[0] - pose.x) - pose.yaw - math.pi)
+            else:
+                err = wrap(d.yaw0 - pose.yaw)
+            ctx.drive(-c.recover_speed_mps, clip(c.heading_gain * err, c.max_angular_radps))
             return None
         if behind and moved < c.recover_backoff_m:
             ctx.event('warn', f'{behind} lethal cells behind: backed off only {moved:.2f} m')

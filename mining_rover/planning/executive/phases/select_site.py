@@ -4,8 +4,10 @@ dig zone and a re-survey of it; at its widest, a bounded number of re-surveys, t
 DONE (dig zone exhausted). Never a fault: a zone without sites is not a broken rover."""
 from __future__ import annotations
 
+import math
+
 from mining_rover.planning.executive.phase import Phase, State, go
-from mining_rover.planning.executive.phases.sites import (dig_zone, dug_depth, excluded,
+from mining_rover.planning.executive.phases.sites import (dug_depth, excluded, local_dig_zone,
                                                           unexclude, widen_dig_zone)
 
 
@@ -21,23 +23,27 @@ class SelectSite(Phase):
             return go(State.DONE, f'{c.max_cycles} cycles done')
         site, why = None, ''
         if rec.pending_override is not None:
-            site, why = tuple(rec.pending_override), 'operator override'
+            # the operator names a map-frame point; the rover drives in odom
+            site, why = ctx.to_local(*rec.pending_override), 'operator override'
             rec.pending_override = None
         else:
             for s in inp.dig_sites:
                 if not excluded(ctx, (s.x, s.y)):
                     site, why = (s.x, s.y), f'top-ranked dig site (score {s.score:.3g})'
                     break
-            if site is None and now - d.t0 > c.site_wait_s:
-                zx, zy, zr = dig_zone(ctx)
-                zone = (zx, zy)
-                known = (inp.costmap.known_fraction(zx, zy, zr)
-                         if inp.costmap is not None else 0.0)
-                # a zone whose centre the rover has cut out, or one it widened around
-                # where it works, is no far zone: driving to its centre shows nothing new
-                been_there = (rec.dig_zone_radius_m is not None
-                              or dug_depth(ctx, zone, c.site_exclusion_m) >= c.max_dig_depth_m - 1e-9)
-                if known < c.mapping_known_fraction and not been_there:
+            zx, zy, zr = local_dig_zone(ctx)
+            zone = (zx, zy)
+            known = (inp.costmap.known_fraction(zx, zy, zr)
+                     if inp.costmap is not None and site is None else 0.0)
+            # a zone whose centre the rover has cut out, or one it widened around
+            # where it works, is no far zone: driving to its centre shows nothing new
+            been_there = (rec.dig_zone_radius_m is not None
+                          or dug_depth(ctx, zone, c.site_exclusion_m) >= c.max_dig_depth_m - 1e-9)
+            unmapped = known < c.mapping_known_fraction and not been_there
+            far = (unmapped and inp.pose is not None
+                   and math.hypot(zx - inp.pose.x, zy - inp.pose.y) > c.far_zone_m)
+            if site is None and (far or now - d.t0 > c.site_wait_s):
+                if unmapped:
                     # the dig zone lies beyond what the rover has seen: no turn in place
                     # shows it, driving there does (a far zone is never given up for good)
                     unexclude(ctx, zone)

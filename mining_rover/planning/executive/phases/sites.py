@@ -16,12 +16,12 @@ def excluded(ctx, xy) -> bool:
 
 
 def exclude(ctx, xy) -> None:
-    """Remember ``xy`` (map frame, m) as a site not to choose again."""
+    """Remember ``xy`` (odom frame, m: where the rover drives) as a site not to choose again."""
     ctx.record.excluded_sites.append((float(xy[0]), float(xy[1])))
 
 
 def unexclude(ctx, xy) -> None:
-    """Forget excluded sites within site_exclusion_m of ``xy`` (map frame, m)."""
+    """Forget excluded sites within site_exclusion_m of ``xy`` (odom frame, m)."""
     c, rec = ctx.cfg, ctx.record
     rec.excluded_sites = [e for e in rec.excluded_sites
                           if math.hypot(xy[0] - e[0], xy[1] - e[1]) >= c.site_exclusion_m]
@@ -59,6 +59,12 @@ def dig_zone(ctx) -> tuple:
     """(x, y, radius m) of the dig zone as grown so far (map frame)."""
     c, r = ctx.cfg, ctx.record.dig_zone_radius_m
     return (c.dig_zone_x, c.dig_zone_y, c.dig_zone_radius if r is None else r)
+
+
+def local_dig_zone(ctx) -> tuple:
+    """``dig_zone`` with its centre in the odom frame the rover drives and maps in."""
+    x, y, r = dig_zone(ctx)
+    return (*ctx.to_local(x, y), r)
 
 
 def widest_radius(cfg) -> float:

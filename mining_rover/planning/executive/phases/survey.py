@@ -5,7 +5,7 @@ import math
 from dataclasses import dataclass
 
 from mining_rover.planning.executive.phase import Phase, State, go, wrap
-from mining_rover.planning.executive.phases.sites import dig_zone
+from mining_rover.planning.executive.phases.sites import local_dig_zone
 
 
 class Mapping(Phase):
@@ -37,7 +37,7 @@ class Mapping(Phase):
     def step(self, ctx, d, inp, now):
         c = ctx.cfg
         ctx.stop(arm=c.arm_stow_rad)
-        known = (inp.costmap.known_fraction(*dig_zone(ctx))
+        known = (inp.costmap.known_fraction(*local_dig_zone(ctx))
                  if inp.costmap is not None else 0.0)
         if inp.pose is not None:
             if d.yaw is not None:
