@@ -160,8 +160,23 @@ def test_drive_gives_an_unreachable_site_up_and_faults_on_a_timeout():
     d = ph.enter(ctx, 0.0, False)
     step(ph, ctx, d, 0.1, pose=Pose2D(0, 0, 0))
     route = _route(1, (0, 0), (3, 0))
-    t, _ = step(ph, ctx, d, CFG.drive_timeout_s + 1.0, pose=Pose2D(1, 0, 0), route=route)
+    limit = CFG.drive_timeout_s + CFG.drive_time_per_m_s * 3.0      # the site is 3 m away
+    t, _ = step(ph, ctx, d, limit - 1.0, pose=Pose2D(1, 0, 0), route=route)
+    assert t is None
+    t, _ = step(ph, ctx, d, limit + 1.0, pose=Pose2D(1, 0, 0), route=route)
     assert t.target is State.FAULT and 'drive timeout' in t.reason
+
+
+def test_a_far_goal_gets_a_longer_drive_time_than_a_near_one():
+    ctx = context()
+    ctx.route.start(0.0)
+    ctx.route.request(0.0, 3.0, 0.0, Pose2D(0, 0, 0))
+    near = ctx.route.time_limit_s()
+    ctx.route.start(0.0)
+    ctx.route.request(0.0, 37.0, 0.0, Pose2D(0, 0, 0))
+    far = ctx.route.time_limit_s()
+    assert far - near == pytest.approx(34.0 * CFG.drive_time_per_m_s)
+    assert far > CFG.drive_timeout_s + 300.0      # a 37 m haul at a 0.1 m/s average fits
 
 
 def test_the_route_follower_replans_when_the_rover_makes_no_progress():

@@ -59,7 +59,12 @@ class MissionConfig:
     route_retry_s: float = setting(3.0,
         're-publish the goal after this long without a route, s', 0.1, 600.0)
     route_timeout_s: float = setting(15.0, 'no route after this long is a fault, s', 0.5, 3600.0)
-    drive_timeout_s: float = setting(240.0, 'a drive longer than this is a fault, s', 1.0, 36000.0)
+    drive_timeout_s: float = setting(240.0,
+        'a drive longer than this plus drive_time_per_m_s per metre to the goal is a fault, s',
+        1.0, 36000.0)
+    drive_time_per_m_s: float = setting(10.0,
+        'drive time allowed per metre of straight line to the goal, on top of drive_timeout_s '
+        '(10 s/m: an average of 0.1 m/s, twice the look-and-creep speed), s/m', 0.0, 3600.0)
     stuck_time_s: float = setting(10.0,
         'no progress for this long triggers a replan, s', 0.5, 600.0)
     stuck_distance_m: float = setting(0.05,

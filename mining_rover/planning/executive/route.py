@@ -44,6 +44,7 @@ class RouteData:
     goal: tuple | None = None                  # (x, y, yaw)
     asked_t: float | None = None               # goal last published
     asked_first_t: float | None = None         # first asked (route timeout)
+    goal_dist_m: float = 0.0                   # farthest straight line to a goal asked (drive timeout)
     last_route_seq: int = -1                   # newest route seen
     route_after: int = -1                      # only routes newer than this answer the goal
     route_seq: int | None = None               # the route being followed
@@ -80,6 +81,14 @@ class RouteFollower:
         self.d = RouteData(t0=now)
         self.trail.clear()
 
+    def time_limit_s(self) -> float:
+        """How long this drive may take before it is a fault: drive_timeout_s plus
+        drive_time_per_m_s for each metre of the longest straight line to a goal asked in
+        it (a 37 m haul through a hazard field, driven at the speed the seen ground allows,
+        needs more than a 4 m one)."""
+        c = self.ctx.cfg
+        return c.drive_timeout_s + c.drive_time_per_m_s * self.d.goal_dist_m
+
     def request(self, now: float, x: float, y: float, pose: Pose2D | None) -> None:
         """Ask the planner for a route to (x, y): a new goal seq; following waits for it."""
         rec, d = self.ctx.record, self.d
@@ -87,6 +96,8 @@ class RouteFollower:
         yaw = math.atan2(y - pose.y, x - pose.x) if pose else 0.0
         self.ctx.out.goal = Goal(rec.goal_seq, x, y, yaw)
         d.goal, d.asked_t = (x, y, yaw), now
+        if pose is not None:
+            d.goal_dist_m = max(d.goal_dist_m, math.hypot(x - pose.x, y - pose.y))
         d.asked_first_t = now if d.asked_first_t is None else d.asked_first_t
         d.route_after, d.follower, d.route_end = d.last_route_seq, None, None
 
@@ -99,8 +110,9 @@ class RouteFollower:
         if pose is None:
             return None
         gx, gy, _ = d.goal
-        if now - d.t0 > c.drive_timeout_s:
-            return Outcome(f'drive timeout ({c.drive_timeout_s:.0f} s) to ({gx:.2f}, {gy:.2f})')
+        limit = self.time_limit_s()
+        if now - d.t0 > limit:
+            return Outcome(f'drive timeout ({limit:.0f} s for {d.goal_dist_m:.1f} m) to ({gx:.2f}, {gy:.2f})')
         if math.hypot(gx - pose.x, gy - pose.y) <= c.goal_tolerance_m:
             return ARRIVED
         if r is not None and r.seq > d.route_after and r.seq != d.route_seq:
