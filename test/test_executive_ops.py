@@ -230,6 +230,28 @@ def test_a_far_unmapped_dig_zone_is_driven_to_without_waiting_for_sites():
     assert waits[1] == pytest.approx(CFG.site_wait_s, abs=3 * DT)   # 3 m away: waits for sites
 
 
+def test_a_far_dig_zone_the_planner_finds_no_route_to_is_not_asked_for_again_each_tick():
+    far = replace(CFG, dig_zone_x=30.0, far_zone_m=10.0, site_wait_s=10.0, mapping_timeout_s=600.0)
+    w = World(cfg=far)
+    w.inp.costmap = Costmap(np.full((100, 100), -1, np.int8), 0.1, -5.0, -5.0)
+    w.inp.dig_sites = ()
+    w.plan_routes = False
+    w.run_until(lambda w: w.m.state is State.SELECT_SITE)
+    seq, drives, states, last = 0, 0, set(), w.m.state
+    t_end = w.t + 40.0
+    while w.t < t_end:                     # every goal is answered: no route (an empty path)
+        out = w.tick()
+        if out.goal is not None:
+            seq += 1
+            w.route = Route(seq, np.zeros((0, 2)))
+        if w.m.state is not last:
+            drives += w.m.state is State.DRIVE_TO_SITE
+            states.add(w.m.state)
+            last = w.m.state
+    assert State.FAULT not in states
+    assert 2 <= drives <= 40.0 / far.site_wait_s + 1, drives   # again every site_wait_s, not every tick
+
+
 def test_the_swept_footprint_lets_a_rover_leave_a_hazard_beside_it_not_drive_into_one():
     grid = np.zeros((100, 100), np.int8)          # 10 x 10 m at 0.1 m, origin (-5, -5)
     grid[53:56, 53:57] = 100                      # a rock 0.3-0.7 m ahead, 0.3-0.6 m to the left

@@ -40,8 +40,14 @@ class SelectSite(Phase):
             been_there = (rec.dig_zone_radius_m is not None
                           or dug_depth(ctx, zone, c.site_exclusion_m) >= c.max_dig_depth_m - 1e-9)
             unmapped = known < c.mapping_known_fraction and not been_there
-            far = (unmapped and inp.pose is not None
+            # given up just now (the planner found no route there from here): tried again
+            # after site_wait_s, not at once, or SELECT_SITE and DRIVE_TO_SITE would hand it
+            # back and forth each tick (an operational run did so for 6 minutes)
+            given_up = excluded(ctx, zone)
+            far = (unmapped and not given_up and inp.pose is not None
                    and math.hypot(zx - inp.pose.x, zy - inp.pose.y) > c.far_zone_m)
+            resurvey_due = (rec.resurvey_t is None
+                            or not 0.0 <= now - rec.resurvey_t < c.resurvey_interval_s)
             if site is None and (far or now - d.t0 > c.site_wait_s):
                 if unmapped:
                     # the dig zone lies beyond what the rover has seen: no turn in place
@@ -49,8 +55,7 @@ class SelectSite(Phase):
                     unexclude(ctx, zone)
                     site = zone
                     why = f'the dig zone is unmapped ({known:.0%} known): driving there'
-                elif (rec.resurvey_t is None
-                      or not 0.0 <= now - rec.resurvey_t < c.resurvey_interval_s):
+                elif resurvey_due:
                     return go(State.MAPPING, 'no usable dig site: re-surveying')
                 elif excluded(ctx, zone):
                     return self._exhausted(ctx, zr)
