@@ -46,8 +46,6 @@ class SelectSite(Phase):
             given_up = excluded(ctx, zone)
             far = (unmapped and not given_up and inp.pose is not None
                    and math.hypot(zx - inp.pose.x, zy - inp.pose.y) > c.far_zone_m)
-            resurvey_due = (rec.resurvey_t is None
-                            or not 0.0 <= now - rec.resurvey_t < c.resurvey_interval_s)
             if site is None and (far or now - d.t0 > c.site_wait_s):
                 if unmapped:
                     # the dig zone lies beyond what the rover has seen: no turn in place
@@ -55,9 +53,10 @@ class SelectSite(Phase):
                     unexclude(ctx, zone)
                     site = zone
                     why = f'the dig zone is unmapped ({known:.0%} known): driving there'
-                elif resurvey_due:
+                elif (rec.resurvey_t is None
+                      or not 0.0 <= now - rec.resurvey_t < c.resurvey_interval_s):
                     return go(State.MAPPING, 'no usable dig site: re-surveying')
-                elif excluded(ctx, zone):
+                elif given_up:
                     return self._exhausted(ctx, zr)
                 else:
                     site, why = zone, 'no usable dig site: the dig-zone centre'
